@@ -1,0 +1,100 @@
+"""Result files: one JSON document per run, written atomically.
+
+Schema ``cnbench.result/1`` (keys always present unless marked optional)::
+
+    schema      "cnbench.result/1"
+    run_key     stable hash of everything that defines the run (task, model, head, hparams,
+                protocol, seed); a sweep skips a run whose key already has a result
+    status      "completed" | "failed"
+    failure     null | reason string (e.g. "loss became nan at epoch 1 step 40")
+    created     ISO-8601 UTC timestamp
+    command     the command line that reproduces the run
+    task        {name, kind, main_metric, labels}
+    model       {alias, id, revision, weights_sha256, source: "hub"|"local"|"scratch", config: {...}}
+    head        head name, e.g. "linear"
+    seed        int
+    hparams     {lr, head_lr, crf_lr, llrd, epochs, batch_size, max_len, warmup_ratio,
+                 weight_decay, grad_clip, ..., lr_groups: {group name: lr}}
+    protocol    {train_split: "train"|"dev", train_on_dev: bool, limit: null|int,
+                 selection: "best dev <main_metric> over epochs"}
+    metrics     {dev: {...}, test: {...}}; each holds the task's main metric under its name
+                (e.g. "accuracy", "f1") plus extra metrics; empty dicts for a failed run
+    best_epoch  int (1-based) or null
+    history     [{epoch, train_loss, dev: {...}, seconds}]
+    predictions {dev: [...], test: [...]}: per-example predicted label names, in split order
+                (tagging: one list of tags per sentence)
+    data        {source: "local"|"hub", files: {split: {path, sha256}} or hub {id, config, revision},
+                 counts: {split: n}}
+    environment {cnbench, git_commit, python, platform, packages: {...}, hardware: {...}}
+    timing      {train_seconds, eval_seconds, total_seconds, train_examples_per_second,
+                 train_tokens_per_second, peak_memory_mb}
+
+Results with ``protocol.train_on_dev`` or a ``limit`` are smoke runs: kept, but the leaderboard
+shows them apart (or not at all), never as comparable scores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+SCHEMA = "cnbench.result/1"
+
+
+def run_key(spec: dict) -> str:
+    """Stable 12-hex-digit key of a run's defining settings (dict order does not matter)."""
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def result_filename(task: str, model_alias: str, head: str, key: str, seed: int) -> str:
+    safe_model = model_alias.replace("/", "_")
+    return f"{task}--{safe_model}--{head}--{key}--seed{seed}.json"
+
+
+def write_json_atomic(path: Path, document: dict) -> Path:
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``.
+
+    A reader (or a crash) therefore sees either the old file, the new file, or no file: never a
+    half-written one. Two writers to different names in one folder never interfere.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, ensure_ascii=False, indent=1, sort_keys=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_results(folder: Path) -> tuple[list[dict], list[str]]:
+    """Read every ``*.json`` result under ``folder`` (recursively, sorted by path).
+
+    Returns ``(results, problems)``: a file that is not valid JSON or not a cnbench result is
+    reported by name in ``problems`` and skipped, never raised. Temporary files of writes in
+    progress (``.*.tmp``) are not ``*.json`` and so are never read. Each result gets a
+    ``_path`` key holding its path.
+    """
+    results, problems = [], []
+    for path in sorted(Path(folder).rglob("*.json")):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            problems.append(f"{path}: not readable as JSON ({err})")
+            continue
+        if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+            problems.append(f"{path}: not a cnbench result (expected schema {SCHEMA!r})")
+            continue
+        document["_path"] = str(path)
+        results.append(document)
+    return results, problems
