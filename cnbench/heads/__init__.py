@@ -21,15 +21,18 @@ the optimiser can give them their own learning rate.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-from typing import Callable
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Callable
 
 from cnbench.errors import CnbenchError
+from cnbench.features import IGNORE_INDEX
 
-IGNORE_INDEX = -100
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = ["IGNORE_INDEX", "HeadOutput", "HEADS", "HEAD_DEFAULTS", "build_head", "head_names", "register_head"]
 
 
 @dataclass
@@ -38,76 +41,50 @@ class HeadOutput:
     predictions: torch.Tensor
 
 
-class LinearClassificationHead(nn.Module):
-    """Dropout + linear on the sentence vector: the encoder's pooler output when it has one (as
-    BERT fine-tuning does, so scores compare with published ones), else the [CLS] state."""
+# name -> {task kind -> constructor or "module:attribute"}. A head missing a kind does not support
+# it. Built-in heads are named by import path so that listing them does not import torch.
+HEADS: dict[str, dict[str, Callable[..., nn.Module] | str]] = {
+    "linear": {
+        "classification": "cnbench.heads.linear:LinearClassificationHead",
+        "tagging": "cnbench.heads.linear:LinearTaggingHead",
+    },
+}
 
-    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1, **_):
-        super().__init__()
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(hidden_size, num_labels)
-
-    def forward(self, hidden, pooled, attention_mask, score_mask=None, labels=None) -> HeadOutput:
-        sentence = pooled if pooled is not None else hidden[:, 0]
-        logits = self.classifier(self.dropout(sentence)).float()
-        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
-        return HeadOutput(loss, logits.argmax(-1))
-
-
-class LinearTaggingHead(nn.Module):
-    """Per-token linear layer; cross-entropy only on scored positions."""
-
-    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1, **_):
-        super().__init__()
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(hidden_size, num_labels)
-
-    def forward(self, hidden, pooled, attention_mask, score_mask=None, labels=None) -> HeadOutput:
-        logits = self.classifier(self.dropout(hidden)).float()
-        loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(
-                logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX
-            )
-        return HeadOutput(loss, logits.argmax(-1))
-
-
-# name -> {task kind -> constructor}. A head missing a kind does not support it.
-HEADS: dict[str, dict[str, Callable[..., nn.Module]]] = {
-    "linear": {"classification": LinearClassificationHead, "tagging": LinearTaggingHead},
+# Learning-rate defaults per head, applied over the task's defaults: randomly initialised LSTMs
+# learn at ~1e-3, and CRF transitions trained at a fine-tuning rate (2e-5) barely move, so they
+# get 1e-2 (bert4keras multiplies the CRF rate by 1000 for the same reason).
+HEAD_DEFAULTS: dict[str, dict] = {
+    "crf": {"crf_lr": 1e-2},
+    "bilstm": {"head_lr": 1e-3},
+    "bilstm-crf": {"head_lr": 1e-3, "crf_lr": 1e-2},
 }
 
 
-def register_head(name: str, kind: str, constructor: Callable[..., nn.Module]) -> None:
+def register_head(name: str, kind: str, constructor: Callable[..., nn.Module] | str) -> None:
     HEADS.setdefault(name, {})[kind] = constructor
 
 
 def build_head(name: str, kind: str, hidden_size: int, num_labels: int, **options) -> nn.Module:
     """``kind`` is ``"classification"`` or ``"tagging"``; ``options`` are head-specific
     (e.g. ``label_names`` for a BIO-constrained CRF, ``lstm_hidden``)."""
-    _load_builtin_heads()
     if name not in HEADS:
         raise CnbenchError(f"unknown head {name!r}; choose one of: {', '.join(sorted(HEADS))}")
     if kind not in HEADS[name]:
         supported = ", ".join(sorted(HEADS[name]))
-        raise CnbenchError(
-            f"head {name!r} does not support {kind} tasks (it supports: {supported})"
+        why = (
+            "; CRF heads label each character in a sequence, so they are for tagging (NER) tasks"
+            if name.endswith("crf")
+            else ""
         )
-    return HEADS[name][kind](hidden_size=hidden_size, num_labels=num_labels, **options)
+        raise CnbenchError(
+            f"head {name!r} does not support {kind} tasks (it supports: {supported}){why}"
+        )
+    constructor = HEADS[name][kind]
+    if isinstance(constructor, str):
+        module, attribute = constructor.split(":")
+        constructor = getattr(importlib.import_module(module), attribute)
+    return constructor(hidden_size=hidden_size, num_labels=num_labels, **options)
 
 
 def head_names() -> list[str]:
-    _load_builtin_heads()
     return sorted(HEADS)
-
-
-def _load_builtin_heads() -> None:
-    """Import the modules that register further heads (kept lazy: they are optional extras)."""
-    import importlib
-
-    for module in ("cnbench.heads.crf_heads",):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise

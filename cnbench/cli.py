@@ -1,0 +1,166 @@
+"""The ``cnbench`` command: ``list``, ``run``, ``leaderboard``.
+
+Heavy libraries (torch, transformers) are imported inside the commands that need them, so
+``cnbench --help`` and ``cnbench list`` start fast. A ``CnbenchError`` is printed as one line
+(``error: ...``) with exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cnbench.errors import CnbenchError
+
+
+def _seeds(value: str | None, seed: int) -> list[int]:
+    """``--seeds 5`` -> seeds 1..5; ``--seeds 3,7,11`` -> those; absent -> ``[--seed]``."""
+    if value is None:
+        return [seed]
+    try:
+        if "," in value:
+            return [int(item) for item in value.split(",") if item.strip()]
+        count = int(value)
+    except ValueError:
+        raise CnbenchError(f"--seeds {value!r}: expected a count (5) or a comma-separated list (1,2,3)") from None
+    if count < 1:
+        raise CnbenchError("--seeds: expected at least one seed")
+    return list(range(1, count + 1))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cnbench")
+def cli():
+    """Fine-tune Chinese BERT-family models on standard tasks and score them comparably."""
+
+
+@cli.command("list")
+def list_command():
+    """Tasks, model aliases and heads."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from cnbench.heads import HEADS
+    from cnbench.models.presets import PRESETS
+    from cnbench.registry import all_tasks
+
+    console = Console()
+    tasks = Table(title="tasks", title_justify="left")
+    for column in ("name", "kind", "labels", "main metric", "defaults (max_len, epochs, lr)", "Hub dataset"):
+        tasks.add_column(column)
+    for task in all_tasks().values():
+        d = task.defaults
+        tasks.add_row(task.name, task.kind, str(len(task.labels)), task.main_metric,
+                      f"{d.max_len}, {d.epochs}, {d.lr:g}", task.hub.path if task.hub else "-")
+    models = Table(title="models (or any Hub id / local checkpoint folder)", title_justify="left")
+    for column in ("alias", "what", "loads"):
+        models.add_column(column)
+    for alias, preset in PRESETS.items():
+        models.add_row(alias, preset.description, preset.hub_id or "random init (offline)")
+    heads = Table(title="heads", title_justify="left")
+    heads.add_column("name")
+    heads.add_column("task kinds")
+    for name, kinds in sorted(HEADS.items()):
+        heads.add_row(name, ", ".join(sorted(kinds)))
+    for table in (tasks, models, heads):
+        console.print(table)
+
+
+@cli.command("run")
+@click.option("--task", required=True, help="Task name (see `cnbench list`).")
+@click.option("--model", default="scratch-tiny", show_default=True, help="Alias, Hub id or local checkpoint folder.")
+@click.option("--head", default="linear", show_default=True, help="linear | crf | bilstm | bilstm-crf")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--seeds", default=None, help="Several seeds: a count (5 -> 1..5) or a list (1,2,3).")
+@click.option("--epochs", type=int)
+@click.option("--lr", type=float, help="Encoder learning rate.")
+@click.option("--head-lr", type=float, help="Head learning rate (default: per head).")
+@click.option("--crf-lr", type=float, help="CRF transition learning rate (default 1e-2).")
+@click.option("--llrd", type=float, help="Layer-wise learning-rate decay, e.g. 0.95.")
+@click.option("--batch-size", type=int)
+@click.option("--max-len", type=int)
+@click.option("--warmup-ratio", type=float)
+@click.option("--weight-decay", type=float)
+@click.option("--grad-clip", type=float)
+@click.option("--dropout", type=float)
+@click.option("--patience", type=int, help="Stop after this many epochs without a dev improvement.")
+@click.option("--word-boundaries", is_flag=True, help="char-embed: add jieba word-boundary features.")
+@click.option("--train-on-dev", is_flag=True, help="Smoke run for tasks without local train data (marked).")
+@click.option("--limit", type=int, help="Use only the first N examples of each split (smoke run, marked).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Default: $CNBENCH_DATA_DIR or ../shared/data.")
+@click.option("--output", "output_dir", type=click.Path(file_okay=False), help="Results folder (default leaderboard/results).")
+@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True)
+@click.option("--compile", is_flag=True, help="torch.compile the model (opt-in).")
+def run_command(seeds, **options):
+    """Fine-tune, pick the best epoch on dev, score test with it, write one result file per seed."""
+    from cnbench.train import RunConfig, run
+
+    results = []
+    for seed in _seeds(seeds, options.pop("seed")):
+        results.append(run(RunConfig(seed=seed, **options)))
+    _print_summary(results)
+
+
+@cli.command("leaderboard")
+@click.option("--results", "results_dir", type=click.Path(file_okay=False), help="Default leaderboard/results.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Default leaderboard/README.md.")
+def leaderboard_command(results_dir, out_path):
+    """Regenerate leaderboard/README.md from the result files."""
+    from cnbench.leaderboard import render_leaderboard
+    from cnbench.paths import REPO_ROOT, results_dir as default_results
+
+    board = REPO_ROOT / "leaderboard"
+    render_leaderboard(
+        results_dir=results_dir or default_results(),
+        reported_path=board / "reported.json",
+        out_path=out_path or board / "README.md",
+        plots_dir=board / "plots",
+    )
+    click.echo(f"wrote {out_path or board / 'README.md'}")
+
+
+def _print_summary(results: list[dict]) -> None:
+    from statistics import mean, stdev
+
+    from rich.console import Console
+    from rich.table import Table
+
+    metric = results[0]["task"]["main_metric"]
+    table = Table(title=f"{results[0]['task']['name']}: {metric}")
+    for column in ("model", "head", "seed", "status", "best epoch", "dev", "test", "train s"):
+        table.add_column(column)
+    for result in results:
+        dev, test = result["metrics"]["dev"].get(metric), result["metrics"]["test"].get(metric)
+        table.add_row(
+            result["model"]["alias"], result["head"], str(result["seed"]), result["status"],
+            str(result["best_epoch"]), "-" if dev is None else f"{dev:.4f}", "-" if test is None else f"{test:.4f}",
+            f"{result['timing']['train_seconds']:.0f}",
+        )
+    console = Console()
+    console.print(table)
+    for result in results:
+        console.print(f"result: {result['_path']}", soft_wrap=True)
+    scores = [r["metrics"]["test"][metric] for r in results if r["status"] == "completed"]
+    if len(scores) > 1:
+        console.print(f"test {metric} over {len(scores)} seeds: "
+                      f"{mean(scores):.4f} ± {stdev(scores):.4f} (max {max(scores):.4f})")
+    if any(r["protocol"]["train_on_dev"] or r["protocol"]["limit"] for r in results):
+        console.print("[yellow]smoke run (trained on dev or limited data): not a comparable score[/yellow]")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="cnbench", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except CnbenchError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Linear heads: the standard fine-tuning classifiers."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from cnbench.heads import IGNORE_INDEX, HeadOutput
+
+
+class LinearClassificationHead(nn.Module):
+    """Dropout + linear on the sentence vector: the encoder's pooler output when it has one (as
+    BERT fine-tuning does, so scores compare with published ones), else the [CLS] state."""
+
+    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1, **_):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden_size, num_labels)
+
+    def forward(self, hidden, pooled, attention_mask, score_mask=None, labels=None) -> HeadOutput:
+        sentence = pooled if pooled is not None else hidden[:, 0]
+        logits = self.classifier(self.dropout(sentence)).float()
+        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return HeadOutput(loss, logits.argmax(-1))
+
+
+class LinearTaggingHead(nn.Module):
+    """Per-token linear layer; cross-entropy only on scored positions."""
+
+    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1, **_):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden_size, num_labels)
+
+    def forward(self, hidden, pooled, attention_mask, score_mask=None, labels=None) -> HeadOutput:
+        logits = self.classifier(self.dropout(hidden)).float()
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(
+                logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX
+            )
+        return HeadOutput(loss, logits.argmax(-1))

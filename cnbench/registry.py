@@ -1,0 +1,64 @@
+"""Task discovery: every ``*.py`` in ``tasks/`` that defines ``TASK``, plus installed plug-ins.
+
+Sources, in order: the ``tasks/`` folder of this checkout; folders listed in ``CNBENCH_TASKS_PATH``
+(``os.pathsep``-separated); entry points in the ``cnbench.tasks`` group (each resolving to a
+``Task``). A module without ``TASK``, a ``TASK`` that is not a ``Task``, or two tasks with one name
+is an error naming the file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from functools import lru_cache
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from cnbench.errors import CnbenchError
+from cnbench.paths import REPO_ROOT
+from cnbench.task import Task
+
+
+def _task_folders() -> list[Path]:
+    folders = [REPO_ROOT / "tasks"]
+    extra = os.environ.get("CNBENCH_TASKS_PATH", "")
+    folders += [Path(item) for item in extra.split(os.pathsep) if item]
+    return folders
+
+
+def _load_file(path: Path) -> Task:
+    spec = importlib.util.spec_from_file_location(f"cnbench_tasks.{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    task = getattr(module, "TASK", None)
+    if not isinstance(task, Task):
+        raise CnbenchError(f"{path}: a task module must define TASK = cnbench.task.Task(...)")
+    return task
+
+
+@lru_cache(maxsize=1)
+def all_tasks() -> dict[str, Task]:
+    found: dict[str, tuple[Task, str]] = {}
+
+    def add(task: Task, origin: str) -> None:
+        if task.name in found:
+            raise CnbenchError(f"task {task.name!r} is defined twice: {found[task.name][1]} and {origin}")
+        found[task.name] = (task, origin)
+
+    for folder in _task_folders():
+        for path in sorted(folder.glob("*.py")):
+            if not path.name.startswith("_"):
+                add(_load_file(path), str(path))
+    for entry in entry_points(group="cnbench.tasks"):
+        task = entry.load()
+        if not isinstance(task, Task):
+            raise CnbenchError(f"entry point {entry.value}: expected a cnbench.task.Task")
+        add(task, f"entry point {entry.value}")
+    return {name: task for name, (task, _) in sorted(found.items())}
+
+
+def get_task(name: str) -> Task:
+    tasks = all_tasks()
+    if name not in tasks:
+        raise CnbenchError(f"unknown task {name!r}; choose one of: {', '.join(tasks)}")
+    return tasks[name]

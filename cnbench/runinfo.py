@@ -1,0 +1,74 @@
+"""Facts about the machine and software a run used, for the result file."""
+
+from __future__ import annotations
+
+import platform
+import resource
+import subprocess
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+
+from cnbench.paths import REPO_ROOT
+
+PACKAGES = ("cnbench", "torch", "transformers", "datasets", "accelerate", "tokenizers", "seqeval", "numpy", "jieba")
+
+
+@lru_cache(maxsize=1)
+def code_version() -> dict:
+    """The git commit of the cnbench checkout (and whether it had uncommitted changes)."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=10)
+
+    try:
+        head = git("rev-parse", "HEAD")
+        status = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.TimeoutExpired):
+        return {"git_commit": None, "git_dirty": None}
+    if head.returncode != 0:
+        return {"git_commit": None, "git_dirty": None}
+    return {"git_commit": head.stdout.strip(), "git_dirty": bool(status.stdout.strip())}
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment_info(device) -> dict:
+    import os
+
+    import torch
+
+    packages = {}
+    for name in PACKAGES:
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            packages[name] = None
+    hardware = {"device": device.type, "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
+                "torch_threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        hardware["gpu"] = torch.cuda.get_device_name(device)
+        hardware["gpu_count"] = torch.cuda.device_count()
+    return {
+        **code_version(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": packages,
+        "hardware": hardware,
+    }
+
+
+def peak_memory_mb(device) -> float:
+    """Peak GPU memory allocated by torch on CUDA; peak resident set size of the process on CPU."""
+    import torch
+
+    if device.type == "cuda":
+        return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -1,0 +1,89 @@
+"""What a task is: a declaration, not code.
+
+A task module in ``tasks/`` defines one ``TASK = Task(...)``: its kind, labels, main metric, where
+its data lives (the local ``../shared/data`` layout and a Hub dataset with a column mapping), the
+checksums of the local files, and default hyper-parameters from the literature. The registry
+(``cnbench.registry``) discovers these modules; the harness does the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+KINDS = ("single", "pair", "tagging")
+
+
+@dataclass(frozen=True)
+class LocalFiles:
+    """Files under the data directory: ``<data_dir>/<folder>/<files[split]>``.
+
+    ``format`` is ``"tsv"`` (a header equal to ``columns``) or ``"conll"``. ``sha256`` maps a file
+    name to the published hash of the file as distributed; a mismatch is reported, not fatal.
+    """
+
+    folder: str
+    format: str
+    files: dict[str, str]
+    columns: tuple[str, ...] = ()
+    sha256: dict[str, str] = field(default_factory=dict)
+    how_to_get: str = ""
+
+
+@dataclass(frozen=True)
+class HubDataset:
+    """A Hugging Face dataset and how its columns map to cnbench's fields.
+
+    ``columns`` maps cnbench field -> dataset column: ``text_a``/``text_b``/``label`` for sentence
+    tasks, ``chars``/``tags`` for tagging. ``splits`` maps cnbench split -> dataset split. Integer
+    labels are turned into names by ``label_names`` (index -> name) when given, else by the
+    dataset's ``ClassLabel`` feature, else by ``str``.
+    """
+
+    path: str
+    splits: dict[str, str]
+    columns: dict[str, str]
+    config: str | None = None
+    revision: str | None = None
+    label_names: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Fine-tuning hyper-parameters a task starts from (model presets and flags override)."""
+
+    max_len: int
+    epochs: int
+    lr: float
+    batch_size: int = 32
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    description: str
+    kind: str  # "single" | "pair" | "tagging"
+    labels: tuple[str, ...]
+    main_metric: str  # "accuracy" for sentence tasks, "f1" (strict entity F1) for tagging
+    local: LocalFiles
+    defaults: Defaults
+    hub: HubDataset | None = None
+    citation: str = ""
+    # Turn an ``I-X`` that starts an entity into ``B-X`` (counted and reported) instead of failing.
+    repair_bio: bool = False
+    # For data with no dev split: every round(1/fraction)-th train example becomes dev (fixed, not
+    # seeded, so every run of the task selects epochs on the same examples).
+    dev_from_train: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"task {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+
+    @property
+    def head_kind(self) -> str:
+        return "tagging" if self.kind == "tagging" else "classification"
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(self.local.files)

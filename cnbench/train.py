@@ -1,0 +1,365 @@
+"""Fine-tune one (task, model, head, seed) and write its result file.
+
+``run(config)`` is the whole recipe, readable top to bottom:
+
+1. resolve hyper-parameters: task defaults <- head defaults <- model preset <- explicit flags;
+2. seed python, numpy and torch (weights and data order);
+3. load the task's examples and turn them into features (tagging: windows, first-piece labels);
+4. build encoder + head, AdamW with per-part learning rates (encoder with optional layer-wise
+   decay, head, CRF), linear warm-up then linear decay, gradient clipping, bf16 autocast where the
+   hardware has it;
+5. each epoch: train, score dev, keep the best-dev weights (early stop after ``patience`` epochs
+   without improvement);
+6. score test once with the best-dev weights, write the result JSON atomically, return it.
+
+A loss that becomes NaN/inf stops the run; the result is written with ``status: "failed"`` and
+the reason. Bad input (unknown names, missing or malformed data) raises ``CnbenchError`` before
+any training starts.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import shlex
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from cnbench import paths
+from cnbench.batching import collate, evaluation_batches, training_batches
+from cnbench.data.load import load_task_data
+from cnbench.errors import CnbenchError
+from cnbench.features import encode_tagging, encode_text
+from cnbench.heads import HEAD_DEFAULTS, build_head, head_names
+from cnbench.metrics import classification_metrics, tagging_metrics
+from cnbench.models.encoders import load_model
+from cnbench.models.presets import PRESETS, check_model_name
+from cnbench.registry import get_task
+from cnbench.results import SCHEMA, result_filename, run_key, write_json_atomic
+from cnbench.runinfo import environment_info, peak_memory_mb
+
+HPARAM_KEYS = ("lr", "head_lr", "crf_lr", "llrd", "epochs", "batch_size", "max_len",
+               "warmup_ratio", "weight_decay", "grad_clip", "dropout", "patience")
+
+
+@dataclass
+class RunConfig:
+    """One run. Hyper-parameters left as ``None`` come from the task, head and model defaults."""
+
+    task: str
+    model: str
+    head: str = "linear"
+    seed: int = 42
+    lr: float | None = None
+    head_lr: float | None = None
+    crf_lr: float | None = None
+    llrd: float | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    max_len: int | None = None
+    warmup_ratio: float | None = None
+    weight_decay: float | None = None
+    grad_clip: float | None = None
+    dropout: float | None = None
+    patience: int | None = None
+    word_boundaries: bool = False
+    train_on_dev: bool = False
+    limit: int | None = None
+    data_dir: str | None = None
+    output_dir: str | None = None
+    precision: str = "auto"  # "auto" | "bf16" | "fp32"
+    compile: bool = False
+
+
+@dataclass
+class RunPlan:
+    """What a config resolves to before anything is loaded: enough to find its result file."""
+
+    config: RunConfig
+    task: object
+    hparams: dict
+    protocol: dict
+    key: str
+    path: Path
+
+
+def plan(config: RunConfig) -> RunPlan:
+    task = get_task(config.task)
+    if config.head not in head_names():
+        raise CnbenchError(f"unknown head {config.head!r}; choose one of: {', '.join(head_names())}")
+    hparams = {"llrd": 1.0, "grad_clip": 1.0, "dropout": 0.1, "patience": None, "head_lr": None, "crf_lr": None}
+    hparams.update(asdict(task.defaults))
+    hparams.update(HEAD_DEFAULTS.get(config.head, {}))
+    check_model_name(config.model)
+    preset = PRESETS.get(config.model)
+    hparams.update(preset.overrides if preset else {})
+    hparams.update({key: getattr(config, key) for key in HPARAM_KEYS if getattr(config, key) is not None})
+    hparams["head_lr"] = hparams["head_lr"] or hparams["lr"]
+    hparams["word_boundaries"] = config.word_boundaries
+    protocol = {"train_on_dev": config.train_on_dev, "limit": config.limit}
+    key = run_key({"task": task.name, "model": config.model, "head": config.head, "hparams": hparams,
+                   "protocol": protocol, "seed": config.seed})
+    folder = Path(config.output_dir) if config.output_dir else paths.results_dir()
+    path = folder / result_filename(task.name, config.model, config.head, key, config.seed)
+    return RunPlan(config, task, hparams, protocol, key, path)
+
+
+def run(config: RunConfig, log=print) -> dict:
+    started = time.perf_counter()
+    p = plan(config)
+    task, hp = p.task, p.hparams
+    seed_everything(config.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    autocast = _autocast(device, config.precision)
+
+    # -- data: examples -> features ----------------------------------------------------------
+    data = load_task_data(task, paths.data_dir(config.data_dir), config.train_on_dev, config.limit)
+    for note in data.notes:
+        log(f"note: {note}")
+    loaded = load_model(config.model, config.seed, use_word_boundaries=config.word_boundaries)
+    tokenizer = loaded.tokenizer
+    features = {split: _encode(task, examples, tokenizer, hp["max_len"], loaded.uses_word_boundaries)
+                for split, examples in data.splits.items()}
+
+    # -- model and optimiser -----------------------------------------------------------------
+    head = build_head(config.head, task.head_kind, loaded.encoder.hidden_size, len(task.labels),
+                      label_names=task.labels, dropout=hp["dropout"])
+    model = TaskModel(loaded.encoder, head).to(device)
+    optimizer, lr_groups = build_optimizer(model, hp, device)
+    steps_per_epoch = math.ceil(len(features["train"]) / hp["batch_size"])
+    total_steps = steps_per_epoch * hp["epochs"]
+    warmup_steps = int(hp["warmup_ratio"] * total_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / max(1, warmup_steps), max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps)))
+    )
+    forward = torch.compile(model) if config.compile else model
+    order = torch.Generator().manual_seed(config.seed)
+    pad_id = tokenizer.pad_token_id
+    log(f"{task.name} | {config.model} + {config.head} | seed {config.seed} | {len(features['train'])} train "
+        f"sequences, {hp['epochs']} epochs, lr {hp['lr']:g}, batch {hp['batch_size']}, {device}"
+        f"{' bf16' if autocast is not None else ''}")
+
+    # -- train, select on dev ----------------------------------------------------------------
+    history, best, best_state, best_epoch = [], -math.inf, None, None
+    failure, train_seconds, eval_seconds, tokens_seen, examples_seen = None, 0.0, 0.0, 0, 0
+    train_lengths = features["train"].lengths()
+    for epoch in range(1, hp["epochs"] + 1):
+        model.train()
+        epoch_start = time.perf_counter()
+        loss_sum = torch.zeros((), device=device)
+        batches = training_batches(train_lengths, hp["batch_size"], order)
+        for step, indices in enumerate(batches, start=1):
+            batch = _to_device(collate(features["train"], indices, pad_id), device)
+            with autocast or nullcontext():
+                loss = forward(**batch).loss
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), hp["grad_clip"])
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_sum += loss.detach()
+            if step % 100 == 0 or step == len(batches):  # one host sync per 100 steps, not per step
+                if not torch.isfinite(loss_sum):
+                    failure = f"training loss became {loss_sum.item()} in epoch {epoch} by step {step}"
+                    break
+        tokens_seen += sum(train_lengths)
+        examples_seen += len(train_lengths)
+        train_seconds += time.perf_counter() - epoch_start
+        if failure:
+            log(f"failed: {failure}")
+            break
+        eval_start = time.perf_counter()
+        dev_metrics, _ = evaluate(forward, task, data.splits["dev"], features["dev"], hp["batch_size"], pad_id, device, autocast)
+        eval_seconds += time.perf_counter() - eval_start
+        score = dev_metrics[task.main_metric]
+        history.append({"epoch": epoch, "train_loss": loss_sum.item() / len(batches), "dev": _brief(dev_metrics),
+                        "seconds": round(time.perf_counter() - epoch_start, 2)})
+        log(f"epoch {epoch}: train loss {history[-1]['train_loss']:.4f}  dev {task.main_metric} {score:.4f}")
+        if score > best:
+            best, best_epoch = score, epoch
+            best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
+        elif hp["patience"] is not None and epoch - best_epoch >= hp["patience"]:
+            log(f"early stop: no dev improvement for {hp['patience']} epochs")
+            break
+
+    # -- test once, with the best-dev weights ------------------------------------------------
+    metrics, predictions = {"dev": {}, "test": {}}, {"dev": [], "test": []}
+    if failure is None:
+        model.load_state_dict(best_state)
+        eval_start = time.perf_counter()
+        for split in ("dev", "test"):
+            metrics[split], predictions[split] = evaluate(
+                forward, task, data.splits[split], features[split], hp["batch_size"], pad_id, device, autocast)
+        eval_seconds += time.perf_counter() - eval_start
+
+    result = {
+        "schema": SCHEMA,
+        "run_key": p.key,
+        "status": "failed" if failure else "completed",
+        "failure": failure,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": reproduce_command(config),
+        "task": {"name": task.name, "kind": task.kind, "main_metric": task.main_metric, "labels": list(task.labels)},
+        "model": loaded.provenance,
+        "head": config.head,
+        "seed": config.seed,
+        "hparams": {**hp, "lr_groups": lr_groups, "warmup_steps": warmup_steps, "total_steps": total_steps,
+                    "precision": "bf16" if autocast is not None else "fp32"},
+        "protocol": {**p.protocol, "train_split": data.train_split, "dev_split": data.dev_split,
+                     "selection": f"best dev {task.main_metric} over epochs"},
+        "metrics": metrics,
+        "best_epoch": best_epoch,
+        "history": history,
+        "predictions": predictions,
+        "data": {"source": data.source, "files": data.provenance, "notes": data.notes,
+                 "counts": {split: len(examples) for split, examples in data.splits.items()}},
+        "environment": environment_info(device),
+        "timing": {
+            "train_seconds": round(train_seconds, 2),
+            "eval_seconds": round(eval_seconds, 2),
+            "total_seconds": round(time.perf_counter() - started, 2),
+            "train_examples_per_second": round(examples_seen / train_seconds, 2) if train_seconds else None,
+            "train_tokens_per_second": round(tokens_seen / train_seconds, 1) if train_seconds else None,
+            "peak_memory_mb": peak_memory_mb(device),
+        },
+    }
+    write_json_atomic(p.path, result)
+    result["_path"] = str(p.path)
+    return result
+
+
+class TaskModel(nn.Module):
+    def __init__(self, encoder: nn.Module, head: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+
+    def forward(self, input_ids, attention_mask, token_type_ids, labels=None, score_mask=None, boundary_ids=None):
+        hidden, pooled = self.encoder(input_ids, attention_mask, token_type_ids, boundary_ids=boundary_ids)
+        return self.head(hidden, pooled, attention_mask, score_mask, labels)
+
+
+@torch.no_grad()
+def evaluate(model, task, examples, features, batch_size, pad_id, device, autocast) -> tuple[dict, list]:
+    """Score one split; returns (metrics, predicted label names per example in split order)."""
+    model.eval()
+    per_sequence: list = [None] * len(features)
+    for indices in evaluation_batches(features.lengths(), batch_size):
+        batch = _to_device(collate(features, indices, pad_id), device)
+        with autocast or nullcontext():
+            predicted = model(**batch).predictions.cpu().tolist()
+        for index, row in zip(indices, predicted):
+            per_sequence[index] = row
+    model.train()
+    if task.kind != "tagging":
+        names = [task.labels[label] for label in per_sequence]
+        return classification_metrics([ex.label for ex in examples], names, task.labels), names
+    tags = [[None] * len(sentence.chars) for sentence in examples]
+    for index, row in enumerate(per_sequence):
+        sentence_tags = tags[features.example_index[index]]
+        for position, char_index in features.scored[index]:
+            sentence_tags[char_index] = task.labels[row[position]]
+    missing = sum(tag is None for sentence in tags for tag in sentence)
+    if missing:  # windowing assigns every character to a window; this guards that promise
+        raise RuntimeError(f"{missing} characters were not predicted")
+    gold = [list(sentence.tags) for sentence in examples]
+    return tagging_metrics(gold, tags), tags
+
+
+def build_optimizer(model: TaskModel, hp: dict, device) -> tuple[torch.optim.Optimizer, dict]:
+    """AdamW with a learning rate per part: encoder (layer ``i`` of ``L`` scaled by
+    ``llrd ** (L + 1 - depth)``), head, and CRF transitions. No weight decay on biases, norms and
+    CRF scores. Returns the optimiser and ``{group name: lr}`` for the result file."""
+    layers = getattr(getattr(model.encoder, "model", None), "config", None)
+    num_layers = getattr(layers, "num_hidden_layers", 0)
+    groups: dict[tuple[str, bool], list] = {}
+    rates: dict[str, float] = {}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        if name.startswith("head.") and ".crf." in f".{name[5:]}":
+            group, lr = "crf", hp["crf_lr"] or hp["head_lr"]
+        elif name.startswith("head."):
+            group, lr = "head", hp["head_lr"]
+        else:
+            depth = _layer_depth(name, num_layers)
+            group = "encoder" if hp["llrd"] == 1.0 else f"encoder.depth{depth}"
+            lr = hp["lr"] * hp["llrd"] ** (num_layers + 1 - depth)
+        decay = parameter.ndim >= 2 and group != "crf"
+        groups.setdefault((group, decay), []).append(parameter)
+        rates[group] = lr
+    param_groups = [
+        {"params": params, "lr": rates[group], "weight_decay": hp["weight_decay"] if decay else 0.0}
+        for (group, decay), params in groups.items()
+    ]
+    optimizer = torch.optim.AdamW(param_groups, fused=device.type in ("cuda", "cpu"))
+    return optimizer, dict(sorted(rates.items()))
+
+
+def _layer_depth(name: str, num_layers: int) -> int:
+    """0 for embeddings, i + 1 for transformer layer i, num_layers + 1 for anything above."""
+    if ".embeddings." in name:
+        return 0
+    marker = ".layer."
+    if marker in name:
+        return int(name.split(marker, 1)[1].split(".", 1)[0]) + 1
+    return num_layers + 1
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+def _encode(task, examples, tokenizer, max_len, word_boundaries):
+    if task.kind == "tagging":
+        boundary_tags = None
+        if word_boundaries:
+            from cnbench.models.char_embed import jieba_boundary_tags as boundary_tags
+        return encode_tagging(examples, tokenizer, task.labels, max_len, boundary_tags)
+    return encode_text(examples, tokenizer, task.labels, max_len)
+
+
+def _autocast(device, precision: str):
+    """bf16 autocast where the hardware runs it natively (AVX512-BF16/AMX CPUs, Ampere+ GPUs)."""
+    if precision == "fp32":
+        return None
+    if device.type == "cuda":
+        supported = torch.cuda.is_bf16_supported()
+    else:
+        supported = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    if precision == "bf16" and not supported:
+        raise CnbenchError(f"--precision bf16: this {device.type} has no native bf16 support")
+    return torch.autocast(device.type, dtype=torch.bfloat16) if supported else None
+
+
+def _to_device(batch: dict, device) -> dict:
+    if device.type == "cpu":
+        return batch
+    return {key: value.pin_memory().to(device, non_blocking=True) for key, value in batch.items()}
+
+
+def _brief(metrics: dict) -> dict:
+    return {key: value for key, value in metrics.items() if not isinstance(value, dict)}
+
+
+def reproduce_command(config: RunConfig) -> str:
+    """The ``cnbench run`` command line that repeats this run (settings left at default omitted)."""
+    words = ["cnbench", "run"]
+    for spec in fields(RunConfig):
+        value = getattr(config, spec.name)
+        if value == spec.default or spec.name == "output_dir":
+            continue
+        flag = "--" + spec.name.replace("_", "-")
+        words += [flag] if value is True else [flag, str(value)]
+    return " ".join(shlex.quote(word) for word in words)

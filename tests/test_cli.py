@@ -1,0 +1,109 @@
+"""End to end through the CLI: every task with scratch-tiny on a small slice, and the errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cnbench.registry import get_task
+from conftest import only_result
+
+SMOKE = ("--model", "scratch-tiny", "--epochs", "2", "--limit", "48", "--max-len", "64", "--batch-size", "16")
+
+
+@pytest.mark.parametrize("task", ["chnsenticorp", "lcqmc", "xnli_zh", "peoples_daily_ner", "msra_ner"])
+def test_every_task_runs_end_to_end(cnbench, tmp_path, task):
+    needs_dev = task in ("lcqmc", "xnli_zh", "peoples_daily_ner")
+    args = ["run", "--task", task, *SMOKE, "--output", tmp_path]
+    result = cnbench(*args, *(["--train-on-dev"] if needs_dev else []))
+    assert result.code == 0, result.err
+    assert "result:" in result.out
+
+    doc = only_result(tmp_path)
+    spec = get_task(task)
+    assert doc["schema"] == "cnbench.result/1" and doc["status"] == "completed"
+    assert doc["task"]["name"] == task and doc["task"]["main_metric"] == spec.main_metric
+    assert doc["model"]["alias"] == "scratch-tiny" and doc["model"]["source"] == "scratch"
+    assert doc["model"]["config"]["num_hidden_layers"] == 2
+    assert doc["hparams"]["lr"] == 5e-4  # the from-scratch preset overrides the task's 2e-5/3e-5
+    assert doc["hparams"]["max_len"] == 64 and doc["hparams"]["epochs"] == 2
+    assert doc["protocol"]["train_on_dev"] is needs_dev and doc["protocol"]["limit"] == 48
+    assert doc["protocol"]["train_split"] == ("dev" if needs_dev else "train")
+    assert len(doc["history"]) == 2 and 1 <= doc["best_epoch"] <= 2
+    assert doc["data"]["counts"]["test"] == 48 and len(doc["predictions"]["test"]) == 48
+    for split in ("dev", "test"):
+        metrics = doc["metrics"][split]
+        assert 0.0 <= metrics[spec.main_metric] <= 1.0
+    if spec.kind == "tagging":
+        assert {"f1_lenient", "precision", "recall", "per_type"} <= set(doc["metrics"]["test"])
+        # every gold character is predicted: one tag per character
+        assert sum(map(len, doc["predictions"]["test"])) == doc["metrics"]["test"]["n_chars"]
+    else:
+        assert set(doc["predictions"]["test"]) <= set(spec.labels)
+    for split, facts in doc["data"]["files"].items():
+        assert facts["checksum_ok"] is True, split
+    assert doc["environment"]["packages"]["torch"] and doc["environment"]["hardware"]["cpu_count"]
+    assert doc["timing"]["train_examples_per_second"] > 0 and doc["timing"]["peak_memory_mb"] > 0
+    assert doc["command"].startswith(f"cnbench run --task {task} --model scratch-tiny")
+
+
+def test_msra_holds_out_dev_from_train_and_counts_repairs(cnbench, tmp_path):
+    result = cnbench("run", "--task", "msra_ner", *SMOKE, "--output", tmp_path)
+    assert result.code == 0, result.err
+    doc = only_result(tmp_path)
+    assert doc["protocol"]["dev_split"].startswith("every 20th train example")
+    assert doc["data"]["files"]["test"]["bio_repairs"] == 11
+
+
+def test_seeds_write_one_result_each_and_summarise(cnbench, tmp_path):
+    result = cnbench("run", "--task", "chnsenticorp", *SMOKE, "--epochs", "1", "--seeds", "1,2", "--output", tmp_path)
+    assert result.code == 0, result.err
+    docs = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("*.json"))]
+    assert sorted(d["seed"] for d in docs) == [1, 2]
+    assert "over 2 seeds" in result.out
+
+
+def test_same_seed_same_metrics(cnbench, tmp_path):
+    for folder in ("a", "b"):
+        assert cnbench("run", "--task", "chnsenticorp", *SMOKE, "--output", tmp_path / folder).code == 0
+    a, b = only_result(tmp_path / "a"), only_result(tmp_path / "b")
+    assert a["metrics"] == b["metrics"] and a["predictions"] == b["predictions"]
+    assert [h["train_loss"] for h in a["history"]] == [h["train_loss"] for h in b["history"]]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--task", "nope"], "unknown task 'nope'; choose one of: chnsenticorp, lcqmc"),
+        (["run", "--task", "lcqmc", "--model", "nope"], "unknown model 'nope'; choose one of: bert,"),
+        (["run", "--task", "lcqmc", "--head", "nope"], "unknown head 'nope'; choose one of:"),
+        (["run", "--task", "lcqmc", "--limit", "8"], "lcqmc has no train split here"),
+        (["run", "--task", "chnsenticorp", "--data-dir", "/nonexistent", "--limit", "8"], "cannot load Hub dataset"),
+        (["run", "--task", "chnsenticorp", "--seeds", "x"], "--seeds 'x': expected a count"),
+    ],
+)
+def test_bad_input_gives_one_clear_line(cnbench, tmp_path, args, message):
+    result = cnbench(*args, "--output", tmp_path)
+    assert result.code == 2
+    assert message in result.err
+    assert "Traceback" not in result.err
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_missing_train_message_says_how_to_get_it_and_offers_train_on_dev(cnbench, tmp_path):
+    result = cnbench("run", "--task", "peoples_daily_ner", "--output", tmp_path)
+    assert "peoples_daily_ner/train.txt.gz" in result.err
+    assert "zjy-ucas/ChineseNER" in result.err and "--train-on-dev" in result.err
+
+
+def test_help_and_list_do_not_import_torch():
+    code = ("import sys; from cnbench.cli import main\n"
+            "try: main(['list'])\nexcept SystemExit: pass\n"
+            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules")
+    listing = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert listing.returncode == 0, listing.stderr
+    for name in ("chnsenticorp", "msra_ner", "macbert", "scratch-tiny", "linear"):
+        assert name in listing.stdout

@@ -1,0 +1,93 @@
+"""Alignment of character labels to word pieces, and windowing of long sentences."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cnbench.batching import collate, evaluation_batches, training_batches
+from cnbench.data.examples import TaggedSentence, TextExample
+from cnbench.features import IGNORE_INDEX, encode_tagging, encode_text, plan_windows
+from cnbench.registry import get_task
+
+TAGS = get_task("peoples_daily_ner").labels
+
+
+def scored_chars(features, sentence_index):
+    return sorted(char for i, scored in enumerate(features.scored)
+                  if features.example_index[i] == sentence_index for _, char in scored)
+
+
+def test_a_600_character_sentence_is_fully_scored(tokenizer):
+    chars = tuple(("中国人民银行在北京开会" * 60)[:600])
+    tags = tuple(("B-ORG",) + ("I-ORG",) * 5 + ("O",) * 5) * 54 + ("B-ORG",) + ("I-ORG",) * 5
+    features = encode_tagging([TaggedSentence(chars, tags)], tokenizer, TAGS, max_len=128)
+    assert len(features) > 1
+    assert scored_chars(features, 0) == list(range(600))  # each character exactly once
+    for ids, labels, scored in zip(features.input_ids, features.labels, features.scored):
+        assert len(ids) <= 128 and ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+        for position, char in scored:
+            assert labels[position] == TAGS.index(tags[char])
+            assert ids[position] == tokenizer.convert_tokens_to_ids(chars[char])
+        assert sum(label != IGNORE_INDEX for label in labels) == len(scored)
+
+
+def test_multi_piece_and_dropped_characters_keep_their_labels(tokenizer):
+    # "1990" as four characters is four pieces; "\u200b" tokenises to nothing and becomes [UNK]
+    chars = ("在", "1", "9", "\u200b", "年")
+    tags = ("O", "O", "O", "O", "O")
+    features = encode_tagging([TaggedSentence(chars, tags)], tokenizer, TAGS, max_len=32)
+    (ids,), (scored,) = features.input_ids, features.scored
+    assert [char for _, char in scored] == [0, 1, 2, 3, 4]
+    assert ids[scored[3][0]] == tokenizer.unk_token_id
+
+
+@settings(max_examples=200, deadline=None)
+@given(pieces=st.lists(st.integers(1, 3), min_size=1, max_size=300), width=st.integers(2, 64))
+def test_windows_cover_every_character_once_with_the_most_context(pieces, width):
+    first, total = [], 0
+    for count in pieces:
+        first.append(total)
+        total += count
+    windows = plan_windows(first, total, width)
+    assigned = sorted(char for _, _, chars in windows for char in chars)
+    assert assigned == list(range(len(pieces)))
+    for start, end, chars in windows:
+        assert end - start <= width
+        for char in chars:
+            assert start <= first[char] < end
+    if total > width:  # in the middle of a long sentence a character has >= a quarter window each side
+        for start, end, chars in windows:
+            for char in chars:
+                if first[char] >= width and first[char] < total - width:
+                    assert min(first[char] - start, end - 1 - first[char]) >= width // 4 - 1
+
+
+def test_pair_encoding_uses_segment_ids_and_truncates(tokenizer):
+    examples = [TextExample("今天天气很好" * 30, "明天下雨", "1"), TextExample("你好", "您好", "0")]
+    features = encode_text(examples, tokenizer, ("0", "1"), max_len=32)
+    assert len(features.input_ids[0]) == 32 and features.labels == [1, 0]
+    assert features.token_type_ids[1] == [0, 0, 0, 0, 1, 1, 1]
+
+
+def test_length_grouped_batches_are_a_seeded_permutation():
+    import torch
+
+    lengths = [(i * 37) % 101 for i in range(1000)]
+    first = training_batches(lengths, 16, torch.Generator().manual_seed(1))
+    again = training_batches(lengths, 16, torch.Generator().manual_seed(1))
+    other = training_batches(lengths, 16, torch.Generator().manual_seed(2))
+    assert first == again and first != other
+    assert sorted(i for batch in first for i in batch) == list(range(1000))
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in first) / len(first)
+    assert spread < 10  # sorted inside mega-batches: little padding
+    assert sorted(i for batch in evaluation_batches(lengths, 16) for i in batch) == list(range(1000))
+
+
+def test_collate_pads_and_masks(tokenizer):
+    features = encode_tagging([TaggedSentence(("北", "京"), ("B-LOC", "I-LOC")), TaggedSentence(("人",), ("O",))],
+                              tokenizer, TAGS, max_len=16)
+    batch = collate(features, [0, 1], tokenizer.pad_token_id)
+    assert batch["input_ids"].shape == (2, 4)
+    assert batch["attention_mask"].tolist() == [[True] * 4, [True, True, True, False]]
+    assert batch["score_mask"].tolist() == [[False, True, True, False], [False, True, False, False]]

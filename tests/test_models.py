@@ -1,0 +1,45 @@
+"""Checkpoints load through the same code path as a Hub id; provenance is recorded."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from cnbench.errors import CnbenchError
+from cnbench.models.encoders import load_model
+from conftest import only_result
+
+
+def test_local_checkpoint_round_trip_through_the_hub_path(cnbench, tmp_path, tiny_checkpoint):
+    import torch
+    from transformers import BertModel
+
+    loaded = load_model(str(tiny_checkpoint), seed=0)
+    reference = BertModel.from_pretrained(tiny_checkpoint)
+    for (name, ours), (_, theirs) in zip(loaded.encoder.model.state_dict().items(), reference.state_dict().items()):
+        assert torch.equal(ours, theirs), name
+    assert loaded.provenance["source"] == "local" and len(loaded.provenance["weights_sha256"]) == 64
+
+    result = cnbench("run", "--task", "chnsenticorp", "--model", tiny_checkpoint, "--epochs", "1", "--limit", "32",
+                     "--max-len", "32", "--lr", "1e-4", "--output", tmp_path)
+    assert result.code == 0, result.err
+    doc = only_result(tmp_path)
+    assert doc["model"]["weights_sha256"] == loaded.provenance["weights_sha256"]
+    assert doc["model"]["config"]["hidden_size"] == 128 and doc["hparams"]["lr"] == 1e-4
+
+
+def test_folder_without_weights_or_with_a_mismatched_config_is_a_clear_error(tmp_path, tiny_checkpoint):
+    empty = tmp_path / "no-weights"
+    shutil.copytree(tiny_checkpoint, empty)
+    for weights in empty.glob("*.safetensors"):
+        weights.unlink()
+    with pytest.raises(CnbenchError, match="no model weights"):
+        load_model(str(empty), seed=0)
+
+    mismatched = tmp_path / "mismatched"
+    shutil.copytree(tiny_checkpoint, mismatched)
+    config = (mismatched / "config.json").read_text().replace('"hidden_size": 128', '"hidden_size": 64')
+    (mismatched / "config.json").write_text(config)
+    with pytest.raises(CnbenchError, match="mismatched"):
+        load_model(str(mismatched), seed=0)
