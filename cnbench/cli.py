@@ -8,6 +8,7 @@ Heavy libraries (torch, transformers) are imported inside the commands that need
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -67,6 +68,45 @@ def list_command():
         console.print(table)
 
 
+def _csv(kind):
+    """Parse ``a,b,c`` into a tuple of ``kind``; a clear error names the bad item."""
+    def convert(ctx, param, value):
+        if value is None:
+            return None
+        try:
+            return tuple(kind(item) for item in value.split(",") if item.strip())
+        except ValueError:
+            raise click.BadParameter(f"{value!r}: expected comma-separated {kind.__name__} values") from None
+    return convert
+
+
+# Options shared by `run` and `sweep` (hyper-parameters that sweep does not grid over, protocol, I/O).
+RUN_OPTIONS = [
+    click.option("--head-lr", type=float, help="Head learning rate (default: per head)."),
+    click.option("--crf-lr", type=float, help="CRF transition learning rate (default 1e-2)."),
+    click.option("--llrd", type=float, help="Layer-wise learning-rate decay, e.g. 0.95."),
+    click.option("--max-len", type=int),
+    click.option("--warmup-ratio", type=float),
+    click.option("--weight-decay", type=float),
+    click.option("--grad-clip", type=float),
+    click.option("--dropout", type=float),
+    click.option("--patience", type=int, help="Stop after this many epochs without a dev improvement."),
+    click.option("--word-boundaries", is_flag=True, help="char-embed: add jieba word-boundary features."),
+    click.option("--train-on-dev", is_flag=True, help="Smoke run for tasks without local train data (marked)."),
+    click.option("--limit", type=int, help="Use only the first N examples of each split (smoke run, marked)."),
+    click.option("--data-dir", type=click.Path(file_okay=False), help="Default: $CNBENCH_DATA_DIR or ../shared/data."),
+    click.option("--output", "output_dir", type=click.Path(file_okay=False), help="Results folder (default leaderboard/results)."),
+    click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True),
+    click.option("--compile", is_flag=True, help="torch.compile the model (opt-in)."),
+]
+
+
+def run_options(command):
+    for option in reversed(RUN_OPTIONS):
+        command = option(command)
+    return command
+
+
 @cli.command("run")
 @click.option("--task", required=True, help="Task name (see `cnbench list`).")
 @click.option("--model", default="scratch-tiny", show_default=True, help="Alias, Hub id or local checkpoint folder.")
@@ -75,23 +115,8 @@ def list_command():
 @click.option("--seeds", default=None, help="Several seeds: a count (5 -> 1..5) or a list (1,2,3).")
 @click.option("--epochs", type=int)
 @click.option("--lr", type=float, help="Encoder learning rate.")
-@click.option("--head-lr", type=float, help="Head learning rate (default: per head).")
-@click.option("--crf-lr", type=float, help="CRF transition learning rate (default 1e-2).")
-@click.option("--llrd", type=float, help="Layer-wise learning-rate decay, e.g. 0.95.")
 @click.option("--batch-size", type=int)
-@click.option("--max-len", type=int)
-@click.option("--warmup-ratio", type=float)
-@click.option("--weight-decay", type=float)
-@click.option("--grad-clip", type=float)
-@click.option("--dropout", type=float)
-@click.option("--patience", type=int, help="Stop after this many epochs without a dev improvement.")
-@click.option("--word-boundaries", is_flag=True, help="char-embed: add jieba word-boundary features.")
-@click.option("--train-on-dev", is_flag=True, help="Smoke run for tasks without local train data (marked).")
-@click.option("--limit", type=int, help="Use only the first N examples of each split (smoke run, marked).")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Default: $CNBENCH_DATA_DIR or ../shared/data.")
-@click.option("--output", "output_dir", type=click.Path(file_okay=False), help="Results folder (default leaderboard/results).")
-@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True)
-@click.option("--compile", is_flag=True, help="torch.compile the model (opt-in).")
+@run_options
 def run_command(seeds, **options):
     """Fine-tune, pick the best epoch on dev, score test with it, write one result file per seed."""
     from cnbench.train import RunConfig, run
@@ -102,22 +127,52 @@ def run_command(seeds, **options):
     _print_summary(results)
 
 
+@cli.command("sweep")
+@click.option("--models", required=True, callback=_csv(str), help="Comma-separated aliases / ids.")
+@click.option("--tasks", required=True, callback=_csv(str), help="Comma-separated task names.")
+@click.option("--heads", default="linear", show_default=True, callback=_csv(str))
+@click.option("--seeds", default="3", show_default=True, help="A count (3 -> 1..3) or a list (1,2,3).")
+@click.option("--lr", "lrs", callback=_csv(float), help="Grid, default 2e-5,3e-5,5e-5.")
+@click.option("--batch-size", "batch_sizes", callback=_csv(int), help="Grid, default 16,32.")
+@click.option("--epochs", "epoch_counts", callback=_csv(int), help="Grid, default 2,3,4.")
+@run_options
+def sweep_command(models, tasks, heads, seeds, lrs, batch_sizes, epoch_counts, **options):
+    """Grid over lr x batch x epochs for models x tasks x heads x seeds; skips finished runs."""
+    from cnbench.sweep import DEFAULT_GRID, expand, run_sweep
+    from cnbench.train import RunConfig
+
+    grid = {"lr": lrs or DEFAULT_GRID["lr"], "batch_size": batch_sizes or DEFAULT_GRID["batch_size"],
+            "epochs": epoch_counts or DEFAULT_GRID["epochs"]}
+    base = RunConfig(task=tasks[0], model=models[0], **options)
+    configs = expand(models, tasks, heads, _seeds(seeds, 42), grid, base)
+    outcome = run_sweep(configs)
+    click.echo(f"sweep: {len(outcome.ran)} ran, {len(outcome.skipped)} already done, {len(outcome.errors)} could not start")
+    for line in outcome.errors:
+        click.echo(f"  {line}", err=True)
+    if outcome.errors:
+        sys.exit(1)
+
+
 @cli.command("leaderboard")
 @click.option("--results", "results_dir", type=click.Path(file_okay=False), help="Default leaderboard/results.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Default leaderboard/README.md.")
 def leaderboard_command(results_dir, out_path):
     """Regenerate leaderboard/README.md from the result files."""
-    from cnbench.leaderboard import render_leaderboard
+    from cnbench.leaderboard import gold_test_labels, render_leaderboard
     from cnbench.paths import REPO_ROOT, results_dir as default_results
+    from cnbench.results import load_results
 
-    board = REPO_ROOT / "leaderboard"
+    results_dir = results_dir or default_results()
+    out_path = Path(out_path or REPO_ROOT / "leaderboard" / "README.md")
+    tasks = sorted({r["task"]["name"] for r in load_results(results_dir)[0] if isinstance(r.get("task"), dict)})
     render_leaderboard(
-        results_dir=results_dir or default_results(),
-        reported_path=board / "reported.json",
-        out_path=out_path or board / "README.md",
-        plots_dir=board / "plots",
+        results_dir=results_dir,
+        reported_path=REPO_ROOT / "leaderboard" / "reported.json",
+        out_path=out_path,
+        plots_dir=out_path.parent / "plots",
+        gold_labels=gold_test_labels(tasks),
     )
-    click.echo(f"wrote {out_path or board / 'README.md'}")
+    click.echo(f"wrote {out_path}")
 
 
 def _print_summary(results: list[dict]) -> None:

@@ -748,3 +748,25 @@ def render_leaderboard(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(text, encoding="utf-8")
     return text
+
+
+def gold_test_labels(task_names: Sequence[str], data_dir=None) -> dict[str, list]:
+    """Gold test labels per task, read from the local data, for the paired bootstrap.
+
+    Result files hold predictions only; a task whose data cannot be loaded here is left out (its
+    rows then get the seed-level test alone, and the leaderboard says so).
+    """
+    from cnbench import paths
+    from cnbench.data.load import load_task_data
+    from cnbench.errors import CnbenchError
+    from cnbench.registry import get_task
+
+    gold = {}
+    for name in task_names:
+        try:
+            task = get_task(name)
+            data = load_task_data(task, paths.data_dir(data_dir), train_on_dev=True)
+        except CnbenchError:
+            continue
+        gold[name] = [list(ex.tags) if task.kind == "tagging" else ex.label for ex in data.splits["test"]]
+    return gold

@@ -35,6 +35,7 @@ from torch import nn
 
 from cnbench import paths
 from cnbench.batching import collate, evaluation_batches, training_batches
+from cnbench.cache import cached_features, tokenizer_fingerprint
 from cnbench.data.load import load_task_data
 from cnbench.errors import CnbenchError
 from cnbench.features import encode_tagging, encode_text
@@ -126,7 +127,7 @@ def run(config: RunConfig, log=print) -> dict:
         log(f"note: {note}")
     loaded = load_model(config.model, config.seed, use_word_boundaries=config.word_boundaries)
     tokenizer = loaded.tokenizer
-    features = {split: _encode(task, examples, tokenizer, hp["max_len"], loaded.uses_word_boundaries)
+    features = {split: _encode(task, split, examples, tokenizer, hp["max_len"], loaded.uses_word_boundaries)
                 for split, examples in data.splits.items()}
 
     # -- model and optimiser -----------------------------------------------------------------
@@ -321,13 +322,18 @@ def seed_everything(seed: int) -> None:
     os.environ["PYTHONHASHSEED"] = str(seed)
 
 
-def _encode(task, examples, tokenizer, max_len, word_boundaries):
-    if task.kind == "tagging":
-        boundary_tags = None
-        if word_boundaries:
-            from cnbench.models.char_embed import jieba_boundary_tags as boundary_tags
-        return encode_tagging(examples, tokenizer, task.labels, max_len, boundary_tags)
-    return encode_text(examples, tokenizer, task.labels, max_len)
+def _encode(task, split, examples, tokenizer, max_len, word_boundaries):
+    """Features for one split, from the on-disk cache when this exact input was seen before."""
+    def build():
+        if task.kind == "tagging":
+            boundary_tags = None
+            if word_boundaries:
+                from cnbench.models.char_embed import jieba_boundary_tags as boundary_tags
+            return encode_tagging(examples, tokenizer, task.labels, max_len, boundary_tags)
+        return encode_text(examples, tokenizer, task.labels, max_len)
+
+    parts = {"tokenizer": tokenizer_fingerprint(tokenizer), "max_len": max_len, "word_boundaries": word_boundaries}
+    return cached_features(f"{task.name}-{split}", parts, examples, build)
 
 
 def _autocast(device, precision: str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# A fresh feature cache per test session: tests never depend on what an earlier run left behind.
+os.environ.setdefault("CNBENCH_CACHE_DIR", tempfile.mkdtemp(prefix="cnbench-test-cache-"))
 
 from cnbench import paths  # noqa: E402
 from cnbench.cli import main  # noqa: E402

@@ -1,0 +1,87 @@
+"""Sweeps: grid expansion, resumption, and a leaderboard that a resumed sweep leaves unchanged."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import textwrap
+
+import pytest
+
+from cnbench.registry import all_tasks
+from cnbench.sweep import expand
+from cnbench.train import RunConfig
+
+
+@pytest.fixture
+def toy_task(tmp_path, monkeypatch, data_dir):
+    """A task added the way a researcher adds one: a file in a tasks folder, data in a data dir.
+
+    Its data are the first rows of the real ChnSentiCorp splits, so runs are comparable (full
+    train split, no --limit) yet take seconds.
+    """
+    toy_data = tmp_path / "data" / "toy"
+    toy_data.mkdir(parents=True)
+    for split, rows in (("train", 96), ("dev", 48), ("test", 48)):
+        with gzip.open(data_dir / "chnsenticorp" / f"{split}.tsv.gz", "rt", encoding="utf-8") as source:
+            lines = [next(source) for _ in range(rows + 1)]
+        with gzip.open(toy_data / f"{split}.tsv.gz", "wt", encoding="utf-8") as target:
+            target.writelines(lines)
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "toy.py").write_text(textwrap.dedent('''
+        from cnbench.task import Defaults, LocalFiles, Task
+
+        TASK = Task(
+            name="toy", description="first rows of ChnSentiCorp", kind="single", labels=("0", "1"),
+            main_metric="accuracy",
+            local=LocalFiles(folder="toy", format="tsv", columns=("label", "text"),
+                             files={"train": "train.tsv.gz", "dev": "dev.tsv.gz", "test": "test.tsv.gz"}),
+            defaults=Defaults(max_len=32, epochs=1, lr=5e-4, batch_size=16),
+        )
+    '''))
+    monkeypatch.setenv("CNBENCH_TASKS_PATH", str(tasks))
+    all_tasks.cache_clear()
+    yield tmp_path / "data"
+    all_tasks.cache_clear()
+
+
+def test_expand_covers_the_grid_in_a_stable_order():
+    configs = expand(["m1", "m2"], ["t"], ["linear"], [1, 2], {"lr": (1e-5, 2e-5), "epochs": (2,)},
+                     RunConfig(task="t", model="m1", limit=8))
+    assert len(configs) == 2 * 2 * 2
+    assert [(c.model, c.lr, c.seed) for c in configs[:4]] == [("m1", 1e-5, 1), ("m1", 1e-5, 2), ("m1", 2e-5, 1), ("m1", 2e-5, 2)]
+    assert all(c.limit == 8 and c.epochs == 2 for c in configs)
+
+
+def test_a_resumed_sweep_skips_finished_runs_and_gives_the_same_leaderboard(cnbench, tmp_path, toy_task):
+    results = tmp_path / "results"
+    sweep = ["sweep", "--models", "scratch-tiny", "--tasks", "toy", "--lr", "5e-4,1e-3", "--batch-size", "16",
+             "--epochs", "1", "--seeds", "2", "--data-dir", toy_task, "--output", results]
+    first = cnbench(*sweep)
+    assert first.code == 0, first.err
+    assert "sweep: 4 ran, 0 already done" in first.out
+    files = sorted(results.glob("*.json"))
+    assert len(files) == 4
+    stamps = [f.stat().st_mtime_ns for f in files]
+
+    board = tmp_path / "board.md"
+    assert cnbench("leaderboard", "--results", results, "--out", board).code == 0
+    before = board.read_bytes()
+
+    again = cnbench(*sweep)
+    assert "sweep: 0 ran, 4 already done" in again.out
+    assert [f.stat().st_mtime_ns for f in sorted(results.glob("*.json"))] == stamps
+    assert cnbench("leaderboard", "--results", results, "--out", board).code == 0
+    assert board.read_bytes() == before
+    assert "scratch-tiny" in before.decode()
+    chosen = {json.loads(f.read_text())["hparams"]["lr"] for f in files}
+    assert chosen == {5e-4, 1e-3}
+
+
+def test_a_sweep_reports_runs_that_cannot_start_and_goes_on(cnbench, tmp_path, toy_task):
+    result = cnbench("sweep", "--models", "scratch-tiny", "--tasks", "lcqmc,toy", "--lr", "5e-4", "--batch-size", "16",
+                     "--epochs", "1", "--seeds", "1", "--data-dir", toy_task, "--output", tmp_path / "r")
+    assert result.code == 1
+    assert "sweep: 1 ran, 0 already done, 1 could not start" in result.out
+    assert "lcqmc" in result.err
