@@ -43,3 +43,25 @@ def test_folder_without_weights_or_with_a_mismatched_config_is_a_clear_error(tmp
     (mismatched / "config.json").write_text(config)
     with pytest.raises(CnbenchError, match="mismatched"):
         load_model(str(mismatched), seed=0)
+
+
+def test_a_local_nezha_checkpoint_runs_end_to_end(cnbench, tmp_path, tokenizer):
+    import torch
+
+    import cnbench as package  # noqa: F401  (registers NEZHA with the Auto classes)
+    from cnbench.models.nezha import NezhaConfig, NezhaModel
+
+    folder = tmp_path / "nezha-tiny"
+    config = NezhaConfig(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=128, max_relative_position=8)
+    torch.manual_seed(0)
+    NezhaModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+    result = cnbench("run", "--task", "chnsenticorp", "--model", folder, "--epochs", "1", "--limit", "32",
+                     "--max-len", "48", "--lr", "1e-4", "--output", tmp_path / "results")
+    assert result.code == 0, result.err
+    doc = only_result(tmp_path / "results")
+    assert doc["model"]["config"]["model_type"] == "nezha"
+    assert doc["model"]["config"]["max_relative_position"] == 8
+    assert doc["status"] == "completed"

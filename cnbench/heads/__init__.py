@@ -48,6 +48,12 @@ HEADS: dict[str, dict[str, Callable[..., nn.Module] | str]] = {
         "classification": "cnbench.heads.linear:LinearClassificationHead",
         "tagging": "cnbench.heads.linear:LinearTaggingHead",
     },
+    "crf": {"tagging": "cnbench.heads.crf_heads:CRFTaggingHead"},
+    "bilstm": {
+        "classification": "cnbench.heads.crf_heads:BiLSTMClassificationHead",
+        "tagging": "cnbench.heads.crf_heads:BiLSTMTaggingHead",
+    },
+    "bilstm-crf": {"tagging": "cnbench.heads.crf_heads:BiLSTMCRFTaggingHead"},
 }
 
 # Learning-rate defaults per head, applied over the task's defaults: randomly initialised LSTMs
@@ -61,6 +67,7 @@ HEAD_DEFAULTS: dict[str, dict] = {
 
 
 def register_head(name: str, kind: str, constructor: Callable[..., nn.Module] | str) -> None:
+    """Add a head from outside cnbench (a plug-in package): ``constructor`` as for ``HEADS``."""
     HEADS.setdefault(name, {})[kind] = constructor
 
 
