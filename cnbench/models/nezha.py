@@ -141,10 +141,13 @@ class NezhaSelfAttention(nn.Module):
         return context.transpose(1, 2).reshape(batch, length, hidden), probs
 
 
-class NezhaSelfOutput(nn.Module):
-    def __init__(self, config: NezhaConfig):
+class NezhaResidualOutput(nn.Module):
+    """Dense projection back to the hidden size, dropout, residual add, LayerNorm: the closing step
+    of both the attention block (``attention.output``) and the feed-forward block (``output``)."""
+
+    def __init__(self, in_features: int, config: NezhaConfig):
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = nn.Linear(in_features, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
@@ -156,7 +159,7 @@ class NezhaAttention(nn.Module):
     def __init__(self, config: NezhaConfig):
         super().__init__()
         self.self = NezhaSelfAttention(config)
-        self.output = NezhaSelfOutput(config)
+        self.output = NezhaResidualOutput(config.hidden_size, config)
 
     def forward(self, hidden_states, key_padding_mask, relative_table, relative_index):
         context, probs = self.self(hidden_states, key_padding_mask, relative_table, relative_index)
@@ -173,23 +176,12 @@ class NezhaIntermediate(nn.Module):
         return self.intermediate_act_fn(self.dense(hidden_states))
 
 
-class NezhaOutput(nn.Module):
-    def __init__(self, config: NezhaConfig):
-        super().__init__()
-        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, hidden_states, residual):
-        return self.LayerNorm(self.dropout(self.dense(hidden_states)) + residual)
-
-
 class NezhaLayer(nn.Module):
     def __init__(self, config: NezhaConfig):
         super().__init__()
         self.attention = NezhaAttention(config)
         self.intermediate = NezhaIntermediate(config)
-        self.output = NezhaOutput(config)
+        self.output = NezhaResidualOutput(config.intermediate_size, config)
 
     def forward(self, hidden_states, key_padding_mask, relative_table, relative_index):
         attention_output, probs = self.attention(hidden_states, key_padding_mask, relative_table, relative_index)
