@@ -98,6 +98,12 @@ RUN_OPTIONS = [
     click.option("--output", "output_dir", type=click.Path(file_okay=False), help="Results folder (default leaderboard/results)."),
     click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True),
     click.option("--compile", is_flag=True, help="torch.compile the model (opt-in)."),
+    click.option("--resume", is_flag=True,
+                 help="Continue an interrupted run from its last end-of-epoch checkpoint (without it, a checkpoint is ignored)."),
+    click.option("--abandon-below", type=float, metavar="SCORE",
+                 help="Fail a seed whose best dev main metric after --abandon-after epochs is below SCORE."),
+    click.option("--abandon-after", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
+                 help="The epoch at which --abandon-below is checked."),
 ]
 
 

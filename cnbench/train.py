@@ -9,12 +9,16 @@
    decay, head, CRF), linear warm-up then linear decay, gradient clipping, bf16 autocast where the
    hardware has it;
 5. each epoch: train, score dev, keep the best-dev weights (early stop after ``patience`` epochs
-   without improvement);
-6. score test once with the best-dev weights, write the result JSON atomically, return it.
+   without improvement), checkpoint (``cnbench.checkpoint``) so ``resume`` continues from here;
+6. score test once with the best-dev weights, write the result JSON atomically, drop the
+   checkpoint, return the result.
 
-A loss that becomes NaN/inf stops the run; the result is written with ``status: "failed"`` and
-the reason. Bad input (unknown names, missing or malformed data) raises ``CnbenchError`` before
-any training starts.
+A run that cannot finish still writes its result, with ``status: "failed"`` and the reason, and
+``run`` returns it rather than raising, so a sweep goes on: a loss that becomes NaN/inf
+(``"training loss became nan in epoch 1 by step 2"``), or a seed abandoned by ``abandon_below``
+(``"abandoned: dev accuracy 0.51 < 0.6 after epoch 1"``). Bad input (unknown names, missing or
+malformed data, a results folder that cannot be written or lacks room for the checkpoints)
+raises ``CnbenchError`` before any training starts.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from torch import nn
 from cnbench import paths
 from cnbench.batching import collate, evaluation_batches, training_batches
 from cnbench.cache import cached_features, tokenizer_fingerprint
+from cnbench.checkpoint import Checkpoint, Progress, ensure_disk_space, ensure_writable, model_weights
 from cnbench.data.load import load_task_data
 from cnbench.errors import CnbenchError
 from cnbench.features import encode_tagging, encode_text
@@ -78,6 +83,11 @@ class RunConfig:
     output_dir: str | None = None
     precision: str = "auto"  # "auto" | "bf16" | "fp32"
     compile: bool = False
+    # How the run is carried out, not what it computes: none of these enter the run key, so a
+    # resumed run, or a seed that passes the abandon check, is the same run as one without them.
+    resume: bool = False  # continue from this run's last end-of-epoch checkpoint, if there is one
+    abandon_below: float | None = None  # fail the seed if its best dev score after ...
+    abandon_after: int = 1  # ... this many epochs is below this threshold
 
 
 @dataclass
@@ -105,6 +115,8 @@ def plan(config: RunConfig) -> RunPlan:
     hparams.update({key: getattr(config, key) for key in HPARAM_KEYS if getattr(config, key) is not None})
     hparams["head_lr"] = hparams["head_lr"] or hparams["lr"]
     hparams["word_boundaries"] = config.word_boundaries
+    if config.abandon_below is not None and not 1 <= config.abandon_after <= hparams["epochs"]:
+        raise CnbenchError(f"--abandon-after {config.abandon_after}: expected an epoch from 1 to {hparams['epochs']}")
     protocol = {"train_on_dev": config.train_on_dev, "limit": config.limit}
     key = run_key({"task": task.name, "model": config.model, "head": config.head, "hparams": hparams,
                    "protocol": protocol, "seed": config.seed})
@@ -117,6 +129,7 @@ def run(config: RunConfig, log=print) -> dict:
     started = time.perf_counter()
     p = plan(config)
     task, hp = p.task, p.hparams
+    ensure_writable(p.path.parent)
     seed_everything(config.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     autocast = _autocast(device, config.precision)
@@ -148,11 +161,26 @@ def run(config: RunConfig, log=print) -> dict:
         f"sequences, {hp['epochs']} epochs, lr {hp['lr']:g}, batch {hp['batch_size']}, {device}"
         f"{' bf16' if autocast is not None else ''}")
 
+    # -- continue an interrupted run, or start afresh ----------------------------------------
+    if hp["epochs"] > 1:  # checkpoints are written between epochs only
+        ensure_disk_space(p.path.parent, model)
+    checkpoint = Checkpoint(p.path.parent, p.key)
+    fingerprint = run_key({"data": data.provenance, "model": loaded.provenance})
+    progress = Progress()
+    if checkpoint.exists() and config.resume:
+        progress = checkpoint.restore(model, optimizer, scheduler, order, fingerprint)
+        started -= progress.elapsed_seconds  # total_seconds counts the interrupted process's time too
+        log(f"resumed from {checkpoint.path} after epoch {progress.epoch}")
+    elif checkpoint.exists():
+        log(f"note: ignoring the checkpoint of an interrupted run at {checkpoint.path} (it will be "
+            "overwritten); pass --resume to continue from it")
+    elif config.resume:
+        log(f"note: no checkpoint of this run at {checkpoint.path}; starting from epoch 1")
+
     # -- train, select on dev ----------------------------------------------------------------
-    history, best, best_state, best_epoch = [], -math.inf, None, None
-    failure, train_seconds, eval_seconds, tokens_seen, examples_seen = None, 0.0, 0.0, 0, 0
+    failure = None
     train_lengths = features["train"].lengths()
-    for epoch in range(1, hp["epochs"] + 1):
+    for epoch in range(progress.epoch + 1, hp["epochs"] + 1):
         model.train()
         epoch_start = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
@@ -171,35 +199,42 @@ def run(config: RunConfig, log=print) -> dict:
                 if not torch.isfinite(loss_sum):
                     failure = f"training loss became {loss_sum.item()} in epoch {epoch} by step {step}"
                     break
-        tokens_seen += sum(train_lengths)
-        examples_seen += len(train_lengths)
-        train_seconds += time.perf_counter() - epoch_start
+        progress.tokens_seen += sum(train_lengths)
+        progress.examples_seen += len(train_lengths)
+        progress.train_seconds += time.perf_counter() - epoch_start
         if failure:
-            log(f"failed: {failure}")
             break
         eval_start = time.perf_counter()
         dev_metrics, _ = evaluate(forward, task, data.splits["dev"], features["dev"], hp["batch_size"], pad_id, device, autocast)
-        eval_seconds += time.perf_counter() - eval_start
+        progress.eval_seconds += time.perf_counter() - eval_start
         score = dev_metrics[task.main_metric]
-        history.append({"epoch": epoch, "train_loss": loss_sum.item() / len(batches), "dev": _brief(dev_metrics),
-                        "seconds": round(time.perf_counter() - epoch_start, 2)})
-        log(f"epoch {epoch}: train loss {history[-1]['train_loss']:.4f}  dev {task.main_metric} {score:.4f}")
-        if score > best:
-            best, best_epoch = score, epoch
-            best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
-        elif hp["patience"] is not None and epoch - best_epoch >= hp["patience"]:
+        progress.history.append({"epoch": epoch, "train_loss": loss_sum.item() / len(batches),
+                                 "dev": _brief(dev_metrics), "seconds": round(time.perf_counter() - epoch_start, 2)})
+        log(f"epoch {epoch}: train loss {progress.history[-1]['train_loss']:.4f}  dev {task.main_metric} {score:.4f}")
+        failure = _abandoned(config, task.main_metric, epoch, max(score, progress.best))
+        if failure:
+            break
+        if score > progress.best:
+            progress.best, progress.best_epoch, progress.best_state = score, epoch, model_weights(model)
+        elif hp["patience"] is not None and epoch - progress.best_epoch >= hp["patience"]:
             log(f"early stop: no dev improvement for {hp['patience']} epochs")
             break
+        progress.epoch = epoch
+        if epoch < hp["epochs"]:  # after the last epoch the result file takes over
+            progress.elapsed_seconds = time.perf_counter() - started
+            checkpoint.save(progress, model, optimizer, scheduler, order, fingerprint)
 
     # -- test once, with the best-dev weights ------------------------------------------------
     metrics, predictions = {"dev": {}, "test": {}}, {"dev": [], "test": []}
-    if failure is None:
-        model.load_state_dict(best_state)
+    if failure:
+        log(f"failed: {failure}")
+    else:
+        model.load_state_dict(progress.best_state)
         eval_start = time.perf_counter()
         for split in ("dev", "test"):
             metrics[split], predictions[split] = evaluate(
                 forward, task, data.splits[split], features[split], hp["batch_size"], pad_id, device, autocast)
-        eval_seconds += time.perf_counter() - eval_start
+        progress.eval_seconds += time.perf_counter() - eval_start
 
     result = {
         "schema": SCHEMA,
@@ -217,22 +252,26 @@ def run(config: RunConfig, log=print) -> dict:
         "protocol": {**p.protocol, "train_split": data.train_split, "dev_split": data.dev_split,
                      "selection": f"best dev {task.main_metric} over epochs"},
         "metrics": metrics,
-        "best_epoch": best_epoch,
-        "history": history,
+        "best_epoch": progress.best_epoch,
+        "history": progress.history,
         "predictions": predictions,
         "data": {"source": data.source, "files": data.provenance, "notes": data.notes,
                  "counts": {split: len(examples) for split, examples in data.splits.items()}},
         "environment": environment_info(device),
         "timing": {
-            "train_seconds": round(train_seconds, 2),
-            "eval_seconds": round(eval_seconds, 2),
+            "train_seconds": round(progress.train_seconds, 2),
+            "eval_seconds": round(progress.eval_seconds, 2),
             "total_seconds": round(time.perf_counter() - started, 2),
-            "train_examples_per_second": round(examples_seen / train_seconds, 2) if train_seconds else None,
-            "train_tokens_per_second": round(tokens_seen / train_seconds, 1) if train_seconds else None,
+            "train_examples_per_second": (round(progress.examples_seen / progress.train_seconds, 2)
+                                          if progress.train_seconds else None),
+            "train_tokens_per_second": (round(progress.tokens_seen / progress.train_seconds, 1)
+                                        if progress.train_seconds else None),
             "peak_memory_mb": peak_memory_mb(device),
+            "resumed_after_epochs": progress.resumed_after,
         },
     }
     write_json_atomic(p.path, result)
+    checkpoint.discard()
     result["_path"] = str(p.path)
     return result
 
@@ -315,6 +354,16 @@ def _layer_depth(name: str, num_layers: int) -> int:
     return num_layers + 1
 
 
+def _abandoned(config: RunConfig, metric: str, epoch: int, best: float) -> str | None:
+    """The failure reason when the seed's best dev score after ``abandon_after`` epochs is below
+    ``abandon_below``, else None. "Start many seeds, stop the clearly failing ones early" (Dodge
+    et al., 2020): a bad seed rarely recovers, and its remaining epochs are better spent on another.
+    """
+    if config.abandon_below is None or epoch != config.abandon_after or best >= config.abandon_below:
+        return None
+    return f"abandoned: dev {metric} {best:.4g} < {config.abandon_below:g} after epoch {epoch}"
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -364,7 +413,7 @@ def reproduce_command(config: RunConfig) -> str:
     words = ["cnbench", "run"]
     for spec in fields(RunConfig):
         value = getattr(config, spec.name)
-        if value == spec.default or spec.name == "output_dir":
+        if value == spec.default or spec.name in ("output_dir", "resume"):
             continue
         flag = "--" + spec.name.replace("_", "-")
         words += [flag] if value is True else [flag, str(value)]

@@ -1,10 +1,12 @@
 """Readers for the on-disk formats: TSV with a header, and CoNLL ``char tag`` lines.
 
 Both accept plain or gzipped files (by the ``.gz`` suffix) and fail with ``DataError`` naming
-``file:line`` and what was expected: a missing file, undecodable bytes, a truncated gzip, a wrong
-column count, an empty text, an unknown label or tag, a line that is not ``char tag``. Nothing is
-silently dropped. A UTF-8 BOM and CRLF line endings are tolerated (they are encoding accidents,
-not content). Fields are split on tabs only, never on quotes: a ``"`` is text.
+``file:line`` and what was expected: a missing file, undecodable bytes, a truncated or non-gzip
+``.gz``, a carriage return inside a line (CR-only line endings), a wrong column count, an empty
+text, an unknown label or tag, a line that is not ``char tag``. Nothing is silently dropped, and
+no other exception escapes, whatever the bytes (``tests/test_fuzz_readers.py``). A UTF-8 BOM and
+CRLF line endings are tolerated (they are encoding accidents, not content). Fields are split on
+tabs only, never on quotes: a ``"`` is text.
 
 BIO repair: an ``I-X`` that does not continue an ``X`` entity (after ``O``, after another type, or
 at sentence start) is an error by default; with ``repair_bio=True`` it becomes ``B-X`` and is
@@ -58,9 +60,17 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
                     ) from None
                 if number == 1:
                     text = text.removeprefix("\ufeff")
-                yield number, text.rstrip("\r\n")
-    except (EOFError, zlib.error, OSError) as err:
-        raise DataError(path, number + 1, f"cannot read compressed data ({err}); is the file truncated?") from None
+                text = text.rstrip("\r\n")
+                if "\r" in text:  # old Mac files end lines with CR alone: the whole file is one line
+                    raise DataError(path, number, "carriage return inside the line; expected LF or CRLF line endings")
+                yield number, text
+    except EOFError:
+        raise DataError(path, number + 1, "cannot read compressed data: it ends early; is the file truncated?") from None
+    except (gzip.BadGzipFile, zlib.error) as err:
+        raise DataError(path, number + 1, f"cannot read compressed data ({err}); expected an intact gzip file, "
+                                          "as the name ends in .gz") from None
+    except OSError as err:
+        raise DataError(path, None, f"cannot read the file ({err.strerror or err})") from None
 
 
 def read_tsv(
@@ -112,7 +122,7 @@ def read_conll(
     """Read ``char<space>tag`` lines, sentences separated by blank lines."""
     path = Path(path)
     tag_set = set(tags)
-    report = ReadReport(str(path), sha256_of(path))
+    report = ReadReport(str(path), "")
     sentences: list[TaggedSentence] = []
     chars: list[str] = []
     sentence_tags: list[str] = []
@@ -155,6 +165,7 @@ def read_conll(
     finish()
     if not sentences:
         raise DataError(path, None, "no sentences; expected 'char tag' lines separated by blank lines")
+    report.sha256 = sha256_of(path)  # after reading: a missing file is reported by _lines as a DataError
     return sentences, report
 
 

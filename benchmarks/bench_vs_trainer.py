@@ -1,0 +1,126 @@
+"""cnbench vs Hugging Face Trainer: same model, data, epochs, batch, lr and seed, one command.
+
+Both fine-tune a randomly initialised ``scratch-small`` BERT (4 layers x 256, real
+bert-base-chinese vocabulary) on the real ChnSentiCorp train set, pick the best epoch on dev and
+score test with it. Trainer gets its best options for this job: length-grouped sampling, bf16
+where the CPU/GPU has it, fused AdamW, dynamic padding, best-model-at-end selection by dev
+accuracy (which needs a checkpoint per epoch: that is how Trainer selects). cnbench's feature
+cache is turned off, so both tokenise from scratch. Wall time is measured around each whole
+pipeline (tokenise, build, train, evaluate) in this one process; the ratio is the result.
+
+    python benchmarks/bench_vs_trainer.py [--epochs 3] [--model scratch-small] [--out benchmarks/results/vs_trainer.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ["CNBENCH_CACHE_DIR"] = ""
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from cnbench import paths  # noqa: E402
+from cnbench.data.load import load_task_data  # noqa: E402
+from cnbench.models.presets import PRESETS  # noqa: E402
+from cnbench.registry import get_task  # noqa: E402
+from cnbench.runinfo import environment_info  # noqa: E402
+from cnbench.train import RunConfig, run  # noqa: E402
+
+SEED, BATCH, MAX_LEN = 42, 32, 256
+
+
+def run_cnbench(model: str, epochs: int, lr: float, output: Path) -> dict:
+    start = time.perf_counter()
+    result = run(RunConfig(task="chnsenticorp", model=model, seed=SEED, epochs=epochs, lr=lr, batch_size=BATCH,
+                           max_len=MAX_LEN, output_dir=str(output)), log=lambda line: None)
+    return {"seconds": time.perf_counter() - start, "dev": result["metrics"]["dev"]["accuracy"],
+            "test": result["metrics"]["test"]["accuracy"], "best_epoch": result["best_epoch"]}
+
+
+def run_trainer(model: str, epochs: int, lr: float, output: Path) -> dict:
+    from datasets import Dataset
+    from transformers import (AutoConfig, AutoTokenizer, BertForSequenceClassification, DataCollatorWithPadding,
+                              Trainer, TrainingArguments, set_seed)
+
+    start = time.perf_counter()
+    task = get_task("chnsenticorp")
+    data = load_task_data(task, paths.data_dir())
+    tokenizer = AutoTokenizer.from_pretrained(paths.tokenizer_dir())
+
+    def dataset(examples):
+        encoded = tokenizer([ex.text_a for ex in examples], truncation=True, max_length=MAX_LEN)
+        encoded["labels"] = [task.labels.index(ex.label) for ex in examples]
+        return Dataset.from_dict(dict(encoded))
+
+    splits = {name: dataset(examples) for name, examples in data.splits.items()}
+    set_seed(SEED)
+    config = AutoConfig.from_pretrained(paths.tokenizer_dir(), num_labels=2, **PRESETS[model].scratch_config)
+    network = BertForSequenceClassification(config)
+    bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cuda.is_available()
+    args = TrainingArguments(
+        output_dir=str(output), num_train_epochs=epochs, learning_rate=lr, per_device_train_batch_size=BATCH,
+        per_device_eval_batch_size=BATCH, warmup_steps=0.1, weight_decay=0.01, max_grad_norm=1.0, seed=SEED,
+        train_sampling_strategy="group_by_length", bf16=bf16, use_cpu=not torch.cuda.is_available(),
+        optim="adamw_torch_fused",
+        eval_strategy="epoch", save_strategy="epoch", save_only_model=True, save_total_limit=1,
+        load_best_model_at_end=True, metric_for_best_model="accuracy", logging_strategy="no",
+        report_to="none", disable_tqdm=True, dataloader_num_workers=0,
+    )
+
+    def accuracy(prediction):
+        return {"accuracy": float((np.argmax(prediction.predictions, -1) == prediction.label_ids).mean())}
+
+    trainer = Trainer(model=network, args=args, train_dataset=splits["train"], eval_dataset=splits["dev"],
+                      data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy)
+    trainer.train()
+    dev = trainer.evaluate(splits["dev"])["eval_accuracy"]
+    test = trainer.evaluate(splits["test"], metric_key_prefix="test")["test_accuracy"]
+    return {"seconds": time.perf_counter() - start, "dev": dev, "test": test, "best_epoch": None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="scratch-small", choices=["scratch-tiny", "scratch-small"])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "vs_trainer.md")
+    args = parser.parse_args()
+    lr = PRESETS[args.model].overrides["lr"]
+    with tempfile.TemporaryDirectory() as scratch:
+        ours = run_cnbench(args.model, args.epochs, lr, Path(scratch) / "cnbench")
+        print(f"cnbench: {ours['seconds']:.1f} s, dev {ours['dev']:.4f}, test {ours['test']:.4f}", flush=True)
+        theirs = run_trainer(args.model, args.epochs, lr, Path(scratch) / "trainer")
+        print(f"Trainer: {theirs['seconds']:.1f} s, dev {theirs['dev']:.4f}, test {theirs['test']:.4f}", flush=True)
+    ratio = theirs["seconds"] / ours["seconds"]
+    print(f"speed-up (Trainer time / cnbench time): {ratio:.2f}x")
+
+    env = environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    hardware = env["hardware"]
+    lines = [
+        f"## {args.model}, ChnSentiCorp, {args.epochs} epochs, batch {BATCH}, max_len {MAX_LEN}, lr {lr:g}, seed {SEED}",
+        "",
+        f"Machine: {hardware.get('gpu') or hardware['cpu']}, {hardware['cpu_count']} cores, torch threads "
+        f"{hardware['torch_threads']}; torch {env['packages']['torch']}, transformers {env['packages']['transformers']}; "
+        f"commit {env['git_commit']}.",
+        "",
+        "| harness | wall s | dev acc | test acc |",
+        "| --- | --- | --- | --- |",
+        f"| cnbench | {ours['seconds']:.1f} | {ours['dev']:.4f} | {ours['test']:.4f} |",
+        f"| HF Trainer | {theirs['seconds']:.1f} | {theirs['dev']:.4f} | {theirs['test']:.4f} |",
+        "",
+        f"Speed-up: **{ratio:.2f}×** (Trainer wall time / cnbench wall time).",
+        "",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    print(f"appended to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""End-of-epoch checkpoints, so an interrupted run continues where it stopped (``run --resume``),
+and the up-front checks that a run can write its outputs at all.
+
+A run's checkpoint is one file, ``<results folder>/.checkpoints/<run key>/last.pt``, replaced
+atomically after every epoch but the last (the result file records the last). It holds the model,
+optimiser and scheduler states, the RNG states of python, numpy, torch and the data-order
+generator, and the loop's ``Progress`` (epoch, best dev score, epoch and weights, history, timing
+so far). Restoring all of it makes the continued run the one that was never interrupted: same
+hardware and seed, same metrics and predictions. The run key names the folder, so the same config
+and seed find it; the folder is removed once the run's result is written. Checkpoints are ``.pt``
+files, never ``*.json``, so ``load_results`` never takes one for a result, and ``.checkpoints``
+holds a ``.gitignore`` of ``*`` so git never takes them for source.
+
+``ensure_writable`` and ``ensure_disk_space`` raise ``CnbenchError`` before any training starts,
+rather than after hours of it. ``Checkpoint.restore`` raises ``CnbenchError`` for a checkpoint
+that cannot be read or was made from other data or another model.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from cnbench.errors import CnbenchError
+
+FORMAT = "cnbench.checkpoint/1"
+
+
+@dataclass
+class Progress:
+    """What the training loop has accumulated after ``epoch`` complete epochs."""
+
+    epoch: int = 0
+    history: list = field(default_factory=list)
+    best: float = -math.inf
+    best_epoch: int | None = None
+    best_state: dict | None = None
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    tokens_seen: int = 0
+    examples_seen: int = 0
+    elapsed_seconds: float = 0.0  # wall time of the run up to the checkpoint, over all its processes
+    resumed_after: list = field(default_factory=list)  # epochs after which the run was continued
+
+
+class Checkpoint:
+    """The checkpoint of one run: ``results_folder/.checkpoints/<key>/last.pt``."""
+
+    def __init__(self, results_folder: Path, key: str):
+        self.path = Path(results_folder) / ".checkpoints" / key / "last.pt"
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def save(self, progress: Progress, model: nn.Module, optimizer, scheduler, order: torch.Generator,
+             fingerprint: str) -> None:
+        """Atomically replace the checkpoint: a crash while writing leaves the previous one intact."""
+        saved_progress = dict(vars(progress))
+        if progress.best_epoch == progress.epoch:  # the best weights are the model's: store them once
+            saved_progress["best_state"] = None
+        state = {
+            "format": FORMAT,
+            "fingerprint": fingerprint,
+            "progress": saved_progress,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": _rng_states(order),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ignore = self.path.parent.parent / ".gitignore"
+        if not ignore.exists():  # results folders live in the repository: keep gigabytes out of commits
+            ignore.write_text("*\n")
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                torch.save(state, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def restore(self, model: nn.Module, optimizer, scheduler, order: torch.Generator, fingerprint: str) -> Progress:
+        """Load every state ``save`` wrote back into its owner; returns the loop's progress."""
+        try:
+            # everything in a checkpoint is tensors and plain containers: no pickled code is run
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as err:  # truncated by a failing disk, or not a checkpoint at all
+            raise CnbenchError(f"{self.path}: cannot read this checkpoint ({err}); run without --resume "
+                               "to start the run over") from None
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise CnbenchError(f"{self.path}: not a {FORMAT} checkpoint; run without --resume to start over")
+        if state["fingerprint"] != fingerprint:
+            raise CnbenchError(f"{self.path}: this checkpoint was made from other data files or model weights "
+                               "than this run reads; run without --resume to start over")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        _restore_rng(state["rng"], order)
+        progress = Progress(**state["progress"])
+        if progress.best_state is None:
+            progress.best_state = model_weights(model)
+        else:
+            device = next(model.parameters()).device
+            progress.best_state = {name: value.to(device) for name, value in progress.best_state.items()}
+        progress.resumed_after.append(progress.epoch)
+        return progress
+
+    def discard(self) -> None:
+        """Remove the run's checkpoint folder, with temporary files a killed process left there."""
+        shutil.rmtree(self.path.parent, ignore_errors=True)
+
+
+def model_weights(model: nn.Module) -> dict:
+    """A detached copy of the model's state (the best-dev weights kept during training)."""
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def ensure_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and write a file there, or raise ``CnbenchError`` naming it."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise CnbenchError(f"results folder {folder} is not writable: {err.strerror or err}") from None
+
+
+def ensure_disk_space(folder: Path, model: nn.Module) -> None:
+    """Raise ``CnbenchError`` unless ``folder``'s file system has room for this run's checkpoints.
+
+    A checkpoint holds the weights, AdamW's two moments per trainable weight and the best-dev
+    weights: about four times the parameter bytes. The previous checkpoint stays until the next
+    one is complete (that is what makes replacing it atomic), so twice that must be free.
+    """
+    weights = sum(value.numel() * value.element_size() for value in model.state_dict().values())
+    moments = 2 * sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    checkpoint = 2 * weights + moments
+    needed, free = 2 * checkpoint, shutil.disk_usage(folder).free
+    if free < needed:
+        raise CnbenchError(
+            f"{folder}: {_mb(free)} free, but this run's checkpoints need about {_mb(needed)} "
+            f"(two copies of {_mb(checkpoint)}: weights, AdamW moments and best-dev weights); free some space "
+            "or choose another --output"
+        )
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:,.0f} MiB"
+
+
+def _rng_states(order: torch.Generator) -> dict:
+    name, keys, position, has_gauss, gauss = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": (name, keys.tolist(), position, has_gauss, gauss),  # plain values load with weights_only
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "order": order.get_state(),
+    }
+
+
+def _restore_rng(states: dict, order: torch.Generator) -> None:
+    random.setstate(states["python"])
+    name, keys, position, has_gauss, gauss = states["numpy"]
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), position, has_gauss, gauss))
+    torch.set_rng_state(states["torch"])
+    if states["cuda"]:
+        torch.cuda.set_rng_state_all(states["cuda"])
+    order.set_state(states["order"])

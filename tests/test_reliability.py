@@ -1,0 +1,319 @@
+"""Reliability: bad input, crashes and concurrency never lose or corrupt a result.
+
+- a run killed with SIGKILL continues with ``--resume`` and ends exactly where an uninterrupted run
+  ends; without ``--resume`` a checkpoint is ignored, and it is gone once the result is written;
+- a diverging or abandoned run writes a ``failed`` result and the CLI still exits 0;
+- an unwritable results folder or a disk without room for the checkpoints stops the run before it
+  trains;
+- concurrent runs into one folder leave complete results, and readers never see a partial one;
+- bad data and model folders give one ``error: file:line: ...`` line with exit status 2 (the reader
+  cases not already in ``test_readers.py``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import namedtuple
+
+import numpy as np
+import pytest
+import torch
+
+from cnbench.checkpoint import Checkpoint, Progress
+from cnbench.data.readers import read_conll, read_tsv
+from cnbench.errors import CnbenchError, DataError
+from cnbench.leaderboard import result_problem
+from cnbench.registry import get_task
+from cnbench.results import load_results, write_json_atomic
+from cnbench.train import RunConfig, plan
+from conftest import only_result
+
+TINY = ("--task", "chnsenticorp", "--model", "scratch-tiny", "--limit", "32", "--max-len", "32")
+NER_TAGS = get_task("msra_ner").labels
+GZIPPED = gzip.compress("中 O\n".encode() * 3000)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """In-process runs use one thread, like the subprocesses below: on a few shared cores, OpenMP
+    threads waiting on each other make a seconds-long run take minutes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def start(*args) -> subprocess.Popen:
+    """``python -m cnbench run ARGS`` in a real process (one that SIGKILL can stop mid-run)."""
+    return subprocess.Popen([sys.executable, "-m", "cnbench", "run", *map(str, args)], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def run_folders(checkpoints) -> list:
+    return [path for path in checkpoints.glob("*") if path.is_dir()]
+
+
+def finish(process: subprocess.Popen) -> str:
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    return out
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def test_a_run_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_path):
+    args = ("--task", "chnsenticorp", "--model", "scratch-tiny", "--limit", "64", "--max-len", "32",
+            "--batch-size", "8", "--epochs", "3")  # 8 steps an epoch: time to kill it before it ends
+    reference = start(*args, "--output", tmp_path / "reference")
+    victim = start(*args, "--output", tmp_path / "resumed")
+    checkpoints = tmp_path / "resumed" / ".checkpoints"
+    deadline = time.monotonic() + 300
+    while not any(checkpoints.glob("*/last.pt")) and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate()
+    finish(reference)
+    assert victim.returncode == -signal.SIGKILL, "the run ended before it could be killed after its first epoch"
+    assert not list((tmp_path / "resumed").glob("*.json"))
+
+    out = finish(start(*args, "--resume", "--output", tmp_path / "resumed"))
+    assert "resumed from" in out and "after epoch" in out
+    a, b = only_result(tmp_path / "reference"), only_result(tmp_path / "resumed")
+    assert b["status"] == "completed" and b["timing"]["resumed_after_epochs"] in ([1], [2])
+    assert a["metrics"] == b["metrics"] and a["predictions"] == b["predictions"]
+    assert a["best_epoch"] == b["best_epoch"]
+    assert [(h["train_loss"], h["dev"]) for h in a["history"]] == [(h["train_loss"], h["dev"]) for h in b["history"]]
+    assert a["command"] == b["command"] and "--resume" not in b["command"]
+    assert not run_folders(checkpoints), "the checkpoint outlived the result"
+    assert (checkpoints / ".gitignore").read_text() == "*\n"
+
+
+def test_without_resume_a_checkpoint_is_ignored_and_removed(cnbench, tmp_path):
+    checkpoint = Checkpoint(tmp_path, plan(RunConfig("chnsenticorp", "scratch-tiny", limit=32, max_len=32, epochs=1)).key)
+    checkpoint.path.parent.mkdir(parents=True)
+    checkpoint.path.write_bytes(b"not a checkpoint")
+
+    result = cnbench("run", *TINY, "--epochs", "1", "--resume", "--output", tmp_path)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert f"error: {checkpoint.path}: cannot read this checkpoint" in result.err and "without --resume" in result.err
+
+    result = cnbench("run", *TINY, "--epochs", "1", "--output", tmp_path)
+    assert result.code == 0, result.err
+    assert f"ignoring the checkpoint of an interrupted run at {checkpoint.path}" in result.out
+    assert only_result(tmp_path)["status"] == "completed"
+    assert not checkpoint.path.parent.exists()
+
+
+def test_checkpoint_round_trip_restores_weights_optimiser_scheduler_and_every_rng(tmp_path):
+    def build():
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 2)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+        return model, optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 / (step + 1))
+
+    model, optimizer, scheduler = build()
+    model(torch.randn(3, 4)).sum().backward()
+    optimizer.step()
+    scheduler.step()
+    order = torch.Generator().manual_seed(7)
+    progress = Progress(epoch=1, history=[{"epoch": 1}], best=0.5, best_epoch=1)
+    checkpoint = Checkpoint(tmp_path, "key")
+    checkpoint.save(progress, model, optimizer, scheduler, order, fingerprint="data+model")
+    draws = (random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=order).item())
+
+    fresh, fresh_optimizer, fresh_scheduler = build()
+    fresh_order = torch.Generator().manual_seed(99)
+    restored = checkpoint.restore(fresh, fresh_optimizer, fresh_scheduler, fresh_order, fingerprint="data+model")
+    assert (random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=fresh_order).item()) == draws
+    for name, value in model.state_dict().items():
+        assert torch.equal(fresh.state_dict()[name], value)
+        assert torch.equal(restored.best_state[name], value)  # best epoch == last epoch: stored once
+    assert fresh_optimizer.state_dict()["state"][0]["exp_avg"].equal(optimizer.state_dict()["state"][0]["exp_avg"])
+    assert fresh_scheduler.state_dict()["last_epoch"] == 1
+    assert (restored.epoch, restored.history, restored.best, restored.resumed_after) == (1, [{"epoch": 1}], 0.5, [1])
+
+    with pytest.raises(CnbenchError, match="other data files or model weights"):
+        checkpoint.restore(fresh, fresh_optimizer, fresh_scheduler, fresh_order, fingerprint="other data")
+
+
+# --------------------------------------------------------------------------- failed runs
+
+
+def test_a_diverging_run_writes_a_failed_result_and_exits_0(cnbench, tmp_path):
+    result = cnbench("run", *TINY, "--epochs", "2", "--lr", "1e12", "--output", tmp_path)
+    assert result.code == 0, result.err
+    assert "result:" in result.out  # run() returned the failed result instead of raising
+    doc = only_result(tmp_path)
+    assert doc["status"] == "failed" and doc["failure"].startswith("training loss became ")
+    assert f"failed: {doc['failure']}" in result.out
+    assert doc["metrics"] == {"dev": {}, "test": {}} and doc["predictions"] == {"dev": [], "test": []}
+    assert result_problem(doc) is None  # the leaderboard reads it as a failed run
+    assert not run_folders(tmp_path / ".checkpoints")
+
+
+@pytest.mark.parametrize("after", [1, 2])
+def test_abandon_below_fails_a_seed_after_k_epochs(cnbench, tmp_path, after):
+    result = cnbench("run", *TINY, "--epochs", "2", "--abandon-below", "0.99", "--abandon-after", after,
+                     "--output", tmp_path)
+    assert result.code == 0, result.err
+    doc = only_result(tmp_path)
+    assert doc["status"] == "failed" and len(doc["history"]) == after
+    best = max(epoch["dev"]["accuracy"] for epoch in doc["history"])
+    assert doc["failure"] == f"abandoned: dev accuracy {best:.4g} < 0.99 after epoch {after}"
+    assert f"failed: {doc['failure']}" in result.out
+    assert "--abandon-below 0.99" in doc["command"] and result_problem(doc) is None
+
+
+def test_a_seed_above_the_threshold_completes_as_if_unchecked(cnbench, tmp_path):
+    assert cnbench("run", *TINY, "--epochs", "1", "--output", tmp_path / "plain").code == 0
+    assert cnbench("run", *TINY, "--epochs", "1", "--abandon-below", "0", "--output", tmp_path / "checked").code == 0
+    plain, checked = only_result(tmp_path / "plain"), only_result(tmp_path / "checked")
+    assert checked["status"] == "completed" and checked["run_key"] == plain["run_key"]
+    assert checked["metrics"] == plain["metrics"]
+
+
+def test_abandon_after_must_be_an_epoch_of_the_run(cnbench, tmp_path):
+    result = cnbench("run", *TINY, "--epochs", "2", "--abandon-below", "0.5", "--abandon-after", "3", "--output", tmp_path)
+    assert result.code == 2 and "error: --abandon-after 3: expected an epoch from 1 to 2" in result.err
+
+
+# --------------------------------------------------------------------------- up-front checks
+
+
+def test_an_unwritable_results_folder_is_reported_before_anything_runs(cnbench, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = cnbench("run", *TINY, "--epochs", "1", "--output", blocker / "results")
+    assert result.code == 2 and "Traceback" not in result.err
+    assert f"error: results folder {blocker / 'results'} is not writable: Not a directory" in result.err
+    assert "epoch" not in result.out
+
+
+def test_too_little_disk_for_checkpoints_is_reported_with_the_numbers(cnbench, tmp_path, monkeypatch):
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(2**30, 2**30 - 2**20, 2**20))
+    result = cnbench("run", *TINY, "--epochs", "2", "--output", tmp_path)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert f"error: {tmp_path}: 1 MiB free, but this run's checkpoints need about " in result.err
+    assert "MiB (two copies of " in result.err and "epoch 1" not in result.out
+    assert not list(tmp_path.rglob("*.json"))
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_concurrent_runs_into_one_folder_leave_complete_results(tmp_path):
+    runs = [start(*TINY, "--epochs", "2", "--seed", seed, "--output", tmp_path) for seed in (1, 2)]
+    seen = []
+    while any(run.poll() is None for run in runs):  # a reader polling meanwhile never sees a partial file
+        results, problems = load_results(tmp_path)
+        assert problems == []
+        seen.append(len(results))
+        time.sleep(0.02)
+    for run in runs:
+        finish(run)
+    results, problems = load_results(tmp_path)
+    assert problems == [] and sorted(r["seed"] for r in results) == [1, 2]
+    assert all(r["status"] == "completed" and result_problem(r) is None for r in results)
+    assert seen == sorted(seen)
+    assert not run_folders(tmp_path / ".checkpoints")
+
+
+def test_a_leftover_temporary_file_is_never_read_as_a_result(tmp_path):
+    final = write_json_atomic(tmp_path / "run.json", {"schema": "cnbench.result/1", "seed": 1})
+    (tmp_path / ".run.json.k2j4.tmp").write_text('{"schema": "cnbench.result/1", "se')  # a writer killed mid-write
+    results, problems = load_results(tmp_path)
+    assert problems == [] and [r["_path"] for r in results] == [str(final)]
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def write(path, data: str | bytes, compress: bool = False):
+    data = data.encode("utf-8") if isinstance(data, str) else data
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path
+
+
+def test_tsv_quotes_are_text_and_never_join_fields(tmp_path):
+    path = write(tmp_path / "q.tsv", 'label\ttext\n1\t"好的\n0\t他说"不\n')
+    examples, _ = read_tsv(path, ("label", "text"), ("0", "1"))
+    assert [ex.text_a for ex in examples] == ['"好的', '他说"不']
+    path = write(tmp_path / "split.tsv", 'label\ttext\n1\t"好\t的"\n')  # quoting does not protect a tab
+    with pytest.raises(DataError, match=r"split.tsv:2: 3 tab-separated fields; expected 2"):
+        read_tsv(path, ("label", "text"), ("0", "1"))
+
+
+def test_cr_only_line_endings_are_named(tmp_path):
+    path = write(tmp_path / "mac.tsv", "label\ttext\r1\t好\r")
+    with pytest.raises(DataError, match=r"mac.tsv:1: carriage return inside the line; expected LF or CRLF"):
+        read_tsv(path, ("label", "text"), ("0", "1"))
+
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("missing.txt", None, r"missing.txt: file not found"),
+        ("empty.txt", b"", r"empty.txt: no sentences"),
+        ("latin.txt", "中 O\n".encode() + b"\xe9 O\n", r"latin.txt:2: not valid UTF-8 \(byte 0: b'\\xe9'\)"),
+        ("cut.txt.gz", GZIPPED[: len(GZIPPED) // 2], r"cut.txt.gz:\d+: cannot read compressed data: it ends early"),
+        ("plain.txt.gz", "中 O\n".encode(), r"plain.txt.gz:1: cannot read compressed data \(Not a gzipped file"),
+        ("no-tag.txt", "中 O\n国 \n".encode(), r"no-tag.txt:2: '国 ' is not 'char tag'"),
+        ("no-char.txt", "中 O\n B-LOC\n".encode(), r"no-char.txt:2: ' B-LOC' is not 'char tag'"),
+        ("start.txt", "中 I-LOC\n".encode(), r"start.txt:1: 'I-LOC' after sentence start is ill-formed BIO; expected B-LOC"),
+    ],
+)
+def test_malformed_conll_files_name_file_line_and_expectation(tmp_path, name, data, message):
+    path = tmp_path / name
+    if data is not None:
+        path.write_bytes(data)
+    with pytest.raises(DataError, match=message):
+        read_conll(path, NER_TAGS)
+
+
+def test_bio_repair_turns_stray_i_tags_into_b_and_counts_each(tmp_path):
+    path = write(tmp_path / "ner.txt.gz", "\ufeff中 I-LOC\r\n国 I-LOC\r\n人 O\r\n民 I-PER\r\n\r\n", compress=True)
+    (sentence,), report = read_conll(path, NER_TAGS, repair_bio=True)
+    assert sentence.tags == ("B-LOC", "I-LOC", "O", "B-PER")
+    assert report.repaired == [f"{path}:1: I-LOC after sentence start read as B-LOC",
+                               f"{path}:4: I-PER after 'O' read as B-PER"]
+
+
+def test_bad_data_through_the_cli_is_one_line_with_status_2(cnbench, tmp_path):
+    folder = tmp_path / "data" / "chnsenticorp"
+    folder.mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        write(folder / f"{split}.tsv.gz", "label\ttext\n1\t很好\n0\t不好\n", compress=True)
+    write(folder / "dev.tsv.gz", "label\ttext\n1\t很好\n2\t不好\n", compress=True)
+    result = cnbench("run", *TINY, "--data-dir", tmp_path / "data", "--output", tmp_path / "out")
+    assert result.code == 2
+    assert result.err.strip() == f"error: {folder / 'dev.tsv.gz'}:3: label '2' is not one of ['0', '1']"
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_model_folders_without_weights_or_with_a_mismatched_config_fail_clearly(cnbench, tmp_path, tiny_checkpoint):
+    empty = tmp_path / "no-weights"
+    shutil.copytree(tiny_checkpoint, empty)
+    for weights in empty.glob("*.safetensors"):
+        weights.unlink()
+    result = cnbench("run", *TINY, "--model", empty, "--output", tmp_path / "out")
+    assert result.code == 2 and "Traceback" not in result.err
+    assert f"error: {empty}: no model weights (*.safetensors or *.bin) in this folder" in result.err
+
+    mismatched = tmp_path / "mismatched"
+    shutil.copytree(tiny_checkpoint, mismatched)
+    config = json.loads((mismatched / "config.json").read_text())
+    (mismatched / "config.json").write_text(json.dumps({**config, "hidden_size": 64}))
+    result = cnbench("run", *TINY, "--model", mismatched, "--output", tmp_path / "out")
+    # transformers prints its load report on stderr before this line
+    assert result.code == 2 and f"error: {mismatched}: weights do not fit its config.json" in result.err
+    assert not list((tmp_path / "out").rglob("*.json"))
