@@ -6,7 +6,8 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
     run_key     stable hash of everything that defines the run (task, model, head, hparams,
                 protocol, seed); a sweep skips a run whose key already has a result
     status      "completed" | "failed"
-    failure     null | reason string (e.g. "loss became nan at epoch 1 step 40")
+    failure     null | reason string (e.g. "training loss became nan in epoch 1 by step 100",
+                "abandoned: dev accuracy 0.51 < 0.6 after epoch 1")
     created     ISO-8601 UTC timestamp
     command     the command line that reproduces the run
     task        {name, kind, main_metric, labels}
@@ -27,7 +28,8 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
                  counts: {split: n}}
     environment {cnbench, git_commit, python, platform, packages: {...}, hardware: {...}}
     timing      {train_seconds, eval_seconds, total_seconds, train_examples_per_second,
-                 train_tokens_per_second, peak_memory_mb}
+                 train_tokens_per_second, peak_memory_mb}; optional resumed_after_epochs (list of
+                 epochs after which an interrupted run was resumed)
 
 Results with ``protocol.train_on_dev`` or a ``limit`` are smoke runs: kept, but the leaderboard
 shows them apart (or not at all), never as comparable scores.

@@ -314,6 +314,8 @@ def test_model_folders_without_weights_or_with_a_mismatched_config_fail_clearly(
     config = json.loads((mismatched / "config.json").read_text())
     (mismatched / "config.json").write_text(json.dumps({**config, "hidden_size": 64}))
     result = cnbench("run", *TINY, "--model", mismatched, "--output", tmp_path / "out")
-    # transformers prints its load report on stderr before this line
-    assert result.code == 2 and f"error: {mismatched}: weights do not fit its config.json" in result.err
+    assert result.code == 2
+    (line,) = result.err.strip().splitlines()  # one line: transformers' load report is silenced
+    assert line.startswith(f"error: {mismatched}: ") and "weights do not fit its config.json" in line
+    assert "vs config (64,)" in line
     assert not list((tmp_path / "out").rglob("*.json"))

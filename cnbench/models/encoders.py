@@ -18,6 +18,7 @@ without weights, or a checkpoint whose config cannot be read.
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,11 +131,17 @@ def _pretrained(model_id: str, alias: str, overrides: dict) -> LoadedModel:
         raise CnbenchError(f"{local}: no model weights (*.safetensors or *.bin) in this folder")
     try:
         config = AutoConfig.from_pretrained(model_id)
-        model = AutoModel.from_pretrained(model_id, config=config)
+        with _quiet_transformers():
+            model, info = AutoModel.from_pretrained(
+                model_id, config=config, ignore_mismatched_sizes=True, output_loading_info=True
+            )
     except (OSError, ValueError, KeyError) as err:
         raise CnbenchError(f"cannot load model {model_id!r}: {err}") from None
-    except RuntimeError as err:  # shape mismatches between config and weights land here
-        raise CnbenchError(f"{model_id}: weights do not fit its config.json ({err})") from None
+    mismatched = sorted(info.get("mismatched_keys") or [])
+    if mismatched:
+        shown = "; ".join(f"{name}: weights {tuple(stored)} vs config {tuple(expected)}"
+                          for name, stored, expected in mismatched[:3])
+        raise CnbenchError(f"{model_id}: {len(mismatched)} weights do not fit its config.json ({shown})")
     return LoadedModel(
         encoder=TransformerEncoder(model),
         tokenizer=_load_tokenizer(model_id),
@@ -148,6 +155,21 @@ def _pretrained(model_id: str, alias: str, overrides: dict) -> LoadedModel:
         },
         overrides=overrides,
     )
+
+
+@contextmanager
+def _quiet_transformers():
+    """Loading reports and progress bars are noise here: problems surface as a CnbenchError."""
+    from transformers.utils import logging
+
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        logging.enable_progress_bar()
 
 
 def _weight_files(folder: Path) -> list[Path]:
