@@ -45,6 +45,9 @@ def test_tagging_heads_shapes_and_valid_predictions(name):
     head = build_head(name, "tagging", 12, len(LABELS), unknown_option=1, **OPTIONS)
     out = head(hidden, None, attention, score, labels)
     assert out.loss.shape == () and torch.isfinite(out.loss)
+    if "crf" in name:  # training steps use only the loss: no Viterbi
+        assert out.predictions is None
+    out = head.eval()(hidden, None, attention, score, labels)
     assert out.predictions.shape == score.shape and out.predictions.dtype == torch.long
     assert ((out.predictions >= 0) & (out.predictions < len(LABELS))).all()
     assert head(hidden, None, attention, score, None).loss is None

@@ -12,7 +12,8 @@ the head type::
 - ``labels``: ``[B]`` (classification) or ``[B, T]`` (tagging, ``-100`` where not scored), or ``None``
   at inference.
 - ``HeadOutput.loss`` is the mean loss (``None`` without labels); ``HeadOutput.predictions`` is ``[B]``
-  or ``[B, T]`` label ids (tagging: only positions under ``score_mask`` are meaningful).
+  or ``[B, T]`` label ids (tagging: only positions under ``score_mask`` are meaningful), or ``None``
+  from a head in training mode that skips decoding (the training step uses only the loss).
 
 Heads are looked up by name in ``HEADS``; ``build_head`` raises ``CnbenchError`` for an unknown name
 or a head that does not fit the task kind. Parameters of a CRF live in a submodule named ``crf`` so
@@ -38,7 +39,7 @@ __all__ = ["IGNORE_INDEX", "HeadOutput", "HEADS", "HEAD_DEFAULTS", "build_head",
 @dataclass
 class HeadOutput:
     loss: torch.Tensor | None
-    predictions: torch.Tensor
+    predictions: torch.Tensor | None
 
 
 # name -> {task kind -> constructor or "module:attribute"}. A head missing a kind does not support

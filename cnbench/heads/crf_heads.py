@@ -1,4 +1,4 @@
-"""CRF and BiLSTM heads, registered on import: ``crf``, ``bilstm`` and ``bilstm-crf``.
+"""CRF and BiLSTM heads: ``crf``, ``bilstm`` and ``bilstm-crf`` (listed in ``cnbench.heads.HEADS``).
 
 - ``crf`` (tagging): dropout + linear to per-tag emissions + a ``CRF`` over the *scored* positions
   only (``score_mask``: the first word piece of each character). Those positions are compacted to
@@ -91,9 +91,11 @@ def _crf_output(
     attention_mask: Tensor,
     score_mask: Tensor | None,
     labels: Tensor | None,
+    decode: bool,
 ) -> HeadOutput:
     """Run ``crf`` on the scored positions of ``emissions`` ``[B, T, K]``; predictions are
-    scattered back to ``[B, T]`` (0 at unscored positions)."""
+    scattered back to ``[B, T]`` (0 at unscored positions). ``decode=False`` (training steps, which
+    use only the loss) skips Viterbi and returns no predictions."""
     if score_mask is None:
         raise ValueError("CRF heads are tagging heads and need a score_mask")
     packed = compact(emissions, score_mask)
@@ -102,6 +104,8 @@ def _crf_output(
         tags = labels.gather(1, packed.index)
         nll = crf.nll(packed.values, tags, packed.mask)
         loss = nll.sum() / packed.mask.sum().clamp(min=1)
+    if not decode:
+        return HeadOutput(loss, None)
     # A window cut from a long sentence scores only its middle characters (cnbench.features):
     # when real tokens besides [CLS] / [SEP] precede / follow the scored ones, the chain may start
     # / end inside an entity, so the label scheme's start / end constraint is lifted for it.
@@ -134,7 +138,7 @@ class CRFTaggingHead(nn.Module):
 
     def forward(self, hidden, pooled, attention_mask, score_mask=None, labels=None) -> HeadOutput:
         emissions = self.classifier(self.dropout(hidden))
-        return _crf_output(self.crf, emissions, attention_mask, score_mask, labels)
+        return _crf_output(self.crf, emissions, attention_mask, score_mask, labels, decode=not self.training)
 
 
 class BiLSTMTaggingHead(nn.Module):
@@ -176,7 +180,7 @@ class BiLSTMCRFTaggingHead(BiLSTMTaggingHead):
 
     def forward(self, hidden, pooled, attention_mask, score_mask=None, labels=None) -> HeadOutput:
         emissions = self.emissions(hidden, attention_mask)
-        return _crf_output(self.crf, emissions, attention_mask, score_mask, labels)
+        return _crf_output(self.crf, emissions, attention_mask, score_mask, labels, decode=not self.training)
 
 
 class BiLSTMClassificationHead(nn.Module):
