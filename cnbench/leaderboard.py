@@ -523,9 +523,21 @@ def _reproduced_section(cells: list[Cell], comparisons: dict, base: Path) -> lis
             f'- <a id="config-{number}"></a>[{number}] {cell.task} / {cell.model} / {cell.head}: '
             f"config `{cell.config_key}`, best mean dev {_pct(cell.dev['mean'])} of {cell.n_configs} "
             f"configuration(s), {cell.n_failed} failed run(s){duplicates}. "
-            f"Hyper-parameters: {_format_hparams(cell.hparams)}. Results: {links or '—'}."
+            f"Hyper-parameters: {_format_hparams(cell.hparams)}. Results: {links or '—'}. "
+            f"Reproduce: {_reproduce_command(cell)}."
         )
     return lines
+
+
+def _reproduce_command(cell: Cell) -> str:
+    """The command stored with one seed's result, widened to run every seed of the cell."""
+    words = str(cell.runs[0].get("command") or "").split()
+    if not words:
+        return "—"
+    if "--seed" in words:
+        at = words.index("--seed")
+        del words[at : at + 2]
+    return "`" + " ".join(words + ["--seeds", ",".join(str(run["seed"]) for run in cell.runs)]) + "`"
 
 
 def _significance_row(cell: Cell, best: Cell, comparison: Comparison) -> str:

@@ -75,6 +75,9 @@ def test_a_resumed_sweep_skips_finished_runs_and_gives_the_same_leaderboard(cnbe
     assert cnbench("leaderboard", "--results", results, "--out", board).code == 0
     assert board.read_bytes() == before
     assert "scratch-tiny" in before.decode()
+    # each leaderboard cell says how to reproduce all its seeds
+    assert "Reproduce: `cnbench run --task toy --model scratch-tiny" in before.decode()
+    assert "--seeds 1,2`" in before.decode()
     chosen = {json.loads(f.read_text())["hparams"]["lr"] for f in files}
     assert chosen == {5e-4, 1e-3}
 
