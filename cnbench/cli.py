@@ -1,4 +1,4 @@
-"""The ``cnbench`` command: ``list``, ``run``, ``leaderboard``.
+"""The ``cnbench`` command: ``list``, ``run``, ``sweep``, ``leaderboard``.
 
 Heavy libraries (torch, transformers) are imported inside the commands that need them, so
 ``cnbench --help`` and ``cnbench list`` start fast. A ``CnbenchError`` is printed as one line
@@ -141,17 +141,32 @@ def run_command(seeds, **options):
 @click.option("--lr", "lrs", callback=_csv(float), help="Grid, default 2e-5,3e-5,5e-5.")
 @click.option("--batch-size", "batch_sizes", callback=_csv(int), help="Grid, default 16,32.")
 @click.option("--epochs", "epoch_counts", callback=_csv(int), help="Grid, default 2,3,4.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: one run after another here; ray: each run a Ray task on a cluster.")
+@click.option("--address", help="ray: the cluster (auto: the one `ray start` began here; local: a private one).")
+@click.option("--cpus-per-run", type=float, help="ray: CPUs reserved per run, also its torch threads [default: 1].")
+@click.option("--gpus-per-run", type=float, help="ray: GPUs per run, 0 to 1 (fractions share a GPU) [default: 0].")
+@click.option("--max-retries", type=click.IntRange(min=0),
+              help="ray: times a run whose worker died is retried [default: 2].")
 @run_options
-def sweep_command(models, tasks, heads, seeds, lrs, batch_sizes, epoch_counts, **options):
+def sweep_command(models, tasks, heads, seeds, lrs, batch_sizes, epoch_counts, executor, address, cpus_per_run,
+                  gpus_per_run, max_retries, **options):
     """Grid over lr x batch x epochs for models x tasks x heads x seeds; skips finished runs."""
+    from cnbench.executors import LocalExecutor, RayExecutor
     from cnbench.sweep import DEFAULT_GRID, expand, run_sweep
     from cnbench.train import RunConfig
 
+    ray_options = {"address": address, "cpus_per_run": cpus_per_run, "gpus_per_run": gpus_per_run,
+                   "max_retries": max_retries}
+    ray_options = {name: value for name, value in ray_options.items() if value is not None}
+    if executor == "local" and ray_options:
+        flags = ", ".join("--" + name.replace("_", "-") for name in ray_options)
+        raise CnbenchError(f"{flags}: only with --executor ray")
     grid = {"lr": lrs or DEFAULT_GRID["lr"], "batch_size": batch_sizes or DEFAULT_GRID["batch_size"],
             "epochs": epoch_counts or DEFAULT_GRID["epochs"]}
     base = RunConfig(task=tasks[0], model=models[0], **options)
     configs = expand(models, tasks, heads, _seeds(seeds, 42), grid, base)
-    outcome = run_sweep(configs)
+    outcome = run_sweep(configs, executor=RayExecutor(**ray_options) if executor == "ray" else LocalExecutor())
     click.echo(f"sweep: {len(outcome.ran)} ran, {len(outcome.skipped)} already done, {len(outcome.errors)} could not start")
     for line in outcome.errors:
         click.echo(f"  {line}", err=True)

@@ -2,9 +2,13 @@
 
 The grid is lr × batch size × epochs (defaults from common fine-tuning practice: 2e-5/3e-5/5e-5,
 16/32, 2/3/4) over any set of models, tasks and heads, each config run with every seed. A run
-whose result file already exists — completed or failed — is skipped, so an interrupted sweep
-continues where it stopped and never repeats finished work. A run that fails with a
-``CnbenchError`` (e.g. a task without data) is reported and the sweep goes on.
+whose result file already exists — completed or failed — is skipped, as is a run listed twice,
+so an interrupted sweep continues where it stopped and never repeats finished work. A run that
+fails with a ``CnbenchError`` (e.g. a task without data) is reported and the sweep goes on.
+
+The runs are carried out by an executor (``cnbench.executors``): one after another in this
+process by default, or as Ray tasks across a cluster (``RayExecutor``); either way the result
+files land in the same folder under the same names, and a line is logged as each run finishes.
 
 The leaderboard then picks, per (model, task, head), the config with the best *mean dev* score.
 """
@@ -13,9 +17,11 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from cnbench.errors import CnbenchError
-from cnbench.train import RunConfig, plan, run
+from cnbench.executors import Job, LocalExecutor
+from cnbench.train import RunConfig, plan
 
 DEFAULT_GRID = {"lr": (2e-5, 3e-5, 5e-5), "batch_size": (16, 32), "epochs": (2, 3, 4)}
 
@@ -38,24 +44,32 @@ def expand(models, tasks, heads, seeds, grid: dict, base: RunConfig) -> list[Run
     return configs
 
 
-def run_sweep(configs: list[RunConfig], log=print, run_fn=run) -> SweepOutcome:
+def run_sweep(configs: list[RunConfig], log=print, executor=None) -> SweepOutcome:
+    """Run every config that has no result yet with ``executor`` (default ``LocalExecutor()``)."""
     outcome = SweepOutcome([], [], [])
+    jobs: dict[Path, Job] = {}  # by result path: a run listed twice is run once
     for number, config in enumerate(configs, start=1):
-        prefix = f"[{number}/{len(configs)}] {config.model} {config.task} {config.head} seed {config.seed}"
+        label = f"[{number}/{len(configs)}] {config.model} {config.task} {config.head} seed {config.seed}"
         try:
             planned = plan(config)
         except CnbenchError as err:
-            outcome.errors.append(f"{prefix}: {err}")
-            log(f"{prefix}: error: {err}")
+            outcome.errors.append(f"{label}: {err}")
+            log(f"{label}: error: {err}")
             continue
-        if planned.path.exists():
+        if planned.path.exists() or planned.path in jobs:
             outcome.skipped.append(str(planned.path))
-            log(f"{prefix}: done already ({planned.path.name})")
+            log(f"{label}: {'done already' if planned.path.exists() else 'listed twice'} ({planned.path.name})")
             continue
-        log(prefix)
-        try:
-            outcome.ran.append(run_fn(config, log=log))
-        except CnbenchError as err:
-            outcome.errors.append(f"{prefix}: {err}")
-            log(f"{prefix}: error: {err}")
+        jobs[planned.path] = Job(label, config, planned)
+    for job, result, error in (executor or LocalExecutor()).execute(list(jobs.values()), log=log):
+        if error is not None:
+            outcome.errors.append(f"{job.label}: {error}")
+            log(f"{job.label}: error: {error}")
+            continue
+        outcome.ran.append(result)
+        metric = result["task"]["main_metric"]
+        scores = " ".join(f"{split} {result['metrics'][split][metric]:.4f}"
+                          for split in ("dev", "test") if metric in result["metrics"][split])
+        log(f"{job.label}: {result['status']} {scores} ({result['timing']['total_seconds']:.0f} s) -> "
+            f"{job.plan.path.name}")
     return outcome

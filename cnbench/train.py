@@ -13,6 +13,12 @@
 6. score test once with the best-dev weights, write the result JSON atomically, drop the
    checkpoint, return the result.
 
+Launched as several processes (``accelerate launch`` / ``torchrun``), the same recipe runs data
+parallel (``cnbench.distributed``): the global batch stays ``batch_size``, every dev and test
+sequence is scored once, and only rank 0 writes checkpoints and the result, which records
+``environment.hardware.world_size``. Hyper-parameters and run key are those of the
+single-process run with the same global batch.
+
 A run that cannot finish still writes its result, with ``status: "failed"`` and the reason, and
 ``run`` returns it rather than raising, so a sweep goes on: a loss that becomes NaN/inf
 (``"training loss became nan in epoch 1 by step 2"``), or a seed abandoned by ``abandon_below``
@@ -37,7 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnbench import paths
+from cnbench import distributed, paths
 from cnbench.batching import collate, evaluation_batches, training_batches
 from cnbench.cache import cached_features, tokenizer_fingerprint
 from cnbench.checkpoint import Checkpoint, Progress, ensure_disk_space, ensure_writable, model_weights
@@ -132,7 +138,7 @@ def run(config: RunConfig, log=print) -> dict:
     task, hp = p.task, p.hparams
     ensure_writable(p.path.parent)
     seed_everything(config.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = distributed.setup()
     autocast = _autocast(device, config.precision)
 
     # -- data: examples -> features ----------------------------------------------------------
@@ -151,18 +157,20 @@ def run(config: RunConfig, log=print) -> dict:
     if device.type == "cpu":  # one bulk random draw per dropout mask instead of one per element
         use_fast_dropout(model)
     optimizer, lr_groups = build_optimizer(model, hp, device)
+    forward = distributed.wrap(model)
+    forward = torch.compile(forward) if config.compile else forward
     steps_per_epoch = math.ceil(len(features["train"]) / hp["batch_size"])
     total_steps = steps_per_epoch * hp["epochs"]
     warmup_steps = int(hp["warmup_ratio"] * total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min((step + 1) / max(1, warmup_steps), max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps)))
     )
-    forward = torch.compile(model) if config.compile else model
     order = torch.Generator().manual_seed(config.seed)
     pad_id = tokenizer.pad_token_id
+    processes = f" x {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
     log(f"{task.name} | {config.model} + {config.head} | seed {config.seed} | {len(features['train'])} train "
         f"sequences, {hp['epochs']} epochs, lr {hp['lr']:g}, batch {hp['batch_size']}, {device}"
-        f"{' bf16' if autocast is not None else ''}")
+        f"{' bf16' if autocast is not None else ''}{processes}")
 
     # -- continue an interrupted run, or start afresh ----------------------------------------
     if hp["epochs"] > 1:  # checkpoints are written between epochs only
@@ -182,16 +190,17 @@ def run(config: RunConfig, log=print) -> dict:
 
     # -- train, select on dev ----------------------------------------------------------------
     failure = None
-    train_lengths = features["train"].lengths()
+    train_lengths, train_terms = features["train"].lengths(), _loss_terms(features["train"])
     for epoch in range(progress.epoch + 1, hp["epochs"] + 1):
         model.train()
         epoch_start = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
-        batches = training_batches(train_lengths, hp["batch_size"], order)
-        for step, indices in enumerate(batches, start=1):
+        batches = training_batches(train_lengths, hp["batch_size"], order)  # the same on every process
+        for step, global_batch in enumerate(batches, start=1):
+            indices, weight = distributed.shard(global_batch, train_terms)
             batch = _to_device(collate(features["train"], indices, pad_id), device)
             with autocast or nullcontext():
-                loss = forward(**batch).loss
+                loss = forward(**batch).loss * weight
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), hp["grad_clip"])
             optimizer.step()
@@ -199,8 +208,9 @@ def run(config: RunConfig, log=print) -> dict:
             optimizer.zero_grad(set_to_none=True)
             loss_sum += loss.detach()
             if step % 100 == 0 or step == len(batches):  # one host sync per 100 steps, not per step
-                if not torch.isfinite(loss_sum):
-                    failure = f"training loss became {loss_sum.item()} in epoch {epoch} by step {step}"
+                epoch_loss = distributed.average(loss_sum)  # every process must take the same decision
+                if not torch.isfinite(epoch_loss):
+                    failure = f"training loss became {epoch_loss.item()} in epoch {epoch} by step {step}"
                     break
         progress.tokens_seen += sum(train_lengths)
         progress.examples_seen += len(train_lengths)
@@ -211,7 +221,7 @@ def run(config: RunConfig, log=print) -> dict:
         dev_metrics, _ = evaluate(forward, task, data.splits["dev"], features["dev"], hp["batch_size"], pad_id, device, autocast)
         progress.eval_seconds += time.perf_counter() - eval_start
         score = dev_metrics[task.main_metric]
-        progress.history.append({"epoch": epoch, "train_loss": loss_sum.item() / len(batches),
+        progress.history.append({"epoch": epoch, "train_loss": epoch_loss.item() / len(batches),
                                  "dev": _brief(dev_metrics), "seconds": round(time.perf_counter() - epoch_start, 2)})
         log(f"epoch {epoch}: train loss {progress.history[-1]['train_loss']:.4f}  dev {task.main_metric} {score:.4f}")
         failure = _abandoned(config, task.main_metric, epoch, max(score, progress.best))
@@ -223,7 +233,7 @@ def run(config: RunConfig, log=print) -> dict:
             log(f"early stop: no dev improvement for {hp['patience']} epochs")
             break
         progress.epoch = epoch
-        if epoch < hp["epochs"]:  # after the last epoch the result file takes over
+        if epoch < hp["epochs"] and distributed.is_main():  # after the last epoch the result file takes over
             progress.elapsed_seconds = time.perf_counter() - started
             checkpoint.save(progress, model, optimizer, scheduler, order, fingerprint)
 
@@ -239,6 +249,9 @@ def run(config: RunConfig, log=print) -> dict:
                 forward, task, data.splits[split], features[split], hp["batch_size"], pad_id, device, autocast)
         progress.eval_seconds += time.perf_counter() - eval_start
 
+    environment = environment_info(device)
+    environment["hardware"]["world_size"] = distributed.world_size()
+    environment["dropout_masks"] = "cnbench bulk draw" if device.type == "cpu" else "torch"
     result = {
         "schema": SCHEMA,
         "run_key": p.key,
@@ -260,8 +273,7 @@ def run(config: RunConfig, log=print) -> dict:
         "predictions": predictions,
         "data": {"source": data.source, "files": data.provenance, "notes": data.notes,
                  "counts": {split: len(examples) for split, examples in data.splits.items()}},
-        "environment": {**environment_info(device),
-                        "dropout_masks": "cnbench bulk draw" if device.type == "cpu" else "torch"},
+        "environment": environment,
         "timing": {
             "train_seconds": round(progress.train_seconds, 2),
             "eval_seconds": round(progress.eval_seconds, 2),
@@ -274,8 +286,9 @@ def run(config: RunConfig, log=print) -> dict:
             "resumed_after_epochs": progress.resumed_after,
         },
     }
-    write_json_atomic(p.path, result)
-    checkpoint.discard()
+    if distributed.is_main():
+        write_json_atomic(p.path, result)
+        checkpoint.discard()
     result["_path"] = str(p.path)
     return result
 
@@ -293,15 +306,18 @@ class TaskModel(nn.Module):
 
 @torch.no_grad()
 def evaluate(model, task, examples, features, batch_size, pad_id, device, autocast) -> tuple[dict, list]:
-    """Score one split; returns (metrics, predicted label names per example in split order)."""
+    """Score one split; returns (metrics, predicted label names per example in split order).
+    Under several processes each scores its share of the sequences and all get every prediction."""
     model.eval()
-    per_sequence: list = [None] * len(features)
-    for indices in evaluation_batches(features.lengths(), batch_size):
+    own, lengths = distributed.split(len(features)), features.lengths()
+    rows = {}
+    for batch_positions in evaluation_batches([lengths[i] for i in own], batch_size):
+        indices = [own[position] for position in batch_positions]
         batch = _to_device(collate(features, indices, pad_id), device)
         with autocast or nullcontext():
             predicted = model(**batch).predictions.cpu().tolist()
-        for index, row in zip(indices, predicted):
-            per_sequence[index] = row
+        rows.update(zip(indices, predicted))
+    per_sequence = distributed.gather(rows, len(features))
     model.train()
     if task.kind != "tagging":
         names = [task.labels[label] for label in per_sequence]
@@ -373,6 +389,12 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+def _loss_terms(features) -> list[int]:
+    """How many terms each sequence adds to a head's mean loss: one per classification example,
+    one per scored character of a tagging window."""
+    return [len(scored) for scored in features.scored] if features.scored else [1] * len(features)
 
 
 def _encode(task, split, examples, tokenizer, max_len, word_boundaries):

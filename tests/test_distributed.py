@@ -1,0 +1,120 @@
+"""Data-parallel runs: the sharding arithmetic, and a real two-process run (gloo, CPU) launched by
+``accelerate launch`` that must match the single-process run with the same global batch."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from cnbench import distributed
+from conftest import only_result
+
+# Tagging with a CRF: the loss weights count scored characters, and windows (--max-len 32) are
+# gathered back into sentences. 88 sentences make 169 training windows, so the last batch of 8
+# has one window and rank 1 takes part with an empty (weight 0) share. fp32 and no dropout
+# (head: --dropout 0; encoder: the checkpoint's config) leave only the order of floating-point
+# sums to differ; the low learning rates keep the random model's predictions varied (not all
+# "O"), so the gathered predictions are a real check.
+RUN = ("run", "--task", "msra_ner", "--head", "crf", "--limit", "88", "--max-len", "32", "--batch-size", "8",
+       "--epochs", "2", "--lr", "3e-5", "--crf-lr", "3e-5", "--precision", "fp32", "--dropout", "0")
+# "The same run" across process counts: train losses within this relative tolerance (measured:
+# 1e-7), and at most this fraction of predicted tags different (measured: none).
+LOSS_RTOL = 1e-5
+TAGS_DIFFERENT = 1e-3
+
+
+@pytest.fixture(scope="module")
+def no_dropout_model(tmp_path_factory, tokenizer):
+    """A random 2-layer BERT without dropout, saved like a downloaded checkpoint."""
+    from transformers import AutoConfig, BertModel
+
+    from cnbench import paths
+
+    folder = tmp_path_factory.mktemp("bert-no-dropout")
+    config = AutoConfig.from_pretrained(paths.tokenizer_dir(), num_hidden_layers=2, hidden_size=128,
+                                        num_attention_heads=2, intermediate_size=512, hidden_dropout_prob=0.0,
+                                        attention_probs_dropout_prob=0.0)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def world(monkeypatch):
+    """Pretend to be ``rank`` of ``size`` processes, for the arithmetic that needs no group."""
+    def become(rank: int, size: int):
+        monkeypatch.setattr(distributed, "rank", lambda: rank)
+        monkeypatch.setattr(distributed, "world_size", lambda: size)
+    return become
+
+
+def test_shards_cover_each_batch_once_and_their_weighted_losses_average_to_the_batch_mean(world):
+    rng = random.Random(0)
+    terms = [rng.randint(1, 30) for _ in range(40)]  # scored characters per sequence
+    per_term = [rng.random() for _ in range(40)]  # each sequence's mean loss over its terms
+    batch = rng.sample(range(40), 11)
+    batch_mean = sum(per_term[i] * terms[i] for i in batch) / sum(terms[i] for i in batch)
+    for size in (1, 2, 3, 4):
+        covered, weighted = [], []
+        for rank in range(size):
+            world(rank, size)
+            own, weight = distributed.shard(batch, terms)
+            covered += own
+            own_mean = sum(per_term[i] * terms[i] for i in own) / sum(terms[i] for i in own)
+            weighted.append(weight * own_mean)
+        assert sorted(covered) == sorted(batch)
+        assert sum(weighted) / size == pytest.approx(batch_mean, rel=1e-12)  # what DDP's average yields
+
+
+def test_a_process_without_a_sequence_runs_one_with_weight_zero(world):
+    world(2, 3)
+    assert distributed.shard([5, 9], [1] * 10) == ([5], 0.0)
+
+
+def test_evaluation_split_and_gather_score_every_sequence_once(world):
+    world(1, 3)
+    assert distributed.split(8) == [1, 4, 7]
+    world(0, 1)
+    assert distributed.gather({1: "b", 0: "a"}, 2) == ["a", "b"]
+    with pytest.raises(RuntimeError, match="1 predictions of 1 distinct sequences for 2"):
+        distributed.gather({0: "a"}, 2)
+
+
+def test_two_processes_give_the_single_process_result(cnbench, tmp_path, no_dropout_model, monkeypatch):
+    # Both runs on the CPU whatever the machine: gloo for the two processes (accelerate's
+    # --multi_gpu launcher is torchrun, which works the same without GPUs).
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    run = (*RUN, "--model", str(no_dropout_model))
+    single = cnbench(*run, "--output", tmp_path / "one")
+    assert single.code == 0, single.err
+    launch = subprocess.run(
+        [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+         "-m", "cnbench", *run, "--output", str(tmp_path / "two")],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert launch.returncode == 0, launch.stderr[-3000:]
+    assert launch.stdout.count("result:") == 1  # only rank 0 prints
+
+    one, two = only_result(tmp_path / "one"), only_result(tmp_path / "two")  # only rank 0 writes
+    assert [p.name for p in (tmp_path / "one").glob("*.json")] == [p.name for p in (tmp_path / "two").glob("*.json")]
+    assert not list((tmp_path / "two").glob(".checkpoints/*/*"))  # rank 0 dropped its checkpoint
+    assert (one["environment"]["hardware"]["world_size"], two["environment"]["hardware"]["world_size"]) == (1, 2)
+    assert one["hparams"] == two["hparams"] and two["hparams"]["batch_size"] == 8
+
+    for split in ("dev", "test"):
+        sentences = two["data"]["counts"][split]
+        assert len(two["predictions"][split]) == two["metrics"][split]["n"] == sentences
+        tags_one, tags_two = ([tag for sentence in doc["predictions"][split] for tag in sentence] for doc in (one, two))
+        assert len(tags_two) == len(tags_one) == two["metrics"][split]["n_chars"]
+        assert len(set(tags_two)) > 2
+        assert sum(a != b for a, b in zip(tags_one, tags_two)) <= TAGS_DIFFERENT * len(tags_one)
+    assert [h["train_loss"] for h in two["history"]] == pytest.approx([h["train_loss"] for h in one["history"]],
+                                                                      rel=LOSS_RTOL)
+    assert one["best_epoch"] == two["best_epoch"]
