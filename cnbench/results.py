@@ -26,7 +26,9 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
                 (tagging: one list of tags per sentence)
     data        {source: "local"|"hub", files: {split: {path, sha256}} or hub {id, config, revision},
                  counts: {split: n}}
-    environment {cnbench, git_commit, python, platform, packages: {...}, hardware: {...}}
+    environment {cnbench, git_commit, git_dirty, python, platform, packages: {...},
+                 hardware: {device, cpu, cpu_count, torch_threads, world_size, gpu?, gpu_count?},
+                 dropout_masks: "cnbench bulk draw" (CPU) | "torch"}
     timing      {train_seconds, eval_seconds, total_seconds, train_examples_per_second,
                  train_tokens_per_second, peak_memory_mb}; optional resumed_after_epochs (list of
                  epochs after which an interrupted run was resumed)
