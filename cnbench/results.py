@@ -69,6 +69,7 @@ def write_json_atomic(path: Path, document: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide results from collaborators
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle, ensure_ascii=False, indent=1, sort_keys=False)
             handle.write("\n")
