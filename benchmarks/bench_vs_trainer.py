@@ -94,6 +94,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "vs_trainer.md")
     args = parser.parse_args()
     lr = PRESETS[args.model].overrides["lr"]
+    # read the commit before the runs, so later commits in the checkout cannot be misattributed
+    env = environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     runs = {}
     with tempfile.TemporaryDirectory() as scratch:
         runs["cnbench"] = run_cnbench(args.model, args.epochs, lr, Path(scratch) / "cnbench")
@@ -104,7 +106,6 @@ def main() -> None:
         print(f"{name}: {outcome['seconds']:.1f} s, dev {outcome['dev']:.4f}, test {outcome['test']:.4f}, "
               f"{outcome['seconds'] / ours['seconds']:.2f}x cnbench's time", flush=True)
 
-    env = environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     hardware = env["hardware"]
     lines = [
         f"## {args.model}, ChnSentiCorp, {args.epochs} epochs, batch {BATCH}, max_len {MAX_LEN}, lr {lr:g}, seed {SEED}",
