@@ -38,7 +38,7 @@ from typing import Mapping, Sequence
 import matplotlib
 from matplotlib.figure import Figure
 
-from cnbench.results import load_results, run_key
+from cnbench.results import load_results, predicted_labels, run_key
 from cnbench.stats import (
     METRICS,
     MIN_SEEDS_FOR_SEED_TEST,
@@ -288,8 +288,10 @@ class Comparison:
 
 
 def _test_predictions(cell: Cell):
-    predictions = cell.best_dev_run.get("predictions")
-    return predictions.get("test") if isinstance(predictions, dict) else None
+    try:
+        return predicted_labels(cell.best_dev_run, "test")
+    except (KeyError, TypeError, AttributeError):  # missing or malformed: reported as "no bootstrap"
+        return None
 
 
 def _bootstrap_against_best(

@@ -22,8 +22,10 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
                 (e.g. "accuracy", "f1") plus extra metrics; empty dicts for a failed run
     best_epoch  int (1-based) or null
     history     [{epoch, train_loss, dev: {...}, seconds}]
-    predictions {dev: [...], test: [...]}: per-example predicted label names, in split order
-                (tagging: one list of tags per sentence)
+    predictions {dev: [...], test: [...]}: per-example predicted label names, in split order;
+                tagging: one string per sentence, its tags joined by single spaces (a list per
+                sentence would put every tag on its own line: megabytes per NER result).
+                ``predicted_labels(result, split)`` decodes either kind.
     data        {source: "local"|"hub", files: {split: {path, sha256}} or hub {id, config, revision},
                  counts: {split: n}}
     environment {cnbench, git_commit, git_dirty, python, platform, packages: {...},
@@ -57,6 +59,19 @@ def run_key(spec: dict) -> str:
 def result_filename(task: str, model_alias: str, head: str, key: str, seed: int) -> str:
     safe_model = model_alias.replace("/", "_")
     return f"{task}--{safe_model}--{head}--{key}--seed{seed}.json"
+
+
+def encode_tags(tags: list[str]) -> str:
+    """One sentence's predicted tags as stored in a result file."""
+    return " ".join(tags)
+
+
+def predicted_labels(result: dict, split: str) -> list:
+    """A result's predictions for ``split``: label names, or a list of tags per sentence."""
+    stored = result["predictions"][split]
+    if result["task"]["kind"] == "tagging":
+        return [sentence.split(" ") for sentence in stored]
+    return list(stored)
 
 
 def write_json_atomic(path: Path, document: dict) -> Path:

@@ -56,7 +56,7 @@ from cnbench.models.encoders import load_model
 from cnbench.models.fast_dropout import use_fast_dropout
 from cnbench.models.presets import PRESETS, check_model_name
 from cnbench.registry import get_task
-from cnbench.results import SCHEMA, result_filename, run_key, write_json_atomic
+from cnbench.results import SCHEMA, encode_tags, result_filename, run_key, write_json_atomic
 from cnbench.runinfo import environment_info, peak_memory_mb
 
 HPARAM_KEYS = ("lr", "head_lr", "crf_lr", "llrd", "epochs", "batch_size", "max_len",
@@ -331,7 +331,7 @@ def evaluate(model, task, examples, features, batch_size, pad_id, device, autoca
     if missing:  # windowing assigns every character to a window; this guards that promise
         raise RuntimeError(f"{missing} characters were not predicted")
     gold = [list(sentence.tags) for sentence in examples]
-    return tagging_metrics(gold, tags), tags
+    return tagging_metrics(gold, tags), [encode_tags(sentence) for sentence in tags]
 
 
 def build_optimizer(model: TaskModel, hp: dict, device) -> tuple[torch.optim.Optimizer, dict]:

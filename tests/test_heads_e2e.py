@@ -6,6 +6,7 @@ import pytest
 
 from cnbench.heads import HEADS
 from cnbench.registry import all_tasks
+from cnbench.results import predicted_labels
 from conftest import only_result
 
 NEEDS_TRAIN_ON_DEV = {"lcqmc", "xnli_zh", "peoples_daily_ner"}
@@ -32,7 +33,7 @@ def test_head_runs_end_to_end(cnbench, tmp_path, head, task):
     if "bilstm" in head:
         assert groups["head"] == 1e-3
     if all_tasks()[task].kind == "tagging":
-        assert sum(map(len, doc["predictions"]["test"])) == doc["metrics"]["test"]["n_chars"]
+        assert sum(map(len, predicted_labels(doc, "test"))) == doc["metrics"]["test"]["n_chars"]
 
 
 def test_crf_on_a_classification_task_is_a_clear_error(cnbench, tmp_path):

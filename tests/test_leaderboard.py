@@ -54,7 +54,8 @@ def make_result(
         "failure": None if completed else "loss became nan at epoch 1 step 40",
         "created": created,
         "command": f"cnbench train --task {task} --model {model} --head {head} --seed {seed}",
-        "task": {"name": task, "kind": "classification", "main_metric": main_metric, "labels": ["neg", "pos"]},
+        "task": {"name": task, "kind": "tagging" if task.endswith("_ner") else "single",
+                 "main_metric": main_metric, "labels": ["neg", "pos"]},
         "model": {"alias": model, "id": f"org/{model}", "revision": "main", "weights_sha256": None, "source": "hub", "config": {}},
         "head": head,
         "seed": seed,
@@ -185,7 +186,7 @@ def test_render_is_deterministic_including_plots(tmp_path, results_dir):
     for seed, test in zip((1, 2, 3), (0.90, 0.92, 0.94)):
         make_result(results_dir, seed=seed, test=test, dev=test - 0.01)
         make_result(results_dir, model="macbert", seed=seed, test=test - 0.01, dev=test)
-        make_result(results_dir, task="msra_ner", seed=seed, test=test - 0.05, test_predictions=[["O"]] * 3)
+        make_result(results_dir, task="msra_ner", seed=seed, test=test - 0.05, test_predictions=["O"] * 3)
     make_result(results_dir, seed=1, lr=5e-5, dev=0.5)
 
     def snapshot(root: Path) -> dict[str, bytes]:
