@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from cnbench import distributed
+from cnbench.results import predicted_labels
 from conftest import only_result
 
 # Tagging with a CRF: the loss weights count scored characters, and windows (--max-len 32) are
@@ -111,7 +112,7 @@ def test_two_processes_give_the_single_process_result(cnbench, tmp_path, no_drop
     for split in ("dev", "test"):
         sentences = two["data"]["counts"][split]
         assert len(two["predictions"][split]) == two["metrics"][split]["n"] == sentences
-        tags_one, tags_two = ([tag for sentence in doc["predictions"][split] for tag in sentence] for doc in (one, two))
+        tags_one, tags_two = ([tag for sentence in predicted_labels(doc, split) for tag in sentence] for doc in (one, two))
         assert len(tags_two) == len(tags_one) == two["metrics"][split]["n_chars"]
         assert len(set(tags_two)) > 2
         assert sum(a != b for a, b in zip(tags_one, tags_two)) <= TAGS_DIFFERENT * len(tags_one)
