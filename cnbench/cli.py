@@ -197,8 +197,6 @@ def leaderboard_command(results_dir, out_path):
 
 
 def _print_summary(results: list[dict]) -> None:
-    from statistics import mean, stdev
-
     from rich.console import Console
     from rich.table import Table
 
@@ -219,8 +217,11 @@ def _print_summary(results: list[dict]) -> None:
         console.print(f"result: {result['_path']}", soft_wrap=True)
     scores = [r["metrics"]["test"][metric] for r in results if r["status"] == "completed"]
     if len(scores) > 1:
-        console.print(f"test {metric} over {len(scores)} seeds: "
-                      f"{mean(scores):.4f} ± {stdev(scores):.4f} (max {max(scores):.4f})")
+        from cnbench.stats import summarize
+
+        spread = summarize(scores)  # the same statistics the leaderboard shows
+        console.print(f"test {metric} over {spread['n']} seeds: "
+                      f"{spread['mean']:.4f} ± {spread['std']:.4f} (max {spread['max']:.4f})")
     if any(r["protocol"]["train_on_dev"] or r["protocol"]["limit"] for r in results):
         console.print("[yellow]smoke run (trained on dev or limited data): not a comparable score[/yellow]")
 
