@@ -152,8 +152,8 @@ def ensure_disk_space(folder: Path, model: nn.Module) -> None:
     if free < needed:
         raise CnbenchError(
             f"{folder}: {_mb(free)} free, but this run's checkpoints need about {_mb(needed)} "
-            f"(two copies of {_mb(checkpoint)}: weights, AdamW moments and best-dev weights); free some space "
-            "or choose another --output"
+            f"(two copies of {_mb(checkpoint)}: weights, AdamW moments and best-dev weights); free some space, "
+            "choose another --output, or pass --no-checkpoint"
         )
 
 

@@ -100,6 +100,8 @@ RUN_OPTIONS = [
     click.option("--compile", is_flag=True, help="torch.compile the model (opt-in)."),
     click.option("--resume", is_flag=True,
                  help="Continue an interrupted run from its last end-of-epoch checkpoint (without it, a checkpoint is ignored)."),
+    click.option("--no-checkpoint", "save_checkpoints", is_flag=True, flag_value=False, default=True,
+                 help="Write no end-of-epoch checkpoints (saves disk and time; the run cannot be resumed)."),
     click.option("--abandon-below", type=float, metavar="SCORE",
                  help="Fail a seed whose best dev main metric after --abandon-after epochs is below SCORE."),
     click.option("--abandon-after", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",

@@ -126,7 +126,7 @@ def _run_on_worker(config: RunConfig, threads: int) -> tuple[dict | None, str | 
     torch.set_num_threads(threads)  # what the task reserved, whatever this worker ran before
     scratch = Path(tempfile.gettempdir()) / "cnbench-ray" / plan(config).path.stem
     try:
-        result = run(replace(config, output_dir=str(scratch), resume=True))
+        result = run(replace(config, output_dir=str(scratch), resume=config.save_checkpoints))
     except CnbenchError as err:
         return None, str(err)
     finally:

@@ -65,10 +65,33 @@ def environment_info(device) -> dict:
     }
 
 
+def reset_peak_memory(device) -> None:
+    """Start a new peak-memory window, so that each of several runs in one process (``--seeds``, a
+    local sweep) records its own peak rather than the largest so far."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:  # Linux: writing 5 resets the process's peak resident set size (VmHWM) to the current one
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+    except OSError:
+        pass  # elsewhere the peak stays the process's lifetime peak
+
+
 def peak_memory_mb(device) -> float:
-    """Peak GPU memory allocated by torch on CUDA; peak resident set size of the process on CPU."""
+    """Peak GPU memory allocated by torch on CUDA; on CPU the peak resident set size of the process
+    since ``reset_peak_memory`` (Linux), else over the process's lifetime."""
     import torch
 
     if device.type == "cuda":
         return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -57,7 +57,7 @@ from cnbench.models.fast_dropout import use_fast_dropout
 from cnbench.models.presets import PRESETS, check_model_name
 from cnbench.registry import get_task
 from cnbench.results import SCHEMA, encode_tags, result_filename, run_key, write_json_atomic
-from cnbench.runinfo import environment_info, peak_memory_mb
+from cnbench.runinfo import environment_info, peak_memory_mb, reset_peak_memory
 
 HPARAM_KEYS = ("lr", "head_lr", "crf_lr", "llrd", "epochs", "batch_size", "max_len",
                "warmup_ratio", "weight_decay", "grad_clip", "dropout", "patience")
@@ -93,6 +93,7 @@ class RunConfig:
     # How the run is carried out, not what it computes: none of these enter the run key, so a
     # resumed run, or a seed that passes the abandon check, is the same run as one without them.
     resume: bool = False  # continue from this run's last end-of-epoch checkpoint, if there is one
+    save_checkpoints: bool = True  # False: no end-of-epoch checkpoints (tight disks); cannot resume
     abandon_below: float | None = None  # fail the seed if its best dev score after ...
     abandon_after: int = 1  # ... this many epochs is below this threshold
 
@@ -122,6 +123,8 @@ def plan(config: RunConfig) -> RunPlan:
     hparams.update({key: getattr(config, key) for key in HPARAM_KEYS if getattr(config, key) is not None})
     hparams["head_lr"] = hparams["head_lr"] or hparams["lr"]
     hparams["word_boundaries"] = config.word_boundaries
+    if config.resume and not config.save_checkpoints:
+        raise CnbenchError("--resume continues from a checkpoint, which --no-checkpoint never writes")
     if config.abandon_below is not None and not 1 <= config.abandon_after <= hparams["epochs"]:
         raise CnbenchError(f"--abandon-after {config.abandon_after}: expected an epoch from 1 to {hparams['epochs']}")
     protocol = {"train_on_dev": config.train_on_dev, "limit": config.limit}
@@ -139,6 +142,7 @@ def run(config: RunConfig, log=print) -> dict:
     ensure_writable(p.path.parent)
     seed_everything(config.seed)
     device = distributed.setup()
+    reset_peak_memory(device)
     autocast = _autocast(device, config.precision)
 
     # -- data: examples -> features ----------------------------------------------------------
@@ -173,7 +177,7 @@ def run(config: RunConfig, log=print) -> dict:
         f"{' bf16' if autocast is not None else ''}{processes}")
 
     # -- continue an interrupted run, or start afresh ----------------------------------------
-    if hp["epochs"] > 1:  # checkpoints are written between epochs only
+    if hp["epochs"] > 1 and config.save_checkpoints:  # checkpoints are written between epochs only
         ensure_disk_space(p.path.parent, model)
     checkpoint = Checkpoint(p.path.parent, p.key)
     fingerprint = run_key({"data": data.provenance, "model": loaded.provenance})
@@ -224,16 +228,18 @@ def run(config: RunConfig, log=print) -> dict:
         progress.history.append({"epoch": epoch, "train_loss": epoch_loss.item() / len(batches),
                                  "dev": _brief(dev_metrics), "seconds": round(time.perf_counter() - epoch_start, 2)})
         log(f"epoch {epoch}: train loss {progress.history[-1]['train_loss']:.4f}  dev {task.main_metric} {score:.4f}")
-        failure = _abandoned(config, task.main_metric, epoch, max(score, progress.best))
+        improved = score > progress.best
+        stopping = not improved and hp["patience"] is not None and epoch - progress.best_epoch >= hp["patience"]
+        failure = _abandoned(config, task.main_metric, epoch, max(score, progress.best), stopping)
         if failure:
             break
-        if score > progress.best:
+        if improved:
             progress.best, progress.best_epoch, progress.best_state = score, epoch, model_weights(model)
-        elif hp["patience"] is not None and epoch - progress.best_epoch >= hp["patience"]:
+        elif stopping:
             log(f"early stop: no dev improvement for {hp['patience']} epochs")
             break
         progress.epoch = epoch
-        if epoch < hp["epochs"] and distributed.is_main():  # after the last epoch the result file takes over
+        if epoch < hp["epochs"] and config.save_checkpoints and distributed.is_main():  # then the result takes over
             progress.elapsed_seconds = time.perf_counter() - started
             checkpoint.save(progress, model, optimizer, scheduler, order, fingerprint)
 
@@ -374,14 +380,20 @@ def _layer_depth(name: str, num_layers: int) -> int:
     return num_layers + 1
 
 
-def _abandoned(config: RunConfig, metric: str, epoch: int, best: float) -> str | None:
-    """The failure reason when the seed's best dev score after ``abandon_after`` epochs is below
-    ``abandon_below``, else None. "Start many seeds, stop the clearly failing ones early" (Dodge
-    et al., 2020): a bad seed rarely recovers, and its remaining epochs are better spent on another.
+def _abandoned(config: RunConfig, metric: str, epoch: int, best: float, stopping_early: bool) -> str | None:
+    """The failure reason when the seed's best dev score after ``abandon_after`` epochs (or at an
+    early stop before then) is below ``abandon_below``, else None. "Start many seeds, stop the
+    clearly failing ones early" (Dodge et al., 2020): a bad seed rarely recovers, and its remaining
+    epochs are better spent on another. Checking at an early stop too keeps the rule independent of
+    ``patience``: a seed below the threshold never counts as completed.
     """
-    if config.abandon_below is None or epoch != config.abandon_after or best >= config.abandon_below:
+    if config.abandon_below is None or best >= config.abandon_below:
         return None
-    return f"abandoned: dev {metric} {best:.4g} < {config.abandon_below:g} after epoch {epoch}"
+    if epoch == config.abandon_after:
+        return f"abandoned: dev {metric} {best:.4g} < {config.abandon_below:g} after epoch {epoch}"
+    if stopping_early and epoch < config.abandon_after:
+        return f"abandoned: dev {metric} {best:.4g} < {config.abandon_below:g} at the early stop after epoch {epoch}"
+    return None
 
 
 def seed_everything(seed: int) -> None:
@@ -439,7 +451,7 @@ def reproduce_command(config: RunConfig) -> str:
     words = ["cnbench", "run"]
     for spec in fields(RunConfig):
         value = getattr(config, spec.name)
-        if value == spec.default or spec.name in ("output_dir", "resume"):
+        if value == spec.default or spec.name in ("output_dir", "resume", "save_checkpoints"):
             continue
         flag = "--" + spec.name.replace("_", "-")
         words += [flag] if value is True else [flag, str(value)]

@@ -173,6 +173,17 @@ def test_abandon_below_fails_a_seed_after_k_epochs(cnbench, tmp_path, after):
     assert "--abandon-below 0.99" in doc["command"] and result_problem(doc) is None
 
 
+def test_an_early_stop_before_the_abandon_epoch_still_checks_the_threshold(cnbench, tmp_path):
+    # lr 0: dev never improves after epoch 1, so patience 1 stops the run after epoch 2, before epoch 3
+    result = cnbench("run", *TINY, "--epochs", "3", "--lr", "0", "--patience", "1", "--abandon-below", "0.99",
+                     "--abandon-after", "3", "--output", tmp_path)
+    assert result.code == 0, result.err
+    doc = only_result(tmp_path)
+    assert doc["status"] == "failed" and len(doc["history"]) == 2
+    best = doc["history"][0]["dev"]["accuracy"]
+    assert doc["failure"] == f"abandoned: dev accuracy {best:.4g} < 0.99 at the early stop after epoch 2"
+
+
 def test_a_seed_above_the_threshold_completes_as_if_unchecked(cnbench, tmp_path):
     assert cnbench("run", *TINY, "--epochs", "1", "--output", tmp_path / "plain").code == 0
     assert cnbench("run", *TINY, "--epochs", "1", "--abandon-below", "0", "--output", tmp_path / "checked").code == 0
@@ -206,6 +217,16 @@ def test_too_little_disk_for_checkpoints_is_reported_with_the_numbers(cnbench, t
     assert f"error: {tmp_path}: 1 MiB free, but this run's checkpoints need about " in result.err
     assert "MiB (two copies of " in result.err and "epoch 1" not in result.out
     assert not list(tmp_path.rglob("*.json"))
+    # ... and --no-checkpoint needs no room for them, and writes none
+    monkeypatch.setattr(Checkpoint, "save", lambda *args: pytest.fail("--no-checkpoint saved a checkpoint"))
+    result = cnbench("run", *TINY, "--epochs", "2", "--no-checkpoint", "--output", tmp_path)
+    assert result.code == 0, result.err
+    assert only_result(tmp_path)["status"] == "completed" and "--no-checkpoint" not in only_result(tmp_path)["command"]
+
+
+def test_resume_without_checkpoints_is_refused(cnbench, tmp_path):
+    result = cnbench("run", *TINY, "--resume", "--no-checkpoint", "--output", tmp_path)
+    assert result.code == 2 and "error: --resume continues from a checkpoint, which --no-checkpoint never writes" in result.err
 
 
 # --------------------------------------------------------------------------- concurrency
