@@ -4,7 +4,8 @@ and the up-front checks that a run can write its outputs at all.
 A run's checkpoint is one file, ``<results folder>/.checkpoints/<run key>/last.pt``, replaced
 atomically after every epoch but the last (the result file records the last). It holds the model,
 optimiser and scheduler states, the RNG states of python, numpy, torch and the data-order
-generator, and the loop's ``Progress`` (epoch, best dev score, epoch and weights, history, timing
+generator of every process (a data-parallel run's processes draw different dropout masks), and the
+loop's ``Progress`` (epoch, best dev score, epoch and weights, history, timing
 so far). Restoring all of it makes the continued run the one that was never interrupted: same
 hardware and seed, same metrics and predictions. The run key names the folder, so the same config
 and seed find it; the folder is removed once the run's result is written. Checkpoints are ``.pt``
@@ -30,9 +31,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnbench import distributed
 from cnbench.errors import CnbenchError
 
-FORMAT = "cnbench.checkpoint/1"
+FORMAT = "cnbench.checkpoint/2"
 
 
 @dataclass
@@ -63,7 +65,11 @@ class Checkpoint:
 
     def save(self, progress: Progress, model: nn.Module, optimizer, scheduler, order: torch.Generator,
              fingerprint: str) -> None:
-        """Atomically replace the checkpoint: a crash while writing leaves the previous one intact."""
+        """Atomically replace the checkpoint: a crash while writing leaves the previous one intact.
+        Every process calls this (it collects their random states); the main process writes."""
+        rng = distributed.all_objects(_rng_states(order))
+        if not distributed.is_main():
+            return
         saved_progress = dict(vars(progress))
         if progress.best_epoch == progress.epoch:  # the best weights are the model's: store them once
             saved_progress["best_state"] = None
@@ -74,7 +80,7 @@ class Checkpoint:
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
-            "rng": _rng_states(order),
+            "rng": rng,  # one entry per process, by rank
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         ignore = self.path.parent.parent / ".gitignore"
@@ -92,7 +98,8 @@ class Checkpoint:
             raise
 
     def restore(self, model: nn.Module, optimizer, scheduler, order: torch.Generator, fingerprint: str) -> Progress:
-        """Load every state ``save`` wrote back into its owner; returns the loop's progress."""
+        """Load every state ``save`` wrote back into its owner; returns the loop's progress. Each
+        process takes its own random state, or rank 0's when the number of processes changed."""
         try:
             # everything in a checkpoint is tensors and plain containers: no pickled code is run
             state = torch.load(self.path, map_location="cpu", weights_only=True)
@@ -107,7 +114,8 @@ class Checkpoint:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        _restore_rng(state["rng"], order)
+        rng = state["rng"]
+        _restore_rng(rng[distributed.rank()] if len(rng) == distributed.world_size() else rng[0], order)
         progress = Progress(**state["progress"])
         if progress.best_state is None:
             progress.best_state = model_weights(model)

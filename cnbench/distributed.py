@@ -19,12 +19,13 @@ The processes together compute what one process computes with the same ``--batch
   early stop, abandon);
 - only the main process (rank 0) writes checkpoints and the result file, and prints: the other
   processes' stdout goes to ``os.devnull`` (their stderr stays, so a failing process is heard).
+  A checkpoint holds every process's random state, and each continues with its own.
 
 What differs from one process is the order of floating-point sums (gradients are summed across
 processes, sub-batches are padded to their own longest sequence) and, with dropout, the masks
-drawn. Resuming (``--resume``) needs the results folder on a file system every process sees, and
-continues with rank 0's random state on every process, so with dropout a resumed multi-process
-run is not bit-identical to an uninterrupted one.
+drawn. Resuming (``--resume``) needs the results folder on a file system every process sees; with
+the same number of processes it continues exactly where the interrupted run stopped. With another
+number, every process continues from rank 0's random state.
 
 ``setup`` raises ``CnbenchError`` when a process's ``LOCAL_RANK`` has no GPU to use.
 """
@@ -133,12 +134,18 @@ def gather(rows: dict[int, object], count: int) -> list:
 
     Raises ``RuntimeError`` unless each index of ``range(count)`` was predicted exactly once.
     """
-    parts = [rows]
-    if world_size() > 1:
-        parts = [None] * world_size()
-        dist.all_gather_object(parts, rows)
+    parts = all_objects(rows)
     merged = {index: row for part in parts for index, row in part.items()}
     predicted = sum(len(part) for part in parts)
     if predicted != count or sorted(merged) != list(range(count)):
         raise RuntimeError(f"{predicted} predictions of {len(merged)} distinct sequences for {count} sequences")
     return [merged[index] for index in range(count)]
+
+
+def all_objects(value) -> list:
+    """``[value of rank 0, value of rank 1, ...]`` on every process (``[value]`` when single)."""
+    if world_size() == 1:
+        return [value]
+    parts = [None] * world_size()
+    dist.all_gather_object(parts, value)
+    return parts

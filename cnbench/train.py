@@ -239,7 +239,7 @@ def run(config: RunConfig, log=print) -> dict:
             log(f"early stop: no dev improvement for {hp['patience']} epochs")
             break
         progress.epoch = epoch
-        if epoch < hp["epochs"] and config.save_checkpoints and distributed.is_main():  # then the result takes over
+        if epoch < hp["epochs"] and config.save_checkpoints:  # after the last epoch the result file takes over
             progress.elapsed_seconds = time.perf_counter() - started
             checkpoint.save(progress, model, optimizer, scheduler, order, fingerprint)
 

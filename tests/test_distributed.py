@@ -1,12 +1,16 @@
-"""Data-parallel runs: the sharding arithmetic, and a real two-process run (gloo, CPU) launched by
-``accelerate launch`` that must match the single-process run with the same global batch."""
+"""Data-parallel runs: the sharding arithmetic, a real two-process run (gloo, CPU) launched by
+``accelerate launch`` that must match the single-process run with the same global batch, and a
+two-process run killed after an epoch that must resume to the uninterrupted result."""
 
 from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -119,3 +123,60 @@ def test_two_processes_give_the_single_process_result(cnbench, tmp_path, no_drop
     assert [h["train_loss"] for h in two["history"]] == pytest.approx([h["train_loss"] for h in one["history"]],
                                                                       rel=LOSS_RTOL)
     assert one["best_epoch"] == two["best_epoch"]
+
+
+def test_two_processes_killed_after_an_epoch_resume_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    # With dropout, and LCQMC's short pairs of varied length: the processes' sub-batches differ in
+    # shape, so they draw different amounts of randomness, and each must continue with its own
+    # random state for the resumed run to be the uninterrupted one.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    run = ("run", "--task", "lcqmc", "--train-on-dev", "--model", "scratch-tiny", "--limit", "64",
+           "--batch-size", "8", "--epochs", "3", "--precision", "fp32")
+
+    def launch(output, *extra) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+             "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+             "-m", "cnbench", *run, *extra, "--output", str(output)],
+            env={**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def finish(process) -> str:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
+        return out
+
+    finish(launch(tmp_path / "reference"))
+    victim = launch(tmp_path / "resumed")
+    deadline = time.monotonic() + 300
+    while (not list((tmp_path / "resumed").glob(".checkpoints/*/last.pt")) and victim.poll() is None
+           and time.monotonic() < deadline):
+        time.sleep(0.005)
+    for pid in process_tree(victim.pid):  # the launcher starts the workers in sessions of their own
+        os.kill(pid, signal.SIGKILL)
+    victim.communicate()
+    assert victim.returncode == -signal.SIGKILL, "the run ended before it could be killed after its first epoch"
+
+    assert "resumed from" in finish(launch(tmp_path / "resumed", "--resume"))
+    a, b = only_result(tmp_path / "reference"), only_result(tmp_path / "resumed")
+    assert b["timing"]["resumed_after_epochs"] in ([1], [2]) and b["environment"]["hardware"]["world_size"] == 2
+    assert [(h["train_loss"], h["dev"]) for h in a["history"]] == [(h["train_loss"], h["dev"]) for h in b["history"]]
+    assert a["metrics"] == b["metrics"] and a["predictions"] == b["predictions"]
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and all its descendants (Linux ``/proc``), gathered before any is killed."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" (", 1)
+        except OSError:  # the process ended meanwhile
+            continue
+        parent = int(rest.rsplit(") ", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(pid))
+    tree, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending += children.get(pid, [])
+    return tree

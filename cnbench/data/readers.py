@@ -16,7 +16,6 @@ counted in ``ReadReport.repaired`` (MSRA's 100-character chunks start 17 entitie
 from __future__ import annotations
 
 import gzip
-import hashlib
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Iterator
 
 from cnbench.data.examples import TaggedSentence, TextExample
 from cnbench.errors import DataError
+from cnbench.hashing import file_sha256
 
 
 @dataclass
@@ -33,14 +33,6 @@ class ReadReport:
     path: str
     sha256: str
     repaired: list[str] = field(default_factory=list)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -111,7 +103,7 @@ def read_tsv(
         examples.append(TextExample(texts[0], texts[1] if len(texts) > 1 else None, label))
     if not examples:
         raise DataError(path, None, "no rows after the header")
-    return examples, ReadReport(str(path), sha256_of(path))
+    return examples, ReadReport(str(path), file_sha256(path))
 
 
 def read_conll(
@@ -165,7 +157,7 @@ def read_conll(
     finish()
     if not sentences:
         raise DataError(path, None, "no sentences; expected 'char tag' lines separated by blank lines")
-    report.sha256 = sha256_of(path)  # after reading: a missing file is reported by _lines as a DataError
+    report.sha256 = file_sha256(path)  # after reading: a missing file is reported by _lines as a DataError
     return sentences, report
 
 

@@ -17,7 +17,6 @@ without weights, or a checkpoint whose config cannot be read.
 
 from __future__ import annotations
 
-import hashlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 from torch import nn
 
 from cnbench.errors import CnbenchError
+from cnbench.hashing import files_sha256
 from cnbench.models.presets import PRESETS, ModelPreset, check_model_name
 from cnbench.paths import tokenizer_dir
 
@@ -149,7 +149,7 @@ def _pretrained(model_id: str, alias: str, overrides: dict) -> LoadedModel:
             "alias": alias,
             "id": model_id if not local.is_dir() else str(local.resolve()),
             "revision": getattr(config, "_commit_hash", None),
-            "weights_sha256": _weights_sha256(local) if local.is_dir() else None,
+            "weights_sha256": files_sha256(_weight_files(local)) if local.is_dir() else None,
             "source": "local" if local.is_dir() else "hub",
             "config": _config_summary(config),
         },
@@ -174,17 +174,6 @@ def _quiet_transformers():
 
 def _weight_files(folder: Path) -> list[Path]:
     return sorted([*folder.glob("*.safetensors"), *folder.glob("*.bin")])
-
-
-def _weights_sha256(folder: Path) -> str:
-    """One hash over the weight files (names and bytes), so a changed shard changes it."""
-    digest = hashlib.sha256()
-    for path in _weight_files(folder):
-        digest.update(path.name.encode())
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def _config_summary(config) -> dict:

@@ -1,0 +1,30 @@
+"""sha256 of data and weight files, read in blocks so that gigabyte files never sit in memory."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Iterable
+
+
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of one file's bytes (as ``sha256sum`` prints it)."""
+    digest = hashlib.sha256()
+    _feed(digest, path)
+    return digest.hexdigest()
+
+
+def files_sha256(paths: Iterable[Path]) -> str:
+    """One hex sha256 over several files, each file's name then its bytes, so a renamed or changed
+    file (say one shard of a checkpoint) changes it."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).name.encode())
+        _feed(digest, path)
+    return digest.hexdigest()
+
+
+def _feed(digest, path: Path) -> None:
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
