@@ -21,6 +21,10 @@ The processes together compute what one process computes with the same ``--batch
   processes' stdout goes to ``os.devnull`` (their stderr stays, so a failing process is heard).
   A checkpoint holds every process's random state, and each continues with its own.
 
+- every process starts from the same weights (same seed, and DDP broadcasts rank 0's), then
+  ``seed_process`` gives each process other than rank 0 its own random stream, so the processes
+  draw independent dropout masks, as one process does across the rows of the global batch.
+
 What differs from one process is the order of floating-point sums (gradients are summed across
 processes, sub-batches are padded to their own longest sequence) and, with dropout, the masks
 drawn. Resuming (``--resume``) needs the results folder on a file system every process sees; with
@@ -41,6 +45,10 @@ import torch.distributed as dist
 from torch import nn
 
 from cnbench.errors import CnbenchError
+
+# Far apart, so that process k's stream never is the stream of another seed's process 0 in a sweep
+# over consecutive seeds.
+PROCESS_SEED_STRIDE = 1_000_003
 
 
 def setup() -> torch.device:
@@ -94,6 +102,13 @@ def wrap(model: nn.Module) -> nn.Module:
     # attribute: recent torch deprecates the constructor argument, older torch lacks the new one.)
     ddp.broadcast_buffers = False
     return ddp
+
+
+def seed_process(seed: int) -> None:
+    """Give this process its own torch random stream for training (dropout); rank 0 keeps the
+    stream of a single-process run with the same seed. Call it after the weights are initialised."""
+    if rank() > 0:
+        torch.manual_seed(seed + PROCESS_SEED_STRIDE * rank())
 
 
 def shard(batch: list[int], terms: list[int]) -> tuple[list[int], float]:

@@ -162,6 +162,7 @@ def run(config: RunConfig, log=print) -> dict:
         use_fast_dropout(model)
     optimizer, lr_groups = build_optimizer(model, hp, device)
     forward = distributed.wrap(model)
+    distributed.seed_process(config.seed)  # same weights everywhere, independent dropout masks
     forward = torch.compile(forward) if config.compile else forward
     steps_per_epoch = math.ceil(len(features["train"]) / hp["batch_size"])
     total_steps = steps_per_epoch * hp["epochs"]

@@ -82,6 +82,18 @@ def test_a_process_without_a_sequence_runs_one_with_weight_zero(world):
     assert distributed.shard([5, 9], [1] * 10) == ([5], 0.0)
 
 
+def test_each_process_but_rank_0_gets_its_own_random_stream(world):
+    draws = {}
+    for rank in range(3):
+        world(rank, 3)
+        torch.manual_seed(7)
+        distributed.seed_process(7)
+        draws[rank] = torch.rand(4).tolist()
+    torch.manual_seed(7)
+    assert draws[0] == torch.rand(4).tolist()  # rank 0: the single-process stream
+    assert len({tuple(values) for values in draws.values()}) == 3
+
+
 def test_evaluation_split_and_gather_score_every_sequence_once(world):
     world(1, 3)
     assert distributed.split(8) == [1, 4, 7]
