@@ -14,10 +14,10 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Callable
 
+from cnbench.atomic import atomic_file
 from cnbench.features import Features
 from cnbench.paths import cache_dir
 
@@ -55,10 +55,7 @@ def cached_features(name: str, parts: dict, examples: list, build: Callable[[], 
 
 def _store(path: Path, features: Features) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_file(path) as handle:
             pickle.dump(features, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
     except OSError:
         pass  # a cache that cannot be written only costs time

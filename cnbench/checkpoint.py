@@ -20,7 +20,6 @@ that cannot be read or was made from other data or another model.
 from __future__ import annotations
 
 import math
-import os
 import random
 import shutil
 import tempfile
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 
 from cnbench import distributed
+from cnbench.atomic import atomic_file
 from cnbench.errors import CnbenchError
 
 FORMAT = "cnbench.checkpoint/2"
@@ -86,16 +86,8 @@ class Checkpoint:
         ignore = self.path.parent.parent / ".gitignore"
         if not ignore.exists():  # results folders live in the repository: keep gigabytes out of commits
             ignore.write_text("*\n")
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                torch.save(state, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(self.path) as handle:
+            torch.save(state, handle)
 
     def restore(self, model: nn.Module, optimizer, scheduler, order: torch.Generator, fingerprint: str) -> Progress:
         """Load every state ``save`` wrote back into its owner; returns the loop's progress. Each

@@ -23,7 +23,7 @@ def classification_metrics(gold: list[str], predicted: list[str], labels: tuple[
 
 
 def tagging_metrics(gold: list[list[str]], predicted: list[list[str]]) -> dict:
-    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+    from seqeval.metrics import classification_report, f1_score
     from seqeval.scheme import IOB2
 
     if len(gold) != len(predicted) or any(len(g) != len(p) for g, p in zip(gold, predicted)):
@@ -40,10 +40,11 @@ def tagging_metrics(gold: list[list[str]], predicted: list[list[str]]) -> dict:
         for name, row in sorted(report.items())
         if " avg" not in name
     }
+    micro = report["micro avg"]  # the strict micro scores over all entity types
     return {
-        "f1": float(f1_score(gold, predicted, **strict)),
-        "precision": float(precision_score(gold, predicted, **strict)),
-        "recall": float(recall_score(gold, predicted, **strict)),
+        "f1": float(micro["f1-score"]),
+        "precision": float(micro["precision"]),
+        "recall": float(micro["recall"]),
         "f1_lenient": float(f1_score(gold, predicted, zero_division=0)),
         "per_type": per_type,
         "n": len(gold),

@@ -43,9 +43,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from cnbench.atomic import atomic_file
 
 SCHEMA = "cnbench.result/1"
 
@@ -81,19 +81,9 @@ def write_json_atomic(path: Path, document: dict) -> Path:
     half-written one. Two writers to different names in one folder never interfere.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide results from collaborators
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, ensure_ascii=False, indent=1, sort_keys=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w", permissions=0o644) as handle:  # 0600 would hide results from collaborators
+        json.dump(document, handle, ensure_ascii=False, indent=1, sort_keys=False)
+        handle.write("\n")
     return path
 
 

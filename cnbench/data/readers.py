@@ -118,7 +118,6 @@ def read_conll(
     sentences: list[TaggedSentence] = []
     chars: list[str] = []
     sentence_tags: list[str] = []
-    start_line = 1
 
     def finish() -> None:
         if chars:
@@ -130,8 +129,6 @@ def read_conll(
         if line == "":
             finish()
             continue
-        if not chars:
-            start_line = number
         parts = line.split(" ")
         if len(parts) != 2 or parts[0] == "" or parts[1] == "":
             raise DataError(path, number, f"{line!r} is not 'char tag' (one character, one space, one tag)")

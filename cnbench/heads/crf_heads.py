@@ -27,8 +27,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from cnbench.heads import IGNORE_INDEX, HeadOutput
+from cnbench.heads import HeadOutput
 from cnbench.heads.crf import CRF
+from cnbench.heads.linear import tagging_cross_entropy
 
 
 class Compacted(NamedTuple):
@@ -75,14 +76,6 @@ class BiLSTM(nn.Module):
         out, _ = self.lstm(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         return out
-
-
-def _tagging_cross_entropy(logits: Tensor, labels: Tensor | None) -> Tensor | None:
-    if labels is None:
-        return None
-    return nn.functional.cross_entropy(
-        logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX
-    )
 
 
 def _crf_output(
@@ -158,7 +151,7 @@ class BiLSTMTaggingHead(nn.Module):
 
     def forward(self, hidden, pooled, attention_mask, score_mask=None, labels=None) -> HeadOutput:
         logits = self.emissions(hidden, attention_mask)
-        return HeadOutput(_tagging_cross_entropy(logits, labels), logits.argmax(-1))
+        return HeadOutput(tagging_cross_entropy(logits, labels), logits.argmax(-1))
 
 
 class BiLSTMCRFTaggingHead(BiLSTMTaggingHead):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torch import nn
+from torch import Tensor, nn
 
 from cnbench.heads import IGNORE_INDEX, HeadOutput
 
@@ -33,9 +33,12 @@ class LinearTaggingHead(nn.Module):
 
     def forward(self, hidden, pooled, attention_mask, score_mask=None, labels=None) -> HeadOutput:
         logits = self.classifier(self.dropout(hidden)).float()
-        loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(
-                logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX
-            )
-        return HeadOutput(loss, logits.argmax(-1))
+        return HeadOutput(tagging_cross_entropy(logits, labels), logits.argmax(-1))
+
+
+def tagging_cross_entropy(logits: Tensor, labels: Tensor | None) -> Tensor | None:
+    """Mean cross-entropy over the scored positions (``labels`` ``-100`` elsewhere); ``None``
+    without labels."""
+    if labels is None:
+        return None
+    return nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
