@@ -61,6 +61,14 @@ def result_filename(task: str, model_alias: str, head: str, key: str, seed: int)
     return f"{task}--{safe_model}--{head}--{key}--seed{seed}.json"
 
 
+def gold_sha256(labels: list) -> str:
+    """A fingerprint of a split's gold labels, in split order: label names (sentence tasks) or one
+    space-joined tag string per sentence (tagging), one per line. Two runs scored against the same
+    gold have the same value; the leaderboard checks it before resampling predictions."""
+    lines = (" ".join(item) if isinstance(item, (list, tuple)) else str(item) for item in labels)
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
 def encode_tags(tags: list[str]) -> str:
     """One sentence's predicted tags as stored in a result file."""
     return " ".join(tags)
