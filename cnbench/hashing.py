@@ -24,6 +24,15 @@ def files_sha256(paths: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
+def git_blob_sha1(path: Path) -> str:
+    """The id ``git hash-object`` prints: sha1 over ``blob <size>\\0`` and the bytes. For files
+    whose git repository is the only published record of their content."""
+    digest = hashlib.sha1()
+    digest.update(f"blob {Path(path).stat().st_size}\0".encode())
+    _feed(digest, path)
+    return digest.hexdigest()
+
+
 def _feed(digest, path: Path) -> None:
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -3,7 +3,8 @@
 - ``CNBENCH_SHARED_DIR``: the offline bundle (default: ``../shared`` beside the working directory,
   else beside the cnbench checkout); ``data/`` and ``models/`` live under it.
 - ``CNBENCH_DATA_DIR``: the data directory itself (default ``<shared>/data``); ``--data-dir``
-  overrides it. When none exists, tasks load from the Hub.
+  overrides it. A split without a local file loads from the Hub. A directory named explicitly
+  (flag or variable) that does not exist is an error, never a silent fall-back to the Hub.
 - ``CNBENCH_TOKENIZER_DIR``: the tokenizer/config used by the from-scratch presets (default
   ``<shared>/models/bert-base-chinese-tokenizer``, else the Hub's ``google-bert/bert-base-chinese``).
 """
@@ -13,12 +14,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cnbench.errors import CnbenchError
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _existing(path: str | Path, named: str) -> Path:
+    """A folder the user named explicitly must exist: a typo never falls back to the Hub."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise CnbenchError(f"{named} {path}: no such directory")
+    return path
 
 
 def shared_dir() -> Path | None:
     if "CNBENCH_SHARED_DIR" in os.environ:
-        return Path(os.environ["CNBENCH_SHARED_DIR"])
+        return _existing(os.environ["CNBENCH_SHARED_DIR"], "CNBENCH_SHARED_DIR")
     for candidate in (Path.cwd().parent / "shared", REPO_ROOT.parent / "shared"):
         if candidate.is_dir():
             return candidate
@@ -26,11 +37,12 @@ def shared_dir() -> Path | None:
 
 
 def data_dir(override: str | Path | None = None) -> Path | None:
-    """The local data directory, or None (then data comes from the Hub)."""
+    """The local data directory, or None (then data comes from the Hub). A directory given by
+    ``--data-dir``, ``CNBENCH_DATA_DIR`` or ``CNBENCH_SHARED_DIR`` must exist."""
     if override is not None:
-        return Path(override)
+        return _existing(override, "--data-dir")
     if "CNBENCH_DATA_DIR" in os.environ:
-        return Path(os.environ["CNBENCH_DATA_DIR"])
+        return _existing(os.environ["CNBENCH_DATA_DIR"], "CNBENCH_DATA_DIR")
     shared = shared_dir()
     if shared is not None and (shared / "data").is_dir():
         return shared / "data"

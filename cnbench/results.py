@@ -11,12 +11,17 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
     created     ISO-8601 UTC timestamp
     command     the command line that reproduces the run
     task        {name, kind, main_metric, labels}
-    model       {alias, id, revision, weights_sha256, source: "hub"|"local"|"scratch", config: {...}}
+    model       {alias, id, revision, weights_sha256, source: "hub"|"local"|"scratch", config: {...},
+                 identity: 12 hex digits (Hub id + resolved revision, weights hash, or preset + config),
+                 loading (pretrained only): {missing_keys, unexpected_keys, pooler: "pretrained" |
+                 "initialised randomly" | "none (the model has no pooler)"}}
+    tokenizer   {source, class, lowercase, normalization: "lowercase"|"cased"|"as published"}
     head        head name, e.g. "linear"
     seed        int
     hparams     {lr, head_lr, crf_lr, llrd, epochs, batch_size, max_len, warmup_ratio,
                  weight_decay, grad_clip, ..., lr_groups: {group name: lr}}
-    protocol    {train_split: "train"|"dev", train_on_dev: bool, limit: null|int,
+    protocol    {train_split: "train"|"dev", train_on_dev: bool, limit: null|int, source?: "local"|"hub"
+                 (absent: per split, local file else remote), tokenizer?: override,
                  selection: "best dev <main_metric> over epochs"}
     metrics     {dev: {...}, test: {...}}; each holds the task's main metric under its name
                 (e.g. "accuracy", "f1") plus extra metrics; empty dicts for a failed run
@@ -26,8 +31,11 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
                 tagging: one string per sentence, its tags joined by single spaces (a list per
                 sentence would put every tag on its own line: megabytes per NER result).
                 ``predicted_labels(result, split)`` decodes either kind.
-    data        {source: "local"|"hub", files: {split: {path, sha256}} or hub {id, config, revision},
-                 counts: {split: n}}
+    data        {source: "local"|"hub"|"download"|"mixed", identity: 12 hex digits over every
+                 split's source facts, label: short text ("local", "hub C-MTEB/LCQMC@17f9b09"),
+                 files: {split: {source, cut, and path + sha256 | hub, config, revision (the
+                 resolved commit), split, rows | url, checksum, sha256}}, notes: [...],
+                 counts: {split: n}, gold_sha256: {split: gold_sha256(gold labels)}}
     environment {cnbench, git_commit, git_dirty, python, platform, packages: {...},
                  hardware: {device, cpu, cpu_count, torch_threads, world_size, gpu?, gpu_count?},
                  dropout_masks: "cnbench bulk draw" (CPU) | "torch"}
@@ -67,6 +75,41 @@ def gold_sha256(labels: list) -> str:
     gold have the same value; the leaderboard checks it before resampling predictions."""
     lines = (" ".join(item) if isinstance(item, (list, tuple)) else str(item) for item in labels)
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def result_document(*, key, failure, command, task, model, head, seed, hparams, protocol, data, metrics,
+                    best_epoch, history, predictions, environment, timing) -> dict:
+    """The result file's content (schema above) for one finished or failed run. ``model`` is the
+    loaded model (``cnbench.models.encoders.LoadedModel``), ``data`` the loaded task data
+    (``cnbench.data.load.TaskData``)."""
+    from datetime import datetime, timezone
+
+    return {
+        "schema": SCHEMA,
+        "run_key": key,
+        "status": "failed" if failure else "completed",
+        "failure": failure,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+        "task": {"name": task.name, "kind": task.kind, "main_metric": task.main_metric, "labels": list(task.labels)},
+        "model": model.provenance,
+        "tokenizer": model.tokenizer_info,
+        "head": head,
+        "seed": seed,
+        "hparams": hparams,
+        "protocol": {**protocol, "train_split": data.train_split, "dev_split": data.dev_split,
+                     "selection": f"best dev {task.main_metric} over epochs"},
+        "metrics": metrics,
+        "best_epoch": best_epoch,
+        "history": history,
+        "predictions": predictions,
+        "data": {"source": data.source, "identity": data.identity(), "label": data.label(),
+                 "files": data.provenance, "notes": data.notes,
+                 "counts": {split: len(examples) for split, examples in data.splits.items()},
+                 "gold_sha256": data.gold_sha256()},
+        "environment": environment,
+        "timing": timing,
+    }
 
 
 def encode_tags(tags: list[str]) -> str:

@@ -27,6 +27,9 @@ class LocalFiles:
     columns: tuple[str, ...] = ()
     sha256: dict[str, str] = field(default_factory=dict)
     how_to_get: str = ""
+    # Names this copy of the data when another source holds a different cut of the same corpus
+    # (MSRA: 100-character chunks here, whole sentences on the Hub); part of the data identity.
+    cut: str = ""
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,14 @@ class HubDataset:
     """A Hugging Face dataset and how its columns map to cnbench's fields.
 
     ``columns`` maps cnbench field -> dataset column: ``text_a``/``text_b``/``label`` for sentence
-    tasks, ``chars``/``tags`` for tagging. ``splits`` maps cnbench split -> dataset split. Integer
-    labels are turned into names by ``label_names`` (index -> name) when given, else by the
-    dataset's ``ClassLabel`` feature, else by ``str``.
+    tasks, ``chars``/``tags`` for tagging. ``splits`` maps cnbench split -> dataset split.
+
+    Labels: ``label_names`` are the dataset's own names by index, as its card declares them; when
+    the column is a ``ClassLabel`` its names must equal these (a reordered or renamed Hub dataset
+    is an error, not a silent relabelling), and when the column is a plain integer (or an integral
+    float) they name its values. ``label_map`` then turns dataset names into the task's labels
+    where the two differ. ``revision`` pins a branch, tag or commit (``refs/convert/parquet``
+    for the Hub's parquet conversion of a script-only dataset), ``data_dir`` a folder in it.
     """
 
     path: str
@@ -44,7 +52,26 @@ class HubDataset:
     columns: dict[str, str]
     config: str | None = None
     revision: str | None = None
+    data_dir: str | None = None
     label_names: tuple[str, ...] | None = None
+    label_map: dict[str, str] = field(default_factory=dict)
+    cut: str = ""
+
+
+@dataclass(frozen=True)
+class SourceFiles:
+    """The original files, fetched by URL, for data whose Hub copy cannot be loaded (a dataset
+    repository holding only a loading script, which ``datasets`` no longer runs).
+
+    ``urls`` maps split -> URL; ``checksums`` maps split -> ``"sha256:<hex>"`` or
+    ``"git-blob:<sha1>"`` (the id ``git hash-object`` prints, for files whose repository is the
+    only record). A downloaded file whose checksum differs is rejected. The files are read with
+    the task's local ``format``.
+    """
+
+    urls: dict[str, str]
+    checksums: dict[str, str]
+    cut: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +96,7 @@ class Task:
     local: LocalFiles
     defaults: Defaults
     hub: HubDataset | None = None
+    download: SourceFiles | None = None  # instead of ``hub`` when the Hub copy is script-only
     citation: str = ""
     # Turn an ``I-X`` that starts an entity into ``B-X`` (counted and reported) instead of failing.
     repair_bio: bool = False
@@ -79,6 +107,8 @@ class Task:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"task {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+        if self.hub is not None and self.download is not None:
+            raise ValueError(f"task {self.name!r}: declare either a Hub dataset or source files to download, not both")
 
     @property
     def head_kind(self) -> str:

@@ -36,7 +36,6 @@ import shlex
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +55,7 @@ from cnbench.models.encoders import load_model
 from cnbench.models.fast_dropout import use_fast_dropout
 from cnbench.models.presets import PRESETS, check_model_name
 from cnbench.registry import get_task
-from cnbench.results import SCHEMA, encode_tags, result_filename, run_key, write_json_atomic
+from cnbench.results import encode_tags, result_document, result_filename, run_key, write_json_atomic
 from cnbench.runinfo import environment_info, peak_memory_mb, reset_peak_memory
 
 HPARAM_KEYS = ("lr", "head_lr", "crf_lr", "llrd", "epochs", "batch_size", "max_len",
@@ -87,6 +86,8 @@ class RunConfig:
     train_on_dev: bool = False
     limit: int | None = None
     data_dir: str | None = None
+    source: str = "auto"  # "auto" (per split: local file, else remote) | "local" | "hub"
+    tokenizer: str | None = None  # folder or Hub id replacing the checkpoint's tokenizer
     output_dir: str | None = None
     precision: str = "auto"  # "auto" | "bf16" | "fp32"
     compile: bool = False
@@ -128,6 +129,10 @@ def plan(config: RunConfig) -> RunPlan:
     if config.abandon_below is not None and not 1 <= config.abandon_after <= hparams["epochs"]:
         raise CnbenchError(f"--abandon-after {config.abandon_after}: expected an epoch from 1 to {hparams['epochs']}")
     protocol = {"train_on_dev": config.train_on_dev, "limit": config.limit}
+    if config.source != "auto":  # only non-defaults enter the key: earlier runs keep theirs
+        protocol["source"] = config.source
+    if config.tokenizer is not None:
+        protocol["tokenizer"] = config.tokenizer
     key = run_key({"task": task.name, "model": config.model, "head": config.head, "hparams": hparams,
                    "protocol": protocol, "seed": config.seed})
     folder = Path(config.output_dir) if config.output_dir else paths.results_dir()
@@ -146,10 +151,15 @@ def run(config: RunConfig, log=print) -> dict:
     autocast = _autocast(device, config.precision)
 
     # -- data: examples -> features ----------------------------------------------------------
-    data = load_task_data(task, paths.data_dir(config.data_dir), config.train_on_dev, config.limit)
+    data = load_task_data(task, paths.data_dir(config.data_dir), config.train_on_dev, config.limit, config.source)
+    log(f"data: {data.label()}")
     for note in data.notes:
         log(f"note: {note}")
-    loaded = load_model(config.model, config.seed, use_word_boundaries=config.word_boundaries)
+    loaded = load_model(config.model, config.seed, use_word_boundaries=config.word_boundaries,
+                        tokenizer=config.tokenizer)
+    if loaded.provenance.get("loading", {}).get("pooler") == "initialised randomly":
+        log(f"WARNING: {config.model} has no pooler weights: the pooler is initialised randomly "
+            "(recorded in the result as model.loading.pooler)")
     tokenizer = loaded.tokenizer
     features = {split: _encode(task, split, examples, tokenizer, hp["max_len"], loaded.uses_word_boundaries)
                 for split, examples in data.splits.items()}
@@ -259,40 +269,25 @@ def run(config: RunConfig, log=print) -> dict:
     environment = environment_info(device)
     environment["hardware"]["world_size"] = distributed.world_size()
     environment["dropout_masks"] = "cnbench bulk draw" if device.type == "cpu" else "torch"
-    result = {
-        "schema": SCHEMA,
-        "run_key": p.key,
-        "status": "failed" if failure else "completed",
-        "failure": failure,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": reproduce_command(config),
-        "task": {"name": task.name, "kind": task.kind, "main_metric": task.main_metric, "labels": list(task.labels)},
-        "model": loaded.provenance,
-        "head": config.head,
-        "seed": config.seed,
-        "hparams": {**hp, "lr_groups": lr_groups, "warmup_steps": warmup_steps, "total_steps": total_steps,
-                    "precision": "bf16" if autocast is not None else "fp32"},
-        "protocol": {**p.protocol, "train_split": data.train_split, "dev_split": data.dev_split,
-                     "selection": f"best dev {task.main_metric} over epochs"},
-        "metrics": metrics,
-        "best_epoch": progress.best_epoch,
-        "history": progress.history,
-        "predictions": predictions,
-        "data": {"source": data.source, "files": data.provenance, "notes": data.notes,
-                 "counts": {split: len(examples) for split, examples in data.splits.items()}},
-        "environment": environment,
-        "timing": {
-            "train_seconds": round(progress.train_seconds, 2),
-            "eval_seconds": round(progress.eval_seconds, 2),
-            "total_seconds": round(time.perf_counter() - started, 2),
-            "train_examples_per_second": (round(progress.examples_seen / progress.train_seconds, 2)
-                                          if progress.train_seconds else None),
-            "train_tokens_per_second": (round(progress.tokens_seen / progress.train_seconds, 1)
-                                        if progress.train_seconds else None),
-            "peak_memory_mb": peak_memory_mb(device),
-            "resumed_after_epochs": progress.resumed_after,
-        },
+    timing = {
+        "train_seconds": round(progress.train_seconds, 2),
+        "eval_seconds": round(progress.eval_seconds, 2),
+        "total_seconds": round(time.perf_counter() - started, 2),
+        "train_examples_per_second": (round(progress.examples_seen / progress.train_seconds, 2)
+                                      if progress.train_seconds else None),
+        "train_tokens_per_second": (round(progress.tokens_seen / progress.train_seconds, 1)
+                                    if progress.train_seconds else None),
+        "peak_memory_mb": peak_memory_mb(device),
+        "resumed_after_epochs": progress.resumed_after,
     }
+    hparams = {**hp, "lr_groups": lr_groups, "warmup_steps": warmup_steps, "total_steps": total_steps,
+               "precision": "bf16" if autocast is not None else "fp32"}
+    result = result_document(
+        key=p.key, failure=failure, command=reproduce_command(config), task=task, model=loaded, head=config.head,
+        seed=config.seed, hparams=hparams, protocol=p.protocol, data=data, metrics=metrics,
+        best_epoch=progress.best_epoch, history=progress.history, predictions=predictions,
+        environment=environment, timing=timing,
+    )
     if distributed.is_main():
         write_json_atomic(p.path, result)
         checkpoint.discard()

@@ -1,13 +1,22 @@
-"""Load a task's splits, locally (``<data_dir>/<task folder>``) or from the Hub.
+"""Load a task's splits, each from its local file or from the task's remote source, and say which.
 
-``load_task_data`` returns train/dev/test examples plus provenance for the result file. It decides
-where each split comes from and says so when a split is missing:
+``load_task_data`` returns train/dev/test examples plus, for the result file, where every split
+came from and what identifies the data exactly. ``source`` chooses:
 
-- a local folder exists for the task -> local files; a missing train split is an error that says
-  how to obtain it, unless ``train_on_dev`` (a smoke run: train on dev, score test);
-- no local folder -> the task's Hub dataset via ``datasets.load_dataset`` (the same call works on
-  a local dataset folder, which is how it is tested);
-- no dev split and ``task.dev_from_train`` -> every k-th train example is held out as dev.
+- ``"auto"`` (default): per split, the local file ``<data_dir>/<task folder>/<file>`` when it
+  exists, else the remote source;
+- ``"local"``: local files only; a missing train file is an error that says how to obtain it,
+  unless ``train_on_dev`` (a smoke run: train on dev, score test);
+- ``"hub"``: the remote source only.
+
+The remote source is the task's Hub dataset (the repository is fetched through the Hugging Face
+cache, so the resolved commit is known and recorded, then read with ``datasets.load_dataset``),
+or, for corpora whose Hub copy is only a loading script, the original files by URL, checked
+against the checksums the task declares. Whatever the source, one gold standard: rows that are
+entirely empty are dropped and counted in the notes, BIO repair is the task's rule everywhere
+(``cnbench.data.bio``), and integer labels are mapped through names checked against the
+dataset's ``ClassLabel``. Without a dev split, with ``task.dev_from_train``, every k-th train
+example is held out as dev.
 """
 
 from __future__ import annotations
@@ -15,34 +24,86 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnbench.data.bio import repair_bio
 from cnbench.data.examples import TaggedSentence, TextExample
 from cnbench.data.readers import read_conll, read_tsv
 from cnbench.errors import CnbenchError, DataError
+from cnbench.results import gold_sha256, run_key
 from cnbench.task import Task
+
+SOURCES = ("auto", "local", "hub")
 
 
 @dataclass
 class TaskData:
     splits: dict[str, list]  # "train" / "dev" / "test" -> examples
-    source: str  # "local" | "hub"
+    source: str  # "local" | "hub" | "download", or "mixed" when splits differ
     provenance: dict[str, dict] = field(default_factory=dict)  # split -> file/hub facts
     notes: list[str] = field(default_factory=list)  # repairs, substitutions: shown and recorded
     train_split: str = "train"  # what the model was trained on ("train" or "dev")
     dev_split: str = "dev"  # "dev", or "train holdout" for tasks without a dev split
 
+    def identity(self) -> str:
+        """A key that differs whenever any split's data or cut differs."""
+        return run_key({split: _identity_facts(facts) for split, facts in self.provenance.items()})
+
+    def label(self) -> str:
+        """Short text for tables: ``local``, ``hub C-MTEB/LCQMC@17f9b09``, or per split when mixed."""
+        per_split = {split: _source_label(facts) for split, facts in self.provenance.items()}
+        if len(set(per_split.values())) == 1:
+            return next(iter(per_split.values()))
+        return ", ".join(f"{split}: {label}" for split, label in per_split.items())
+
+    def gold_sha256(self) -> dict[str, str]:
+        return {split: gold_sha256([ex.tags if isinstance(ex, TaggedSentence) else ex.label for ex in examples])
+                for split, examples in self.splits.items()}
+
+
+def _identity_facts(facts: dict) -> dict:
+    keys = ("source", "sha256", "hub", "config", "revision", "data_dir", "split", "url", "cut")
+    return {key: facts.get(key) for key in keys}
+
+
+def _source_label(facts: dict) -> str:
+    if facts["source"] == "hub":
+        return f"hub {facts['hub']}@{(facts['revision'] or '?')[:7]}"
+    return facts["source"]
+
 
 def load_task_data(
-    task: Task, data_dir: Path | None, train_on_dev: bool = False, limit: int | None = None
+    task: Task, data_dir: Path | None, train_on_dev: bool = False, limit: int | None = None, source: str = "auto"
 ) -> TaskData:
-    local_folder = data_dir / task.local.folder if data_dir is not None else None
-    if local_folder is not None and local_folder.is_dir():
-        data = _load_local(task, local_folder, train_on_dev)
-    elif task.hub is not None:
-        data = _load_hub(task, train_on_dev)
-    else:
-        where = local_folder or "no data directory (set --data-dir or CNBENCH_DATA_DIR)"
-        raise CnbenchError(f"task {task.name!r}: no local data at {where} and no Hub dataset declared")
+    if source not in SOURCES:
+        raise CnbenchError(f"--source {source!r}: expected one of {', '.join(SOURCES)}")
+    folder = data_dir / task.local.folder if data_dir is not None else None
+    wanted = [split for split in task.splits if not (train_on_dev and split == "train")]
+    local = {split: folder / task.local.files[split] for split in wanted
+             if source != "hub" and folder is not None and (folder / task.local.files[split]).is_file()}
+    remote = [split for split in wanted if split not in local]
+    if source == "local" and remote:
+        raise CnbenchError(_missing_local(task, folder, remote))
+    if remote and task.hub is None and task.download is None:
+        raise CnbenchError(_missing_local(task, folder, remote) + " The task declares no remote source.")
 
+    data = TaskData(splits={}, source="")
+    for split, path in local.items():
+        _read_local(task, split, path, data)
+    if remote:
+        try:
+            if task.hub is not None:
+                _load_hub(task, remote, data)
+            else:
+                _download(task, remote, data)
+        except CnbenchError as err:
+            if source == "auto" and folder is not None:
+                raise CnbenchError(f"{err}. Locally, {_missing_local(task, folder, remote)}") from None
+            raise
+    data.source = _overall_source(data)
+
+    if train_on_dev:
+        data.splits["train"] = data.splits["dev"]
+        data.train_split = "dev"
+        data.notes.append("trained on dev: a smoke run, not a comparable score")
     if "dev" not in data.splits:
         if task.dev_from_train <= 0:
             raise CnbenchError(f"task {task.name!r} has no dev split to select epochs on")
@@ -51,123 +112,157 @@ def load_task_data(
         data.splits["dev"] = train[every - 1 :: every]
         data.splits["train"] = [ex for i, ex in enumerate(train) if (i + 1) % every]
         data.dev_split = f"every {every}th train example (held out)"
+    data.splits = {split: data.splits[split] for split in ("train", "dev", "test") if split in data.splits}
     if limit is not None:
         data.splits = {name: examples[:limit] for name, examples in data.splits.items()}
     return data
 
 
-def _load_local(task: Task, folder: Path, train_on_dev: bool) -> TaskData:
-    data = TaskData(splits={}, source="local")
-    for split, filename in task.local.files.items():
-        path = folder / filename
-        if not path.exists():
-            continue
-        if task.local.format == "tsv":
-            examples, report = read_tsv(path, task.local.columns, task.labels)
-        else:
-            examples, report = read_conll(path, task.labels, repair_bio=task.repair_bio)
+def _overall_source(data: TaskData) -> str:
+    sources = {facts["source"] for facts in data.provenance.values()}
+    return sources.pop() if len(sources) == 1 else "mixed"
+
+
+def _missing_local(task: Task, folder: Path | None, splits: list[str]) -> str:
+    if folder is None:
+        where = "no local data directory (--data-dir, CNBENCH_DATA_DIR or ../shared/data)"
+    else:
+        where = ", ".join(str(folder / task.local.files[split]) for split in splits) + " not found"
+    message = f"{task.name} {'/'.join(splits)}: {where}."
+    if task.local.how_to_get:
+        message += f" Obtain it from: {task.local.how_to_get}."
+    if "train" in splits:
+        message += (" Or pass --train-on-dev for a smoke run that trains on dev and scores test "
+                    "(its results are marked and never ranked).")
+    return message
+
+
+# -- local files ---------------------------------------------------------------------------------
+
+def _read(task: Task, path: Path, format_: str):
+    if format_ == "tsv":
+        return read_tsv(path, task.local.columns, task.labels)
+    return read_conll(path, task.labels, repair_bio=task.repair_bio)
+
+
+def _read_local(task: Task, split: str, path: Path, data: TaskData) -> None:
+    examples, report = _read(task, path, task.local.format)
+    expected = task.local.sha256.get(path.name)
+    data.splits[split] = examples
+    data.provenance[split] = {"source": "local", "path": str(path), "sha256": report.sha256,
+                              "expected_sha256": expected,
+                              "checksum_ok": None if expected is None else expected == report.sha256,
+                              "cut": task.local.cut}
+    if expected is not None and expected != report.sha256:
+        data.notes.append(f"{path}: sha256 differs from the published {expected[:12]}…")
+    _note_repairs(data, split, str(path), len(report.repaired))
+
+
+def _note_repairs(data: TaskData, split: str, where: str, repaired: int) -> None:
+    if repaired:
+        data.provenance[split]["bio_repairs"] = repaired
+        data.notes.append(f"{where}: {repaired} I- tags starting an entity read as B-")
+
+
+# -- original files by URL -------------------------------------------------------------------------
+
+def _download(task: Task, splits: list[str], data: TaskData) -> None:
+    from cnbench.data.download import fetch_verified
+
+    for split in splits:
+        url, checksum = task.download.urls[split], task.download.checksums[split]
+        path = fetch_verified(url, checksum, task.name)
+        examples, report = _read(task, path, task.local.format)
         data.splits[split] = examples
-        expected = task.local.sha256.get(filename)
-        data.provenance[split] = {
-            "path": str(path),
-            "sha256": report.sha256,
-            "expected_sha256": expected,
-            "checksum_ok": None if expected is None else expected == report.sha256,
-        }
-        if expected is not None and expected != report.sha256:
-            data.notes.append(f"{path}: sha256 differs from the published {expected[:12]}…")
-        if report.repaired:
-            data.provenance[split]["bio_repairs"] = len(report.repaired)
-            data.notes.append(f"{path}: {len(report.repaired)} I- tags starting an entity read as B-")
-
-    for split in ("dev", "test"):
-        if split in task.local.files and split not in data.splits:
-            path = folder / task.local.files[split]
-            raise CnbenchError(f"{path}: {task.name} {split} split not found. {_how_to_get(task)}")
-    if "train" not in data.splits:
-        path = folder / task.local.files["train"]
-        if not train_on_dev:
-            raise CnbenchError(
-                f"{path}: {task.name} has no train split here. {_how_to_get(task)} "
-                "Or pass --train-on-dev for a smoke run that trains on dev and scores test "
-                "(its results are marked and never ranked)."
-            )
-        data.splits["train"] = data.splits["dev"]
-        data.train_split = "dev"
-        data.notes.append(f"trained on dev ({path} not found): a smoke run, not a comparable score")
-    return data
+        data.provenance[split] = {"source": "download", "url": url, "checksum": checksum, "path": str(path),
+                                  "sha256": report.sha256, "cut": task.download.cut}
+        _note_repairs(data, split, url, len(report.repaired))
 
 
-def _how_to_get(task: Task) -> str:
-    hint = f"Obtain it from: {task.local.how_to_get}." if task.local.how_to_get else ""
-    if task.hub is not None:
-        hint += f" Without a local folder cnbench loads the Hub dataset {task.hub.path!r}."
-    return hint.strip()
+# -- Hub datasets ----------------------------------------------------------------------------------
 
-
-def _load_hub(task: Task, train_on_dev: bool) -> TaskData:
+def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
     import datasets
 
-    hub = task.hub
-    data = TaskData(splits={}, source="hub")
-    for split, hub_split in hub.splits.items():
+    from cnbench import hub
+
+    spec = task.hub
+    folder, commit = hub.snapshot(spec.path, "dataset", spec.revision)
+    for split in splits:
+        hub_split = spec.splits[split]
+        where = f"{spec.path}@{commit[:7]}[{hub_split}]"
         try:
-            dataset = datasets.load_dataset(hub.path, hub.config, revision=hub.revision, split=hub_split)
-        except Exception as err:  # network, missing split, wrong id: say which dataset and split
-            raise CnbenchError(
-                f"cannot load Hub dataset {hub.path!r} (config {hub.config}, split {hub_split}): {err}"
-            ) from None
-        data.splits[split] = _convert_hub_rows(task, dataset, f"{hub.path}[{hub_split}]")
-        data.provenance[split] = {
-            "hub": hub.path,
-            "config": hub.config,
-            "revision": hub.revision,
-            "split": hub_split,
-            "fingerprint": getattr(dataset, "_fingerprint", None),
-        }
-    if train_on_dev:
-        data.splits["train"] = data.splits["dev"]
-        data.train_split = "dev"
-    return data
+            dataset = datasets.load_dataset(str(folder), spec.config, data_dir=spec.data_dir, split=hub_split)
+        except Exception as err:  # a split or config the repository does not have: one line
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise CnbenchError(f"Hub dataset {spec.path!r} (config {spec.config}, split {hub_split}): {first}") from None
+        examples, dropped, repaired = convert_hub_rows(task, dataset, where)
+        data.splits[split] = examples
+        data.provenance[split] = {"source": "hub", "hub": spec.path, "config": spec.config, "revision": commit,
+                                  "requested_revision": spec.revision, "data_dir": spec.data_dir,
+                                  "split": hub_split, "rows": len(dataset), "cut": spec.cut}
+        if dropped:
+            data.provenance[split]["empty_rows_dropped"] = dropped
+            data.notes.append(f"{where}: {dropped} empty row(s) dropped")
+        _note_repairs(data, split, where, repaired)
 
 
-def _names_for(dataset, column: str, declared: tuple[str, ...] | None):
-    """How to turn a column's integer values into label names."""
-    if declared is not None:
-        return declared
+def _label_namer(task: Task, dataset, column: str, where: str):
+    """A function from a column value to a task label, after checking the dataset's own names."""
+    spec = task.hub
     feature = dataset.features[column]
-    feature = getattr(feature, "feature", feature)  # a Sequence of ClassLabel
-    return tuple(feature.names) if hasattr(feature, "names") else None
+    feature = getattr(feature, "feature", feature)  # a Sequence (or List) of ClassLabel
+    names = tuple(feature.names) if hasattr(feature, "names") else None
+    if names is not None and spec.label_names is not None and names != tuple(spec.label_names):
+        raise DataError(where, None, f"column {column!r} has ClassLabel names {list(names)}; the task declares "
+                                     f"{list(spec.label_names)} (the dataset changed: check the mapping)")
+    names = names or spec.label_names
+
+    def name_of(value, here: str) -> str:
+        if isinstance(value, float) and value.is_integer():  # a score column stored as float: 1.0 is label 1
+            value = int(value)
+        if names is not None and isinstance(value, int):
+            name = names[value] if 0 <= value < len(names) else None
+        else:
+            name = None if value is None else str(value)
+        label = spec.label_map.get(name, name)
+        if label not in task.labels:
+            raise DataError(here, None, f"label {value!r} maps to {label!r}, not one of {list(task.labels)}")
+        return label
+
+    return name_of
 
 
-def _label_name(value, names, where: str, labels: tuple[str, ...]) -> str:
-    if names is not None and isinstance(value, int):
-        name = names[value] if 0 <= value < len(names) else None
-    else:
-        name = str(value)
-    if name not in labels:
-        raise DataError(where, None, f"label {value!r} maps to {name!r}, not one of {list(labels)}")
-    return name
-
-
-def _convert_hub_rows(task: Task, dataset, where: str) -> list:
+def convert_hub_rows(task: Task, dataset, where: str) -> tuple[list, int, int]:
+    """Hub rows -> examples; returns ``(examples, empty rows dropped, BIO repairs)``."""
     columns = task.hub.columns
-    label_column = columns["tags"] if task.kind == "tagging" else columns["label"]
-    names = _names_for(dataset, label_column, task.hub.label_names)
-    examples = []
+    tagging = task.kind == "tagging"
+    name_of = _label_namer(task, dataset, columns["tags"] if tagging else columns["label"], where)
+    examples, dropped, repaired = [], 0, 0
     for row_number, row in enumerate(dataset):
         here = f"{where} row {row_number}"
-        if task.kind == "tagging":
+        values = [row[column] for column in columns.values()]
+        if all(value in (None, "", []) for value in values):  # the empty trailing rows of the NER scripts
+            dropped += 1
+            continue
+        if tagging:
             chars = tuple(row[columns["chars"]])
-            tags = tuple(_label_name(t, names, here, task.labels) for t in row[columns["tags"]])
+            tags = [name_of(tag, here) for tag in row[columns["tags"]]]
             if len(chars) != len(tags) or not chars:
                 raise DataError(here, None, f"{len(chars)} characters but {len(tags)} tags")
-            examples.append(TaggedSentence(chars, tags))
+            if any(len(char) != 1 for char in chars):
+                raise DataError(here, None, "a token longer than one character; expected one character per token")
+            tags, repairs = repair_bio(tags)
+            if repairs and not task.repair_bio:
+                position, original, context = repairs[0]
+                raise DataError(here, None, f"tag {position} {original!r} after {context} is ill-formed BIO")
+            repaired += len(repairs)
+            examples.append(TaggedSentence(chars, tuple(tags)))
         else:
             text_a = row[columns["text_a"]]
             text_b = row[columns["text_b"]] if "text_b" in columns else None
-            if not text_a or (text_b is not None and not text_b):
+            if not text_a or (text_b is not None and not text_b) or ("text_b" in columns and text_b is None):
                 raise DataError(here, None, "empty text; expected non-empty text")
-            label = _label_name(row[columns["label"]], names, here, task.labels)
-            examples.append(TextExample(text_a, text_b, label))
-    return examples
+            examples.append(TextExample(text_a, text_b, name_of(row[columns["label"]], here)))
+    return examples, dropped, repaired
+

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from cnbench.data.bio import repair_bio as repair_bio_tags
 from cnbench.data.examples import TaggedSentence, TextExample
 from cnbench.errors import DataError
 from cnbench.hashing import file_sha256
@@ -118,12 +119,24 @@ def read_conll(
     sentences: list[TaggedSentence] = []
     chars: list[str] = []
     sentence_tags: list[str] = []
+    line_numbers: list[int] = []
 
     def finish() -> None:
         if chars:
-            sentences.append(TaggedSentence(tuple(chars), tuple(sentence_tags)))
+            fixed, repairs = repair_bio_tags(sentence_tags)
+            for position, original, context in repairs:
+                number = line_numbers[position]
+                if not repair_bio:
+                    raise DataError(
+                        path, number,
+                        f"{original!r} after {context} is ill-formed BIO; expected B-{original[2:]} "
+                        "(pass repair_bio to turn such tags into B- with a warning)",
+                    )
+                report.repaired.append(f"{path}:{number}: {original} after {context} read as B-{original[2:]}")
+            sentences.append(TaggedSentence(tuple(chars), tuple(fixed)))
         chars.clear()
         sentence_tags.clear()
+        line_numbers.clear()
 
     for number, line in _lines(path):
         if line == "":
@@ -137,20 +150,9 @@ def read_conll(
             raise DataError(path, number, f"token {char!r} is {len(char)} characters; expected exactly one")
         if tag not in tag_set:
             raise DataError(path, number, f"tag {tag!r} is not one of {sorted(tag_set)}")
-        if tag.startswith("I-"):
-            previous = sentence_tags[-1] if sentence_tags else "O"
-            if previous[2:] != tag[2:] or previous == "O":
-                context = "sentence start" if not sentence_tags else f"{previous!r}"
-                if not repair_bio:
-                    raise DataError(
-                        path, number,
-                        f"{tag!r} after {context} is ill-formed BIO; expected B-{tag[2:]} "
-                        "(pass repair_bio to turn such tags into B- with a warning)",
-                    )
-                tag = "B-" + tag[2:]
-                report.repaired.append(f"{path}:{number}: {parts[1]} after {context} read as {tag}")
         chars.append(char)
         sentence_tags.append(tag)
+        line_numbers.append(number)
     finish()
     if not sentences:
         raise DataError(path, None, "no sentences; expected 'char tag' lines separated by blank lines")

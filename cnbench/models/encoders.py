@@ -17,6 +17,7 @@ without weights, or a checkpoint whose config cannot be read.
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from cnbench.errors import CnbenchError
 from cnbench.hashing import files_sha256
 from cnbench.models.presets import PRESETS, ModelPreset, check_model_name
 from cnbench.paths import tokenizer_dir
+from cnbench.results import run_key
 
 
 class TransformerEncoder(nn.Module):
@@ -42,66 +44,67 @@ class TransformerEncoder(nn.Module):
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
         return out.last_hidden_state, getattr(out, "pooler_output", None)
 
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.model.get_input_embeddings()
+
 
 @dataclass
 class LoadedModel:
     encoder: nn.Module
     tokenizer: object
-    provenance: dict  # alias, id, revision, weights_sha256, source, config
+    provenance: dict  # alias, id, revision, weights_sha256, source, config, identity, loading
+    tokenizer_info: dict  # source, class, lowercase, normalization
     overrides: dict
     uses_word_boundaries: bool = False
 
 
-def load_model(name: str, seed: int, use_word_boundaries: bool = False) -> LoadedModel:
-    """Build the encoder named ``name``. Random initialisation draws from ``seed``."""
+def load_model(name: str, seed: int, use_word_boundaries: bool = False, tokenizer: str | None = None) -> LoadedModel:
+    """Build the encoder named ``name``. Random initialisation draws from ``seed``. ``tokenizer``
+    (a folder or Hub id) replaces the checkpoint's own tokenizer files."""
     check_model_name(name)
     preset = PRESETS.get(name)
     torch.manual_seed(seed)
     if preset is not None and preset.scratch_config is not None:
-        return _scratch_bert(name, preset)
-    if name == "char-embed":
-        return _char_embed(preset, use_word_boundaries)
-    if preset is not None:
-        return _pretrained(preset.hub_id, name, preset.overrides)
-    return _pretrained(name, name, {})
+        loaded = _scratch_bert(name, preset, tokenizer or tokenizer_dir())
+    elif name == "char-embed":
+        loaded = _char_embed(preset, use_word_boundaries, tokenizer or tokenizer_dir())
+    elif preset is not None:
+        loaded = _pretrained(preset.hub_id, name, preset.overrides, tokenizer)
+    else:
+        loaded = _pretrained(name, name, {}, tokenizer)
+    check_vocabulary_fits(loaded)
+    loaded.provenance["identity"] = _model_identity(loaded.provenance)
+    return loaded
 
 
-def _load_tokenizer(source: str):
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(source)
-    except (OSError, ValueError) as err:
-        raise CnbenchError(f"cannot load a tokenizer from {source!r}: {err}") from None
-
-
-def _scratch_bert(name: str, preset: ModelPreset) -> LoadedModel:
+def _scratch_bert(name: str, preset: ModelPreset, tokenizer_source: str) -> LoadedModel:
     from transformers import AutoConfig, BertModel
 
     source = tokenizer_dir()
     config = AutoConfig.from_pretrained(source, **preset.scratch_config)
     model = BertModel(config)
+    tokenizer, tokenizer_info = load_tokenizer(tokenizer_source)
     return LoadedModel(
         encoder=TransformerEncoder(model),
-        tokenizer=_load_tokenizer(source),
+        tokenizer=tokenizer,
         provenance={
             "alias": name,
             "id": None,
             "revision": None,
             "weights_sha256": None,
             "source": "scratch",
-            "tokenizer": source,
+            "tokenizer": tokenizer_source,
             "config": _config_summary(config),
         },
+        tokenizer_info=tokenizer_info,
         overrides=preset.overrides,
     )
 
 
-def _char_embed(preset: ModelPreset, use_word_boundaries: bool) -> LoadedModel:
+def _char_embed(preset: ModelPreset, use_word_boundaries: bool, tokenizer_source: str) -> LoadedModel:
     from cnbench.models.char_embed import CharEmbedEncoder
 
-    source = tokenizer_dir()
-    tokenizer = _load_tokenizer(source)
+    tokenizer, tokenizer_info = load_tokenizer(tokenizer_source)
     encoder = CharEmbedEncoder(
         vocab_size=len(tokenizer), use_word_boundaries=use_word_boundaries, pad_token_id=tokenizer.pad_token_id
     )
@@ -114,37 +117,42 @@ def _char_embed(preset: ModelPreset, use_word_boundaries: bool) -> LoadedModel:
             "revision": None,
             "weights_sha256": None,
             "source": "scratch",
-            "tokenizer": source,
+            "tokenizer": tokenizer_source,
             "config": {"embedding_dim": encoder.hidden_size, "word_boundaries": use_word_boundaries},
         },
+        tokenizer_info=tokenizer_info,
         overrides=preset.overrides,
         uses_word_boundaries=use_word_boundaries,
     )
 
 
-def _pretrained(model_id: str, alias: str, overrides: dict) -> LoadedModel:
+def _pretrained(model_id: str, alias: str, overrides: dict, tokenizer_source: str | None) -> LoadedModel:
     import cnbench  # noqa: F401  (registers NEZHA with the Auto classes)
     from transformers import AutoConfig, AutoModel
 
-    local = Path(model_id)
-    if local.is_dir() and not _weight_files(local):
-        raise CnbenchError(f"{local}: no model weights (*.safetensors or *.bin) in this folder")
+    from cnbench import hub
+
+    local = Path(model_id).expanduser()
+    if local.is_dir():
+        if not _weight_files(local):
+            raise CnbenchError(f"{local}: no model weights (*.safetensors or *.bin) in this folder")
+    elif not HUB_ID.fullmatch(model_id):
+        raise CnbenchError(f"{model_id}: no such checkpoint folder, and not a Hub id (owner/name)")
+    local_only = not local.is_dir() and hub.local_only()
     try:
-        config = AutoConfig.from_pretrained(model_id)
+        config = AutoConfig.from_pretrained(model_id, local_files_only=local_only)
         with _quiet_transformers():
             model, info = AutoModel.from_pretrained(
-                model_id, config=config, ignore_mismatched_sizes=True, output_loading_info=True
+                model_id, config=config, ignore_mismatched_sizes=True, output_loading_info=True,
+                local_files_only=local_only,
             )
     except (OSError, ValueError, KeyError) as err:
-        raise CnbenchError(f"cannot load model {model_id!r}: {err}") from None
-    mismatched = sorted(info.get("mismatched_keys") or [])
-    if mismatched:
-        shown = "; ".join(f"{name}: weights {tuple(stored)} vs config {tuple(expected)}"
-                          for name, stored, expected in mismatched[:3])
-        raise CnbenchError(f"{model_id}: {len(mismatched)} weights do not fit its config.json ({shown})")
+        raise hub.not_available(f"model {model_id!r}", err) from None
+    loading = check_loaded_weights(model_id, model, info)
+    tokenizer, tokenizer_info = load_tokenizer(tokenizer_source or model_id, local_only)
     return LoadedModel(
         encoder=TransformerEncoder(model),
-        tokenizer=_load_tokenizer(model_id),
+        tokenizer=tokenizer,
         provenance={
             "alias": alias,
             "id": model_id if not local.is_dir() else str(local.resolve()),
@@ -152,9 +160,127 @@ def _pretrained(model_id: str, alias: str, overrides: dict) -> LoadedModel:
             "weights_sha256": files_sha256(_weight_files(local)) if local.is_dir() else None,
             "source": "local" if local.is_dir() else "hub",
             "config": _config_summary(config),
+            "loading": loading,
         },
+        tokenizer_info=tokenizer_info,
         overrides=overrides,
     )
+
+
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def check_loaded_weights(model_id: str, model: nn.Module, info: dict) -> dict:
+    """Stop on weights that do not fit the encoder; allow only a missing pooler (said loudly).
+
+    Pretraining heads in the checkpoint (``cls.*``, ``predictions.*``, ...) are expected and
+    ignored. Encoder weights the checkpoint lacks, or holds under names the encoder does not
+    have, would leave those parts randomly initialised: a "pretrained" score from a partly random
+    model. Returns what was found, for the result file.
+    """
+    mismatched = sorted(info.get("mismatched_keys") or [])
+    if mismatched:
+        shown = "; ".join(f"{name}: weights {tuple(stored)} vs config {tuple(expected)}"
+                          for name, stored, expected in mismatched[:3])
+        raise CnbenchError(f"{model_id}: {len(mismatched)} weights do not fit its config.json ({shown})")
+    missing = sorted(info.get("missing_keys") or [])
+    unexpected = sorted(info.get("unexpected_keys") or [])
+    encoder_parts = {name.split(".")[0] for name in model.state_dict()}
+    pooler_missing = [name for name in missing if name.startswith("pooler.")]
+    problems = []
+    if len(missing) > len(pooler_missing):
+        absent = [name for name in missing if name not in pooler_missing]
+        problems.append(f"{len(absent)} encoder weights missing ({_some(absent)})")
+    stray = [name for name in unexpected if name.split(".")[0] in encoder_parts]
+    if stray:
+        problems.append(f"{len(stray)} encoder weights the model does not have ({_some(stray)})")
+    if problems:
+        raise CnbenchError(f"{model_id}: checkpoint does not match its encoder: {'; '.join(problems)}")
+    if pooler_missing:
+        pooler = "initialised randomly"  # the run says so loudly; the result records it
+    else:
+        pooler = "pretrained" if "pooler" in encoder_parts else "none (the model has no pooler)"
+    return {"missing_keys": missing, "unexpected_keys": unexpected, "pooler": pooler}
+
+
+def _some(names: list[str], shown: int = 4) -> str:
+    return ", ".join(names[:shown]) + (f", ... {len(names) - shown} more" if len(names) > shown else "")
+
+
+# Files a tokenizer with its own segmentation model ships; a checkpoint with none of them and a
+# WordPiece vocab.txt is tokenised by BertTokenizer whatever its model_type says (Chinese
+# RoBERTa- and ALBERT-class checkpoints ship BERT vocabularies).
+OWN_TOKENIZER_MODELS = ("spiece.model", "sentencepiece.bpe.model", "tokenizer.model", "merges.txt")
+
+
+def load_tokenizer(source: str, local_only: bool = False) -> tuple[object, dict]:
+    """The tokenizer for ``source`` (folder or Hub id) and how it normalises text.
+
+    A WordPiece vocabulary without upper-case Latin letters (every Chinese BERT-family model) is
+    read lower-casing, as those models were pretrained: otherwise every capital letter becomes
+    ``[UNK]`` under checkpoints whose files say ``do_lower_case: false``, and models would be
+    compared under different normalisation. A cased WordPiece vocabulary keeps its case; other
+    tokenizers (sentencepiece, BPE) are loaded as their files say.
+    """
+    from transformers import AutoTokenizer, BertTokenizer
+
+    from cnbench import hub
+
+    def has(filename: str) -> str | None:
+        from transformers.utils import cached_file
+
+        try:
+            return cached_file(source, filename, local_files_only=local_only,
+                               _raise_exceptions_for_missing_entries=False)
+        except (OSError, ValueError):
+            return None
+
+    try:
+        vocab = has("vocab.txt")
+        if vocab is not None and not any(has(name) for name in OWN_TOKENIZER_MODELS):
+            lowercase = not _has_upper_case_latin(Path(vocab))
+            tokenizer = BertTokenizer.from_pretrained(source, do_lower_case=lowercase, local_files_only=local_only)
+            normalization = "lowercase" if lowercase else "cased"
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+            lowercase = bool(getattr(tokenizer, "do_lower_case", False))
+            normalization = "lowercase" if lowercase else "as published"
+    except (OSError, ValueError, TypeError) as err:
+        raise hub.not_available(f"tokenizer {source!r}", err) from None
+    return tokenizer, {"source": source, "class": type(tokenizer).__name__, "lowercase": lowercase,
+                       "normalization": normalization}
+
+
+def _has_upper_case_latin(vocab: Path) -> bool:
+    with open(vocab, encoding="utf-8") as handle:
+        return any(any("A" <= char <= "Z" for char in line) and not line.startswith("[") for line in handle)
+
+
+def check_vocabulary_fits(loaded: LoadedModel) -> None:
+    """A tokenizer whose ids run past the embedding table would crash inside the model (or, worse,
+    index the wrong rows): refuse it before training, naming both sides."""
+    embeddings = loaded.encoder.get_input_embeddings() if hasattr(loaded.encoder, "get_input_embeddings") else None
+    if embeddings is None:
+        return
+    largest = max(loaded.tokenizer.get_vocab().values())
+    if largest >= embeddings.num_embeddings:
+        raise CnbenchError(
+            f"tokenizer {loaded.tokenizer_info['source']!r} ({loaded.tokenizer_info['class']}) produces ids up to "
+            f"{largest}, but {loaded.provenance['alias']!r} has {embeddings.num_embeddings} embedding rows: "
+            "they do not belong together; pass --tokenizer with the checkpoint's vocabulary"
+        )
+
+
+def _model_identity(provenance: dict) -> str:
+    """What makes two runs' encoders the same model: Hub id + revision, the weights' hash, or
+    the from-scratch preset and its configuration."""
+    if provenance["source"] == "hub":
+        parts = {"id": provenance["id"], "revision": provenance["revision"]}
+    elif provenance["source"] == "local":
+        parts = {"weights_sha256": provenance["weights_sha256"]}
+    else:
+        parts = {"alias": provenance["alias"], "config": provenance["config"]}
+    return run_key(parts)
 
 
 @contextmanager
