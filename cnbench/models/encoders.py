@@ -252,8 +252,15 @@ def load_tokenizer(source: str, local_only: bool = False) -> tuple[object, dict]
 
 
 def _has_upper_case_latin(vocab: Path) -> bool:
+    """Whether any ordinary token has a capital A-Z (markers such as ``[CLS]`` or ``<S>`` do not count)."""
     with open(vocab, encoding="utf-8") as handle:
-        return any(any("A" <= char <= "Z" for char in line) and not line.startswith("[") for line in handle)
+        for line in handle:
+            token = line.strip()
+            if token[:1] + token[-1:] in ("[]", "<>"):
+                continue
+            if any("A" <= char <= "Z" for char in token):
+                return True
+    return False
 
 
 def check_vocabulary_fits(loaded: LoadedModel) -> None:
