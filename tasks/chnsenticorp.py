@@ -24,7 +24,11 @@ TASK = Task(
         path="lansinuote/ChnSentiCorp",
         splits={"train": "train", "dev": "validation", "test": "test"},
         columns={"text_a": "text", "label": "label"},
-        label_names=("0", "1"),
+        revision="b0c4c119c3fb33b8e735969202ef9ad13d717e5a",
+        # dataset_infos.json: label ClassLabel ["negative", "positive"]; the parquet files may carry
+        # the plain integers, which these names then read.
+        label_names=("negative", "positive"),
+        label_map={"negative": "0", "positive": "1"},
     ),
     defaults=Defaults(max_len=256, epochs=3, lr=2e-5),
     citation="Tan Songbo, ChnSentiCorp; split as in Cui et al. (2021) Chinese-BERT-wwm",

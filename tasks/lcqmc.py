@@ -24,6 +24,8 @@ TASK = Task(
         path="C-MTEB/LCQMC",
         splits={"train": "train", "dev": "validation", "test": "test"},
         columns={"text_a": "sentence1", "text_b": "sentence2", "label": "score"},
+        revision="17f9b096f80380fce5ed12a9be8be7784b337daf",  # the revision MTEB pins
+        # ``score`` is 0/1; whether stored as int or float is not on the card: both read the same.
         label_names=("0", "1"),
     ),
     defaults=Defaults(max_len=128, epochs=3, lr=2e-5),

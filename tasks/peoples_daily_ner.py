@@ -1,6 +1,10 @@
 """People's Daily NER (the zjy-ucas / ERNIE "msra_ner" set): PER/LOC/ORG in BIO."""
 
-from cnbench.task import Defaults, HubDataset, LocalFiles, Task
+from cnbench.task import Defaults, LocalFiles, SourceFiles, Task
+
+# The Hub's peoples-daily-ner/peoples_daily_ner holds only a loading script over these files (no
+# parquet conversion is known), so the original files are fetched and checked instead.
+SOURCE = "https://raw.githubusercontent.com/zjy-ucas/ChineseNER/48e1007e60194c13377f8ce612c505d484b18c7d/data/"
 
 TASK = Task(
     name="peoples_daily_ner",
@@ -19,11 +23,14 @@ TASK = Task(
         how_to_get="zjy-ucas/ChineseNER data/example.train, gzipped as train.txt.gz "
         "(never substitute msra_ner/train: it contains most of this dev and test set)",
     ),
-    hub=HubDataset(
-        path="peoples-daily-ner/peoples_daily_ner",
-        splits={"train": "train", "dev": "validation", "test": "test"},
-        columns={"chars": "tokens", "tags": "ner_tags"},
-        label_names=("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"),
+    download=SourceFiles(
+        urls={"train": SOURCE + "example.train", "dev": SOURCE + "example.dev", "test": SOURCE + "example.test"},
+        checksums={
+            # Only the git blob id of example.train is on record; dev and test are the local files, uncompressed.
+            "train": "git-blob:388fee7ca0b548fe2c35ff176a0c4412b0ca2329",
+            "dev": "sha256:7d8e6fcd1745e6adcb99d90307d84c3a0f9f8ff5ee6fe62ca27646cb765fc38a",
+            "test": "sha256:233299005f941a4b055e38aadcf3ee853e44bc1f88166078d3b52b26b77ea362",
+        },
     ),
     defaults=Defaults(max_len=256, epochs=3, lr=3e-5),
     citation="People's Daily 1998 corpus; split of zjy-ucas/ChineseNER, used by ERNIE as msra_ner",

@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+# A private, empty Hugging Face cache, set before anything imports huggingface_hub (it reads these
+# at import): tests never see a developer's downloads, and the replica Hub is laid out in it.
+for variable in ("HF_HUB_CACHE", "HF_DATASETS_CACHE", "HUGGINGFACE_HUB_CACHE", "TRANSFORMERS_CACHE"):
+    os.environ.pop(variable, None)
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="cnbench-test-hf-")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

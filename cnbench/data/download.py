@@ -8,12 +8,13 @@ without a network runs once the files are placed there (the error names the path
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import urllib.request
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from cnbench.atomic import atomic_file
 from cnbench.errors import CnbenchError
 from cnbench.hashing import file_sha256, git_blob_sha1
 from cnbench.paths import cache_dir
@@ -49,19 +50,18 @@ def fetch_verified(url: str, checksum: str, task_name: str) -> Path:
     if hub.offline_requested():
         raise CnbenchError(f"{url}: not downloaded yet, and HF_HUB_OFFLINE is set; place the file at {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response, \
-                atomic_file(path, "wb", permissions=0o644) as handle:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response, os.fdopen(descriptor, "wb") as handle:
             shutil.copyfileobj(response, handle)
-            handle.flush()
-            _check(handle.name, kind, expected, url)
+        found = CHECKSUM_KINDS[kind](Path(partial))
+        if found != expected:
+            raise CnbenchError(f"{url}: downloaded file has {kind} {found}, expected {expected}; not kept")
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)  # only a verified file ever takes the name
     except OSError as err:
         raise CnbenchError(f"{url}: cannot download ({getattr(err, 'reason', None) or err}); "
                            f"place the file at {path}") from None
+    finally:
+        Path(partial).unlink(missing_ok=True)
     return path
-
-
-def _check(temporary: str, kind: str, expected: str, url: str) -> None:
-    found = CHECKSUM_KINDS[kind](Path(temporary))
-    if found != expected:
-        raise CnbenchError(f"{url}: downloaded file has {kind} {found}, expected {expected}; not kept")

@@ -21,6 +21,7 @@ example is held out as dev.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,7 +193,8 @@ def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
         hub_split = spec.splits[split]
         where = f"{spec.path}@{commit[:7]}[{hub_split}]"
         try:
-            dataset = datasets.load_dataset(str(folder), spec.config, data_dir=spec.data_dir, split=hub_split)
+            with _quiet_datasets():
+                dataset = datasets.load_dataset(str(folder), spec.config, data_dir=spec.data_dir, split=hub_split)
         except Exception as err:  # a split or config the repository does not have: one line
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise CnbenchError(f"Hub dataset {spec.path!r} (config {spec.config}, split {hub_split}): {first}") from None
@@ -205,6 +207,20 @@ def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
             data.provenance[split]["empty_rows_dropped"] = dropped
             data.notes.append(f"{where}: {dropped} empty row(s) dropped")
         _note_repairs(data, split, where, repaired)
+
+
+@contextmanager
+def _quiet_datasets():
+    """No progress bars for tiny local reads: the run prints its own lines."""
+    from datasets.utils import logging
+
+    enabled = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            logging.enable_progress_bar()
 
 
 def _label_namer(task: Task, dataset, column: str, where: str):

@@ -69,7 +69,7 @@ def load_model(name: str, seed: int, use_word_boundaries: bool = False, tokenize
     elif name == "char-embed":
         loaded = _char_embed(preset, use_word_boundaries, tokenizer or tokenizer_dir())
     elif preset is not None:
-        loaded = _pretrained(preset.hub_id, name, preset.overrides, tokenizer)
+        loaded = _pretrained(preset.hub_id, name, preset.overrides, tokenizer, preset.revision)
     else:
         loaded = _pretrained(name, name, {}, tokenizer)
     check_vocabulary_fits(loaded)
@@ -126,7 +126,8 @@ def _char_embed(preset: ModelPreset, use_word_boundaries: bool, tokenizer_source
     )
 
 
-def _pretrained(model_id: str, alias: str, overrides: dict, tokenizer_source: str | None) -> LoadedModel:
+def _pretrained(model_id: str, alias: str, overrides: dict, tokenizer_source: str | None,
+                revision: str | None = None) -> LoadedModel:
     import cnbench  # noqa: F401  (registers NEZHA with the Auto classes)
     from transformers import AutoConfig, AutoModel
 
@@ -140,23 +141,27 @@ def _pretrained(model_id: str, alias: str, overrides: dict, tokenizer_source: st
         raise CnbenchError(f"{model_id}: no such checkpoint folder, and not a Hub id (owner/name)")
     local_only = not local.is_dir() and hub.local_only()
     try:
-        config = AutoConfig.from_pretrained(model_id, local_files_only=local_only)
+        config = AutoConfig.from_pretrained(model_id, revision=revision, local_files_only=local_only)
         with _quiet_transformers():
             model, info = AutoModel.from_pretrained(
-                model_id, config=config, ignore_mismatched_sizes=True, output_loading_info=True,
+                model_id, config=config, revision=revision, ignore_mismatched_sizes=True, output_loading_info=True,
                 local_files_only=local_only,
             )
     except (OSError, ValueError, KeyError) as err:
         raise hub.not_available(f"model {model_id!r}", err) from None
     loading = check_loaded_weights(model_id, model, info)
-    tokenizer, tokenizer_info = load_tokenizer(tokenizer_source or model_id, local_only)
+    if tokenizer_source is None:
+        tokenizer, tokenizer_info = load_tokenizer(model_id, local_only, revision)
+    else:
+        tokenizer, tokenizer_info = load_tokenizer(tokenizer_source, hub.local_only())
     return LoadedModel(
         encoder=TransformerEncoder(model),
         tokenizer=tokenizer,
         provenance={
             "alias": alias,
             "id": model_id if not local.is_dir() else str(local.resolve()),
-            "revision": getattr(config, "_commit_hash", None),
+            "revision": None if local.is_dir() else _resolved_commit(model_id, revision),
+            "requested_revision": revision,
             "weights_sha256": files_sha256(_weight_files(local)) if local.is_dir() else None,
             "source": "local" if local.is_dir() else "hub",
             "config": _config_summary(config),
@@ -165,6 +170,13 @@ def _pretrained(model_id: str, alias: str, overrides: dict, tokenizer_source: st
         tokenizer_info=tokenizer_info,
         overrides=overrides,
     )
+
+
+def _resolved_commit(model_id: str, revision: str | None) -> str:
+    """The commit the files came from: the cache keeps every snapshot under its commit hash."""
+    from transformers.utils import cached_file
+
+    return Path(cached_file(model_id, "config.json", revision=revision, local_files_only=True)).parent.name
 
 
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
@@ -191,7 +203,8 @@ def check_loaded_weights(model_id: str, model: nn.Module, info: dict) -> dict:
     if len(missing) > len(pooler_missing):
         absent = [name for name in missing if name not in pooler_missing]
         problems.append(f"{len(absent)} encoder weights missing ({_some(absent)})")
-    stray = [name for name in unexpected if name.split(".")[0] in encoder_parts]
+    prefix = getattr(model, "base_model_prefix", "") + "."  # encoder weights keep it when they match nothing
+    stray = [name for name in unexpected if name.removeprefix(prefix).split(".")[0] in encoder_parts]
     if stray:
         problems.append(f"{len(stray)} encoder weights the model does not have ({_some(stray)})")
     if problems:
@@ -213,7 +226,7 @@ def _some(names: list[str], shown: int = 4) -> str:
 OWN_TOKENIZER_MODELS = ("spiece.model", "sentencepiece.bpe.model", "tokenizer.model", "merges.txt")
 
 
-def load_tokenizer(source: str, local_only: bool = False) -> tuple[object, dict]:
+def load_tokenizer(source: str, local_only: bool = False, revision: str | None = None) -> tuple[object, dict]:
     """The tokenizer for ``source`` (folder or Hub id) and how it normalises text.
 
     A WordPiece vocabulary without upper-case Latin letters (every Chinese BERT-family model) is
@@ -230,7 +243,7 @@ def load_tokenizer(source: str, local_only: bool = False) -> tuple[object, dict]
         from transformers.utils import cached_file
 
         try:
-            return cached_file(source, filename, local_files_only=local_only,
+            return cached_file(source, filename, revision=revision, local_files_only=local_only,
                                _raise_exceptions_for_missing_entries=False)
         except (OSError, ValueError):
             return None
@@ -239,10 +252,11 @@ def load_tokenizer(source: str, local_only: bool = False) -> tuple[object, dict]
         vocab = has("vocab.txt")
         if vocab is not None and not any(has(name) for name in OWN_TOKENIZER_MODELS):
             lowercase = not _has_upper_case_latin(Path(vocab))
-            tokenizer = BertTokenizer.from_pretrained(source, do_lower_case=lowercase, local_files_only=local_only)
+            tokenizer = BertTokenizer.from_pretrained(source, do_lower_case=lowercase, revision=revision,
+                                                      local_files_only=local_only)
             normalization = "lowercase" if lowercase else "cased"
         else:
-            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+            tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, local_files_only=local_only)
             lowercase = bool(getattr(tokenizer, "do_lower_case", False))
             normalization = "lowercase" if lowercase else "as published"
     except (OSError, ValueError, TypeError) as err:

@@ -1,0 +1,305 @@
+"""A replica of the Hugging Face Hub repositories cnbench names, laid out in a local Hub cache.
+
+Each repository is built from what its public card shows (``../shared/hub-facts.md`` collects
+those facts with their sources): the files it holds, its config keys (leftovers included), its
+tokenizer files, the weight names its checkpoint class saves, and its dataset features and quirks
+(ClassLabel names, the empty trailing row of the NER loading scripts, the parquet conversion
+branch). Sizes are tiny: 2 layers, 128 hidden, and a few real sentences per split. With
+``HF_HUB_OFFLINE=1`` and this cache, ``cnbench run --model macbert --task lcqmc`` goes through
+exactly the code a user on a connected machine goes through, from the snapshot lookup on.
+
+Facts the cards do not show are marked UNVERIFIED where they are laid out:
+- the exact text of the hfl repositories' ``special_tokens_map.json`` (the standard five-token
+  map is laid out; its 112-byte size matches) and of their ``tokenizer.json`` (bert-base-chinese's
+  is laid out: the same 269 kB size);
+- whether hfl checkpoints name LayerNorm parameters ``gamma/beta`` or ``weight/bias``: both are
+  laid out, on different repositories, and both must load;
+- the weight names inside ``bert-base-chinese``'s ``model.safetensors`` (current names are laid
+  out) and inside ``sijunhe/nezha-cn-base`` (the names cnbench's NEZHA classes save);
+- C-MTEB/LCQMC's ``score`` type: ``lcqmc_score_dtype`` chooses int64 or float64;
+- the README text of C-MTEB/LCQMC (a card without data configuration is laid out).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+TINY = dict(num_hidden_layers=2, hidden_size=128, num_attention_heads=2, intermediate_size=256)
+NER_NAMES = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
+
+# The config.json key sets the cards show (sizes replaced by TINY).
+BERT_BASE_CHINESE_CONFIG = {
+    "architectures": ["BertForMaskedLM"], "attention_probs_dropout_prob": 0.1, "directionality": "bidi",
+    "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 768, "initializer_range": 0.02,
+    "intermediate_size": 3072, "layer_norm_eps": 1e-12, "max_position_embeddings": 512, "model_type": "bert",
+    "num_attention_heads": 12, "num_hidden_layers": 12, "pad_token_id": 0, "pooler_fc_size": 768,
+    "pooler_num_attention_heads": 12, "pooler_num_fc_layers": 3, "pooler_size_per_head": 128,
+    "pooler_type": "first_token_transform", "type_vocab_size": 2, "vocab_size": 21128,
+}
+NEZHA_CONFIG = {
+    "_name_or_path": "nezha-cn-base", "architectures": ["NeZhaForMaskedLM"], "attention_probs_dropout_prob": 0.1,
+    "bos_token_id": 2, "classifier_dropout": 0.1, "embedding_size": 128, "eos_token_id": 3, "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1, "hidden_size": 768, "initializer_range": 0.02, "inner_group_num": 1,
+    "intermediate_size": 3072, "layer_norm_eps": 1e-12, "max_position_embeddings": 512,
+    "max_relative_position": 64, "model_type": "nezha", "num_attention_heads": 12, "num_hidden_groups": 1,
+    "num_hidden_layers": 12, "pad_token_id": 0, "torch_dtype": "float32", "transformers_version": "4.20.0.dev0",
+    "type_vocab_size": 2, "use_cache": True, "use_relative_position": True, "vocab_size": 21128,
+}
+NEZHA_TOKENIZER_CONFIG = {
+    "cls_token": "[CLS]", "do_basic_tokenize": True, "do_lower_case": True, "mask_token": "[MASK]",
+    "name_or_path": "nezha-cn-base", "never_split": None, "pad_token": "[PAD]", "sep_token": "[SEP]",
+    "special_tokens_map_file": None, "strip_accents": None, "tokenize_chinese_chars": True,
+    "tokenizer_class": "BertTokenizer", "unk_token": "[UNK]",
+}
+HFL_SPECIAL_TOKENS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
+                      "mask_token": "[MASK]"}  # UNVERIFIED text (size matches)
+
+# Commits the cards show; the task and model declarations pin the full ones.
+COMMITS = {
+    "google-bert/bert-base-chinese": None,  # only the short c30a6ed is on record: main is followed
+    "hfl/chinese-bert-wwm-ext": "2a995a880017c60e4683869e817130d8af548486",
+    "hfl/chinese-roberta-wwm-ext": "5c58d0b8ec1d9014354d691c538661bf00bfdb44",
+    "hfl/chinese-macbert-base": "a986e004d2a7f2a1c2f5a3edef4e20604a974ed1",
+    "sijunhe/nezha-cn-base": "bc68bfa5072f5c06055a2b59ba4858e9eea5183f",
+    "lansinuote/ChnSentiCorp": "b0c4c119c3fb33b8e735969202ef9ad13d717e5a",
+    "C-MTEB/LCQMC": "17f9b096f80380fce5ed12a9be8be7784b337daf",
+}
+
+
+def _commit_for(repo_id: str, revision: str) -> str:
+    return hashlib.sha1(f"{repo_id}@{revision}".encode()).hexdigest()
+
+
+class ReplicaHub:
+    """Writes repositories into a Hugging Face Hub cache folder (``HF_HUB_CACHE``)."""
+
+    def __init__(self, cache: Path, shared: Path):
+        self.cache = Path(cache)
+        self.shared = Path(shared)
+        self.tokenizer_dir = self.shared / "models" / "bert-base-chinese-tokenizer"
+
+    def repo(self, repo_type: str, repo_id: str, files: dict[str, bytes], revision: str = "main",
+             commit: str | None = None) -> Path:
+        """Lay out ``files`` as the snapshot of ``revision`` (a branch or ref name, or a commit)."""
+        commit = commit or _commit_for(repo_id, revision)
+        folder = self.cache / f"{repo_type}s--{repo_id.replace('/', '--')}"
+        snapshot = folder / "snapshots" / commit
+        for name, content in files.items():
+            (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
+            (snapshot / name).write_bytes(content)
+        ref = folder / "refs" / revision
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        ref.write_text(commit)
+        return snapshot
+
+    # -- models ---------------------------------------------------------------------------------
+
+    def _tokenizer_files(self) -> dict[str, bytes]:
+        return {name: (self.tokenizer_dir / name).read_bytes() for name in ("vocab.txt", "tokenizer.json")}
+
+    def bert_weights(self, layer_norm_names: str = "weight", pooler: bool = True) -> dict:
+        """A BERT pretraining checkpoint's state dict as the original checkpoints store it:
+        ``bert.`` prefix, MLM and NSP heads, ``cls.predictions.bias`` without a decoder bias."""
+        state = {}
+        for name, tensor in self._pretraining_state().items():
+            if name == "cls.predictions.decoder.bias" or (not pooler and ".pooler." in name):
+                continue
+            if layer_norm_names == "gamma":
+                name = name.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+            state[name] = tensor.clone().contiguous()
+        return state
+
+    @functools.cache
+    def _pretraining_state(self) -> dict:
+        import torch
+        from transformers import BertConfig, BertForPreTraining
+
+        torch.manual_seed(0)
+        return BertForPreTraining(BertConfig(**{**BERT_BASE_CHINESE_CONFIG, **TINY})).state_dict()
+
+    @staticmethod
+    def _bin(state: dict) -> bytes:
+        import io
+
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        return buffer.getvalue()
+
+    @staticmethod
+    def _safetensors(state: dict) -> bytes:
+        from safetensors.torch import save
+
+        return save(state)
+
+    def bert_base_chinese(self) -> Path:
+        config = {**BERT_BASE_CHINESE_CONFIG, **TINY}
+        state = self.bert_weights()  # UNVERIFIED names inside model.safetensors
+        files = {
+            "config.json": _json(config), "tokenizer_config.json": _json({"do_lower_case": False, "model_max_length": 512}),
+            "model.safetensors": self._safetensors(state), "pytorch_model.bin": self._bin(self.bert_weights("gamma")),
+            "README.md": b"# bert-base-chinese\n", **self._tokenizer_files(),
+        }
+        return self.repo("model", "google-bert/bert-base-chinese", files)
+
+    def hfl(self, repo_id: str, extra_config: dict, layer_norm_names: str, pooler: bool = True) -> Path:
+        config = {**BERT_BASE_CHINESE_CONFIG, **extra_config, **TINY}
+        files = {
+            "config.json": _json(config), "tokenizer_config.json": _json({"init_inputs": []}),
+            "added_tokens.json": b"{}", "special_tokens_map.json": _json(HFL_SPECIAL_TOKENS),
+            "pytorch_model.bin": self._bin(self.bert_weights(layer_norm_names, pooler)),
+            "README.md": b"# " + repo_id.encode() + b"\n", **self._tokenizer_files(),
+        }
+        return self.repo("model", repo_id, files, commit=COMMITS[repo_id], revision=COMMITS[repo_id])
+
+    def nezha(self) -> Path:
+        import torch
+
+        import cnbench  # noqa: F401  (NEZHA classes)
+        from cnbench.models.configuration_nezha import NezhaConfig
+        from cnbench.models.nezha import NezhaForMaskedLM
+
+        config = {**NEZHA_CONFIG, **TINY}
+        torch.manual_seed(0)
+        known = {key: value for key, value in config.items() if not key.startswith("_") and key != "architectures"}
+        model = NezhaForMaskedLM(NezhaConfig(**known))
+        state = {name: tensor.clone().contiguous() for name, tensor in model.state_dict().items()}
+        files = {
+            "config.json": _json(config), "tokenizer_config.json": _json(NEZHA_TOKENIZER_CONFIG),
+            "vocab.txt": (self.tokenizer_dir / "vocab.txt").read_bytes(), "pytorch_model.bin": self._bin(state),
+            "README.md": b"# nezha-cn-base\n",
+        }
+        repo_id = "sijunhe/nezha-cn-base"
+        return self.repo("model", repo_id, files, commit=COMMITS[repo_id], revision=COMMITS[repo_id])
+
+    def all_models(self) -> None:
+        self.bert_base_chinese()
+        self.hfl("hfl/chinese-bert-wwm-ext", {"output_past": True}, layer_norm_names="gamma")
+        self.hfl("hfl/chinese-roberta-wwm-ext", {"output_past": True, "bos_token_id": 0, "eos_token_id": 2},
+                 layer_norm_names="weight")
+        self.hfl("hfl/chinese-macbert-base", {"gradient_checkpointing": False}, layer_norm_names="gamma")
+        self.nezha()
+
+    # -- datasets -------------------------------------------------------------------------------
+
+    def _rows(self, task: str, split_file: str, count: int) -> list[list[str]]:
+        with gzip.open(self.shared / "data" / task / split_file, "rt", encoding="utf-8") as handle:
+            lines = handle.read().split("\n")
+        return [line.split("\t") for line in lines[1 : count + 1]]
+
+    def _sentences(self, task: str, split_file: str, count: int) -> list[tuple[list[str], list[str]]]:
+        with gzip.open(self.shared / "data" / task / split_file, "rt", encoding="utf-8") as handle:
+            blocks = handle.read().strip("\n").split("\n\n")[:count]
+        return [([line.split(" ")[0] for line in block.split("\n")], [line.split(" ")[1] for line in block.split("\n")])
+                for block in blocks]
+
+    @staticmethod
+    def _parquet(rows: list[dict], features) -> bytes:
+        import io
+
+        from datasets import Dataset
+
+        buffer = io.BytesIO()
+        Dataset.from_list(rows, features=features).to_parquet(buffer)
+        return buffer.getvalue()
+
+    def chnsenticorp(self, count: int = 24) -> Path:
+        from datasets import ClassLabel, Features, Value
+
+        names = ["negative", "positive"]
+        infos = {"lansinuote--ChnSentiCorp": {"config_name": "default", "features": {
+            "text": {"dtype": "string", "_type": "Value"},
+            "label": {"names": names, "_type": "ClassLabel"}},
+            # 9,600 / 1,200 / 1,200 on the Hub; the replica's own counts here, which datasets verifies
+            "splits": {split: {"name": split, "num_examples": count} for split in ("train", "validation", "test")}}}
+        # The parquet files carry the label as a plain int64 (a re-saved copy shows this quirk);
+        # the names live in dataset_infos.json.
+        features = Features({"text": Value("string"), "label": Value("int64")})
+        hashes = {"train": "02f200ca5f2a7868", "validation": "405befbaa3bcf1a2", "test": "5372924f059fe767"}
+        files = {"dataset_infos.json": _json(infos), ".gitattributes": b"*.parquet filter=lfs\n"}
+        for split, local in (("train", "dev.tsv.gz"), ("validation", "dev.tsv.gz"), ("test", "test.tsv.gz")):
+            rows = [{"text": text, "label": int(label)} for label, text in self._rows("chnsenticorp", local, count)]
+            files[f"data/{split}-00000-of-00001-{hashes[split]}.parquet"] = self._parquet(rows, features)
+        repo_id = "lansinuote/ChnSentiCorp"
+        return self.repo("dataset", repo_id, files, commit=COMMITS[repo_id], revision=COMMITS[repo_id])
+
+    def lcqmc(self, score_dtype: str = "int64", count: int = 24, commit: str | None = None) -> Path:
+        from datasets import Features, Value
+
+        features = Features({"sentence1": Value("string"), "sentence2": Value("string"), "score": Value(score_dtype)})
+        cast = float if score_dtype.startswith("float") else int
+        files = {"README.md": b"---\nlicense: unknown\n---\n# LCQMC\n"}  # UNVERIFIED text
+        hashes = {"train": "83493a6b9e29a4d0", "validation": "ae04bea7d65ea894", "test": "cb3f2553acbb3663"}
+        for split, local in (("train", "dev.tsv.gz"), ("validation", "dev.tsv.gz"), ("test", "test.tsv.gz")):
+            rows = [{"sentence1": a, "sentence2": b, "score": cast(label)} for a, b, label in self._rows("lcqmc", local, count)]
+            files[f"data/{split}-00000-of-00001-{hashes[split]}.parquet"] = self._parquet(rows, features)
+        commit = commit or COMMITS["C-MTEB/LCQMC"]
+        return self.repo("dataset", "C-MTEB/LCQMC", files, commit=commit, revision=commit)
+
+    def xnli(self, count: int = 24) -> Path:
+        from datasets import ClassLabel, Features, Value
+
+        names = ["entailment", "neutral", "contradiction"]
+        features = Features({"premise": Value("string"), "hypothesis": Value("string"), "label": ClassLabel(names=names)})
+        card = ["---", "configs:"]
+        files = {}
+        for language in ("en", "zh"):  # another configuration beside zh: the config choice must matter
+            card += [f"- config_name: {language}", "  data_files:"]
+            for split, local in (("train", "dev.tsv.gz"), ("test", "test.tsv.gz"), ("validation", "dev.tsv.gz")):
+                card += [f"  - split: {split}", f"    path: {language}/{split}-*"]
+                rows = [{"premise": p if language == "zh" else "en " + p, "hypothesis": h, "label": names.index(label)}
+                        for p, h, label in self._rows("xnli_zh", local, count)]
+                files[f"{language}/{split}-00000-of-00001.parquet"] = self._parquet(rows, features)
+        files["README.md"] = ("\n".join(card + ["---", "# XNLI", ""])).encode()
+        return self.repo("dataset", "facebook/xnli", files)
+
+    def _ner_features(self):
+        from datasets import ClassLabel, Features, Sequence, Value
+
+        return Features({"id": Value("string"), "tokens": Sequence(Value("string")),
+                         "ner_tags": Sequence(ClassLabel(names=NER_NAMES))})
+
+    def _ner_rows(self, sentences) -> list[dict]:
+        rows = [{"id": str(i), "tokens": chars, "ner_tags": [NER_NAMES.index(tag) for tag in tags]}
+                for i, (chars, tags) in enumerate(sentences)]
+        # The loading scripts yield their last example unconditionally: an empty trailing row.
+        return rows + [{"id": str(len(rows)), "tokens": [], "ner_tags": []}]
+
+    def msra(self, count: int = 24) -> Path:
+        """``main`` holds only the loading script; the Hub's parquet conversion holds the data."""
+        script = b"# loading script (datasets no longer runs these)\n"
+        self.repo("dataset", "levow/msra_ner", {"README.md": b"# msra_ner\n", "msra_ner.py": script,
+                                                 "dataset_infos.json": b"{}"})
+        train = self._sentences("msra_ner", "train.txt.gz", count)
+        # A whole-sentence cut starts no entity with I-: one chunk-style I- start is kept here so
+        # that the BIO repair of Hub rows is exercised as well.
+        first = next(i for i, (_, tags) in enumerate(train) if any(tag.startswith("B-") for tag in tags))
+        chars, tags = train[first]
+        opening = next(i for i, tag in enumerate(tags) if tag.startswith("B-"))
+        train[first] = (chars, [("I-" + tag[2:]) if i == opening else tag for i, tag in enumerate(tags)])
+        files = {
+            "msra_ner/train/0000.parquet": self._parquet(self._ner_rows(train), self._ner_features()),
+            "msra_ner/test/0000.parquet": self._parquet(self._ner_rows(self._sentences("msra_ner", "test.txt.gz", count)),
+                                                        self._ner_features()),
+        }
+        return self.repo("dataset", "levow/msra_ner", files, revision="refs/convert/parquet")
+
+    def peoples_daily_script_repo(self) -> Path:
+        return self.repo("dataset", "peoples-daily-ner/peoples_daily_ner",
+                         {"README.md": b"# peoples_daily_ner\n", "peoples_daily_ner.py": b"# loading script\n"})
+
+    def all_datasets(self, lcqmc_score_dtype: str = "int64") -> None:
+        self.chnsenticorp()
+        self.lcqmc(lcqmc_score_dtype)
+        self.xnli()
+        self.msra()
+        self.peoples_daily_script_repo()
+
+
+def _json(document: dict) -> bytes:
+    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
