@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnbench.data.examples import TaggedSentence, TextExample
-from cnbench.data.readers import read_conll, read_tsv
+from cnbench.data.readers import read_split
 from cnbench.errors import CnbenchError, DataError
 from cnbench.task import Task
 
@@ -62,10 +62,7 @@ def _load_local(task: Task, folder: Path, train_on_dev: bool) -> TaskData:
         path = folder / filename
         if not path.exists():
             continue
-        if task.local.format == "tsv":
-            examples, report = read_tsv(path, task.local.columns, task.labels)
-        else:
-            examples, report = read_conll(path, task.labels, repair_bio=task.repair_bio)
+        examples, report = read_split(task.local, path, task)
         data.splits[split] = examples
         expected = task.local.sha256.get(filename)
         data.provenance[split] = {
