@@ -1,4 +1,4 @@
-"""The ``cnbench`` command: ``list``, ``run``, ``sweep``, ``leaderboard``.
+"""The ``cnbench`` command: ``list``, ``run``, ``sweep``, ``leaderboard``, ``new-task``, ``check-task``.
 
 Heavy libraries (torch, transformers) are imported inside the commands that need them, so
 ``cnbench --help`` and ``cnbench list`` start fast. A ``CnbenchError`` is printed as one line
@@ -12,7 +12,9 @@ from pathlib import Path
 
 import click
 
+from cnbench.data.readers import FORMATS
 from cnbench.errors import CnbenchError
+from cnbench.task import KINDS
 
 
 def _seeds(value: str | None, seed: int) -> list[int]:
@@ -184,6 +186,40 @@ def leaderboard_command(results_dir, out_path):
         gold_labels=gold_test_labels(tasks),
     )
     click.echo(f"wrote {out_path}")
+
+
+@cli.command("new-task")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(KINDS), required=True,
+              help="single: text -> label; pair: two texts -> label; tagging: a BIO tag per character.")
+@click.option("--format", "format_", type=click.Choice(FORMATS),
+              help="How the data files are written [default: tsv, or conll for tagging].")
+def new_task_command(name, kind, format_):
+    """Write a task file to fill in (into $CNBENCH_TASKS_PATH's first folder, else tasks/)."""
+    from cnbench.authoring import write_task_file
+    from cnbench.registry import all_tasks, new_task_folder
+
+    path = write_task_file(name, kind, format_, new_task_folder(), all_tasks())
+    all_tasks.cache_clear()
+    click.echo(f"wrote {path}: fill in the TODOs, put the data files in <data dir>/{name}/, "
+               f"then run `cnbench check-task {name}`")
+
+
+@cli.command("check-task")
+@click.argument("name")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Default: $CNBENCH_DATA_DIR or ../shared/data.")
+def check_task_command(name, data_dir):
+    """Read a task's local files as a run would; print counts, checksums, lengths and labels."""
+    from cnbench import paths
+    from cnbench.authoring import check_task
+    from cnbench.registry import get_task
+
+    problems = check_task(get_task(name), paths.data_dir(data_dir))
+    for problem in problems:
+        click.echo(f"problem: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{name}: every split read, no problems")
 
 
 def _print_summary(results: list[dict]) -> None:

@@ -365,6 +365,11 @@ def read_split(local: LocalFiles, path: Path, task: Task) -> tuple[list, ReadRep
     return _FORMATS[local.format][1](local, path, task)
 
 
+def format_kinds(format: str) -> tuple[str, ...]:
+    """The task kinds a built-in format can feed."""
+    return _FORMATS[format][0]
+
+
 def field_defaults(format: str, kind: str) -> dict[str, str]:
     """The fields a format reads for a task kind, each mapped to the name it has by default."""
     if format == "spans":
@@ -393,7 +398,7 @@ def check_declaration(local: LocalFiles, kind: str) -> None:
     if callable(local.format):
         return
     where = f"LocalFiles(folder={local.folder!r}, format={local.format!r})"
-    kinds = _FORMATS[local.format][0]
+    kinds = format_kinds(local.format)
     if kind not in kinds:
         raise CnbenchError(f"{where}: reads {' or '.join(kinds)} tasks, not {kind!r}")
     if local.format == "conll":
