@@ -194,8 +194,6 @@ def check_task(task: Task, data_dir: Path | None) -> list[str]:
     if "dev" not in task.local.files:
         if task.dev_from_train <= 0:
             problems.append("no dev split and dev_from_train is 0: runs have nothing to choose the epoch on")
-        else:
-            click.echo(f"no dev split: runs hold out every {round(1 / task.dev_from_train)}th train example as dev")
     print_table(f"{task.name} ({task.kind}, {len(task.labels)} labels): {folder}",
                 ("split", "file", "examples", "sha256"), files, names=("file",))
     _print_lengths(task, splits)
@@ -206,6 +204,8 @@ def check_task(task: Task, data_dir: Path | None) -> list[str]:
     unseen = sorted(set(task.labels) - {label for examples in splits.values() for label in _labels_of(task, examples)})
     if splits and unseen:
         click.echo(f"note: labels never seen in these files: {', '.join(unseen)}")
+    if "dev" not in task.local.files and task.dev_from_train > 0:
+        click.echo(f"note: no dev split; runs hold out every {round(1 / task.dev_from_train)}th train example as dev")
     return problems
 
 
