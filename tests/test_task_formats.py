@@ -213,3 +213,20 @@ def test_a_bad_task_file_is_an_error_naming_file_and_line(cnbench, tmp_path, mon
     finally:
         all_tasks.cache_clear()
     assert result.code == 2 and "broken.py:3: cannot load the task" in result.err
+
+
+def test_the_readme_reader_example_works(tmp_path):
+    from cnbench.paths import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    code = next(block for block in readme.split("```python\n")[1:] if "def read_pipes" in block).split("```")[0]
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    spec = task("single", labels=("neg", "pos"), format=namespace["read_pipes"])
+    path = tmp_path / "train.txt.gz"
+    path.write_bytes(gzip.compress("好|看|pos\n差|neg\n".encode()))
+    examples, _ = read_split(spec.local, path, spec)
+    assert examples == [TextExample("好|看", None, "pos"), TextExample("差", None, "neg")]
+    path.write_bytes(gzip.compress("好|pos\n没有竖线\n".encode()))
+    with pytest.raises(DataError, match=r"train.txt.gz:2: '没有竖线' has no '\|'; expected 'text\|label'"):
+        read_split(spec.local, path, spec)
