@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from cnbench.data.readers import field_defaults, format_kinds, read_split
+from cnbench.data.readers import FORMATS, field_defaults, format_kinds, read_split
 from cnbench.display import print_table
 from cnbench.errors import CnbenchError
 from cnbench.hashing import file_sha256
@@ -109,14 +109,18 @@ _TAGGING_LINES = '''
 
 def write_task_file(name: str, kind: str, format: str | None, folder: Path, existing: dict[str, Task]) -> Path:
     """Write ``folder/<name>.py``, a task declaration to fill in that loads as it is. Raises
-    ``CnbenchError`` for a name that is not a Python module name, one already taken, or a file
-    that exists (never overwritten)."""
+    ``CnbenchError`` for a name that is not a Python module name, one already taken, an unknown
+    kind or format or a format that cannot feed the kind, or a file that exists (never overwritten)."""
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise CnbenchError(f"task name {name!r}: expected lower-case letters, digits and _ (a Python module name)")
     if name in existing:
         raise CnbenchError(f"task {name!r} exists already; choose another name")
+    if kind not in _STARTS:
+        raise CnbenchError(f"--kind {kind}: expected one of {', '.join(_STARTS)}")
     default_format, labels, metric, max_len, lr = _STARTS[kind]
     format = format or default_format
+    if format not in FORMATS:
+        raise CnbenchError(f"--format {format}: expected one of {', '.join(FORMATS)}")
     if kind not in format_kinds(format):
         raise CnbenchError(f"--format {format} reads {' or '.join(format_kinds(format))} tasks, not {kind}")
     fields = field_defaults(format, kind)

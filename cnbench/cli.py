@@ -12,9 +12,7 @@ from pathlib import Path
 
 import click
 
-from cnbench.data.readers import FORMATS
 from cnbench.errors import CnbenchError
-from cnbench.task import KINDS
 
 
 def _seeds(value: str | None, seed: int) -> list[int]:
@@ -190,10 +188,10 @@ def leaderboard_command(results_dir, out_path):
 
 @cli.command("new-task")
 @click.argument("name")
-@click.option("--kind", type=click.Choice(KINDS), required=True,
-              help="single: text -> label; pair: two texts -> label; tagging: a BIO tag per character.")
-@click.option("--format", "format_", type=click.Choice(FORMATS),
-              help="How the data files are written [default: tsv, or conll for tagging].")
+@click.option("--kind", required=True,
+              help="single (text -> label) | pair (two texts -> label) | tagging (a BIO tag per character).")
+@click.option("--format", "format_",
+              help="How the data files are written: tsv | conll | jsonl | spans [default: tsv, or conll for tagging].")
 def new_task_command(name, kind, format_):
     """Write a task file to fill in (into $CNBENCH_TASKS_PATH's first folder, else tasks/)."""
     from cnbench.authoring import write_task_file

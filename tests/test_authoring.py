@@ -57,7 +57,10 @@ def test_new_task_never_overwrites_and_checks_its_arguments(cnbench, tasks_path)
     bad_format = cnbench("new-task", "ner2", "--kind", "single", "--format", "spans")
     assert bad_format.code == 2 and bad_format.err == "error: --format spans reads tagging tasks, not single\n"
     unknown = cnbench("new-task", "x", "--kind", "single", "--format", "csv")
-    assert unknown.code == 2 and "'csv' is not one of 'tsv', 'conll', 'jsonl', 'spans'" in unknown.err
+    assert unknown.code == 2 and unknown.err == "error: --format csv: expected one of tsv, conll, jsonl, spans\n"
+    no_kind = cnbench("new-task", "x", "--kind", "ner")
+    assert no_kind.code == 2 and no_kind.err == "error: --kind ner: expected one of single, pair, tagging\n"
+    assert not list(tasks_path.glob("x.py"))
 
 
 def test_new_task_writes_into_tasks_without_tasks_path(monkeypatch):
