@@ -1,4 +1,4 @@
-"""The ``cnbench`` command: ``list``, ``run``, ``sweep``, ``leaderboard``.
+"""The ``cnbench`` command: ``list``, ``run``, ``sweep``, ``leaderboard``, ``new-task``, ``check-task``.
 
 Heavy libraries (torch, transformers) are imported inside the commands that need them, so
 ``cnbench --help`` and ``cnbench list`` start fast. A ``CnbenchError`` is printed as one line
@@ -39,33 +39,21 @@ def cli():
 @cli.command("list")
 def list_command():
     """Tasks, model aliases and heads."""
-    from rich.console import Console
-    from rich.table import Table
-
+    from cnbench.display import print_table
     from cnbench.heads import HEADS
     from cnbench.models.presets import PRESETS
     from cnbench.registry import all_tasks
 
-    console = Console()
-    tasks = Table(title="tasks", title_justify="left")
-    for column in ("name", "kind", "labels", "main metric", "defaults (max_len, epochs, lr)", "Hub dataset"):
-        tasks.add_column(column)
-    for task in all_tasks().values():
-        d = task.defaults
-        tasks.add_row(task.name, task.kind, str(len(task.labels)), task.main_metric,
-                      f"{d.max_len}, {d.epochs}, {d.lr:g}", task.hub.path if task.hub else "-")
-    models = Table(title="models (or any Hub id / local checkpoint folder)", title_justify="left")
-    for column in ("alias", "what", "loads"):
-        models.add_column(column)
-    for alias, preset in PRESETS.items():
-        models.add_row(alias, preset.description, preset.hub_id or "random init (offline)")
-    heads = Table(title="heads", title_justify="left")
-    heads.add_column("name")
-    heads.add_column("task kinds")
-    for name, kinds in sorted(HEADS.items()):
-        heads.add_row(name, ", ".join(sorted(kinds)))
-    for table in (tasks, models, heads):
-        console.print(table)
+    tasks = [(task.name, task.kind, str(len(task.labels)), task.main_metric,
+              f"{task.defaults.max_len}, {task.defaults.epochs}, {task.defaults.lr:g}",
+              task.hub.path if task.hub else "-") for task in all_tasks().values()]
+    print_table("tasks", ("name", "kind", "labels", "main metric", "defaults (max_len, epochs, lr)", "Hub dataset"),
+                tasks, names=("name", "Hub dataset"))
+    models = [(alias, preset.description, preset.hub_id or "random init (offline)") for alias, preset in PRESETS.items()]
+    print_table("models (or any Hub id / local checkpoint folder)", ("alias", "what", "loads"), models,
+                names=("alias", "loads"))
+    heads = [(name, ", ".join(sorted(kinds))) for name, kinds in sorted(HEADS.items())]
+    print_table("heads", ("name", "task kinds"), heads, names=("name",))
 
 
 def _csv(kind):
@@ -201,34 +189,65 @@ def leaderboard_command(results_dir, out_path):
     click.echo(f"wrote {out_path}")
 
 
+@cli.command("new-task")
+@click.argument("name")
+@click.option("--kind", required=True,
+              help="single (text -> label) | pair (two texts -> label) | tagging (a BIO tag per character).")
+@click.option("--format", "format_",
+              help="How the data files are written: tsv | conll | jsonl | spans [default: tsv, or conll for tagging].")
+def new_task_command(name, kind, format_):
+    """Write a task file to fill in (into $CNBENCH_TASKS_PATH's first folder, else tasks/)."""
+    from cnbench.authoring import write_task_file
+    from cnbench.registry import all_tasks, new_task_folder
+
+    path = write_task_file(name, kind, format_, new_task_folder(), all_tasks())
+    all_tasks.cache_clear()
+    click.echo(f"wrote {path}: fill in the TODOs, put the data files in <data dir>/{name}/, "
+               f"then run `cnbench check-task {name}`")
+
+
+@cli.command("check-task")
+@click.argument("name")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Default: $CNBENCH_DATA_DIR or ../shared/data.")
+def check_task_command(name, data_dir):
+    """Read a task's local files as a run would; print counts, checksums, lengths and labels."""
+    from cnbench import paths
+    from cnbench.authoring import check_task
+    from cnbench.registry import get_task
+
+    problems = check_task(get_task(name), paths.data_dir(data_dir))
+    for problem in problems:
+        click.echo(f"problem: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{name}: every split read, no problems")
+
+
 def _print_summary(results: list[dict]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from cnbench.display import print_table
 
     metric = results[0]["task"]["main_metric"]
-    table = Table(title=f"{results[0]['task']['name']}: {metric}")
-    for column in ("model", "head", "seed", "status", "best epoch", "dev", "test", "train s"):
-        table.add_column(column)
+    rows = []
     for result in results:
         dev, test = result["metrics"]["dev"].get(metric), result["metrics"]["test"].get(metric)
-        table.add_row(
+        rows.append((
             result["model"]["alias"], result["head"], str(result["seed"]), result["status"],
             str(result["best_epoch"]), "-" if dev is None else f"{dev:.4f}", "-" if test is None else f"{test:.4f}",
             f"{result['timing']['train_seconds']:.0f}",
-        )
-    console = Console()
-    console.print(table)
+        ))
+    print_table(f"{results[0]['task']['name']}: {metric}",
+                ("model", "head", "seed", "status", "best epoch", "dev", "test", "train s"), rows, names=("model",))
     for result in results:
-        console.print(f"result: {result['_path']}", soft_wrap=True)
+        click.echo(f"result: {result['_path']}")
     scores = [r["metrics"]["test"][metric] for r in results if r["status"] == "completed"]
     if len(scores) > 1:
         from cnbench.stats import summarize
 
         spread = summarize(scores)  # the same statistics the leaderboard shows
-        console.print(f"test {metric} over {spread['n']} seeds: "
-                      f"{spread['mean']:.4f} ± {spread['std']:.4f} (max {spread['max']:.4f})")
+        click.echo(f"test {metric} over {spread['n']} seeds: "
+                   f"{spread['mean']:.4f} ± {spread['std']:.4f} (max {spread['max']:.4f})")
     if any(r["protocol"]["train_on_dev"] or r["protocol"]["limit"] for r in results):
-        console.print("[yellow]smoke run (trained on dev or limited data): not a comparable score[/yellow]")
+        click.secho("smoke run (trained on dev or limited data): not a comparable score", fg="yellow")
 
 
 def main(argv: list[str] | None = None) -> None:

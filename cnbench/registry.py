@@ -2,14 +2,15 @@
 
 Sources, in order: the ``tasks/`` folder of this checkout; folders listed in ``CNBENCH_TASKS_PATH``
 (``os.pathsep``-separated); entry points in the ``cnbench.tasks`` group (each resolving to a
-``Task``). A module without ``TASK``, a ``TASK`` that is not a ``Task``, or two tasks with one name
-is an error naming the file.
+``Task``). A module that fails to run (a bad declaration, a typo), one without ``TASK``, a ``TASK``
+that is not a ``Task``, or two tasks with one name is a ``CnbenchError`` naming the file (and line).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import traceback
 from functools import lru_cache
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -29,11 +30,29 @@ def _task_folders() -> list[Path]:
 def _load_file(path: Path) -> Task:
     spec = importlib.util.spec_from_file_location(f"cnbench_tasks.{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:  # the user's task file: say where it failed, not a traceback
+        message = str(err) if isinstance(err, CnbenchError) else f"{type(err).__name__}: {err}"
+        raise CnbenchError(f"{_line_in(path, err)}: cannot load the task: {message}") from err
     task = getattr(module, "TASK", None)
     if not isinstance(task, Task):
         raise CnbenchError(f"{path}: a task module must define TASK = cnbench.task.Task(...)")
     return task
+
+
+def _line_in(path: Path, err: Exception) -> str:
+    """``path:line`` of the innermost traceback frame (or syntax error) in the task file, else ``path``."""
+    if isinstance(err, SyntaxError) and err.lineno is not None:
+        return f"{path}:{err.lineno}"
+    frames = [frame for frame in traceback.extract_tb(err.__traceback__) if Path(frame.filename) == path]
+    return f"{path}:{frames[-1].lineno}" if frames else str(path)
+
+
+def new_task_folder() -> Path:
+    """Where ``cnbench new-task`` writes: the first folder in ``CNBENCH_TASKS_PATH``, else ``tasks/``."""
+    folders = _task_folders()
+    return folders[1] if len(folders) > 1 else folders[0]
 
 
 @lru_cache(maxsize=1)

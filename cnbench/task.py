@@ -9,27 +9,48 @@ checksums of the local files, and default hyper-parameters from the literature. 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
+
+from cnbench.data.readers import check_declaration, check_format
 
 KINDS = ("single", "pair", "tagging")
 
 
 @dataclass(frozen=True)
 class LocalFiles:
-    """Files under the data directory: ``<data_dir>/<folder>/<files[split]>``.
+    """Files under the data directory: ``<data_dir>/<folder>/<files[split]>`` (plain or ``.gz``).
 
-    ``format`` is ``"tsv"`` (a header equal to ``columns``) or ``"conll"``. ``sha256`` maps a file
-    name to the published hash of the file as distributed; a mismatch is reported, not fatal.
+    ``format`` is how each file is read (``cnbench.data.readers`` documents each):
+
+    - ``"tsv"``: tab-separated with a header equal to ``columns`` (``header=False``: no header
+      line, ``columns`` names the columns in order). ``fields`` maps ``text_a``/``text_b``/``label``
+      to column names; without it, ``label`` is the label and the other one or two columns the text.
+    - ``"conll"``: ``char tag`` lines, blank lines between sentences (tagging tasks).
+    - ``"jsonl"``: one JSON object per line; ``fields`` maps ``text_a``/``text_b``/``label`` (or
+      ``chars``/``tags`` for tagging) to keys, by default keys of those names.
+    - ``"spans"``: CLUENER2020-style JSON lines with inclusive entity spans (tagging tasks);
+      ``fields`` maps ``text`` and ``spans`` to keys, by default ``"text"`` and ``"label"``.
+    - a function ``reader(path, task)`` returning a list of ``TextExample`` or ``TaggedSentence``.
+
+    An unknown format raises ``CnbenchError`` here; a format that does not suit the task's kind,
+    or fields it does not read, raise it when the ``Task`` is built. ``sha256`` maps a file name to
+    the published hash of the file as distributed; a mismatch is reported, not fatal.
     """
 
     folder: str
-    format: str
+    format: str | Callable
     files: dict[str, str]
     columns: tuple[str, ...] = ()
+    fields: dict[str, str] = field(default_factory=dict)
+    header: bool = True
     sha256: dict[str, str] = field(default_factory=dict)
     how_to_get: str = ""
     # Names this copy of the data when another source holds a different cut of the same corpus
     # (MSRA: 100-character chunks here, whole sentences on the Hub); part of the data identity.
     cut: str = ""
+
+    def __post_init__(self):
+        check_format(self)
 
 
 @dataclass(frozen=True)
@@ -109,6 +130,7 @@ class Task:
             raise ValueError(f"task {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
         if self.hub is not None and self.download is not None:
             raise ValueError(f"task {self.name!r}: declare either a Hub dataset or source files to download, not both")
+        check_declaration(self.local, self.kind)
 
     @property
     def head_kind(self) -> str:

@@ -49,7 +49,7 @@ def test_tagging_from_a_hub_layout_maps_ids_by_the_declared_names(tmp_path):
     rows = [{"tokens": ["北", "京", "人"], "ner_tags": [5, 6, 0]}]
     folder = save_splits(tmp_path / "msra", {"train": rows * 40, "test": rows}, features)
     msra = get_task("msra_ner")
-    task = dataclasses.replace(msra, hub=dataclasses.replace(msra.hub, path=str(folder)))
+    task = dataclasses.replace(msra, hub=dataclasses.replace(msra.hub, path=str(folder), data_dir=None, revision=None))
     data = load_task_data(task, data_dir=None)
     assert data.splits["test"][0].tags == ("B-LOC", "I-LOC", "O")
     assert len(data.splits["dev"]) == 2 and len(data.splits["train"]) == 38  # every 20th held out
@@ -63,6 +63,6 @@ def test_a_hub_label_outside_the_task_labels_is_reported_with_its_row(tmp_path):
                                               "validation": [{"text": "好", "label": 1}],
                                               "test": [{"text": "好", "label": 1}]}, features)
     senti = get_task("chnsenticorp")
-    task = dataclasses.replace(senti, hub=dataclasses.replace(senti.hub, path=str(folder)))
+    task = dataclasses.replace(senti, hub=dataclasses.replace(senti.hub, path=str(folder), label_names=None, label_map={}))
     with pytest.raises(DataError, match=r"\[train\] row 1"):
         load_task_data(task, data_dir=None)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from cnbench.data.bio import repair_bio
 from cnbench.data.examples import TaggedSentence, TextExample
-from cnbench.data.readers import read_conll, read_tsv
+from cnbench.data.readers import read_split
 from cnbench.errors import CnbenchError, DataError
 from cnbench.results import gold_sha256, run_key
 from cnbench.task import Task
@@ -140,14 +140,8 @@ def _missing_local(task: Task, folder: Path | None, splits: list[str]) -> str:
 
 # -- local files ---------------------------------------------------------------------------------
 
-def _read(task: Task, path: Path, format_: str):
-    if format_ == "tsv":
-        return read_tsv(path, task.local.columns, task.labels)
-    return read_conll(path, task.labels, repair_bio=task.repair_bio)
-
-
 def _read_local(task: Task, split: str, path: Path, data: TaskData) -> None:
-    examples, report = _read(task, path, task.local.format)
+    examples, report = read_split(task.local, path, task)
     expected = task.local.sha256.get(path.name)
     data.splits[split] = examples
     data.provenance[split] = {"source": "local", "path": str(path), "sha256": report.sha256,
@@ -173,7 +167,7 @@ def _download(task: Task, splits: list[str], data: TaskData) -> None:
     for split in splits:
         url, checksum = task.download.urls[split], task.download.checksums[split]
         path = fetch_verified(url, checksum, task.name)
-        examples, report = _read(task, path, task.local.format)
+        examples, report = read_split(task.local, path, task)
         data.splits[split] = examples
         data.provenance[split] = {"source": "download", "url": url, "checksum": checksum, "path": str(path),
                                   "sha256": report.sha256, "cut": task.download.cut}
@@ -188,10 +182,13 @@ def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
     from cnbench import hub
 
     spec = task.hub
-    folder, commit = hub.snapshot(spec.path, "dataset", spec.revision)
+    if Path(spec.path).is_dir():  # a dataset folder laid out as on the Hub: the same reading code
+        folder, commit = Path(spec.path), None
+    else:
+        folder, commit = hub.snapshot(spec.path, "dataset", spec.revision)
     for split in splits:
         hub_split = spec.splits[split]
-        where = f"{spec.path}@{commit[:7]}[{hub_split}]"
+        where = f"{spec.path}@{(commit or 'folder')[:7]}[{hub_split}]"
         try:
             with _quiet_datasets():
                 dataset = datasets.load_dataset(str(folder), spec.config, data_dir=spec.data_dir, split=hub_split)

@@ -1,12 +1,23 @@
-"""Readers for the on-disk formats: TSV with a header, and CoNLL ``char tag`` lines.
+"""Readers for the on-disk formats a task can declare (``LocalFiles.format``):
 
-Both accept plain or gzipped files (by the ``.gz`` suffix) and fail with ``DataError`` naming
-``file:line`` and what was expected: a missing file, undecodable bytes, a truncated or non-gzip
-``.gz``, a carriage return inside a line (CR-only line endings), a wrong column count, an empty
-text, an unknown label or tag, a line that is not ``char tag``. Nothing is silently dropped, and
-no other exception escapes, whatever the bytes (``tests/test_fuzz_readers.py``). A UTF-8 BOM and
-CRLF line endings are tolerated (they are encoding accidents, not content). Fields are split on
-tabs only, never on quotes: a ``"`` is text.
+- ``"tsv"``: tab-separated, a header equal to ``columns`` (or none, with ``header=False``); the
+  text and label columns are picked by name (``fields``), so extra columns such as ids are allowed.
+- ``"conll"``: ``char tag`` lines, sentences separated by blank lines.
+- ``"jsonl"``: one JSON object per line, keys picked by ``fields``: ``text_a``/``text_b``/``label``
+  for sentence tasks, ``chars`` (a string or a list of characters) and ``tags`` for tagging.
+- ``"spans"``: CLUENER2020-style JSON lines, ``{"text": "...", "label": {"PER": {"张三": [[0, 1]]}}}``
+  with inclusive character spans, turned into character BIO tags.
+- a function ``reader(path, task) -> list of TextExample | TaggedSentence``: the task's own reader;
+  what it returns is checked like any other reader's output (kinds, labels, BIO).
+
+Every reader accepts plain or gzipped files (by the ``.gz`` suffix) and fails with ``DataError``
+naming ``file:line`` and what was expected: a missing file, undecodable bytes, a truncated or
+non-gzip ``.gz``, a carriage return inside a line (CR-only line endings), a wrong column count, an
+empty text, an unknown label or tag, a line that is not ``char tag`` or not a JSON object, a span
+that overlaps another, leaves the text or does not cover its mention. Nothing is silently dropped,
+and no other exception escapes, whatever the bytes (``tests/test_fuzz_readers.py``). A UTF-8 BOM
+and CRLF line endings are tolerated (they are encoding accidents, not content). TSV fields are
+split on tabs only, never on quotes: a ``"`` is text.
 
 BIO repair: an ``I-X`` that does not continue an ``X`` entity (after ``O``, after another type, or
 at sentence start) is an error by default; with ``repair_bio=True`` it becomes ``B-X`` and is
@@ -16,15 +27,21 @@ counted in ``ReadReport.repaired`` (MSRA's 100-character chunks start 17 entitie
 from __future__ import annotations
 
 import gzip
+import json
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from cnbench.data.bio import repair_bio as repair_bio_tags
 from cnbench.data.examples import TaggedSentence, TextExample
-from cnbench.errors import DataError
+from cnbench.errors import CnbenchError, DataError
 from cnbench.hashing import file_sha256
+
+if TYPE_CHECKING:
+    from cnbench.task import LocalFiles, Task
+
+SENTENCE_KINDS = ("single", "pair")
 
 
 @dataclass
@@ -36,8 +53,13 @@ class ReadReport:
     repaired: list[str] = field(default_factory=list)
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, text)`` without the line ending; errors name the file and line."""
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, text)`` without the line ending, from a plain or ``.gz`` file.
+
+    Errors (missing file, bad UTF-8, broken gzip, CR-only endings) are ``DataError`` naming the
+    file and line; custom task readers should read through this to keep that contract.
+    """
+    path = Path(path)
     if not path.is_file():
         raise DataError(path, None, "file not found")
     opener = gzip.open if path.suffix == ".gz" else open
@@ -70,40 +92,44 @@ def read_tsv(
     path: Path,
     columns: tuple[str, ...],
     labels: tuple[str, ...],
+    fields: dict[str, str] | None = None,
+    header: bool = True,
 ) -> tuple[list[TextExample], ReadReport]:
-    """Read a TSV whose header is exactly ``columns`` (one of them ``label``; text columns are
-    ``text`` or ``text_a``/``text_b`` or any two names, mapped in header order to text_a/text_b).
+    """Read a TSV with the columns ``columns``, its first line a header equal to them unless
+    ``header`` is False. ``fields`` maps ``text_a``/``text_b``/``label`` to column names; without
+    it the ``label`` column is the label and the other columns, in order, are text_a and text_b.
     """
     path = Path(path)
-    text_columns = [name for name in columns if name != "label"]
-    label_at = columns.index("label")
+    fields = fields or _tsv_default_fields(columns)
+    at = {name: columns.index(column) for name, column in fields.items()}
+    text_fields = [name for name in ("text_a", "text_b") if name in at]
     label_set = set(labels)
     examples: list[TextExample] = []
-    lines = _lines(path)
-    header = next(lines, None)
-    if header is None:
-        raise DataError(path, 1, f"empty file; expected a header {_tab(columns)}")
-    if tuple(header[1].split("\t")) != tuple(columns):
-        raise DataError(path, 1, f"header is {header[1]!r}; expected {_tab(columns)}")
+    lines = read_lines(path)
+    if header:
+        first = next(lines, None)
+        if first is None:
+            raise DataError(path, 1, f"empty file; expected a header {_tab(columns)}")
+        if tuple(first[1].split("\t")) != tuple(columns):
+            raise DataError(path, 1, f"header is {first[1]!r}; expected {_tab(columns)}")
     for number, line in lines:
         if line == "":
             raise DataError(path, number, f"blank line; expected {len(columns)} tab-separated fields")
-        fields = line.split("\t")
-        if len(fields) != len(columns):
+        values = line.split("\t")
+        if len(values) != len(columns):
             raise DataError(
-                path, number, f"{len(fields)} tab-separated fields; expected {len(columns)} ({_tab(columns)})"
+                path, number, f"{len(values)} tab-separated fields; expected {len(columns)} ({_tab(columns)})"
             )
-        record = dict(zip(columns, fields))
-        for name in text_columns:
-            if record[name].strip() == "":
-                raise DataError(path, number, f"empty {name!r}; expected non-empty text")
-        label = fields[label_at]
+        for name in text_fields:
+            if values[at[name]].strip() == "":
+                raise DataError(path, number, f"empty {fields[name]!r}; expected non-empty text")
+        label = values[at["label"]]
         if label not in label_set:
             raise DataError(path, number, f"label {label!r} is not one of {sorted(label_set)}")
-        texts = [record[name] for name in text_columns]
+        texts = [values[at[name]] for name in text_fields]
         examples.append(TextExample(texts[0], texts[1] if len(texts) > 1 else None, label))
     if not examples:
-        raise DataError(path, None, "no rows after the header")
+        raise DataError(path, None, "no rows after the header" if header else "no rows")
     return examples, ReadReport(str(path), file_sha256(path))
 
 
@@ -123,22 +149,13 @@ def read_conll(
 
     def finish() -> None:
         if chars:
-            fixed, repairs = repair_bio_tags(sentence_tags)
-            for position, original, context in repairs:
-                number = line_numbers[position]
-                if not repair_bio:
-                    raise DataError(
-                        path, number,
-                        f"{original!r} after {context} is ill-formed BIO; expected B-{original[2:]} "
-                        "(pass repair_bio to turn such tags into B- with a warning)",
-                    )
-                report.repaired.append(f"{path}:{number}: {original} after {context} read as B-{original[2:]}")
-            sentences.append(TaggedSentence(tuple(chars), tuple(fixed)))
+            fixed = _bio(sentence_tags, repair_bio, report, path, lambda i: (line_numbers[i], ""))
+            sentences.append(TaggedSentence(tuple(chars), fixed))
         chars.clear()
         sentence_tags.clear()
         line_numbers.clear()
 
-    for number, line in _lines(path):
+    for number, line in read_lines(path):
         if line == "":
             finish()
             continue
@@ -156,8 +173,324 @@ def read_conll(
     finish()
     if not sentences:
         raise DataError(path, None, "no sentences; expected 'char tag' lines separated by blank lines")
-    report.sha256 = file_sha256(path)  # after reading: a missing file is reported by _lines as a DataError
+    report.sha256 = file_sha256(path)  # after reading: a missing file is reported by read_lines as a DataError
     return sentences, report
+
+
+def read_jsonl(
+    path: Path,
+    kind: str,
+    labels: tuple[str, ...],
+    fields: dict[str, str],
+    repair_bio: bool = False,
+) -> tuple[list, ReadReport]:
+    """Read one JSON object per line; ``fields`` maps cnbench's fields (``text_a``/``text_b``/
+    ``label``, or ``chars``/``tags`` for tagging) to the objects' keys. Other keys are ignored.
+    Labels may be strings or integers (an integer matches the label with its decimal spelling).
+    """
+    path = Path(path)
+    label_set = set(labels)
+    report = ReadReport(str(path), "")
+    examples: list = []
+    for number, line in read_lines(path):
+        record = _json_object(path, number, line, fields)
+
+        def value(name: str):
+            return record[fields[name]]
+
+        if kind == "tagging":
+            chars, tags = value("chars"), value("tags")
+            if isinstance(chars, str):
+                chars = list(chars)
+            if not _is_list_of_str(chars) or not chars or any(len(char) != 1 for char in chars):
+                raise DataError(path, number, f"{fields['chars']!r} is {_short(chars)}; expected a non-empty "
+                                              "string or a list of single characters")
+            if not _is_list_of_str(tags) or len(tags) != len(chars):
+                raise DataError(path, number, f"{fields['tags']!r} is {_short(tags)}; expected a list of "
+                                              f"{len(chars)} tag strings, one per character")
+            for index, tag in enumerate(tags):
+                if tag not in label_set:
+                    raise DataError(path, number, f"tag {tag!r} at character {index} is not one of {sorted(label_set)}")
+            fixed = _bio(tags, repair_bio, report, path, lambda i: (number, f" at character {i}"))
+            examples.append(TaggedSentence(tuple(chars), fixed))
+            continue
+        texts = []
+        for name in ("text_a", "text_b") if kind == "pair" else ("text_a",):
+            text = value(name)
+            if not isinstance(text, str) or not text.strip():
+                raise DataError(path, number, f"{fields[name]!r} is {_short(text)}; expected non-empty text")
+            texts.append(text)
+        label = value("label")
+        name = str(label) if isinstance(label, int) and not isinstance(label, bool) else label
+        if not isinstance(name, str) or name not in label_set:
+            raise DataError(path, number, f"label {label!r} is not one of {sorted(label_set)}")
+        examples.append(TextExample(texts[0], texts[1] if kind == "pair" else None, name))
+    if not examples:
+        raise DataError(path, None, "no lines; expected one JSON object per line")
+    report.sha256 = file_sha256(path)
+    return examples, report
+
+
+def read_spans(
+    path: Path,
+    labels: tuple[str, ...],
+    fields: dict[str, str],
+) -> tuple[list[TaggedSentence], ReadReport]:
+    """Read CLUENER2020-style lines: ``fields["text"]`` holds the text and ``fields["spans"]``
+    ``{type: {mention: [[start, end], ...]}}`` with inclusive character offsets. Each type needs
+    ``B-type`` and ``I-type`` among the labels. A span outside the text, one whose text is not its
+    mention, and two spans sharing a character are errors; ``{}`` means no entities, while a line
+    without the spans key is an error (an unlabelled file cannot be scored).
+    """
+    path = Path(path)
+    types = sorted(tag[2:] for tag in labels if tag.startswith("B-") and f"I-{tag[2:]}" in labels)
+    sentences: list[TaggedSentence] = []
+    for number, line in read_lines(path):
+        record = _json_object(path, number, line, fields)
+        text, annotations = record[fields["text"]], record[fields["spans"]]
+        if not isinstance(text, str) or not text:
+            raise DataError(path, number, f"{fields['text']!r} is {_short(text)}; expected non-empty text")
+        if not isinstance(annotations, dict):
+            raise DataError(path, number, f"{fields['spans']!r} is {_short(annotations)}; expected "
+                                          '{type: {mention: [[start, end], ...]}}')
+        spans = []
+        for entity_type, mentions in annotations.items():
+            if entity_type not in types:
+                raise DataError(path, number, f"entity type {entity_type!r} is not one of {types} "
+                                              "(a type needs B- and I- tags among the task's labels)")
+            if not isinstance(mentions, dict):
+                raise DataError(path, number, f"{entity_type!r} holds {_short(mentions)}; expected "
+                                              "{mention: [[start, end], ...]}")
+            for mention, positions in mentions.items():
+                if not isinstance(positions, list) or not positions:
+                    raise DataError(path, number, f"{entity_type} {mention!r} has spans {_short(positions)}; "
+                                                  "expected a non-empty list of [start, end]")
+                for position in positions:
+                    spans.append(_span(path, number, text, entity_type, mention, position))
+        spans.sort()
+        for (start, end, *first), (next_start, next_end, *second) in zip(spans, spans[1:]):
+            if next_start <= end:
+                raise DataError(path, number, f"spans [{start}, {end}] ({first[0]} {first[1]!r}) and "
+                                              f"[{next_start}, {next_end}] ({second[0]} {second[1]!r}) overlap; "
+                                              "expected disjoint entities")
+        tags = ["O"] * len(text)
+        for start, end, entity_type, _ in spans:
+            tags[start] = f"B-{entity_type}"
+            tags[start + 1:end + 1] = [f"I-{entity_type}"] * (end - start)
+        sentences.append(TaggedSentence(tuple(text), tuple(tags)))
+    if not sentences:
+        raise DataError(path, None, "no lines; expected one JSON object per line")
+    return sentences, ReadReport(str(path), file_sha256(path))
+
+
+def _span(path, number: int, text: str, entity_type: str, mention: str, position) -> tuple:
+    """Check one ``[start, end]`` (inclusive) against the text and its mention."""
+    if (not isinstance(position, list) or len(position) != 2
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in position)):
+        raise DataError(path, number, f"{entity_type} {mention!r}: span {_short(position)} is not "
+                                      "[start, end] (two integers, end inclusive)")
+    start, end = position
+    if not 0 <= start <= end < len(text):
+        raise DataError(path, number, f"{entity_type} {mention!r}: span [{start}, {end}] is outside the text "
+                                      f"(characters 0 to {len(text) - 1}) or ends before it starts")
+    if text[start:end + 1] != mention:
+        raise DataError(path, number, f"{entity_type} {mention!r}: span [{start}, {end}] covers "
+                                      f"{text[start:end + 1]!r}; expected the mention (end is inclusive)")
+    return start, end, entity_type, mention
+
+
+def read_custom(
+    reader: Callable, path: Path, task: Task
+) -> tuple[list, ReadReport]:
+    """Run a task's own reader and check what it returns as the built-in readers check files:
+    a non-empty list of ``TextExample`` (``text_b`` set exactly for pair tasks) or
+    ``TaggedSentence``, with known labels and BIO tags (repaired only under ``repair_bio``).
+    An exception other than ``CnbenchError`` becomes a ``DataError`` naming the reader.
+    """
+    path = Path(path)
+    name = getattr(reader, "__name__", repr(reader))
+    try:
+        examples = list(reader(path, task))
+    except CnbenchError:
+        raise
+    except Exception as err:  # the task's own code: report it in the error contract, with its name
+        raise DataError(path, None, f"reader {name} failed: {type(err).__name__}: {err}") from err
+    if not path.is_file():
+        raise DataError(path, None, "file not found")
+    report = ReadReport(str(path), file_sha256(path))
+    label_set = set(task.labels)
+    checked = []
+    for index, example in enumerate(examples):
+        where = f"example {index} from reader {name}"
+        if task.kind == "tagging":
+            if not _is_tagged_sentence(example):
+                raise DataError(path, None, f"{where} is {_short(example)}; expected a TaggedSentence with one "
+                                            "tag string per single character")
+            unknown = sorted(set(example.tags) - label_set)
+            if unknown:
+                raise DataError(path, None, f"{where}: tags {unknown} are not among {sorted(label_set)}")
+            fixed = _bio(example.tags, task.repair_bio, report, path,
+                         lambda i: (None, f" in {where} at character {i}"))
+            checked.append(TaggedSentence(tuple(example.chars), fixed))
+            continue
+        pair = task.kind == "pair"
+        if not _is_text_example(example, pair):
+            shape = "TextExample(text_a, text_b, label) with two non-empty texts" if pair else \
+                "TextExample(text_a, None, label) with a non-empty text"
+            raise DataError(path, None, f"{where} is {_short(example)}; expected a {shape}")
+        if example.label not in label_set:
+            raise DataError(path, None, f"{where}: label {example.label!r} is not one of {sorted(label_set)}")
+        checked.append(example)
+    if not checked:
+        raise DataError(path, None, f"reader {name} returned no examples")
+    return checked, report
+
+
+# format -> (task kinds it can feed, reader(local, path, task))
+_FORMATS: dict[str, tuple[tuple[str, ...], Callable]] = {
+    "tsv": (SENTENCE_KINDS, lambda local, path, task: read_tsv(
+        path, local.columns, task.labels, local.fields or None, local.header)),
+    "conll": (("tagging",), lambda local, path, task: read_conll(path, task.labels, task.repair_bio)),
+    "jsonl": (SENTENCE_KINDS + ("tagging",), lambda local, path, task: read_jsonl(
+        path, task.kind, task.labels, resolved_fields(local, task.kind), task.repair_bio)),
+    "spans": (("tagging",), lambda local, path, task: read_spans(
+        path, task.labels, resolved_fields(local, task.kind))),
+}
+FORMATS = tuple(_FORMATS)
+
+
+def read_split(local: LocalFiles, path: Path, task: Task) -> tuple[list, ReadReport]:
+    """Read one split's file the way the task declares: a built-in format or its own reader."""
+    if callable(local.format):
+        return read_custom(local.format, path, task)
+    return _FORMATS[local.format][1](local, path, task)
+
+
+def format_kinds(format: str) -> tuple[str, ...]:
+    """The task kinds a built-in format can feed."""
+    return _FORMATS[format][0]
+
+
+def field_defaults(format: str, kind: str) -> dict[str, str]:
+    """The fields a format reads for a task kind, each mapped to the name it has by default."""
+    if format == "spans":
+        return {"text": "text", "spans": "label"}
+    if kind == "tagging":
+        return {"chars": "chars", "tags": "tags"}
+    names = ("text_a", "text_b", "label") if kind == "pair" else ("text_a", "label")
+    return {name: name for name in names}
+
+
+def resolved_fields(local: LocalFiles, kind: str) -> dict[str, str]:
+    """The task's ``fields`` over the format's defaults."""
+    return {**field_defaults(local.format, kind), **local.fields}
+
+
+def check_format(local: LocalFiles) -> None:
+    """Fail early, when a task is declared, on a format name that no reader handles."""
+    if not callable(local.format) and local.format not in _FORMATS:
+        raise CnbenchError(f"LocalFiles(folder={local.folder!r}): format {local.format!r} is not one of "
+                           f"{', '.join(FORMATS)} (or a reader function)")
+
+
+def check_declaration(local: LocalFiles, kind: str) -> None:
+    """Check that a task's format suits its kind and that its field mapping names known fields
+    (and, for TSV, existing columns). Raises ``CnbenchError`` saying what is expected."""
+    if callable(local.format):
+        return
+    where = f"LocalFiles(folder={local.folder!r}, format={local.format!r})"
+    kinds = format_kinds(local.format)
+    if kind not in kinds:
+        raise CnbenchError(f"{where}: reads {' or '.join(kinds)} tasks, not {kind!r}")
+    if local.format == "conll":
+        if local.fields:
+            raise CnbenchError(f"{where}: takes no fields (each line is 'char tag')")
+        return
+    known = field_defaults(local.format, kind)
+    if local.format == "tsv" and not local.columns:
+        raise CnbenchError(f"{where}: needs columns, the file's column names in order")
+    declared = local.fields or local.format != "tsv"
+    fields = local.fields if declared else _tsv_default_fields(local.columns)
+    hint = "" if declared else (" (without fields=, the columns must be 'label' plus one text column per "
+                                "sentence; map the others with fields={'text_a': ..., 'label': ...})")
+    unknown = sorted(set(fields) - set(known))
+    if unknown:
+        raise CnbenchError(f"{where}: fields {unknown} are not among {sorted(known)} for a {kind} task{hint}")
+    if local.format != "tsv":
+        return
+    missing = sorted(set(known) - set(fields))
+    if missing:
+        raise CnbenchError(f"{where}: no column for {missing}{hint}")
+    absent = sorted(column for column in fields.values() if column not in local.columns)
+    if absent:
+        raise CnbenchError(f"{where}: fields name columns {absent} that are not among {local.columns}")
+
+
+def _tsv_default_fields(columns: tuple[str, ...]) -> dict[str, str]:
+    texts = [name for name in columns if name != "label"]
+    fields = dict(zip(("text_a", "text_b"), texts)) if len(texts) <= 2 else {}
+    if "label" in columns:
+        fields["label"] = "label"
+    return fields
+
+
+def _json_object(path: Path, number: int, line: str, fields: dict[str, str]) -> dict:
+    """Parse one line as a JSON object holding every key in ``fields``."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError; so are oversized ints
+        raise DataError(path, number, f"not JSON ({str(err).split(':')[0]}); expected one JSON object per line") from None
+    if not isinstance(record, dict):
+        raise DataError(path, number, f"{_short(record)} is not a JSON object; expected one object per line "
+                                      "(JSON lines, not one JSON array)")
+    missing = [key for key in fields.values() if key not in record]
+    if missing:
+        raise DataError(path, number, f"no {', '.join(map(repr, missing))} key; expected keys "
+                                      f"{', '.join(map(repr, fields.values()))}")
+    return record
+
+
+def _bio(tags, repair_bio: bool, report: ReadReport, path: Path, locate) -> tuple[str, ...]:
+    """Return ``tags`` as well-formed BIO (``cnbench.data.bio``): an ``I-X`` not continuing an
+    ``X`` entity is an error at ``locate(index) -> (line, where)``, or, under ``repair_bio``,
+    becomes ``B-X`` and is counted."""
+    fixed, repairs = repair_bio_tags(tags)
+    for index, tag, context in repairs:
+        line, where = locate(index)
+        if not repair_bio:
+            raise DataError(
+                path, line,
+                f"{tag!r}{where} after {context} is ill-formed BIO; expected B-{tag[2:]} "
+                "(pass repair_bio to turn such tags into B- with a warning)",
+            )
+        report.repaired.append(f"{path}:{line}{where}: {tag} after {context} read as B-{tag[2:]}")
+    return tuple(fixed)
+
+
+def _is_tagged_sentence(example) -> bool:
+    if not isinstance(example, TaggedSentence):
+        return False
+    chars, tags = example.chars, example.tags
+    return (isinstance(chars, (tuple, list, str)) and isinstance(tags, (tuple, list)) and 0 < len(chars) == len(tags)
+            and all(isinstance(char, str) and len(char) == 1 for char in chars)
+            and all(isinstance(tag, str) for tag in tags))
+
+
+def _is_text_example(example, pair: bool) -> bool:
+    def text(value) -> bool:
+        return isinstance(value, str) and value.strip() != ""
+
+    return (isinstance(example, TextExample) and text(example.text_a) and isinstance(example.label, str)
+            and (text(example.text_b) if pair else example.text_b is None))
+
+
+def _is_list_of_str(value) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _tab(columns: tuple[str, ...]) -> str:

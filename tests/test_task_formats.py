@@ -1,0 +1,226 @@
+"""The formats a task can declare: TSV with a column mapping, JSON lines, CLUENER-style spans and
+a task's own reader; their errors (file:line, what was expected) and the checks made when a task is
+declared."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from cnbench.data.examples import TaggedSentence, TextExample
+from cnbench.data.readers import FORMATS, read_spans, read_split
+from cnbench.errors import CnbenchError, DataError
+from cnbench.hashing import file_sha256
+from cnbench.registry import all_tasks, get_task
+from cnbench.task import Defaults, LocalFiles, Task
+
+NER = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC")
+DEFAULTS = Defaults(max_len=32, epochs=1, lr=1e-3)
+
+
+def task(kind="single", labels=("0", "1"), repair_bio=False, **local) -> Task:
+    local = {"folder": "t", "files": {"test": "test.x"}, **local}
+    return Task(name="t", description="t", kind=kind, labels=labels, main_metric="accuracy",
+                local=LocalFiles(**local), defaults=DEFAULTS, repair_bio=repair_bio)
+
+
+def jsonl(path, *records) -> str:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in records),
+                    encoding="utf-8")
+    return path
+
+
+SPANS = task("tagging", NER, format="spans")
+
+
+def test_spans_become_character_bio_tags(tmp_path):
+    path = jsonl(tmp_path / "ner.json",
+                 {"id": 0, "text": "张三在北京", "label": {"PER": {"张三": [[0, 1]]}, "LOC": {"北京": [[3, 4]]}}},
+                 {"text": "李四说李四好", "label": {"PER": {"李四": [[0, 1], [3, 4]]}}},
+                 {"text": "没有实体", "label": {}})
+    sentences, report = read_split(SPANS.local, path, SPANS)
+    assert sentences == [
+        TaggedSentence(tuple("张三在北京"), ("B-PER", "I-PER", "O", "B-LOC", "I-LOC")),
+        TaggedSentence(tuple("李四说李四好"), ("B-PER", "I-PER", "O", "B-PER", "I-PER", "O")),
+        TaggedSentence(tuple("没有实体"), ("O",) * 4),
+    ]
+    assert len(report.sha256) == 64 and report.repaired == []
+
+
+def test_spans_read_gzip_and_mapped_keys(tmp_path):
+    path = tmp_path / "ner.json.gz"
+    path.write_bytes(gzip.compress(json.dumps({"sentence": "王五", "entities": {"PER": {"王五": [[0, 1]]}}}).encode()))
+    spec = task("tagging", NER, format="spans", fields={"text": "sentence", "spans": "entities"})
+    sentences, _ = read_split(spec.local, path, spec)
+    assert sentences[0].tags == ("B-PER", "I-PER")
+
+
+@pytest.mark.parametrize("line, message", [
+    ({"text": "张三李四", "label": {"PER": {"张三李": [[0, 2]], "三李": [[1, 2]]}}}, r"\[0, 2\] \(PER '张三李'\) and \[1, 2\] \(PER '三李'\) overlap"),
+    ({"text": "张三", "label": {"PER": {"张三": [[0, 1]]}, "LOC": {"张": [[0, 0]]}}}, "overlap"),
+    ({"text": "张三", "label": {"PER": {"张三": [[1, 2]]}}}, r"span \[1, 2\] is outside the text \(characters 0 to 1\)"),
+    ({"text": "张三", "label": {"PER": {"张三": [[-1, 0]]}}}, "outside the text"),
+    ({"text": "张三", "label": {"PER": {"张三": [[1, 0]]}}}, "ends before it starts"),
+    ({"text": "张三在", "label": {"PER": {"张三": [[1, 2]]}}}, r"span \[1, 2\] covers '三在'; expected the mention"),
+    ({"text": "张三", "label": {"PER": {"张三": [[0, 2]]}}}, "outside the text"),  # an exclusive end
+    ({"text": "张三", "label": {"ORG": {"张三": [[0, 1]]}}}, r"entity type 'ORG' is not one of \['LOC', 'PER'\]"),
+    ({"text": "张三", "label": {"PER": {"张三": [0, 1]}}}, r"span 0 is not \[start, end\]"),
+    ({"text": "张三", "label": {"PER": {"张三": [[0, True]]}}}, "is not \\[start, end\\]"),
+    ({"text": "张三", "label": {"PER": ["张三"]}}, "expected {mention"),
+    ({"text": "张三", "label": {"PER": {"张三": []}}}, "non-empty list"),
+    ({"text": "张三", "label": ["PER"]}, "expected {type"),
+    ({"text": "", "label": {}}, "expected non-empty text"),
+    ({"text": "张三"}, r"no 'label' key"),
+    ('{"text": "张三", "label": {}', "not JSON"),
+    ('["张三"]', "not a JSON object"),
+    ("", "not JSON"),
+])
+def test_span_errors_name_file_and_line(tmp_path, line, message):
+    path = jsonl(tmp_path / "ner.json", {"text": "好", "label": {}}, line)
+    with pytest.raises(DataError, match=message) as caught:
+        read_spans(path, NER, {"text": "text", "spans": "label"})
+    assert str(caught.value).startswith(f"{path}:2: ")
+
+
+def test_jsonl_sentence_pairs_with_a_field_mapping(tmp_path):
+    path = jsonl(tmp_path / "afqmc.json", {"sentence1": "花呗", "sentence2": "借呗", "label": "0", "id": 3},
+                 {"sentence1": "a", "sentence2": "b", "label": 1})
+    spec = task("pair", format="jsonl", fields={"text_a": "sentence1", "text_b": "sentence2"})
+    examples, _ = read_split(spec.local, path, spec)
+    assert examples == [TextExample("花呗", "借呗", "0"), TextExample("a", "b", "1")]
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"text_a": "好", "label": "2"}, r"label '2' is not one of \['0', '1'\]"),
+    ({"text_a": "好", "label": True}, "label True is not one of"),
+    ({"text_a": " ", "label": "1"}, "'text_a' is ' '; expected non-empty text"),
+    ({"text_a": ["好"], "label": "1"}, "expected non-empty text"),
+    ({"text": "好", "label": "1"}, "no 'text_a' key"),
+])
+def test_jsonl_errors_name_file_and_line(tmp_path, record, message):
+    path = jsonl(tmp_path / "s.json", {"text_a": "好", "label": "0"}, record)
+    spec = task("single", format="jsonl")
+    with pytest.raises(DataError, match=message) as caught:
+        read_split(spec.local, path, spec)
+    assert str(caught.value).startswith(f"{path}:2: ")
+
+
+def test_jsonl_tagging_checks_lengths_tags_and_bio(tmp_path):
+    spec = task("tagging", NER, format="jsonl", fields={"chars": "tokens", "tags": "ner_tags"})
+    good = jsonl(tmp_path / "good.json", {"tokens": "张三", "ner_tags": ["B-PER", "I-PER"]},
+                 {"tokens": ["北", "京"], "ner_tags": ["B-LOC", "I-LOC"]})
+    assert [s.chars for s in read_split(spec.local, good, spec)[0]] == [("张", "三"), ("北", "京")]
+    for record, message in [({"tokens": "张三", "ner_tags": ["B-PER"]}, "expected a list of 2 tag strings"),
+                            ({"tokens": ["张三"], "ner_tags": ["B-PER"]}, "list of single characters"),
+                            ({"tokens": "张", "ner_tags": ["B-ORG"]}, "tag 'B-ORG' at character 0 is not one of"),
+                            ({"tokens": "张三", "ner_tags": ["O", "I-PER"]}, "'I-PER' at character 1 after 'O'")]:
+        path = jsonl(tmp_path / "bad.json", record)
+        with pytest.raises(DataError, match=message) as caught:
+            read_split(spec.local, path, spec)
+        assert str(caught.value).startswith(f"{path}:1: ")
+    repairing = task("tagging", NER, format="jsonl", fields={"chars": "tokens", "tags": "ner_tags"}, repair_bio=True)
+    sentences, report = read_split(repairing.local, path, repairing)
+    assert sentences[0].tags == ("O", "B-PER") and len(report.repaired) == 1
+
+
+def test_tsv_column_mapping_skips_extra_columns_and_reads_headerless_files(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("7\t花呗\t借呗\t1\n8\t甲\t乙\t0\n", encoding="utf-8")
+    spec = task("pair", format="tsv", header=False, columns=("id", "q1", "q2", "y"),
+                fields={"text_a": "q1", "text_b": "q2", "label": "y"})
+    examples, _ = read_split(spec.local, path, spec)
+    assert examples == [TextExample("花呗", "借呗", "1"), TextExample("甲", "乙", "0")]
+    with_header = task("single", format="tsv", columns=("id", "sentence", "label"),
+                       fields={"text_a": "sentence", "label": "label"})
+    path.write_text("id\tsentence\tlabel\n1\t好\t1\n2\t \t0\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r":3: empty 'sentence'; expected non-empty text"):
+        read_split(with_header.local, path, with_header)
+
+
+def test_what_a_custom_reader_returns_is_checked(tmp_path):
+    path = tmp_path / "raw.txt"
+    path.write_text("好|1\n坏|0\n", encoding="utf-8")
+    for returned, message in [([TextExample("好", None, "7")], r"example 0 from reader bad: label '7'"),
+                              ([TextExample("好", "多余", "1")], "expected a TextExample\\(text_a, None, label\\)"),
+                              (["好"], "example 0 from reader bad is '好'"),
+                              ([], "reader bad returned no examples")]:
+        def bad(path, task, returned=returned):
+            return returned
+        spec = task("single", format=bad)
+        with pytest.raises(DataError, match=message):
+            read_split(spec.local, path, spec)
+
+    def broken(path, task):
+        raise KeyError("column")
+    spec = task("single", format=broken)
+    with pytest.raises(DataError, match=r"raw.txt: reader broken failed: KeyError: 'column'"):
+        read_split(spec.local, path, spec)
+
+
+def test_custom_tagging_reader_gets_bio_checks(tmp_path):
+    path = tmp_path / "raw.txt"
+    path.write_text("x", encoding="utf-8")
+
+    def reader(path, task):
+        return [TaggedSentence(("张", "三"), ("I-PER", "I-PER"))]
+
+    spec = task("tagging", NER, format=reader)
+    with pytest.raises(DataError, match="'I-PER' in example 0 from reader reader at character 0 after sentence start"):
+        read_split(spec.local, path, spec)
+    repairing = task("tagging", NER, format=reader, repair_bio=True)
+    assert read_split(repairing.local, path, repairing)[0][0].tags == ("B-PER", "I-PER")
+
+
+@pytest.mark.parametrize("local, message", [
+    ({"format": "json"}, r"format 'json' is not one of tsv, conll, jsonl, spans \(or a reader function\)"),
+    ({"format": "conll"}, r"reads tagging tasks, not 'single'"),
+    ({"format": "spans"}, "not 'single'"),
+    ({"format": "jsonl", "fields": {"chars": "x"}}, r"fields \['chars'\] are not among \['label', 'text_a'\]"),
+    ({"format": "tsv"}, "needs columns"),
+    ({"format": "tsv", "columns": ("a", "b", "label")}, r"fields \['text_b'\] are not among.*without fields="),
+    ({"format": "tsv", "columns": ("text",)}, r"no column for \['label'\]"),
+    ({"format": "tsv", "columns": ("s", "y"), "fields": {"text_a": "s", "label": "z"}}, r"columns \['z'\]"),
+])
+def test_bad_declarations_fail_when_the_task_is_built(local, message):
+    with pytest.raises(CnbenchError, match=message):
+        task("single", **local)
+
+
+def test_every_built_in_format_is_listed():
+    assert FORMATS == ("tsv", "conll", "jsonl", "spans")
+
+
+def test_a_bad_task_file_is_an_error_naming_file_and_line(cnbench, tmp_path, monkeypatch):
+    (tmp_path / "broken.py").write_text(
+        "from cnbench.task import Defaults, LocalFiles, Task\n"
+        "\n"
+        "LOCAL = LocalFiles(folder='b', format='json', files={'test': 'test.json'})\n", encoding="utf-8")
+    monkeypatch.setenv("CNBENCH_TASKS_PATH", str(tmp_path))
+    all_tasks.cache_clear()
+    try:
+        with pytest.raises(CnbenchError, match=r"broken.py:3: cannot load the task: .*format 'json' is not one of"):
+            get_task("chnsenticorp")
+        result = cnbench("list")
+    finally:
+        all_tasks.cache_clear()
+    assert result.code == 2 and "broken.py:3: cannot load the task" in result.err
+
+
+def test_the_readme_reader_example_works(tmp_path):
+    from cnbench.paths import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    code = next(block for block in readme.split("```python\n")[1:] if "def read_pipes" in block).split("```")[0]
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    spec = task("single", labels=("neg", "pos"), format=namespace["read_pipes"])
+    path = tmp_path / "train.txt.gz"
+    path.write_bytes(gzip.compress("好|看|pos\n差|neg\n".encode()))
+    examples, report = read_split(spec.local, path, spec)
+    assert examples == [TextExample("好|看", None, "pos"), TextExample("差", None, "neg")]
+    assert report.sha256 == file_sha256(path)
+    path.write_bytes(gzip.compress("好|pos\n没有竖线\n".encode()))
+    with pytest.raises(DataError, match=r"train.txt.gz:2: '没有竖线' has no '\|'; expected 'text\|label'"):
+        read_split(spec.local, path, spec)
