@@ -86,9 +86,10 @@ TASK = Task(
         # Shown when a split is missing: where to get the files and how to save them.
         how_to_get="TODO",
     ),
-    # Used when the local folder is absent: a Hugging Face dataset, its splits (cnbench split ->
-    # dataset split) and columns (cnbench field -> dataset column: {hub_fields}).
-    # Integer labels become names through label_names (index -> name), else the ClassLabel feature.
+    # Used for each split without a local file: a Hugging Face dataset (pin revision= to a full
+    # commit), its splits (cnbench split -> dataset split) and columns (cnbench field -> dataset
+    # column: {hub_fields}). label_names are the dataset's label names by index (a ClassLabel
+    # column must carry exactly these); label_map={{dataset name: task label}} where they differ.
     # hub=HubDataset(path="TODO/dataset", splits={{"train": "train", "dev": "validation", "test": "test"}},
     #                columns={hub_columns}),
     # Starting hyper-parameters: max_len in word pieces, epochs, encoder learning rate (flags and
@@ -170,6 +171,7 @@ def check_task(task: Task, data_dir: Path | None) -> list[str]:
     folder = data_dir / task.local.folder
     if not folder.is_dir():
         hub = f"; runs load the Hub dataset {task.hub.path!r} instead" if task.hub else ""
+        hub = hub or ("; runs fetch its source files instead" if task.download else "")
         raise CnbenchError(f"{folder}: no local folder for task {task.name!r}{hub}")
     problems: list[str] = []
     splits: dict[str, list] = {}
