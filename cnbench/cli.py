@@ -106,6 +106,13 @@ def run_options(command):
     return command
 
 
+def _check_locations(options: dict) -> None:
+    """A data folder the user named must exist: said before torch is even imported."""
+    from cnbench import paths
+
+    paths.data_dir(options.get("data_dir"))
+
+
 @cli.command("run")
 @click.option("--task", required=True, help="Task name (see `cnbench list`).")
 @click.option("--model", default="scratch-tiny", show_default=True, help="Alias, Hub id or local checkpoint folder.")
@@ -118,6 +125,7 @@ def run_options(command):
 @run_options
 def run_command(seeds, **options):
     """Fine-tune, pick the best epoch on dev, score test with it, write one result file per seed."""
+    _check_locations(options)
     from cnbench.train import RunConfig, run
 
     results = []
@@ -145,6 +153,7 @@ def run_command(seeds, **options):
 def sweep_command(models, tasks, heads, seeds, lrs, batch_sizes, epoch_counts, executor, address, cpus_per_run,
                   gpus_per_run, max_retries, **options):
     """Grid over lr x batch x epochs for models x tasks x heads x seeds; skips finished runs."""
+    _check_locations(options)
     from cnbench.executors import LocalExecutor, RayExecutor
     from cnbench.sweep import DEFAULT_GRID, expand, run_sweep
     from cnbench.train import RunConfig

@@ -345,3 +345,12 @@ def test_downloads_are_kept_only_with_the_declared_checksum(file_server, monkeyp
     other = "sha256:" + file_sha256(served / "example.dev")
     with pytest.raises(CnbenchError, match="HF_HUB_OFFLINE is set; place the file at"):
         fetch_verified(base + "example.dev", other, "demo")
+
+
+def test_a_missing_data_folder_is_reported_before_any_heavy_import(tmp_path):
+    code = ("import sys\nfrom cnbench.cli import main\ntry:\n    main(['run', '--task', 'chnsenticorp', "
+            f"'--data-dir', {str(tmp_path / 'typo')!r}])\nexcept SystemExit as exit_:\n"
+            "    assert exit_.code == 2, exit_.code\n    assert 'torch' not in sys.modules\n    print('checked')\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip() == "checked", run.stderr
+    assert f"--data-dir {tmp_path / 'typo'}: no such directory" in run.stderr
