@@ -74,6 +74,9 @@ class HubDataset:
     config: str | None = None
     revision: str | None = None
     data_dir: str | None = None
+    # Glob patterns of the files to fetch, for repositories far larger than the task (XNLI holds 15
+    # languages); None fetches the whole repository. The card and infos files always come along.
+    files: tuple[str, ...] | None = None
     label_names: tuple[str, ...] | None = None
     label_map: dict[str, str] = field(default_factory=dict)
     cut: str = ""

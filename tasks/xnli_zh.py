@@ -23,6 +23,7 @@ TASK = Task(
     hub=HubDataset(
         path="facebook/xnli",
         config="zh",
+        files=("zh/*",),  # the zh configuration's files only, not all 15 languages
         splits={"train": "train", "dev": "validation", "test": "test"},
         columns={"text_a": "premise", "text_b": "hypothesis", "label": "label"},
         # No full commit of the parquet-only main is on record: main is followed, and the resolved

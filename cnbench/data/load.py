@@ -185,7 +185,8 @@ def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
     if Path(spec.path).is_dir():  # a dataset folder laid out as on the Hub: the same reading code
         folder, commit = Path(spec.path), None
     else:
-        folder, commit = hub.snapshot(spec.path, "dataset", spec.revision)
+        patterns = None if spec.files is None else [*spec.files, "README.md", "dataset_infos.json"]
+        folder, commit = hub.snapshot(spec.path, "dataset", spec.revision, patterns)
     for split in splits:
         hub_split = spec.splits[split]
         where = f"{spec.path}@{(commit or 'folder')[:7]}[{hub_split}]"
