@@ -193,7 +193,7 @@ def leaderboard_command(results_dir, out_path):
         reported_path=REPO_ROOT / "leaderboard" / "reported.json",
         out_path=out_path,
         plots_dir=out_path.parent / "plots",
-        gold_labels=gold_test_labels(tasks),
+        gold=gold_test_labels(tasks),
     )
     click.echo(f"wrote {out_path}")
 
