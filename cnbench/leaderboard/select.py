@@ -119,8 +119,8 @@ def is_smoke(result: dict) -> bool:
 # --------------------------------------------------------------------------- identities
 
 
-def _section(result: dict, name: str) -> dict:
-    value = result.get(name)
+def mapping(value) -> dict:
+    """``value`` when it is a dict, else an empty one: old or hand-made results may lack a section."""
     return value if isinstance(value, dict) else {}
 
 
@@ -132,15 +132,14 @@ def data_identity(result: dict) -> tuple[str, str, str]:
     id/config/revision, and the protocol's dev cut (``protocol.dev_split``); the label is the
     source ("local", or "hub ID@REVISION").
     """
-    data = _section(result, "data")
+    data = mapping(result.get("data"))
     if isinstance(data.get("identity"), str) and data["identity"]:
         return data["identity"], str(data.get("label") or data.get("source") or "?"), "recorded"
-    files = data.get("files") if isinstance(data.get("files"), dict) else {}
     parts = {}
-    for split, facts in files.items():
-        facts = facts if isinstance(facts, dict) else {}
+    for split, facts in mapping(data.get("files")).items():
+        facts = mapping(facts)
         parts[split] = facts.get("sha256") or {key: facts.get(key) for key in ("hub", "config", "revision")}
-    cut = _section(result, "protocol").get("dev_split")
+    cut = mapping(result.get("protocol")).get("dev_split")
     identity = run_key({"source": data.get("source"), "files": parts, "dev_split": cut})
     hubs = sorted({f"{part['hub']}@{str(part['revision'] or 'unpinned')[:7]}" for part in parts.values()
                    if isinstance(part, dict) and part.get("hub")})
@@ -160,7 +159,7 @@ def model_identity(result: dict) -> tuple[str, str]:
     weights sha256 when any is set, else of the alias and architecture config (randomly initialised
     presets, whose weights are the config plus the seed).
     """
-    model = _section(result, "model")
+    model = mapping(result.get("model"))
     if isinstance(model.get("identity"), str) and model["identity"]:
         return model["identity"], "recorded"
     pinned = {key: model.get(key) for key in ("id", "revision", "weights_sha256")}
@@ -171,7 +170,7 @@ def model_identity(result: dict) -> tuple[str, str]:
 
 
 def tokenizer_normalization(result: dict) -> str:
-    value = _section(result, "tokenizer").get("normalization")
+    value = mapping(result.get("tokenizer")).get("normalization")
     return value if isinstance(value, str) and value else UNRECORDED
 
 
@@ -265,10 +264,7 @@ def selection_score(result: dict) -> float:
         return WORST_SCORE
     metric = result["task"]["main_metric"]
     history = result.get("history") if isinstance(result.get("history"), list) else []
-    dev_scores = [
-        epoch["dev"].get(metric) for epoch in history
-        if isinstance(epoch, dict) and isinstance(epoch.get("dev"), dict)
-    ]
+    dev_scores = [mapping(mapping(epoch).get("dev")).get(metric) for epoch in history]
     return max((value for value in dev_scores if is_finite_number(value)), default=WORST_SCORE)
 
 

@@ -23,7 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from cnbench.leaderboard.select import Cell, Column
+from cnbench.leaderboard.select import Cell, Column, mapping
 from cnbench.results import gold_sha256, predicted_labels
 from cnbench.stats import METRICS, MIN_SEEDS_FOR_SEED_TEST, paired_bootstrap, seed_level_test
 
@@ -58,24 +58,22 @@ def verify_gold(result: dict, gold: Gold) -> str | None:
     predate that field, its ``data.files["test"].sha256`` equals ``gold.file_sha256`` (the same
     file read by the same reader). Anything else is unverifiable.
     """
-    data = result.get("data") if isinstance(result.get("data"), dict) else {}
+    data = mapping(result.get("data"))
     try:
         n_predicted = len(predicted_labels(result, "test"))
     except (KeyError, TypeError, AttributeError):
         return "test predictions missing or malformed"
     if n_predicted != len(gold.labels):
         return f"{n_predicted} test predictions, but the gold loaded here has {len(gold.labels)} examples"
-    count = (data.get("counts") or {}).get("test") if isinstance(data.get("counts"), dict) else None
+    count = mapping(data.get("counts")).get("test")
     if count is not None and count != len(gold.labels):
         return f"scored on {count} test examples, but the gold loaded here has {len(gold.labels)}"
-    recorded = (data.get("gold_sha256") or {}).get("test") if isinstance(data.get("gold_sha256"), dict) else None
+    recorded = mapping(data.get("gold_sha256")).get("test")
     if recorded is not None:
         if recorded == gold.sha256:
             return None
         return f"scored on other gold labels (gold_sha256 {str(recorded)[:12]}, loaded here {gold.sha256[:12]})"
-    files = data.get("files") if isinstance(data.get("files"), dict) else {}
-    test_file = files.get("test") if isinstance(files.get("test"), dict) else {}
-    file_sha = test_file.get("sha256")
+    file_sha = mapping(mapping(data.get("files")).get("test")).get("sha256")
     if file_sha is not None and gold.file_sha256 is not None:
         if file_sha == gold.file_sha256:
             return None
@@ -129,7 +127,7 @@ def _bootstrap(best: Cell, cell: Cell, gold: Gold | None, unverified: dict, n_re
     if gold is None:
         return None, "no bootstrap: gold test labels not available here"
     for which, run in ((f"the {BEST_MARK} row's", best.best_dev_run), ("this row's", cell.best_dev_run)):
-        path = run.get("_path", "")
+        path = str(run.get("_path") or id(run))
         if path not in unverified:
             unverified[path] = verify_gold(run, gold)
         if unverified[path] is not None:
