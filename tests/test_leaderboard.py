@@ -288,6 +288,13 @@ def test_derived_data_identity_follows_the_files_and_the_dev_cut(results_dir):
     recorded["data"].update(identity="0123456789ab", label="local")
     assert len({identity, data_identity(other_file)[0], data_identity(other_cut)[0]}) == 3
     assert data_identity(recorded) == ("0123456789ab", "local", "recorded")
+    hub = json.loads(json.dumps(result))
+    revision = "34593fa5d9e2b1c0" + "0" * 24
+    hub["data"] = {"source": "hub", "files": {split: {"hub": "levow/msra_ner", "config": None, "revision": revision}
+                                              for split in ("train", "test")}}
+    hub_identity, hub_label, hub_how = data_identity(hub)
+    assert hub_label == "hub levow/msra_ner@34593fa" and hub_identity != identity
+    assert hub_how == f"derived from test levow/msra_ner@{revision}, train levow/msra_ner@{revision}"
 
 
 # --------------------------------------------------------------------------- significance on verified gold

@@ -143,7 +143,7 @@ def data_identity(result: dict) -> tuple[str, str, str]:
     identity = run_key({"source": data.get("source"), "files": parts, "dev_split": cut})
     hubs = sorted({f"{part['hub']}@{str(part['revision'] or 'unpinned')[:7]}" for part in parts.values()
                    if isinstance(part, dict) and part.get("hub")})
-    label = " + ".join([str(data.get("source") or "?")] + hubs) if hubs else str(data.get("source") or "?")
+    label = " ".join([str(data.get("source") or "?")] + hubs)
     described = ", ".join(
         f"{split} sha256 {part[:12]}" if isinstance(part, str) else f"{split} {part.get('hub')}@{part.get('revision')}"
         for split, part in sorted(parts.items())
