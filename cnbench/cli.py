@@ -179,7 +179,9 @@ def sweep_command(models, tasks, heads, seeds, lrs, batch_sizes, epoch_counts, e
 @cli.command("leaderboard")
 @click.option("--results", "results_dir", type=click.Path(file_okay=False), help="Default leaderboard/results.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Default leaderboard/README.md.")
-def leaderboard_command(results_dir, out_path):
+@click.option("--data-dir", type=click.Path(file_okay=False),
+              help="Where the gold test labels for significance tests are read. Default: $CNBENCH_DATA_DIR or ../shared/data.")
+def leaderboard_command(results_dir, out_path, data_dir):
     """Regenerate leaderboard/README.md from the result files."""
     from cnbench.leaderboard import gold_test_labels, render_leaderboard
     from cnbench.paths import REPO_ROOT, results_dir as default_results
@@ -193,7 +195,7 @@ def leaderboard_command(results_dir, out_path):
         reported_path=REPO_ROOT / "leaderboard" / "reported.json",
         out_path=out_path,
         plots_dir=out_path.parent / "plots",
-        gold_labels=gold_test_labels(tasks),
+        gold=gold_test_labels(tasks, data_dir),
     )
     click.echo(f"wrote {out_path}")
 

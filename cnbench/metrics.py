@@ -2,7 +2,9 @@
 
 The main tagging metric ``f1`` is seqeval's *strict* IOB2 micro F1: an entity counts only when it
 is well formed (starts with ``B-``) and matches the gold span and type exactly. ``f1_lenient`` is
-seqeval's default (conlleval-style) mode, in which an ``I-X`` after ``O`` still opens an entity;
+seqeval's default mode, in which an ``I-X`` after ``O`` still opens an entity: it counts entities
+exactly as the CoNLL ``conlleval`` script does (``tests/test_conlleval.py``), so it is the F1 that
+published Chinese NER scores use;
 the two differ only on ill-formed predictions, and the gap shows how often a model makes them.
 """
 

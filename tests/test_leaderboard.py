@@ -8,16 +8,21 @@ import pytest
 from cnbench.leaderboard import (
     BEST_MARK,
     TIE_MARK,
+    Gold,
     compare_to_best,
     config_key,
+    data_identity,
     load_reported,
     render_leaderboard,
     select_configs,
+    selection_score,
+    verify_gold,
 )
-from cnbench.results import SCHEMA, load_results, result_filename, run_key, write_json_atomic
+from cnbench.results import SCHEMA, gold_sha256, load_results, result_filename, run_key, write_json_atomic
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 GOLD = ["pos", "neg"] * 20
+TEST_FILE_SHA = "a" * 64
 
 
 def make_result(
@@ -31,14 +36,22 @@ def make_result(
     dev=0.90,
     test=0.90,
     status="completed",
+    failure="loss became nan at epoch 1 step 40",
+    history=(),
     train_on_dev=False,
     limit=None,
     test_predictions=None,
     created="2025-01-01T00:00:00Z",
+    data=None,
+    revision="main",
+    tokenizer=None,
+    extra_hparams=None,
+    test_metrics=None,
 ) -> Path:
     """Write one schema-conformant result file and return its path."""
     main_metric = "f1" if task.endswith("_ner") else "accuracy"
-    hparams = {"lr": lr, "head_lr": lr, "epochs": 3, "batch_size": 32, "max_len": 128, "lr_groups": {"encoder": lr}}
+    hparams = {"lr": lr, "head_lr": lr, "epochs": 3, "batch_size": 32, "max_len": 128, "lr_groups": {"encoder": lr},
+               **(extra_hparams or {})}
     protocol = {
         "train_split": "dev" if train_on_dev else "train",
         "train_on_dev": train_on_dev,
@@ -51,24 +64,29 @@ def make_result(
         "schema": SCHEMA,
         "run_key": key,
         "status": status,
-        "failure": None if completed else "loss became nan at epoch 1 step 40",
+        "failure": None if completed else failure,
         "created": created,
         "command": f"cnbench train --task {task} --model {model} --head {head} --seed {seed}",
         "task": {"name": task, "kind": "tagging" if task.endswith("_ner") else "single",
                  "main_metric": main_metric, "labels": ["neg", "pos"]},
-        "model": {"alias": model, "id": f"org/{model}", "revision": "main", "weights_sha256": None, "source": "hub", "config": {}},
+        "model": {"alias": model, "id": f"org/{model}", "revision": revision, "weights_sha256": None, "source": "hub", "config": {}},
         "head": head,
         "seed": seed,
         "hparams": hparams,
         "protocol": protocol,
-        "metrics": {"dev": {main_metric: dev}, "test": {main_metric: test}} if completed else {"dev": {}, "test": {}},
+        "metrics": {"dev": {main_metric: dev}, "test": {main_metric: test, **(test_metrics or {})}}
+        if completed else {"dev": {}, "test": {}},
         "best_epoch": 2 if completed else None,
-        "history": [],
+        "history": [{"epoch": epoch, "dev": {main_metric: score}} for epoch, score in enumerate(history, start=1)],
         "predictions": {"dev": [], "test": test_predictions if test_predictions is not None else list(GOLD)},
-        "data": {"source": "local", "files": {}, "counts": {"test": len(GOLD)}},
+        "data": data if data is not None else {
+            "source": "local", "files": {"test": {"path": "test.tsv", "sha256": TEST_FILE_SHA}}, "counts": {"test": len(GOLD)},
+        },
         "environment": {"cnbench": "0.1.0", "git_commit": "abc", "python": "3.11", "platform": "linux", "packages": {}, "hardware": {}},
         "timing": {"train_seconds": 1.0, "eval_seconds": 1.0, "total_seconds": 2.0},
     }
+    if tokenizer is not None:
+        document["tokenizer"] = tokenizer
     return write_json_atomic(folder / result_filename(task, model, head, key, seed), document)
 
 
@@ -84,13 +102,16 @@ def render(root: Path, reported: Path | None = None, **options) -> str:
     )
 
 
-def reproduced_part(text: str) -> str:
-    return text.split("## Reproduced scores", 1)[1].split("## Significance", 1)[0]
+def section(text: str, title: str) -> str:
+    return text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
 
 
 @pytest.fixture
 def results_dir(tmp_path: Path) -> Path:
     return tmp_path / "leaderboard" / "results"
+
+
+# --------------------------------------------------------------------------- choosing configurations
 
 
 def test_aggregates_seeds_of_a_cell_and_counts_failures(results_dir):
@@ -99,7 +120,9 @@ def test_aggregates_seeds_of_a_cell_and_counts_failures(results_dir):
     make_result(results_dir, seed=4, status="failed")
 
     [cell] = select_configs(loaded(results_dir))
-    assert (cell.task, cell.model, cell.head, cell.n_seeds, cell.n_failed) == ("chnsenticorp", "bert", "linear", 3, 1)
+    assert (cell.column.task, cell.row.model, cell.row.head, cell.n_seeds) == ("chnsenticorp", "bert", "linear", 3)
+    assert (len(cell.config.started), len(cell.config.failed)) == (4, 1)
+    assert cell.config.selection == pytest.approx(0.9 * 3 / 4)  # the crashed seed counts as 0
     assert cell.test["mean"] == pytest.approx(0.92)
     assert cell.test["std"] == pytest.approx(0.02)
     assert cell.test["max"] == pytest.approx(0.94)
@@ -114,10 +137,67 @@ def test_selects_by_mean_dev_not_by_test(results_dir):
         make_result(results_dir, seed=seed, lr=3e-5, dev=dev, test=test)
 
     [cell] = select_configs(loaded(results_dir))
-    assert cell.hparams["lr"] == 3e-5
+    assert cell.config.hparams["lr"] == 3e-5
     assert cell.dev["mean"] == pytest.approx(0.855)
     assert cell.test["mean"] == pytest.approx(0.905)
-    assert (cell.n_configs, len(cell.all_dev_scores)) == (2, 4)
+    assert (cell.n_configs, len(cell.all_selection_scores)) == (2, 4)
+
+
+def make_a_and_b(results_dir, b_failure: str, b_history=()):
+    """Config A: 5 of 5 seeds completed, mean dev 94.0. Config B: 3 completed at 95-96, 2 failed."""
+    for seed, dev in zip(range(1, 6), (0.93, 0.935, 0.94, 0.945, 0.95)):
+        make_result(results_dir, seed=seed, lr=2e-5, dev=dev, test=0.93)
+    for seed, dev in zip(range(1, 4), (0.95, 0.955, 0.96)):
+        make_result(results_dir, seed=seed, lr=5e-5, dev=dev, test=0.95)
+    for seed in (4, 5):
+        make_result(results_dir, seed=seed, lr=5e-5, status="failed", failure=b_failure, history=b_history)
+
+
+def test_a_steady_configuration_beats_one_whose_survivors_score_higher(tmp_path, results_dir):
+    make_a_and_b(results_dir, "training loss became nan in epoch 2 by step 300", b_history=(0.94,))
+    [cell] = select_configs(loaded(results_dir))
+    assert cell.config.hparams["lr"] == 2e-5
+    assert cell.config.selection == pytest.approx(0.94)
+    assert cell.n_configs == 2
+
+    text = render(tmp_path)
+    assert "93.00 ± 0.00 (93.00), n=5 of 5" in section(text, "Reproduced scores")
+    assert "95.00" not in section(text, "Reproduced scores")
+    # B's two failures stay visible with their reason.
+    b_key = next(config_key(run) for run in loaded(results_dir) if run["status"] == "failed")
+    assert f"| chnsenticorp | bert | linear | `{b_key}` | 3 | 2 | training loss became nan in epoch 2 by step 300 |" in (
+        section(text, "Failed runs")
+    )
+
+
+def test_abandoned_seeds_count_with_their_dev_score_at_abandonment(tmp_path, results_dir):
+    # Abandoned at dev 0.93 and 0.935: B's mean over all 5 started seeds is 0.946 > A's 0.94, so B wins,
+    # and its cell says that 2 of its 5 seeds failed and why.
+    make_a_and_b(results_dir, "abandoned: dev accuracy 0.93 < 0.935 after epoch 2", b_history=(0.90, 0.93))
+    results = loaded(results_dir)
+    assert sorted(selection_score(run) for run in results if run["status"] == "failed") == [0.93, 0.93]
+    [cell] = select_configs(results)
+    assert cell.config.hparams["lr"] == 5e-5
+    assert cell.config.selection == pytest.approx((0.95 + 0.955 + 0.96 + 0.93 + 0.93) / 5)
+
+    text = render(tmp_path)
+    assert "95.00 ± 0.00 (95.00), n=3 of 5, 2 failed" in section(text, "Reproduced scores")
+    entry = section(text, "Reproduced scores").split('<a id="config-1">', 1)[1]
+    assert "5 started, 3 completed, 2 failed" in entry
+    assert "seed 4: abandoned: dev accuracy 0.93 < 0.935 after epoch 2" in entry
+    assert "[seed 5 (failed)](results/" in entry
+    assert "--seeds 1,2,3,4,5`" in entry
+
+
+def test_a_cell_whose_seeds_all_failed_is_shown_not_hidden(tmp_path, results_dir):
+    make_result(results_dir, seed=1, test=0.9)
+    make_result(results_dir, model="nezha", seed=1, status="failed")
+    make_result(results_dir, model="nezha", seed=2, status="failed")
+    cells = select_configs(loaded(results_dir))
+    nezha = next(cell for cell in cells if cell.row.model == "nezha")
+    assert nezha.test is None and len(nezha.config.failed) == 2
+    text = render(tmp_path)
+    assert "no completed seed, n=0 of 2, 2 failed" in section(text, "Reproduced scores")
 
 
 def test_ties_broken_by_seed_count_then_config_key(results_dir):
@@ -127,13 +207,13 @@ def test_ties_broken_by_seed_count_then_config_key(results_dir):
         make_result(results_dir, seed=seed, lr=2e-5, dev=0.85)
         make_result(results_dir, seed=seed, lr=4e-5, dev=0.85)
     results = loaded(results_dir)
-    assert select_configs(results)[0].hparams["lr"] == 1e-5
+    assert select_configs(results)[0].config.hparams["lr"] == 1e-5
 
     two_seed_configs = [result for result in results if result["hparams"]["lr"] != 1e-5]
     expected_key = min(config_key(result) for result in two_seed_configs)
     for order in range(3):
         random.Random(order).shuffle(two_seed_configs)
-        assert select_configs(two_seed_configs)[0].config_key == expected_key
+        assert select_configs(two_seed_configs)[0].config.key == expected_key
 
 
 def test_duplicate_seed_keeps_newest_result(results_dir):
@@ -154,10 +234,70 @@ def test_smoke_runs_are_excluded_from_the_main_table(tmp_path, results_dir):
     [cell] = select_configs(loaded(results_dir))
     assert cell.n_seeds == 1
     text = render(tmp_path)
-    assert "90.12" in reproduced_part(text)
+    assert "90.12" in section(text, "Reproduced scores")
     assert "99.77" not in text and "99.66" not in text
-    smoke = text.split("## Smoke runs (not comparable)", 1)[1].split("## Reported", 1)[0]
+    smoke = section(text, "Smoke runs (not comparable)")
     assert "trained on dev" in smoke and "limit=64" in smoke
+
+
+# --------------------------------------------------------------------------- comparable things
+
+
+def test_runs_on_other_data_models_tokenizers_or_strategies_never_share_a_cell(tmp_path, results_dir):
+    hub = {"source": "hub", "identity": "hub000000001", "label": "hub levow/msra_ner@34593fa", "files": {}}
+    cased = {"source": "x", "class": "BertTokenizerFast", "lowercase": False, "normalization": "cased"}
+    variants = {
+        "local": {},
+        "hub data": {"data": hub},
+        "other revision": {"revision": "0123abc"},
+        "cased tokenizer": {"tokenizer": cased},
+        "frozen": {"extra_hparams": {"tuning": "frozen", "features": "scalar-mix"}},
+    }
+    for offset, (name, options) in enumerate(variants.items()):
+        for seed in (1, 2):  # one folder per variant: their file names would collide
+            make_result(results_dir / name, seed=seed, dev=0.80 + offset / 100, test=0.80 + offset / 100, **options)
+
+    cells = select_configs(loaded(results_dir))
+    assert len(cells) == len(variants)
+    assert all(cell.n_seeds == 2 for cell in cells)
+    assert sorted(round(cell.test["mean"], 2) for cell in cells) == [0.80, 0.81, 0.82, 0.83, 0.84]
+    assert len({cell.column for cell in cells}) == 2  # local and Hub data: two task columns
+    assert {cell.row.tokenizer for cell in cells} == {"unrecorded", "cased"}
+    assert {cell.row.strategy for cell in cells} == {"full", "frozen, features=scalar-mix"}
+
+    text = render(tmp_path)
+    data_notes = section(text, "Reproduced scores").split("### Data", 1)[1].split("###", 1)[0]
+    assert "[D1] chnsenticorp: local, identity" in data_notes
+    assert "[D2] chnsenticorp: hub levow/msra_ner@34593fa, identity `hub000000001` (recorded)" in data_notes
+    header = next(line for line in text.splitlines() if line.startswith("| Model |"))
+    assert "chnsenticorp accuracy [D1](#data-1)" in header and "chnsenticorp accuracy [D2](#data-2)" in header
+    # Significance never compares across data: each column has its own best.
+    assert section(text, "Significance").count(f"{BEST_MARK} best") == 2
+
+
+def test_derived_data_identity_follows_the_files_and_the_dev_cut(results_dir):
+    base = make_result(results_dir, seed=1)
+    result = json.loads(base.read_text())
+    identity, label, how = data_identity(result)
+    assert label == "local" and how.startswith("derived from test sha256 aaaaaaaaaaaa")
+    other_file = json.loads(json.dumps(result))
+    other_file["data"]["files"]["test"]["sha256"] = "b" * 64
+    other_cut = json.loads(json.dumps(result))
+    other_cut["protocol"]["dev_split"] = "every 10th train example (held out)"
+    recorded = json.loads(json.dumps(result))
+    recorded["data"].update(identity="0123456789ab", label="local")
+    assert len({identity, data_identity(other_file)[0], data_identity(other_cut)[0]}) == 3
+    assert data_identity(recorded) == ("0123456789ab", "local", "recorded")
+    hub = json.loads(json.dumps(result))
+    revision = "34593fa5d9e2b1c0" + "0" * 24
+    hub["data"] = {"source": "hub", "files": {split: {"hub": "levow/msra_ner", "config": None, "revision": revision}
+                                              for split in ("train", "test")}}
+    hub_identity, hub_label, hub_how = data_identity(hub)
+    assert hub_label == "hub levow/msra_ner@34593fa" and hub_identity != identity
+    assert hub_how == f"derived from test levow/msra_ner@{revision}, train levow/msra_ner@{revision}"
+
+
+# --------------------------------------------------------------------------- significance on verified gold
 
 
 def test_significance_marks_ties_and_clear_losses(results_dir):
@@ -168,8 +308,9 @@ def test_significance_marks_ties_and_clear_losses(results_dir):
         make_result(results_dir, model="nezha", seed=seed, test=test - 0.45, test_predictions=wrong)
     cells = select_configs(loaded(results_dir))
 
-    comparisons = compare_to_best(cells, {"chnsenticorp": GOLD}, n_resamples=200)
-    by_model = {model: comparisons[("chnsenticorp", model, "linear")] for model in ("bert", "macbert", "nezha")}
+    significance = compare_to_best(cells, {"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)}, n_resamples=200)
+    assert significance.problems == ()
+    by_model = {cell.row.model: significance.comparisons[cell.id] for cell in cells}
     assert by_model["bert"].mark == BEST_MARK
     assert by_model["macbert"].bootstrap["p_value"] == 1.0  # identical predictions
     assert by_model["macbert"].mark == TIE_MARK
@@ -177,9 +318,59 @@ def test_significance_marks_ties_and_clear_losses(results_dir):
     assert by_model["nezha"].significantly_worse is True
     assert by_model["nezha"].mark == ""
 
-    without_gold = compare_to_best(cells)[("chnsenticorp", "nezha", "linear")]
+    without_gold = compare_to_best(cells).comparisons[next(cell.id for cell in cells if cell.row.model == "nezha")]
     assert without_gold.bootstrap is None and without_gold.seed_test is not None
-    assert "gold test labels not given" in without_gold.notes[0]
+    assert "gold test labels not available here" in without_gold.notes[0]
+
+
+def with_data(**fields) -> dict:
+    return {"source": "local", "files": {}, **fields}
+
+
+@pytest.mark.parametrize(
+    "data, predictions, problem",
+    [
+        (with_data(gold_sha256={"test": gold_sha256(GOLD)}), None, None),
+        (with_data(files={"test": {"sha256": TEST_FILE_SHA}}), None, None),
+        (with_data(gold_sha256={"test": gold_sha256(GOLD[::-1])}), None, "scored on other gold labels"),
+        (with_data(files={"test": {"sha256": "c" * 64}}), None, "scored on another test file"),
+        (with_data(), None, "its gold cannot be verified"),
+        (with_data(gold_sha256={"test": gold_sha256(GOLD)}, counts={"test": 39}), None, "scored on 39 test examples"),
+        (with_data(gold_sha256={"test": gold_sha256(GOLD)}), GOLD[:-1], "39 test predictions"),
+    ],
+)
+def test_verify_gold(results_dir, data, predictions, problem):
+    path = make_result(results_dir, data=data, test_predictions=predictions)
+    reason = verify_gold(json.loads(path.read_text()), Gold(GOLD, TEST_FILE_SHA))
+    assert reason is None if problem is None else problem in reason
+
+
+def test_unverified_gold_is_a_problem_not_a_resample(tmp_path, results_dir):
+    reordered = with_data(gold_sha256={"test": gold_sha256(GOLD[::-1])})
+    for seed in (1, 2, 3):
+        make_result(results_dir, model="bert", seed=seed, test=0.95, data=with_data(gold_sha256={"test": gold_sha256(GOLD)}))
+        # Same data identity, but a gold fingerprint that does not match the gold loaded here.
+        make_result(results_dir, model="macbert", seed=seed, test=0.90, data=reordered)
+    text = render(tmp_path, gold={"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)})
+    rows = section(text, "Significance")
+    macbert = next(line for line in rows.splitlines() if "| macbert |" in line)
+    assert "no bootstrap: this row's best-dev seed has unverified gold (see Problems)" in macbert
+    problems = section(text, "Problems")
+    assert "--macbert--linear--" in problems and "not bootstrapped: scored on other gold labels" in problems
+    assert "--bert--linear--" not in problems
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def test_ner_columns_show_strict_and_conlleval_f1(tmp_path, results_dir):
+    for seed in (1, 2, 3):
+        make_result(results_dir, task="msra_ner", seed=seed, test=0.80, test_metrics={"f1_lenient": 0.70},
+                    test_predictions=["O"] * 3)
+    text = render(tmp_path)
+    header = next(line for line in text.splitlines() if line.startswith("| Model |"))
+    assert "msra_ner strict F1 [D1](#data-1) | msra_ner conlleval F1 [D1](#data-1)" in header
+    assert "80.00 ± 0.00 (80.00), n=3 of 3** ★ [[1]](#config-1) | 70.00 ± 0.00 (70.00) |" in text
 
 
 def test_render_is_deterministic_including_plots(tmp_path, results_dir):
@@ -188,23 +379,38 @@ def test_render_is_deterministic_including_plots(tmp_path, results_dir):
         make_result(results_dir, model="macbert", seed=seed, test=test - 0.01, dev=test)
         make_result(results_dir, task="msra_ner", seed=seed, test=test - 0.05, test_predictions=["O"] * 3)
     make_result(results_dir, seed=1, lr=5e-5, dev=0.5)
+    gold = {"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)}
 
     def snapshot(root: Path) -> dict[str, bytes]:
         folder = root / "leaderboard"
         return {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.suffix in (".md", ".svg")}
 
-    first_text = render(tmp_path, REPOSITORY / "leaderboard" / "reported.json", gold_labels={"chnsenticorp": GOLD})
+    first_text = render(tmp_path, REPOSITORY / "leaderboard" / "reported.json", gold=gold)
     first = snapshot(tmp_path)
-    assert render(tmp_path, REPOSITORY / "leaderboard" / "reported.json", gold_labels={"chnsenticorp": GOLD}) == first_text
+    assert render(tmp_path, REPOSITORY / "leaderboard" / "reported.json", gold=gold) == first_text
     assert snapshot(tmp_path) == first
-    assert {"plots/seed-spread--chnsenticorp.svg", "plots/expected-max-dev--msra_ner.svg"} <= set(first)
+    names = {name.rsplit("--", 1)[0] for name in first if name.startswith("plots/")}
+    assert names == {f"plots/{kind}--{task}" for kind in ("seed-spread", "expected-max-dev") for task in ("chnsenticorp", "msra_ner")}
     assert str(tmp_path) not in first_text
 
     # Same inputs under another folder: same bytes, because every path is relative.
     other = tmp_path / "elsewhere"
     shutil.copytree(results_dir, other / "leaderboard" / "results")
-    render(other, REPOSITORY / "leaderboard" / "reported.json", gold_labels={"chnsenticorp": GOLD})
+    render(other, REPOSITORY / "leaderboard" / "reported.json", gold=gold)
     assert snapshot(other) == first
+
+
+def test_plots_of_columns_that_are_gone_are_removed(tmp_path, results_dir):
+    make_result(results_dir, seed=1)
+    ner = make_result(results_dir, task="msra_ner", seed=1, test_predictions=["O"] * 3)
+    render(tmp_path)
+    plots = tmp_path / "leaderboard" / "plots"
+    (plots / "notes.svg").write_text("<svg/>")  # not one of ours: left alone
+    assert sum("msra_ner" in path.name for path in plots.iterdir()) == 2
+    ner.unlink()
+    render(tmp_path)
+    assert not any("msra_ner" in path.name for path in plots.iterdir())
+    assert (plots / "notes.svg").exists() and len(list(plots.iterdir())) == 3
 
 
 def test_readme_contents(tmp_path, results_dir):
@@ -213,11 +419,12 @@ def test_readme_contents(tmp_path, results_dir):
     make_result(results_dir, model="nezha", seed=1, status="failed")
     text = render(tmp_path)
     assert "Generated by `cnbench leaderboard`" in text and "Do not edit by hand" in text
-    assert "| bert | linear | **90.00 ± 0.00 (90.00), n=3** ★ [[1]](#config-1) | 90.00 |" in text
+    assert "| bert | linear | full | `" in text
+    assert "| unrecorded | **90.00 ± 0.00 (90.00), n=3 of 3** ★ [[1]](#config-1) | 90.00 |" in text
     assert "(results/chnsenticorp--bert--linear--" in text  # relative links to result files
-    assert "![chnsenticorp: per-seed test scores](plots/seed-spread--chnsenticorp.svg)" in text
-    failed = text.split("## Failed runs", 1)[1].split("## Smoke runs", 1)[0]
-    assert "| chnsenticorp | nezha | linear | full | 0 | 1 | loss became nan at epoch 1 step 40 |" in failed
+    assert "![chnsenticorp: per-seed test scores](plots/seed-spread--chnsenticorp--" in text
+    failed = section(text, "Failed runs")
+    assert "| chnsenticorp | nezha | linear | `" in failed and "` | 0 | 1 | loss became nan at epoch 1 step 40 |" in failed
 
 
 def test_corrupt_and_foreign_json_are_listed_and_skipped(tmp_path, results_dir):
@@ -227,10 +434,13 @@ def test_corrupt_and_foreign_json_are_listed_and_skipped(tmp_path, results_dir):
     (results_dir / "no-metrics.json").write_text(json.dumps({"schema": SCHEMA, "status": "completed"}), encoding="utf-8")
 
     text = render(tmp_path)
-    problems = text.split("## Problems", 1)[1]
+    problems = section(text, "Problems")
     for name in ("results/broken.json", "results/foreign.json", "results/no-metrics.json"):
         assert f"- {name}: " in problems
-    assert "90.00" in reproduced_part(text)
+    assert "90.00" in section(text, "Reproduced scores")
+
+
+# --------------------------------------------------------------------------- reported scores
 
 
 def test_reported_scores_never_appear_as_reproduced(tmp_path, results_dir):
@@ -247,13 +457,32 @@ def test_reported_scores_never_appear_as_reproduced(tmp_path, results_dir):
     )
 
     text = render(tmp_path, reported)
-    assert "12.34" not in reproduced_part(text) and "56.78" not in reproduced_part(text)
-    assert "| nezha |" not in reproduced_part(text)
-    published = text.split("## Reported scores", 1)[1]
-    assert "| chnsenticorp | bert | linear | test | accuracy | 56.78 | 12.34 | 10 | 90.00 | +77.66 |" in published
-    assert "| chnsenticorp | nezha | linear | test | accuracy | 56.78 | 12.34 | 10 | — | — |" in published
-    assert "Someone et al. 2020, Table 9 https://example.org/paper" in published
-    assert "reported.json: entry 2 skipped" in text.split("## Problems", 1)[1]
+    assert "12.34" not in section(text, "Reproduced scores") and "56.78" not in section(text, "Reproduced scores")
+    assert "| nezha |" not in section(text, "Reproduced scores")
+    published = section(text, "Reported scores (published, not reproduced here)")
+    assert "| chnsenticorp | bert | linear | test | accuracy | 56.78 | 12.34 | 10 | [D1](#data-1) [[1]](#config-1) | 90.00 | +77.66 |" in published
+    assert "| chnsenticorp | nezha | linear | test | accuracy | 56.78 | 12.34 | 10 | — | — | — |" in published
+    assert "Someone et al. 2020, Table 9 https://example.org/paper" in section(text, "Reported scores (published, not reproduced here)")
+    assert "reported.json: entry 2 skipped" in section(text, "Problems")
+
+
+def test_reported_ner_scores_are_compared_on_their_own_metric(tmp_path, results_dir):
+    for seed in (1, 2, 3):
+        make_result(results_dir, task="msra_ner", seed=seed, test=0.80, test_metrics={"f1_lenient": 0.70},
+                    test_predictions=["O"] * 3)
+    reported = tmp_path / "reported.json"
+    entry = {"task": "msra_ner", "model": "bert", "split": "test", "mean": 90.0, "source": "paper"}
+    write_json_atomic(reported, {
+        "sources": {"paper": {"citation": "Someone", "url": "https://example.org"}},
+        "entries": [{**entry, "metric": "conlleval F1"}, {**entry, "metric": "strict F1"}, {**entry, "metric": "f1"}],
+    })
+    text = render(tmp_path, reported)
+    published = section(text, "Reported scores (published, not reproduced here)")
+    assert "| conlleval F1 | — | 90.0 | — | [D1](#data-1) [[1]](#config-1) | 70.00 | -20.00 |" in published
+    assert "| strict F1 | — | 90.0 | — | [D1](#data-1) [[1]](#config-1) | 80.00 | -10.00 |" in published
+    assert "reported.json: entry 2 skipped (needs model, task, split, a metric among accuracy, conlleval F1, strict F1" in (
+        section(text, "Problems")
+    )
 
 
 def test_missing_reported_file_is_a_problem_not_a_crash(tmp_path, results_dir):
@@ -267,4 +496,4 @@ def test_repository_reported_scores_are_well_formed():
     assert problems == [] and entries
     assert all(sources[entry["source"]]["url"].startswith("https://") for entry in entries)
     assert all(entry["max"] >= entry["mean"] for entry in entries)
-    assert len({(entry["model"], entry["task"], entry["split"]) for entry in entries}) == len(entries)
+    assert len({(entry["model"], entry["task"], entry["split"], entry["metric"]) for entry in entries}) == len(entries)

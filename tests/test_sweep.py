@@ -88,3 +88,25 @@ def test_a_sweep_reports_runs_that_cannot_start_and_goes_on(cnbench, tmp_path, t
     assert result.code == 1
     assert "sweep: 1 ran, 0 already done, 1 could not start" in result.out
     assert "lcqmc" in result.err
+
+
+def test_the_leaderboard_counts_real_abandoned_seeds_and_bootstraps_on_verified_gold(cnbench, tmp_path, toy_task):
+    from cnbench.leaderboard import selection_score
+
+    results, board = tmp_path / "results", tmp_path / "board.md"
+    common = ("--task", "toy", "--model", "scratch-tiny", "--seed", "1", "--data-dir", toy_task, "--output", results)
+    for extra in (("--abandon-below", "0.99"), ("--lr", "1e-3"), ("--head", "bilstm")):
+        assert cnbench("run", *common, *extra).code == 0
+    failed = [doc for doc in map(json.loads, (f.read_text() for f in results.glob("*.json"))) if doc["status"] == "failed"]
+    [abandoned] = failed  # judged at the dev score it was abandoned with
+    assert selection_score(abandoned) == max(epoch["dev"]["accuracy"] for epoch in abandoned["history"]) > 0
+
+    assert cnbench("leaderboard", "--results", results, "--out", board, "--data-dir", toy_task).code == 0
+    text = board.read_text()
+    failed_runs = text.split("## Failed runs", 1)[1].split("## Smoke runs", 1)[0]
+    assert "| toy | scratch-tiny | linear | `" in failed_runs and "` | 0 | 1 | abandoned: dev accuracy " in failed_runs
+    linear = next(line for line in text.splitlines() if line.startswith("| scratch-tiny | linear |"))
+    assert "n=1 of 1" in linear or "no completed seed, n=0 of 1, 1 failed" in linear
+    # Real results record their test file's sha256, so the gold loaded from --data-dir is verified.
+    assert "no bootstrap" not in text
+    assert text.split("## Problems", 1)[1].strip() == "None."

@@ -1,0 +1,404 @@
+"""What the leaderboard decides: which runs are comparable, how they group, which configuration
+each cell shows, and what happened to every seed it started.
+
+**Comparable runs.** Result files with a known status (``completed`` or ``failed``), trained on the
+train split (``protocol.train_on_dev`` false) on the full data (``protocol.limit`` null). Smoke runs
+(train-on-dev or limited) are listed apart, never ranked.
+
+**Rows, columns, cells.** A *row* is one model build and fine-tuning strategy: model alias, model
+identity, tokenizer normalisation, head, ``hparams["tuning"]`` (default ``"full"``) and
+``hparams["features"]`` (default none). A *column* is one task on one exact data identity. A *cell*
+is a (column, row). Runs that differ in data, model weights or tokenizer normalisation therefore
+never share a cell, a mean or a significance test. Identities come from the result
+(``data.identity``, ``model.identity``, ``tokenizer.normalization``); results written before those
+fields existed get them derived (``data_identity``, ``model_identity``), and an unrecorded tokenizer
+normalisation reads ``"unrecorded"``.
+
+**Configurations.** Within a cell, runs are grouped by ``config_key`` (hyper-parameters and
+protocol: everything but the seed). Repeated runs of one configuration and seed keep the newest
+(``created``); the others are listed as superseded.
+
+**The choice rule: every started seed counts.** A configuration is judged by the mean, over all the
+seeds it started, of each seed's *selection score* (``selection_score``):
+
+- completed seed: its dev main metric (at the epoch chosen on dev);
+- abandoned seed (``failure`` starting ``"abandoned:"``): the best dev main metric in its history,
+  i.e. the score it was abandoned at (``WORST_SCORE`` when it has none);
+- any other failed seed (loss became NaN/inf, crash): ``WORST_SCORE`` (0, the worst value of the
+  fractions every main metric lives in), whatever earlier epochs scored: it produced no model.
+
+The configuration with the highest mean wins; ties go to more completed seeds, then to more started
+seeds, then to the smaller ``config_key``. Test scores never take part. A configuration that fails
+often thus loses to a steadier one even when its surviving seeds score higher, and the cell reports
+``n=completed of started, k failed`` with each failure's reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Sequence
+
+from cnbench.results import run_key
+from cnbench.stats import summarize
+
+WORST_SCORE = 0.0
+ABANDONED_PREFIX = "abandoned:"
+UNRECORDED = "unrecorded"
+
+TASK_ORDER = ("chnsenticorp", "lcqmc", "xnli_zh", "peoples_daily_ner", "msra_ner")
+MODEL_ORDER = (
+    "bert", "bert-wwm-ext", "roberta-wwm-ext", "macbert", "nezha",
+    "scratch-tiny", "scratch-small", "char-embed",
+)
+HEAD_ORDER = ("linear", "crf", "bilstm", "bilstm-crf")
+
+# Metrics shown beside the main metric, per task kind: (metric key in result files, display name).
+# seqeval's default-mode F1 (``f1_lenient``) counts entities exactly as the CoNLL conlleval script
+# does; tests/test_conlleval.py checks that against an independent conlleval counter.
+SIDE_METRICS = {"tagging": (("f1_lenient", "conlleval F1"),)}
+MAIN_METRIC_NAMES = {("tagging", "f1"): "strict F1"}
+
+
+def ordered(name: str, order: Sequence[str]) -> tuple[int, str]:
+    return (order.index(name) if name in order else len(order), name)
+
+
+def is_finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# --------------------------------------------------------------------------- validity
+
+
+def result_problem(result: dict) -> str | None:
+    """Why a loaded ``cnbench.result/1`` document cannot be used, or ``None`` when it can.
+
+    Checks the fields the leaderboard reads: task name, kind and main metric, model alias, head, an
+    integer seed, hparams, protocol (``train_on_dev``, ``limit``), a known status, and for a
+    completed run a finite dev and test main metric.
+    """
+    try:
+        task, protocol = result["task"], result["protocol"]
+        texts = (task["name"], task["kind"], task["main_metric"], result["model"]["alias"], result["head"])
+        seed, hparams, status = result["seed"], result["hparams"], result["status"]
+        train_on_dev, limit = protocol["train_on_dev"], protocol["limit"]
+    except (KeyError, TypeError) as err:
+        return f"missing or malformed field {err}"
+    if not all(isinstance(text, str) and text for text in texts):
+        return "task name, kind, main metric, model alias and head must be non-empty strings"
+    if type(seed) is not int:
+        return f"seed must be an integer, got {seed!r}"
+    if not isinstance(hparams, dict):
+        return "hparams must be an object"
+    if not isinstance(train_on_dev, bool) or not (limit is None or type(limit) is int):
+        return "protocol.train_on_dev must be a boolean and protocol.limit null or an integer"
+    if status not in ("completed", "failed"):
+        return f"unknown status {status!r}"
+    if status == "completed":
+        metric = task["main_metric"]
+        for split in ("dev", "test"):
+            try:
+                score = result["metrics"][split][metric]
+            except (KeyError, TypeError):
+                return f"completed run without metrics.{split}.{metric}"
+            if not is_finite_number(score):
+                return f"metrics.{split}.{metric} is not a finite number: {score!r}"
+    return None
+
+
+def is_smoke(result: dict) -> bool:
+    """True for a run trained on dev or on a limited subset: never comparable."""
+    protocol = result["protocol"]
+    trained_on_dev = protocol["train_on_dev"] or protocol.get("train_split", "train") != "train"
+    return trained_on_dev or protocol["limit"] is not None
+
+
+# --------------------------------------------------------------------------- identities
+
+
+def mapping(value) -> dict:
+    """``value`` when it is a dict, else an empty one: old or hand-made results may lack a section."""
+    return value if isinstance(value, dict) else {}
+
+
+def data_identity(result: dict) -> tuple[str, str, str]:
+    """``(identity, label, how)`` of the exact data a result was trained and scored on.
+
+    ``data.identity`` and ``data.label`` when the result records them (``how`` = "recorded").
+    Otherwise derived: ``run_key`` of the data source, each split's file sha256 (local) or Hub
+    id/config/revision, and the protocol's dev cut (``protocol.dev_split``); the label is the
+    source ("local", or "hub ID@REVISION").
+    """
+    data = mapping(result.get("data"))
+    if isinstance(data.get("identity"), str) and data["identity"]:
+        return data["identity"], str(data.get("label") or data.get("source") or "?"), "recorded"
+    parts = {}
+    for split, facts in mapping(data.get("files")).items():
+        facts = mapping(facts)
+        parts[split] = facts.get("sha256") or {key: facts.get(key) for key in ("hub", "config", "revision")}
+    cut = mapping(result.get("protocol")).get("dev_split")
+    identity = run_key({"source": data.get("source"), "files": parts, "dev_split": cut})
+    hubs = sorted({f"{part['hub']}@{str(part['revision'] or 'unpinned')[:7]}" for part in parts.values()
+                   if isinstance(part, dict) and part.get("hub")})
+    label = " ".join([str(data.get("source") or "?")] + hubs)
+    described = ", ".join(
+        f"{split} sha256 {part[:12]}" if isinstance(part, str) else f"{split} {part.get('hub')}@{part.get('revision')}"
+        for split, part in sorted(parts.items())
+    )
+    how = f"derived from {described or 'no recorded files'}" + (f"; dev split: {cut}" if cut else "")
+    return identity, label, how
+
+
+def model_identity(result: dict) -> tuple[str, str]:
+    """``(identity, how)`` of the exact encoder weights a result started from.
+
+    ``model.identity`` when recorded. Otherwise derived: ``run_key`` of the model id, revision and
+    weights sha256 when any is set, else of the alias and architecture config (randomly initialised
+    presets, whose weights are the config plus the seed).
+    """
+    model = mapping(result.get("model"))
+    if isinstance(model.get("identity"), str) and model["identity"]:
+        return model["identity"], "recorded"
+    pinned = {key: model.get(key) for key in ("id", "revision", "weights_sha256")}
+    if any(pinned.values()):
+        described = ", ".join(f"{key} {value}" for key, value in pinned.items() if value)
+        return run_key(pinned), f"derived from {described}"
+    return run_key({"alias": model.get("alias"), "config": model.get("config")}), "derived from alias and config"
+
+
+def tokenizer_normalization(result: dict) -> str:
+    value = mapping(result.get("tokenizer")).get("normalization")
+    return value if isinstance(value, str) and value else UNRECORDED
+
+
+def _hparam_text(value) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One model build and fine-tuning strategy: a line of the table."""
+
+    model: str
+    head: str
+    tuning: str
+    features: str | None
+    model_identity: str
+    tokenizer: str
+
+    def sort_key(self) -> tuple:
+        return (ordered(self.model, MODEL_ORDER), ordered(self.head, HEAD_ORDER), self.tuning,
+                self.features or "", self.model_identity, self.tokenizer)
+
+    @property
+    def strategy(self) -> str:
+        return self.tuning + (f", features={self.features}" if self.features else "")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One task on one exact data identity."""
+
+    task: str
+    data_identity: str
+    kind: str
+    main_metric: str
+
+    def sort_key(self) -> tuple:
+        return (ordered(self.task, TASK_ORDER), self.data_identity)
+
+    @property
+    def metric_name(self) -> str:
+        return MAIN_METRIC_NAMES.get((self.kind, self.main_metric), self.main_metric)
+
+    @property
+    def side_metrics(self) -> tuple[tuple[str, str], ...]:
+        return SIDE_METRICS.get(self.kind, ())
+
+
+def row_of(result: dict) -> Row:
+    hparams = result["hparams"]
+    return Row(
+        model=result["model"]["alias"],
+        head=result["head"],
+        tuning=_hparam_text(hparams.get("tuning")) or "full",
+        features=_hparam_text(hparams.get("features")),
+        model_identity=model_identity(result)[0],
+        tokenizer=tokenizer_normalization(result),
+    )
+
+
+def column_of(result: dict) -> Column:
+    task = result["task"]
+    return Column(task["name"], data_identity(result)[0], task["kind"], task["main_metric"])
+
+
+def config_key(result: dict) -> str:
+    """12-hex-digit key of what the seeds of one configuration share: ``hparams`` and ``protocol``.
+
+    The seed is a top-level field of a result, not a hyper-parameter, so runs that differ only in
+    seed share a key. Task, data, model and head are not part of the key: configurations are only
+    compared within one cell, which already fixes them.
+    """
+    return run_key({"hparams": result["hparams"], "protocol": result["protocol"]})
+
+
+# --------------------------------------------------------------------------- seeds and choice
+
+
+def score(result: dict, split: str, metric: str | None = None) -> float:
+    return float(result["metrics"][split][metric or result["task"]["main_metric"]])
+
+
+def selection_score(result: dict) -> float:
+    """The dev score a seed contributes to its configuration's judgement (see the module rule)."""
+    if result["status"] == "completed":
+        return score(result, "dev")
+    failure = str(result.get("failure") or "")
+    if not failure.startswith(ABANDONED_PREFIX):
+        return WORST_SCORE
+    metric = result["task"]["main_metric"]
+    history = result.get("history") if isinstance(result.get("history"), list) else []
+    dev_scores = [mapping(mapping(epoch).get("dev")).get(metric) for epoch in history]
+    return max((value for value in dev_scores if is_finite_number(value)), default=WORST_SCORE)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One configuration of a cell: every seed it started (newest result per seed), by seed."""
+
+    key: str
+    started: tuple[dict, ...]
+
+    @property
+    def hparams(self) -> dict:
+        return self.started[0]["hparams"]
+
+    @property
+    def completed(self) -> tuple[dict, ...]:
+        return tuple(run for run in self.started if run["status"] == "completed")
+
+    @property
+    def failed(self) -> tuple[dict, ...]:
+        return tuple(run for run in self.started if run["status"] != "completed")
+
+    @property
+    def selection(self) -> float:
+        """Mean selection score over every started seed."""
+        return summarize(selection_score(run) for run in self.started)["mean"]
+
+    def rank(self) -> tuple:
+        return (-self.selection, -len(self.completed), -len(self.started), self.key)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The chosen configuration of one (column, row) and what it scored.
+
+    ``configs`` are all the cell's configurations, best first; ``config`` the chosen one.
+    ``dev``/``test`` summarise the chosen configuration's completed seeds' main metric (``None``
+    when none completed). ``all_selection_scores`` holds the selection score of every started seed
+    of the cell, all configurations together (the hyper-parameter search, for the expected-maximum
+    curve). ``superseded`` lists result paths replaced by a newer result of the same configuration
+    and seed.
+    """
+
+    column: Column
+    row: Row
+    config: Config
+    configs: tuple[Config, ...]
+    all_selection_scores: tuple[float, ...]
+    superseded: tuple[str, ...]
+
+    @property
+    def id(self) -> tuple[Column, Row]:
+        return (self.column, self.row)
+
+    @property
+    def n_configs(self) -> int:
+        return len(self.configs)
+
+    @property
+    def runs(self) -> tuple[dict, ...]:
+        return self.config.completed
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.runs)
+
+    @property
+    def dev(self) -> dict | None:
+        return summarize(score(run, "dev") for run in self.runs) if self.runs else None
+
+    @property
+    def test(self) -> dict | None:
+        return self.metric_summary("test", self.column.main_metric)
+
+    def metric_summary(self, split: str, metric: str) -> dict | None:
+        """``summarize`` of one metric over the completed seeds, ``None`` unless every one has it."""
+        values = [run.get("metrics", {}).get(split, {}).get(metric) for run in self.runs]
+        if not values or not all(is_finite_number(value) for value in values):
+            return None
+        return summarize(values)
+
+    @property
+    def test_scores(self) -> list[float]:
+        return [score(run, "test") for run in self.runs]
+
+    @property
+    def best_dev_run(self) -> dict:
+        """The completed run with the highest dev score; lowest seed on ties."""
+        return min(self.runs, key=lambda run: (-score(run, "dev"), run["seed"]))
+
+
+def _newest_per_seed(runs: list[dict]) -> tuple[list[dict], list[str]]:
+    newest_first = sorted(
+        runs, key=lambda run: (str(run.get("created", "")), run.get("_path", "")), reverse=True
+    )
+    kept: dict[int, dict] = {}
+    superseded = []
+    for run in newest_first:
+        if run["seed"] in kept:
+            superseded.append(run.get("_path", ""))
+        else:
+            kept[run["seed"]] = run
+    return sorted(kept.values(), key=lambda run: run["seed"]), superseded
+
+
+def _choose(column: Column, row: Row, runs: list[dict]) -> Cell:
+    by_key: dict[str, list[dict]] = defaultdict(list)
+    for run in runs:
+        by_key[config_key(run)].append(run)
+    configs, superseded = [], []
+    for key, config_runs in by_key.items():
+        started, replaced = _newest_per_seed(config_runs)
+        configs.append(Config(key, tuple(started)))
+        superseded.extend(replaced)
+    return Cell(
+        column=column,
+        row=row,
+        config=min(configs, key=Config.rank),
+        configs=tuple(sorted(configs, key=Config.rank)),
+        all_selection_scores=tuple(sorted(selection_score(run) for config in configs for run in config.started)),
+        superseded=tuple(sorted(superseded)),
+    )
+
+
+def select_configs(results: Sequence[dict]) -> list[Cell]:
+    """One ``Cell`` per (column, row) with comparable runs, in table order (columns, then rows).
+
+    Skips results that ``result_problem`` rejects and smoke runs; failed runs take part (see the
+    module's choice rule). A cell whose chosen configuration completed no seed is kept, with
+    ``dev``/``test`` ``None``.
+    """
+    by_cell: dict[tuple[Column, Row], list[dict]] = defaultdict(list)
+    for result in results:
+        if result_problem(result) is None and not is_smoke(result):
+            by_cell[(column_of(result), row_of(result))].append(result)
+    cells = [_choose(column, row, runs) for (column, row), runs in by_cell.items()]
+    return sorted(cells, key=lambda cell: (cell.column.sort_key(), cell.row.sort_key()))

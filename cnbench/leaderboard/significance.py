@@ -1,0 +1,199 @@
+"""Significance of each cell against its column's best, on verified gold.
+
+Per column (one task on one data identity), each cell with completed seeds is compared with the
+cell of the best mean test score (ties: first in row order):
+
+- paired bootstrap (``cnbench.stats.paired_bootstrap``) on the test set, comparing the predictions of
+  each cell's *best-dev seed* (its chosen configuration's completed run with the highest dev score,
+  lowest seed on ties): one model per cell, picked the way a user would pick it, without looking at
+  test. Result files hold predictions, not gold: the gold comes from the data the leaderboard loads
+  (``gold_test_labels``) and is used only for a run shown to have been scored on that very gold
+  (``verify_gold``). A run that cannot be shown so is reported as a problem, never resampled.
+- Welch's t-test over per-seed test scores (``cnbench.stats.seed_level_test``) when both cells have
+  at least ``MIN_SEEDS_FOR_SEED_TEST`` completed seeds.
+
+A cell counts as significantly worse than the best only when every test that could be run gives
+p < ``ALPHA``: the bootstrap ignores seed variance and the seed test ignores example variance, so a
+difference has to survive both.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from cnbench.leaderboard.select import Cell, Column, mapping
+from cnbench.results import gold_sha256, predicted_labels
+from cnbench.stats import METRICS, MIN_SEEDS_FOR_SEED_TEST, paired_bootstrap, seed_level_test
+
+ALPHA = 0.05
+BEST_MARK = "★"
+TIE_MARK = "≈"
+UNTESTED_MARK = "?"
+
+
+@dataclass(frozen=True)
+class Gold:
+    """A task's gold test labels as the leaderboard loaded them.
+
+    ``labels`` in split order (label names; for tagging one list of tags per sentence);
+    ``file_sha256`` the sha256 of the local test file they were read from (``None`` for Hub data);
+    ``sha256`` the ``cnbench.results.gold_sha256`` fingerprint of ``labels``.
+    """
+
+    labels: Sequence
+    file_sha256: str | None = None
+    sha256: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha256", gold_sha256(list(self.labels)))
+
+
+def verify_gold(result: dict, gold: Gold) -> str | None:
+    """Why ``result`` cannot be shown to have been scored on ``gold``; ``None`` when it can.
+
+    The result's test predictions and its recorded test count must match the gold's length, and
+    then either its ``data.gold_sha256["test"]`` equals ``gold.sha256``, or, for results that
+    predate that field, its ``data.files["test"].sha256`` equals ``gold.file_sha256`` (the same
+    file read by the same reader). Anything else is unverifiable.
+    """
+    data = mapping(result.get("data"))
+    try:
+        n_predicted = len(predicted_labels(result, "test"))
+    except (KeyError, TypeError, AttributeError):
+        return "test predictions missing or malformed"
+    if n_predicted != len(gold.labels):
+        return f"{n_predicted} test predictions, but the gold loaded here has {len(gold.labels)} examples"
+    count = mapping(data.get("counts")).get("test")
+    if count is not None and count != len(gold.labels):
+        return f"scored on {count} test examples, but the gold loaded here has {len(gold.labels)}"
+    recorded = mapping(data.get("gold_sha256")).get("test")
+    if recorded is not None:
+        if recorded == gold.sha256:
+            return None
+        return f"scored on other gold labels (gold_sha256 {str(recorded)[:12]}, loaded here {gold.sha256[:12]})"
+    file_sha = mapping(mapping(data.get("files")).get("test")).get("sha256")
+    if file_sha is not None and gold.file_sha256 is not None:
+        if file_sha == gold.file_sha256:
+            return None
+        return f"scored on another test file (sha256 {str(file_sha)[:12]}, loaded here {gold.file_sha256[:12]})"
+    return "its gold cannot be verified (no data.gold_sha256.test, and no test file sha256 to compare)"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One cell compared with its column's best cell (by mean test score).
+
+    ``bootstrap`` is ``paired_bootstrap(gold, best, cell)`` on best-dev-seed test predictions (its
+    ``delta`` is best minus cell), ``seed_test`` is ``seed_level_test(best, cell)``; either is
+    ``None`` when it could not be run, with the reason in ``notes``.
+    """
+
+    is_best: bool
+    bootstrap: dict | None = None
+    seed_test: dict | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def significantly_worse(self) -> bool | None:
+        """True when every test that ran gives p < ``ALPHA``; ``None`` for the best cell or untested."""
+        p_values = [test["p_value"] for test in (self.bootstrap, self.seed_test) if test is not None]
+        if self.is_best or not p_values:
+            return None
+        return all(p < ALPHA for p in p_values)
+
+    @property
+    def mark(self) -> str:
+        if self.is_best:
+            return BEST_MARK
+        worse = self.significantly_worse
+        return UNTESTED_MARK if worse is None else ("" if worse else TIE_MARK)
+
+
+@dataclass(frozen=True)
+class Significance:
+    """``comparisons[cell.id]`` for every cell with completed seeds; ``problems``: one line per
+    result whose gold could not be verified, as ``(result path, reason)``."""
+
+    comparisons: dict
+    problems: tuple[tuple[str, str], ...]
+
+
+def _bootstrap(best: Cell, cell: Cell, gold: Gold | None, unverified: dict, n_resamples: int, seed: int):
+    metric = METRICS.get(cell.column.main_metric)
+    if metric is None:
+        return None, f"no bootstrap: no summable metric for {cell.column.main_metric!r}"
+    if gold is None:
+        return None, "no bootstrap: gold test labels not available here"
+    for which, run in ((f"the {BEST_MARK} row's", best.best_dev_run), ("this row's", cell.best_dev_run)):
+        path = str(run.get("_path") or id(run))
+        if path not in unverified:
+            unverified[path] = verify_gold(run, gold)
+        if unverified[path] is not None:
+            return None, f"no bootstrap: {which} best-dev seed has unverified gold (see Problems)"
+    try:
+        result = paired_bootstrap(
+            gold.labels, predicted_labels(best.best_dev_run, "test"), predicted_labels(cell.best_dev_run, "test"),
+            metric, n_resamples, seed,
+        )
+    except (ValueError, TypeError, AttributeError) as err:  # predictions of the wrong shape or type
+        return None, f"no bootstrap: {err}"
+    return result, None
+
+
+def compare_to_best(
+    cells: Sequence[Cell],
+    gold: Mapping[str, Gold] | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> Significance:
+    """Per column, compare every cell that has completed seeds with the column's best cell.
+
+    ``gold`` maps a task name to its ``Gold``; a task without it gets the seed-level test alone.
+    Cells whose chosen configuration completed no seed are not compared.
+    """
+    gold = gold or {}
+    by_column: dict[Column, list[Cell]] = defaultdict(list)
+    for cell in cells:
+        if cell.runs:
+            by_column[cell.column].append(cell)
+
+    comparisons, unverified = {}, {}
+    for column, column_cells in by_column.items():
+        best = min(column_cells, key=lambda cell: (-cell.test["mean"], cell.row.sort_key()))
+        for cell in column_cells:
+            if cell is best:
+                comparisons[cell.id] = Comparison(is_best=True)
+                continue
+            bootstrap, note = _bootstrap(best, cell, gold.get(column.task), unverified, n_resamples, seed)
+            notes = [note] if note else []
+            seed_test = None
+            if min(best.n_seeds, cell.n_seeds) >= MIN_SEEDS_FOR_SEED_TEST:
+                seed_test = seed_level_test(best.test_scores, cell.test_scores)
+            else:
+                notes.append(f"no seed-level test: fewer than {MIN_SEEDS_FOR_SEED_TEST} completed seeds")
+            comparisons[cell.id] = Comparison(False, bootstrap, seed_test, tuple(notes))
+    problems = tuple(sorted((str(path), reason) for path, reason in unverified.items() if reason is not None))
+    return Significance(comparisons, problems)
+
+
+def gold_test_labels(task_names: Sequence[str], data_dir=None) -> dict[str, Gold]:
+    """Each task's gold test labels, read from the local data (or the task's Hub dataset when no
+    local folder exists), for the paired bootstrap. A task whose data cannot be loaded here is
+    left out: its cells get the seed-level test alone, and the leaderboard says so."""
+    from cnbench import paths
+    from cnbench.data.load import load_task_data
+    from cnbench.errors import CnbenchError
+    from cnbench.registry import get_task
+
+    gold = {}
+    for name in task_names:
+        try:
+            task = get_task(name)
+            data = load_task_data(task, paths.data_dir(data_dir), train_on_dev=True)
+        except CnbenchError:
+            continue
+        labels = [list(ex.tags) if task.kind == "tagging" else ex.label for ex in data.splits["test"]]
+        gold[name] = Gold(labels, data.provenance.get("test", {}).get("sha256"))
+    return gold
