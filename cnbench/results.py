@@ -77,6 +77,29 @@ def gold_sha256(labels: list) -> str:
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
+def data_identity(files: dict, dev_split: str | None) -> str:
+    """What makes two runs' data the same: each split's file bytes (sha256) or Hub coordinates
+    (id, config, resolved revision, folder, split), and how dev was made. Computed from a result's
+    ``data.files`` alone, so results written before it was recorded get the same value."""
+    parts = {}
+    for split, facts in sorted(files.items()):
+        if facts.get("sha256"):
+            parts[split] = facts["sha256"]
+        else:
+            parts[split] = {key: facts.get(key) for key in ("hub", "config", "revision", "data_dir", "split")}
+    return run_key({"files": parts, "dev_split": dev_split})
+
+
+def model_identity(model: dict) -> str:
+    """What makes two runs' encoders the same model: the weights' hash, else Hub id + resolved
+    revision, else (randomly initialised presets) the alias and architecture."""
+    if model.get("weights_sha256"):
+        return run_key({"weights_sha256": model["weights_sha256"]})
+    if model.get("id"):
+        return run_key({"id": model["id"], "revision": model.get("revision")})
+    return run_key({"alias": model.get("alias"), "config": model.get("config")})
+
+
 def result_document(*, key, failure, command, task, model, head, seed, hparams, protocol, data, metrics,
                     best_epoch, history, predictions, environment, timing) -> dict:
     """The result file's content (schema above) for one finished or failed run. ``model`` is the

@@ -29,7 +29,7 @@ from cnbench.data.bio import repair_bio
 from cnbench.data.examples import TaggedSentence, TextExample
 from cnbench.data.readers import read_split
 from cnbench.errors import CnbenchError, DataError
-from cnbench.results import gold_sha256, run_key
+from cnbench.results import data_identity, gold_sha256
 from cnbench.task import Task
 
 SOURCES = ("auto", "local", "hub")
@@ -45,8 +45,7 @@ class TaskData:
     dev_split: str = "dev"  # "dev", or "train holdout" for tasks without a dev split
 
     def identity(self) -> str:
-        """A key that differs whenever any split's data or cut differs."""
-        return run_key({split: _identity_facts(facts) for split, facts in self.provenance.items()})
+        return data_identity(self.provenance, self.dev_split)
 
     def label(self) -> str:
         """Short text for tables: ``local``, ``hub C-MTEB/LCQMC@17f9b09``, or per split when mixed."""
@@ -60,11 +59,6 @@ class TaskData:
                 for split, examples in self.splits.items()}
 
 
-def _identity_facts(facts: dict) -> dict:
-    keys = ("source", "sha256", "hub", "config", "revision", "data_dir", "split", "url", "cut")
-    return {key: facts.get(key) for key in keys}
-
-
 def _source_label(facts: dict) -> str:
     if facts["source"] == "hub":
         return f"hub {facts['hub']}@{(facts['revision'] or '?')[:7]}"
@@ -72,12 +66,18 @@ def _source_label(facts: dict) -> str:
 
 
 def load_task_data(
-    task: Task, data_dir: Path | None, train_on_dev: bool = False, limit: int | None = None, source: str = "auto"
+    task: Task, data_dir: Path | None, train_on_dev: bool = False, limit: int | None = None, source: str = "auto",
+    only: tuple[str, ...] | None = None,
 ) -> TaskData:
+    """``only`` names the splits wanted (the leaderboard needs test gold alone); default: all, with
+    a dev split held out of train where the task has none."""
     if source not in SOURCES:
         raise CnbenchError(f"--source {source!r}: expected one of {', '.join(SOURCES)}")
+    if train_on_dev and "dev" not in task.splits:
+        raise CnbenchError(f"--train-on-dev: task {task.name!r} has no dev split (its dev is held out of train)")
     folder = data_dir / task.local.folder if data_dir is not None else None
-    wanted = [split for split in task.splits if not (train_on_dev and split == "train")]
+    wanted = [split for split in task.splits
+              if not (train_on_dev and split == "train") and (only is None or split in only)]
     local = {split: folder / task.local.files[split] for split in wanted
              if source != "hub" and folder is not None and (folder / task.local.files[split]).is_file()}
     remote = [split for split in wanted if split not in local]
@@ -105,7 +105,7 @@ def load_task_data(
         data.splits["train"] = data.splits["dev"]
         data.train_split = "dev"
         data.notes.append("trained on dev: a smoke run, not a comparable score")
-    if "dev" not in data.splits:
+    if only is None and "dev" not in data.splits:
         if task.dev_from_train <= 0:
             raise CnbenchError(f"task {task.name!r} has no dev split to select epochs on")
         every = round(1 / task.dev_from_train)

@@ -28,7 +28,6 @@ from cnbench.leaderboard.select import (
     config_key,
     data_identity,
     is_smoke,
-    model_identity,
     ordered,
     result_problem,
     select_configs,
@@ -177,14 +176,13 @@ def _config_entry(page: _Page, cell: Cell) -> str:
     failures = "; ".join(f"seed {run['seed']}: {run.get('failure') or 'no reason recorded'}" for run in config.failed)
     completed_dev = "" if cell.dev is None else f"; mean dev of the completed seeds {_pct(cell.dev['mean'])}"
     duplicates = f"; {len(cell.superseded)} older duplicate result(s) ignored" if cell.superseded else ""
-    _, how = model_identity(config.started[0])
     return (
         f'- <a id="config-{number}"></a>[{number}] {cell.column.task} {page.data_ref(cell.column)} / '
         f"{cell.row.model} / {cell.row.head} / {cell.row.strategy}: config `{config.key}`, chosen among "
         f"{cell.n_configs} configuration(s) with mean dev {_pct(config.selection)} over all "
         f"{len(config.started)} started seed(s){completed_dev}. Seeds: {len(config.started)} started, "
         f"{len(config.completed)} completed, {len(config.failed)} failed{duplicates}. "
-        f"Failures: {failures or 'none'}. Model identity `{cell.row.model_identity}` ({how}); tokenizer "
+        f"Failures: {failures or 'none'}. Model identity `{cell.row.model_identity}`; tokenizer "
         f"normalisation: {cell.row.tokenizer}. Hyper-parameters: {_format_hparams(config.hparams)}. "
         f"Results: {links or '—'}. Reproduce: {_reproduce_command(cell)}."
     )

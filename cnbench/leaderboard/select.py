@@ -41,6 +41,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Sequence
 
+from cnbench import results
 from cnbench.results import run_key
 from cnbench.stats import summarize
 
@@ -125,48 +126,27 @@ def mapping(value) -> dict:
 
 
 def data_identity(result: dict) -> tuple[str, str, str]:
-    """``(identity, label, how)`` of the exact data a result was trained and scored on.
-
-    ``data.identity`` and ``data.label`` when the result records them (``how`` = "recorded").
-    Otherwise derived: ``run_key`` of the data source, each split's file sha256 (local) or Hub
-    id/config/revision, and the protocol's dev cut (``protocol.dev_split``); the label is the
-    source ("local", or "hub ID@REVISION").
-    """
+    """``(identity, label, how)`` of the exact data a result was trained and scored on: the one
+    ``cnbench.results.data_identity`` over its recorded files, so results written before runs
+    recorded it compare equal to later ones on the same data."""
     data = mapping(result.get("data"))
-    if isinstance(data.get("identity"), str) and data["identity"]:
-        return data["identity"], str(data.get("label") or data.get("source") or "?"), "recorded"
-    parts = {}
-    for split, facts in mapping(data.get("files")).items():
-        facts = mapping(facts)
-        parts[split] = facts.get("sha256") or {key: facts.get(key) for key in ("hub", "config", "revision")}
-    cut = mapping(result.get("protocol")).get("dev_split")
-    identity = run_key({"source": data.get("source"), "files": parts, "dev_split": cut})
-    hubs = sorted({f"{part['hub']}@{str(part['revision'] or 'unpinned')[:7]}" for part in parts.values()
-                   if isinstance(part, dict) and part.get("hub")})
-    label = " ".join([str(data.get("source") or "?")] + hubs)
+    files = {split: mapping(facts) for split, facts in mapping(data.get("files")).items()}
+    dev_split = mapping(result.get("protocol")).get("dev_split")
+    identity = results.data_identity(files, dev_split)
+    hubs = sorted({f"{facts['hub']}@{str(facts.get('revision') or 'unpinned')[:7]}" for facts in files.values()
+                   if facts.get("hub")})
+    label = str(data.get("label") or " ".join([str(data.get("source") or "?")] + hubs))
     described = ", ".join(
-        f"{split} sha256 {part[:12]}" if isinstance(part, str) else f"{split} {part.get('hub')}@{part.get('revision')}"
-        for split, part in sorted(parts.items())
+        f"{split} sha256 {facts['sha256'][:12]}" if facts.get("sha256") else f"{split} {facts.get('hub')}@{facts.get('revision')}"
+        for split, facts in sorted(files.items())
     )
-    how = f"derived from {described or 'no recorded files'}" + (f"; dev split: {cut}" if cut else "")
+    how = f"from {described or 'no recorded files'}" + (f"; dev split: {dev_split}" if dev_split else "")
     return identity, label, how
 
 
-def model_identity(result: dict) -> tuple[str, str]:
-    """``(identity, how)`` of the exact encoder weights a result started from.
-
-    ``model.identity`` when recorded. Otherwise derived: ``run_key`` of the model id, revision and
-    weights sha256 when any is set, else of the alias and architecture config (randomly initialised
-    presets, whose weights are the config plus the seed).
-    """
-    model = mapping(result.get("model"))
-    if isinstance(model.get("identity"), str) and model["identity"]:
-        return model["identity"], "recorded"
-    pinned = {key: model.get(key) for key in ("id", "revision", "weights_sha256")}
-    if any(pinned.values()):
-        described = ", ".join(f"{key} {value}" for key, value in pinned.items() if value)
-        return run_key(pinned), f"derived from {described}"
-    return run_key({"alias": model.get("alias"), "config": model.get("config")}), "derived from alias and config"
+def model_identity(result: dict) -> str:
+    """The encoder's identity (``cnbench.results.model_identity``), recorded or not."""
+    return results.model_identity(mapping(result.get("model")))
 
 
 def tokenizer_normalization(result: dict) -> str:
@@ -228,7 +208,7 @@ def row_of(result: dict) -> Row:
         head=result["head"],
         tuning=_hparam_text(hparams.get("tuning")) or "full",
         features=_hparam_text(hparams.get("features")),
-        model_identity=model_identity(result)[0],
+        model_identity=model_identity(result),
         tokenizer=tokenizer_normalization(result),
     )
 

@@ -191,7 +191,7 @@ def gold_test_labels(task_names: Sequence[str], data_dir=None) -> dict[str, Gold
     for name in task_names:
         try:
             task = get_task(name)
-            data = load_task_data(task, paths.data_dir(data_dir), train_on_dev=True)
+            data = load_task_data(task, paths.data_dir(data_dir), only=("test",))
         except CnbenchError:
             continue
         labels = [list(ex.tags) if task.kind == "tagging" else ex.label for ex in data.splits["test"]]

@@ -29,7 +29,7 @@ from cnbench.errors import CnbenchError
 from cnbench.hashing import files_sha256
 from cnbench.models.presets import PRESETS, ModelPreset, check_model_name
 from cnbench.paths import tokenizer_dir
-from cnbench.results import run_key
+from cnbench.results import model_identity
 
 
 class TransformerEncoder(nn.Module):
@@ -73,7 +73,7 @@ def load_model(name: str, seed: int, use_word_boundaries: bool = False, tokenize
     else:
         loaded = _pretrained(name, name, {}, tokenizer)
     check_vocabulary_fits(loaded)
-    loaded.provenance["identity"] = _model_identity(loaded.provenance)
+    loaded.provenance["identity"] = model_identity(loaded.provenance)
     return loaded
 
 
@@ -290,18 +290,6 @@ def check_vocabulary_fits(loaded: LoadedModel) -> None:
             f"{largest}, but {loaded.provenance['alias']!r} has {embeddings.num_embeddings} embedding rows: "
             "they do not belong together; pass --tokenizer with the checkpoint's vocabulary"
         )
-
-
-def _model_identity(provenance: dict) -> str:
-    """What makes two runs' encoders the same model: Hub id + revision, the weights' hash, or
-    the from-scratch preset and its configuration."""
-    if provenance["source"] == "hub":
-        parts = {"id": provenance["id"], "revision": provenance["revision"]}
-    elif provenance["source"] == "local":
-        parts = {"weights_sha256": provenance["weights_sha256"]}
-    else:
-        parts = {"alias": provenance["alias"], "config": provenance["config"]}
-    return run_key(parts)
 
 
 @contextmanager
