@@ -33,13 +33,14 @@ DEFAULT_STRATEGIES = "full,top-2,frozen,frozen+scalar-mix,adapter,lora"
 
 def run_one(strategy: str, seed: int, args, output: Path) -> dict:
     tuning, _, features = strategy.partition("+")
-    folder = output / strategy / str(seed)
+    folder = output / f"epochs{args.epochs}-len{args.max_len}" / strategy / str(seed)
     command = [sys.executable, "-m", "cnbench", "run", "--task", "chnsenticorp", "--model", "scratch-small",
                "--epochs", str(args.epochs), "--max-len", str(args.max_len), "--seed", str(seed),
                "--tuning", tuning, "--no-checkpoint", "--output", str(folder)]
     command += ["--features", features] if features else []
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
+    if not list(folder.glob("*.json")):  # a kept --output folder makes an interrupted benchmark resumable
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
     (path,) = folder.glob("*.json")
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -77,7 +78,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-len", type=int, default=128)
-    parser.add_argument("--output", type=Path, help="keep result files here (default: a temporary folder)")
+    parser.add_argument("--output", type=Path, help="keep result files here and reuse those found there for the "
+                        "same strategy and seed (default: a temporary folder)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tuning.md")
     args = parser.parse_args()
     seeds = [int(seed) for seed in args.seeds.split(",")]

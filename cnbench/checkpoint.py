@@ -2,12 +2,12 @@
 and the up-front checks that a run can write its outputs at all.
 
 A run's checkpoint is one file, ``<results folder>/.checkpoints/<run key>/last.pt``, replaced
-atomically after every epoch but the last (the result file records the last). It holds the model
-(only what training can change: frozen parameters of a parameter-efficient run are rebuilt from
-the run's seed or checkpoint on resume, so its checkpoint stays small), optimiser and scheduler states, the RNG states of python, numpy, torch and the data-order
-generator of every process (a data-parallel run's processes draw different dropout masks), and the
-loop's ``Progress`` (epoch, best dev score, epoch and weights, history, timing
-so far). Restoring all of it makes the continued run the one that was never interrupted: same
+atomically after every epoch but the last (the result file records the last). It holds the
+trained part of the model (a parameter-efficient run's frozen weights are not stored: the resumed
+run loads or seeds them as the first did), the optimiser and scheduler states, the RNG states of
+python, numpy, torch and the data-order generator of every process (a data-parallel run's
+processes draw different dropout masks), and the loop's ``Progress`` (epoch, best dev score,
+epoch and weights, history, timing so far). Restoring all of it makes the continued run the one that was never interrupted: same
 hardware and seed, same metrics and predictions. The run key names the folder, so the same config
 and seed find it; the folder is removed once the run's result is written. Checkpoints are ``.pt``
 files, never ``*.json``, so ``load_results`` never takes one for a result, and ``.checkpoints``
@@ -123,9 +123,13 @@ class Checkpoint:
         shutil.rmtree(self.path.parent, ignore_errors=True)
 
 
+def _frozen(model: nn.Module) -> set[str]:
+    return {name for name, parameter in model.named_parameters() if not parameter.requires_grad}
+
+
 def trained_state(model: nn.Module) -> dict:
     """The model's state without its frozen parameters: all that training can change."""
-    frozen = {name for name, parameter in model.named_parameters() if not parameter.requires_grad}
+    frozen = _frozen(model)
     return {name: value for name, value in model.state_dict().items() if name not in frozen}
 
 
@@ -136,9 +140,8 @@ def model_weights(model: nn.Module) -> dict:
 
 def load_weights(model: nn.Module, state: dict) -> None:
     """Load a ``trained_state``; raises ``ValueError`` unless it covers exactly the trained part."""
-    frozen = {name for name, parameter in model.named_parameters() if not parameter.requires_grad}
     outcome = model.load_state_dict(state, strict=False)
-    if outcome.unexpected_keys or set(outcome.missing_keys) != frozen:
+    if outcome.unexpected_keys or set(outcome.missing_keys) != _frozen(model):
         raise ValueError(f"weights do not match the trained parameters: missing {outcome.missing_keys[:3]}, "
                          f"unexpected {outcome.unexpected_keys[:3]}")
 
@@ -158,8 +161,8 @@ def ensure_disk_space(folder: Path, model: nn.Module) -> None:
     """Raise ``CnbenchError`` unless ``folder``'s file system has room for this run's checkpoints.
 
     A checkpoint holds the trained weights, AdamW's two moments per trainable weight and the
-    best-dev weights: about four times the trained parameter bytes. The previous checkpoint stays until the next
-    one is complete (that is what makes replacing it atomic), so twice that must be free.
+    best-dev weights: about four times the trained parameter bytes. The previous checkpoint stays
+    until the next one is complete (that is what makes replacing it atomic), so twice that must be free.
     """
     weights = sum(value.numel() * value.element_size() for value in trained_state(model).values())
     moments = 2 * sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)

@@ -7,8 +7,8 @@ Strategies, ``--tuning``:
   with ``--features scalar-mix``. Dropout inside the frozen encoder stays active in training.
 - ``top-K`` (e.g. ``top-2``): the top K transformer layers, the pooler and the head train; the
   embeddings and the lower layers are frozen. K runs from 1 to the number of layers.
-- ``adapter``: a bottleneck adapter (Houlsby et al. 2019, in the single-adapter placement of
-  Pfeiffer et al. 2021) after each layer's feed-forward block: ``h + up(gelu(down(h)))`` with
+- ``adapter``: a bottleneck adapter (Houlsby et al. 2019; one per layer, after the feed-forward
+  block, as in the Pfeiffer et al. 2021 configuration) ``h + up(gelu(down(h)))`` with
   ``down: H -> --adapter-size`` and ``up`` initialised to zero, applied to the feed-forward output
   projection before dropout, residual and LayerNorm. Adapters and head train; the encoder
   (LayerNorms included) is frozen. ``2 H m + m + H`` parameters per layer for size ``m``.
