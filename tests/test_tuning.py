@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -137,6 +138,37 @@ def test_a_scalar_mix_adds_one_weight_per_layer_and_embeddings_plus_a_scale():
     report = tuning_report(tiny_model(hp), hp, "linear", "classification")
     assert report["trainable_parameters"] == HEAD + (L + 1) + 1
     assert report["scalar_mix_weights"] == [pytest.approx(1 / (L + 1))] * (L + 1)
+
+
+@pytest.mark.parametrize("architecture", ["bert", "nezha"])
+@pytest.mark.parametrize("tuning, options, added_per_layer", [
+    ("adapter", {"adapter_size": 3}, lambda h: 2 * h * 3 + 3 + h),
+    ("lora", {"lora_rank": 2}, lambda h: 2 * 2 * (h + h)),
+])
+def test_adapters_and_lora_start_as_the_original_encoder(architecture, tuning, options, added_per_layer):
+    """Zero-initialised ``up`` / LoRA ``B``: before training, the adapted encoder computes what the
+    original did, on BERT and on cnbench's NEZHA (same module names)."""
+    from transformers import AutoModel
+
+    import cnbench  # noqa: F401  (registers NEZHA)
+
+    torch.manual_seed(0)
+    if architecture == "nezha":
+        base = AutoModel.from_pretrained(Path(__file__).parent / "fixtures" / "nezha-tiny")
+    else:
+        base = tiny_model({}).encoder.model
+    encoder = TransformerEncoder(base).eval()
+    ids = torch.randint(1, base.config.vocab_size, (2, 7))
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    with torch.no_grad():
+        before = encoder(ids, mask)[0]
+    model = TaskModel(encoder, build_head("linear", "classification", base.config.hidden_size, C))
+    total = sum(p.numel() for p in model.parameters())
+    apply_strategy(model, strategy_hparams(tuning, options))
+    assert sum(p.numel() for p in model.parameters()) - total == (
+        base.config.num_hidden_layers * added_per_layer(base.config.hidden_size))
+    with torch.no_grad():
+        assert torch.equal(encoder.eval()(ids, mask)[0], before)
 
 
 # --------------------------------------------------------------------------- scalar mix
