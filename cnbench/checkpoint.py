@@ -2,11 +2,12 @@
 and the up-front checks that a run can write its outputs at all.
 
 A run's checkpoint is one file, ``<results folder>/.checkpoints/<run key>/last.pt``, replaced
-atomically after every epoch but the last (the result file records the last). It holds the model,
-optimiser and scheduler states, the RNG states of python, numpy, torch and the data-order
-generator of every process (a data-parallel run's processes draw different dropout masks), and the
-loop's ``Progress`` (epoch, best dev score, epoch and weights, history, timing
-so far). Restoring all of it makes the continued run the one that was never interrupted: same
+atomically after every epoch but the last (the result file records the last). It holds the
+trained part of the model (a parameter-efficient run's frozen weights are not stored: the resumed
+run loads or seeds them as the first did), the optimiser and scheduler states, the RNG states of
+python, numpy, torch and the data-order generator of every process (a data-parallel run's
+processes draw different dropout masks), and the loop's ``Progress`` (epoch, best dev score,
+epoch and weights, history, timing so far). Restoring all of it makes the continued run the one that was never interrupted: same
 hardware and seed, same metrics and predictions. The run key names the folder, so the same config
 and seed find it; the folder is removed once the run's result is written. Checkpoints are ``.pt``
 files, never ``*.json``, so ``load_results`` never takes one for a result, and ``.checkpoints``
@@ -77,7 +78,7 @@ class Checkpoint:
             "format": FORMAT,
             "fingerprint": fingerprint,
             "progress": saved_progress,
-            "model": model.state_dict(),
+            "model": trained_state(model),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "rng": rng,  # one entry per process, by rank
@@ -103,7 +104,7 @@ class Checkpoint:
         if state["fingerprint"] != fingerprint:
             raise CnbenchError(f"{self.path}: this checkpoint was made from other data files or model weights "
                                "than this run reads; run without --resume to start over")
-        model.load_state_dict(state["model"])
+        load_weights(model, state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         rng = state["rng"]
@@ -122,9 +123,27 @@ class Checkpoint:
         shutil.rmtree(self.path.parent, ignore_errors=True)
 
 
+def _frozen(model: nn.Module) -> set[str]:
+    return {name for name, parameter in model.named_parameters() if not parameter.requires_grad}
+
+
+def trained_state(model: nn.Module) -> dict:
+    """The model's state without its frozen parameters: all that training can change."""
+    frozen = _frozen(model)
+    return {name: value for name, value in model.state_dict().items() if name not in frozen}
+
+
 def model_weights(model: nn.Module) -> dict:
-    """A detached copy of the model's state (the best-dev weights kept during training)."""
-    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+    """A detached copy of ``trained_state`` (the best-dev weights kept during training)."""
+    return {name: value.detach().clone() for name, value in trained_state(model).items()}
+
+
+def load_weights(model: nn.Module, state: dict) -> None:
+    """Load a ``trained_state``; raises ``ValueError`` unless it covers exactly the trained part."""
+    outcome = model.load_state_dict(state, strict=False)
+    if outcome.unexpected_keys or set(outcome.missing_keys) != _frozen(model):
+        raise ValueError(f"weights do not match the trained parameters: missing {outcome.missing_keys[:3]}, "
+                         f"unexpected {outcome.unexpected_keys[:3]}")
 
 
 def ensure_writable(folder: Path) -> None:
@@ -141,11 +160,11 @@ def ensure_writable(folder: Path) -> None:
 def ensure_disk_space(folder: Path, model: nn.Module) -> None:
     """Raise ``CnbenchError`` unless ``folder``'s file system has room for this run's checkpoints.
 
-    A checkpoint holds the weights, AdamW's two moments per trainable weight and the best-dev
-    weights: about four times the parameter bytes. The previous checkpoint stays until the next
-    one is complete (that is what makes replacing it atomic), so twice that must be free.
+    A checkpoint holds the trained weights, AdamW's two moments per trainable weight and the
+    best-dev weights: about four times the trained parameter bytes. The previous checkpoint stays
+    until the next one is complete (that is what makes replacing it atomic), so twice that must be free.
     """
-    weights = sum(value.numel() * value.element_size() for value in model.state_dict().values())
+    weights = sum(value.numel() * value.element_size() for value in trained_state(model).values())
     moments = 2 * sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
     checkpoint = 2 * weights + moments
     needed, free = 2 * checkpoint, shutil.disk_usage(folder).free

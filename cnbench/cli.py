@@ -79,6 +79,12 @@ RUN_OPTIONS = [
     click.option("--grad-clip", type=float),
     click.option("--dropout", type=float),
     click.option("--patience", type=int, help="Stop after this many epochs without a dev improvement."),
+    click.option("--features", type=click.Choice(["last", "pooler", "scalar-mix"]),
+                 help="What the head reads: last layer, pooler, or a learned mix of all layers [default: per head]."),
+    click.option("--adapter-size", type=click.IntRange(min=1), help="--tuning adapter: bottleneck width [default: 64]."),
+    click.option("--lora-rank", type=click.IntRange(min=1), help="--tuning lora: rank r [default: 8]."),
+    click.option("--lora-alpha", type=float, help="--tuning lora: scaling alpha (updates scaled by alpha/r) [default: 16]."),
+    click.option("--lora-targets", help="--tuning lora: comma-separated module names [default: query,value]."),
     click.option("--word-boundaries", is_flag=True, help="char-embed: add jieba word-boundary features."),
     click.option("--train-on-dev", is_flag=True, help="Smoke run for tasks without local train data (marked)."),
     click.option("--limit", type=int, help="Use only the first N examples of each split (smoke run, marked)."),
@@ -122,12 +128,15 @@ def _check_locations(options: dict) -> None:
 @click.option("--epochs", type=int)
 @click.option("--lr", type=float, help="Encoder learning rate.")
 @click.option("--batch-size", type=int)
+@click.option("--tuning", help="full | frozen | top-K (e.g. top-2) | adapter | lora [default: full].")
 @run_options
 def run_command(seeds, **options):
     """Fine-tune, pick the best epoch on dev, score test with it, write one result file per seed."""
     _check_locations(options)
     from cnbench.train import RunConfig, run
+    from cnbench.tuning import check_options
 
+    check_options([options["tuning"]], options)
     results = []
     for seed in _seeds(seeds, options.pop("seed")):
         results.append(run(RunConfig(seed=seed, **options)))
@@ -142,6 +151,7 @@ def run_command(seeds, **options):
 @click.option("--lr", "lrs", callback=_csv(float), help="Grid, default 2e-5,3e-5,5e-5.")
 @click.option("--batch-size", "batch_sizes", callback=_csv(int), help="Grid, default 16,32.")
 @click.option("--epochs", "epoch_counts", callback=_csv(int), help="Grid, default 2,3,4.")
+@click.option("--tunings", callback=_csv(str), help="Grid of --tuning strategies, default full.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: one run after another here; ray: each run a Ray task on a cluster.")
 @click.option("--address", help="ray: the cluster (auto: the one `ray start` began here; local: a private one).")
@@ -150,13 +160,14 @@ def run_command(seeds, **options):
 @click.option("--max-retries", type=click.IntRange(min=0),
               help="ray: times a run whose worker died is retried [default: 2].")
 @run_options
-def sweep_command(models, tasks, heads, seeds, lrs, batch_sizes, epoch_counts, executor, address, cpus_per_run,
-                  gpus_per_run, max_retries, **options):
-    """Grid over lr x batch x epochs for models x tasks x heads x seeds; skips finished runs."""
+def sweep_command(models, tasks, heads, seeds, lrs, batch_sizes, epoch_counts, tunings, executor, address,
+                  cpus_per_run, gpus_per_run, max_retries, **options):
+    """Grid over lr x batch x epochs x tuning for models x tasks x heads x seeds; skips finished runs."""
     _check_locations(options)
     from cnbench.executors import LocalExecutor, RayExecutor
     from cnbench.sweep import DEFAULT_GRID, expand, run_sweep
     from cnbench.train import RunConfig
+    from cnbench.tuning import check_options
 
     ray_options = {"address": address, "cpus_per_run": cpus_per_run, "gpus_per_run": gpus_per_run,
                    "max_retries": max_retries}
@@ -165,7 +176,8 @@ def sweep_command(models, tasks, heads, seeds, lrs, batch_sizes, epoch_counts, e
         flags = ", ".join("--" + name.replace("_", "-") for name in ray_options)
         raise CnbenchError(f"{flags}: only with --executor ray")
     grid = {"lr": lrs or DEFAULT_GRID["lr"], "batch_size": batch_sizes or DEFAULT_GRID["batch_size"],
-            "epochs": epoch_counts or DEFAULT_GRID["epochs"]}
+            "epochs": epoch_counts or DEFAULT_GRID["epochs"], "tuning": tunings or DEFAULT_GRID["tuning"]}
+    check_options(grid["tuning"], options)
     base = RunConfig(task=tasks[0], model=models[0], **options)
     configs = expand(models, tasks, heads, _seeds(seeds, 42), grid, base)
     outcome = run_sweep(configs, executor=RayExecutor(**ray_options) if executor == "ray" else LocalExecutor())

@@ -100,7 +100,7 @@ def model_identity(model: dict) -> str:
     return run_key({"alias": model.get("alias"), "config": model.get("config")})
 
 
-def result_document(*, key, failure, command, task, model, head, seed, hparams, protocol, data, metrics,
+def result_document(*, key, failure, command, task, model, head, tuning, seed, hparams, protocol, data, metrics,
                     best_epoch, history, predictions, environment, timing) -> dict:
     """The result file's content (schema above) for one finished or failed run. ``model`` is the
     loaded model (``cnbench.models.encoders.LoadedModel``), ``data`` the loaded task data
@@ -118,6 +118,7 @@ def result_document(*, key, failure, command, task, model, head, seed, hparams, 
         "model": model.provenance,
         "tokenizer": model.tokenizer_info,
         "head": head,
+        "tuning": tuning,
         "seed": seed,
         "hparams": hparams,
         "protocol": {**protocol, "train_split": data.train_split, "dev_split": data.dev_split,

@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from cnbench.paths import REPO_ROOT
 
-PACKAGES = ("cnbench", "torch", "transformers", "datasets", "accelerate", "tokenizers", "seqeval", "numpy", "jieba")
+PACKAGES = ("cnbench", "torch", "transformers", "datasets", "accelerate", "tokenizers", "seqeval", "numpy", "jieba", "peft")
 
 
 @lru_cache(maxsize=1)

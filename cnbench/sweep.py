@@ -1,7 +1,7 @@
 """``cnbench sweep``: every (model, task, head, config, seed) of a grid, resumable.
 
-The grid is lr × batch size × epochs (defaults from common fine-tuning practice: 2e-5/3e-5/5e-5,
-16/32, 2/3/4) over any set of models, tasks and heads, each config run with every seed. A run
+The grid is lr × batch size × epochs × tuning strategy (defaults from common fine-tuning practice:
+2e-5/3e-5/5e-5, 16/32, 2/3/4; full fine-tuning) over any set of models, tasks and heads, each config run with every seed. A run
 whose result file already exists — completed or failed — is skipped, as is a run listed twice,
 so an interrupted sweep continues where it stopped and never repeats finished work. A run that
 fails with a ``CnbenchError`` (e.g. a task without data) is reported and the sweep goes on.
@@ -23,7 +23,7 @@ from cnbench.errors import CnbenchError
 from cnbench.executors import Job, LocalExecutor
 from cnbench.train import RunConfig, plan
 
-DEFAULT_GRID = {"lr": (2e-5, 3e-5, 5e-5), "batch_size": (16, 32), "epochs": (2, 3, 4)}
+DEFAULT_GRID = {"lr": (2e-5, 3e-5, 5e-5), "batch_size": (16, 32), "epochs": (2, 3, 4), "tuning": ("full",)}
 
 
 @dataclass

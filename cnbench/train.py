@@ -45,7 +45,7 @@ from torch import nn
 from cnbench import distributed, paths
 from cnbench.batching import collate, evaluation_batches, training_batches
 from cnbench.cache import cached_features, tokenizer_fingerprint
-from cnbench.checkpoint import Checkpoint, Progress, ensure_disk_space, ensure_writable, model_weights
+from cnbench.checkpoint import Checkpoint, Progress, ensure_disk_space, ensure_writable, load_weights, model_weights
 from cnbench.data.load import load_task_data
 from cnbench.errors import CnbenchError
 from cnbench.features import encode_tagging, encode_text
@@ -57,6 +57,8 @@ from cnbench.models.presets import PRESETS, check_model_name
 from cnbench.registry import get_task
 from cnbench.results import encode_tags, result_document, result_filename, run_key, write_json_atomic
 from cnbench.runinfo import environment_info, peak_memory_mb, reset_peak_memory
+from cnbench.tuning import (apply_strategy, build_features, feature_hparams, layer_depth, num_layers,
+                            strategy_hparams, tuning_report)
 
 HPARAM_KEYS = ("lr", "head_lr", "crf_lr", "llrd", "epochs", "batch_size", "max_len",
                "warmup_ratio", "weight_decay", "grad_clip", "dropout", "patience")
@@ -91,6 +93,14 @@ class RunConfig:
     output_dir: str | None = None
     precision: str = "auto"  # "auto" | "bf16" | "fp32"
     compile: bool = False
+    # Fine-tuning strategy and head features (``cnbench.tuning``); None: full fine-tuning, the
+    # head's default features, and each strategy's default options.
+    tuning: str | None = None  # "full" | "frozen" | "top-K" | "adapter" | "lora"
+    features: str | None = None  # "last" | "pooler" | "scalar-mix"
+    adapter_size: int | None = None
+    lora_rank: int | None = None
+    lora_alpha: float | None = None
+    lora_targets: str | None = None  # comma-separated module names
     # How the run is carried out, not what it computes: none of these enter the run key, so a
     # resumed run, or a seed that passes the abandon check, is the same run as one without them.
     resume: bool = False  # continue from this run's last end-of-epoch checkpoint, if there is one
@@ -124,6 +134,9 @@ def plan(config: RunConfig) -> RunPlan:
     hparams.update({key: getattr(config, key) for key in HPARAM_KEYS if getattr(config, key) is not None})
     hparams["head_lr"] = hparams["head_lr"] or hparams["lr"]
     hparams["word_boundaries"] = config.word_boundaries
+    hparams.update(strategy_hparams(config.tuning, {name: getattr(config, name) for name in
+                                                    ("adapter_size", "lora_rank", "lora_alpha", "lora_targets")}))
+    hparams.update(feature_hparams(config.features, config.head, task.head_kind))
     if config.resume and not config.save_checkpoints:
         raise CnbenchError("--resume continues from a checkpoint, which --no-checkpoint never writes")
     if config.abandon_below is not None and not 1 <= config.abandon_after <= hparams["epochs"]:
@@ -167,7 +180,9 @@ def run(config: RunConfig, log=print) -> dict:
     # -- model and optimiser -----------------------------------------------------------------
     head = build_head(config.head, task.head_kind, loaded.encoder.hidden_size, len(task.labels),
                       label_names=task.labels, dropout=hp["dropout"])
-    model = TaskModel(loaded.encoder, head).to(device)
+    model = TaskModel(loaded.encoder, head, build_features(hp, loaded.encoder))
+    apply_strategy(model, hp)  # after the head, so every strategy starts from the same head weights
+    model = model.to(device)
     if device.type == "cpu":  # one bulk random draw per dropout mask instead of one per element
         use_fast_dropout(model)
     optimizer, lr_groups = build_optimizer(model, hp, device)
@@ -259,7 +274,7 @@ def run(config: RunConfig, log=print) -> dict:
     if failure:
         log(f"failed: {failure}")
     else:
-        model.load_state_dict(progress.best_state)
+        load_weights(model, progress.best_state)
         eval_start = time.perf_counter()
         for split in ("dev", "test"):
             metrics[split], predictions[split] = evaluate(
@@ -284,8 +299,8 @@ def run(config: RunConfig, log=print) -> dict:
                "precision": "bf16" if autocast is not None else "fp32"}
     result = result_document(
         key=p.key, failure=failure, command=reproduce_command(config), task=task, model=loaded, head=config.head,
-        seed=config.seed, hparams=hparams, protocol=p.protocol, data=data, metrics=metrics,
-        best_epoch=progress.best_epoch, history=progress.history, predictions=predictions,
+        tuning=tuning_report(model, hp, config.head, task.head_kind), seed=config.seed, hparams=hparams,
+        protocol=p.protocol, data=data, metrics=metrics, best_epoch=progress.best_epoch, history=progress.history, predictions=predictions,
         environment=environment, timing=timing,
     )
     if distributed.is_main():
@@ -296,13 +311,17 @@ def run(config: RunConfig, log=print) -> dict:
 
 
 class TaskModel(nn.Module):
-    def __init__(self, encoder: nn.Module, head: nn.Module):
+    def __init__(self, encoder: nn.Module, head: nn.Module, features: nn.Module | None = None):
         super().__init__()
         self.encoder = encoder
         self.head = head
+        self.features = features  # a cnbench.tuning.LayerFeatures, or None: the head's default input
 
     def forward(self, input_ids, attention_mask, token_type_ids, labels=None, score_mask=None, boundary_ids=None):
-        hidden, pooled = self.encoder(input_ids, attention_mask, token_type_ids, boundary_ids=boundary_ids)
+        if self.features is None:
+            hidden, pooled = self.encoder(input_ids, attention_mask, token_type_ids, boundary_ids=boundary_ids)
+        else:
+            hidden, pooled = self.features(self.encoder, input_ids, attention_mask, token_type_ids, boundary_ids)
         return self.head(hidden, pooled, attention_mask, score_mask, labels)
 
 
@@ -337,11 +356,11 @@ def evaluate(model, task, examples, features, batch_size, pad_id, device, autoca
 
 
 def build_optimizer(model: TaskModel, hp: dict, device) -> tuple[torch.optim.Optimizer, dict]:
-    """AdamW with a learning rate per part: encoder (layer ``i`` of ``L`` scaled by
-    ``llrd ** (L + 1 - depth)``), head, and CRF transitions. No weight decay on biases, norms and
-    CRF scores. Returns the optimiser and ``{group name: lr}`` for the result file."""
-    layers = getattr(getattr(model.encoder, "model", None), "config", None)
-    num_layers = getattr(layers, "num_hidden_layers", 0)
+    """AdamW over the trainable parameters with a learning rate per part: encoder (layer ``i`` of
+    ``L`` scaled by ``llrd ** (L + 1 - depth)``; adapters and LoRA matrices by their layer), head
+    and scalar mix, and CRF transitions. No weight decay on biases, norms, CRF scores and mix
+    weights. Returns the optimiser and ``{group name: lr}`` for the result file."""
+    layers = num_layers(model.encoder)
     groups: dict[tuple[str, bool], list] = {}
     rates: dict[str, float] = {}
     for name, parameter in model.named_parameters():
@@ -349,12 +368,12 @@ def build_optimizer(model: TaskModel, hp: dict, device) -> tuple[torch.optim.Opt
             continue
         if name.startswith("head.") and ".crf." in f".{name[5:]}":
             group, lr = "crf", hp["crf_lr"] or hp["head_lr"]
-        elif name.startswith("head."):
+        elif name.startswith(("head.", "features.")):
             group, lr = "head", hp["head_lr"]
         else:
-            depth = _layer_depth(name, num_layers)
+            depth = layer_depth(name, layers)
             group = "encoder" if hp["llrd"] == 1.0 else f"encoder.depth{depth}"
-            lr = hp["lr"] * hp["llrd"] ** (num_layers + 1 - depth)
+            lr = hp["lr"] * hp["llrd"] ** (layers + 1 - depth)
         decay = parameter.ndim >= 2 and group != "crf"
         groups.setdefault((group, decay), []).append(parameter)
         rates[group] = lr
@@ -364,16 +383,6 @@ def build_optimizer(model: TaskModel, hp: dict, device) -> tuple[torch.optim.Opt
     ]
     optimizer = torch.optim.AdamW(param_groups, fused=device.type in ("cuda", "cpu"))
     return optimizer, dict(sorted(rates.items()))
-
-
-def _layer_depth(name: str, num_layers: int) -> int:
-    """0 for embeddings, i + 1 for transformer layer i, num_layers + 1 for anything above."""
-    if ".embeddings." in name:
-        return 0
-    marker = ".layer."
-    if marker in name:
-        return int(name.split(marker, 1)[1].split(".", 1)[0]) + 1
-    return num_layers + 1
 
 
 def _abandoned(config: RunConfig, metric: str, epoch: int, best: float, stopping_early: bool) -> str | None:

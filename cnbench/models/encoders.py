@@ -33,15 +33,19 @@ from cnbench.results import model_identity
 
 
 class TransformerEncoder(nn.Module):
-    """Wraps a transformers base model: ``forward -> (last_hidden_state, pooler_output or None)``."""
+    """Wraps a transformers base model: ``forward -> (last_hidden_state, pooler_output or None)``,
+    plus every layer's states (embedding output first) with ``output_hidden_states=True``."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
         self.hidden_size = model.config.hidden_size
 
-    def forward(self, input_ids, attention_mask, token_type_ids=None, boundary_ids=None):
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+    def forward(self, input_ids, attention_mask, token_type_ids=None, boundary_ids=None, output_hidden_states=False):
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                         output_hidden_states=output_hidden_states)
+        if output_hidden_states:
+            return out.last_hidden_state, getattr(out, "pooler_output", None), out.hidden_states
         return out.last_hidden_state, getattr(out, "pooler_output", None)
 
     def get_input_embeddings(self) -> nn.Embedding:

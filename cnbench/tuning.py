@@ -1,0 +1,266 @@
+"""Fine-tuning strategies (which parameters train) and head features (what the head reads).
+
+Strategies, ``--tuning``:
+
+- ``full`` (default): every parameter trains.
+- ``frozen``: the encoder is frozen (pooler included); only the head trains, plus the scalar mix
+  with ``--features scalar-mix``. Dropout inside the frozen encoder stays active in training.
+- ``top-K`` (e.g. ``top-2``): the top K transformer layers, the pooler and the head train; the
+  embeddings and the lower layers are frozen. K runs from 1 to the number of layers.
+- ``adapter``: a bottleneck adapter (Houlsby et al. 2019; one per layer, after the feed-forward
+  block, as in the Pfeiffer et al. 2021 configuration) ``h + up(gelu(down(h)))`` with
+  ``down: H -> --adapter-size`` and ``up`` initialised to zero, applied to the feed-forward output
+  projection before dropout, residual and LayerNorm. Adapters and head train; the encoder
+  (LayerNorms included) is frozen. ``2 H m + m + H`` parameters per layer for size ``m``.
+- ``lora``: low-rank updates ``W + (alpha / r) B A`` of the linear layers named by
+  ``--lora-targets`` (module-name suffixes as peft matches them: ``query``, ``key``, ``value``,
+  ``attention.output.dense``, ``intermediate.dense``; default ``query,value`` as in Hu et al.
+  2021), through peft's LoRA (``r (in + out)`` parameters per adapted layer, no bias, no
+  LoRA dropout). LoRA matrices and head train; the encoder is frozen.
+
+peft offers LoRA but no bottleneck adapters, and the ``adapters`` package (AdapterHub) requires
+transformers 4.x while cnbench runs on transformers 5, so the adapter is the small module below.
+
+Features, ``--features`` (absent: the head's default, which is ``pooler`` for the linear
+classification head — the [CLS] state for encoders without a pooler — and ``last`` for every
+other head):
+
+- ``last``: the last layer's states (a linear classifier reads its [CLS] state);
+- ``pooler``: the pooler output, for the linear classification head only;
+- ``scalar-mix``: ``scale * sum_j softmax(w)_j h_j`` over the embedding output and every layer
+  (ELMo's scalar mix, Peters et al. 2018), weights starting uniform; they and the scale learn at
+  the head's learning rate and are reported in the result file after training.
+
+Only non-default choices enter ``hparams`` (so the run key of a full fine-tuning run with the
+head's default features is the one it always had). ``CnbenchError`` is raised for an unknown
+strategy or feature, an option that fits no chosen strategy, ``pooler`` on a head that does not
+read it, a K outside 1..layers, LoRA targets that name no module, and any strategy but ``full``
+and ``frozen`` (or ``scalar-mix``) on an encoder that is not a transformer.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+
+from cnbench.errors import CnbenchError
+
+STRATEGIES = ("full", "frozen", "top-K", "adapter", "lora")
+FEATURES = ("last", "pooler", "scalar-mix")
+# Each strategy option, the strategy it belongs to, and its default.
+OPTIONS = {
+    "adapter_size": ("adapter", 64),
+    "lora_rank": ("lora", 8),
+    "lora_alpha": ("lora", 16.0),
+    "lora_targets": ("lora", "query,value"),
+}
+_TOP = re.compile(r"top-(\d+)")
+
+
+def strategy_kind(tuning: str | None) -> str:
+    """``"full"`` for ``None``; the strategy family (``"top-K"`` for ``top-3``); raises for others."""
+    tuning = tuning or "full"
+    if tuning in STRATEGIES and tuning != "top-K":
+        return tuning
+    if _TOP.fullmatch(tuning):
+        return "top-K"
+    raise CnbenchError(f"--tuning {tuning!r}: expected one of full, frozen, top-K (e.g. top-2), adapter, lora")
+
+
+def check_options(tunings, options: dict) -> None:
+    """Raise unless every strategy option given (not ``None``) belongs to one of ``tunings``."""
+    kinds = {strategy_kind(tuning) for tuning in tunings}
+    for name, (owner, _) in OPTIONS.items():
+        if options.get(name) is not None and owner not in kinds:
+            raise CnbenchError(f"--{name.replace('_', '-')} applies to --tuning {owner} only")
+
+
+def strategy_hparams(tuning: str | None, options: dict) -> dict:
+    """The ``hparams`` entries describing a strategy: ``{}`` for full fine-tuning, else ``tuning``
+    and the strategy's own options (given or default). Options of other strategies are ignored."""
+    kind = strategy_kind(tuning)
+    if kind == "full":
+        return {}
+    entries = {"tuning": tuning}
+    for name, (owner, default) in OPTIONS.items():
+        if owner == kind:
+            value = options.get(name)
+            entries[name] = default if value is None else value
+    if kind == "top-K" and int(_TOP.fullmatch(tuning).group(1)) < 1:
+        raise CnbenchError(f"--tuning {tuning}: K must be at least 1 (--tuning frozen trains the head only)")
+    if entries.get("adapter_size", 1) < 1 or entries.get("lora_rank", 1) < 1:
+        raise CnbenchError("--adapter-size and --lora-rank must be at least 1")
+    if entries.get("lora_alpha", 1) <= 0:
+        raise CnbenchError("--lora-alpha must be positive")
+    if kind == "lora":
+        targets = [target.strip() for target in str(entries["lora_targets"]).split(",") if target.strip()]
+        if not targets:
+            raise CnbenchError("--lora-targets: expected comma-separated module names, e.g. query,value")
+        entries["lora_targets"] = ",".join(targets)
+    return entries
+
+
+def default_features(head: str, kind: str) -> str:
+    return "pooler" if head == "linear" and kind == "classification" else "last"
+
+
+def feature_hparams(features: str | None, head: str, kind: str) -> dict:
+    """``{"features": ...}`` when ``features`` differs from the head's default, else ``{}``."""
+    if features is None:
+        return {}
+    if features not in FEATURES:
+        raise CnbenchError(f"--features {features!r}: expected one of {', '.join(FEATURES)}")
+    if features == "pooler" and default_features(head, kind) != "pooler":
+        raise CnbenchError(f"--features pooler: the pooler gives one vector per sequence, read only by the linear "
+                           f"classification head, not by {head} on a {kind} task")
+    return {} if features == default_features(head, kind) else {"features": features}
+
+
+class ScalarMix(nn.Module):
+    """``scale * sum_j softmax(weights)_j layers[j]``; weights start at zero (a uniform mix)."""
+
+    def __init__(self, num_layers: int):
+        super().__init__()
+        self.weights = nn.Parameter(torch.zeros(num_layers))
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, layers) -> torch.Tensor:
+        mix = torch.softmax(self.weights, dim=0)
+        return self.scale * sum(weight * layer for weight, layer in zip(mix.unbind(), layers))
+
+
+class LayerFeatures(nn.Module):
+    """Calls the encoder for the head: the last layer without the pooler, or a scalar mix of all
+    layers. ``TaskModel`` uses it in place of a plain encoder call when features are not default."""
+
+    def __init__(self, features: str, num_layers: int):
+        super().__init__()
+        self.mix = ScalarMix(num_layers + 1) if features == "scalar-mix" else None
+
+    def forward(self, encoder, input_ids, attention_mask, token_type_ids, boundary_ids=None):
+        if self.mix is None:
+            return encoder(input_ids, attention_mask, token_type_ids, boundary_ids=boundary_ids)[0], None
+        _, _, layers = encoder(input_ids, attention_mask, token_type_ids, output_hidden_states=True)
+        return self.mix(layers), None
+
+
+def build_features(hp: dict, encoder: nn.Module) -> LayerFeatures | None:
+    """The feature module for ``hp["features"]``, or ``None`` for the head's default."""
+    from cnbench.models.encoders import TransformerEncoder
+
+    features = hp.get("features")
+    if features is None:
+        return None
+    if features == "scalar-mix" and not isinstance(encoder, TransformerEncoder):
+        raise CnbenchError("--features scalar-mix needs a transformer encoder (this one has a single layer)")
+    return LayerFeatures(features, num_layers(encoder))
+
+
+class Bottleneck(nn.Module):
+    """``h + up(gelu(down(h)))``; ``up`` starts at zero, so an adapted layer starts as the original."""
+
+    def __init__(self, hidden_size: int, size: int):
+        super().__init__()
+        self.down = nn.Linear(hidden_size, size)
+        self.up = nn.Linear(size, hidden_size)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden + self.up(nn.functional.gelu(self.down(hidden)))
+
+
+class Adapted(nn.Module):
+    """A linear layer followed by its bottleneck adapter."""
+
+    def __init__(self, base: nn.Linear, size: int):
+        super().__init__()
+        self.base = base
+        self.adapter = Bottleneck(base.out_features, size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.adapter(self.base(x))
+
+
+_FEED_FORWARD_OUTPUT = re.compile(r"(.*\.)?layer\.\d+\.output\.dense")  # BERT and NEZHA naming
+
+
+def apply_strategy(model: nn.Module, hp: dict) -> None:
+    """Freeze and extend ``model`` (a ``TaskModel``) in place for ``hp["tuning"]``. Everything
+    outside ``model.encoder`` (head, scalar mix) keeps training under every strategy."""
+    kind = strategy_kind(hp.get("tuning"))
+    encoder = model.encoder
+    if kind == "full":
+        return
+    if kind != "frozen" and num_layers(encoder) == 0:
+        raise CnbenchError(f"--tuning {hp['tuning']} needs a transformer encoder; this one has no layers")
+    if kind == "adapter":
+        _add_adapters(encoder, hp["adapter_size"])
+    elif kind == "lora":
+        _add_lora(encoder, hp)
+    layers = num_layers(encoder)
+    if kind == "top-K":
+        top = int(_TOP.fullmatch(hp["tuning"]).group(1))
+        if top > layers:
+            raise CnbenchError(f"--tuning {hp['tuning']}: this encoder has only {layers} layers")
+    marker = {"adapter": ".adapter.", "lora": ".lora_"}.get(kind)
+    for name, parameter in encoder.named_parameters(prefix="encoder"):
+        if kind == "top-K":
+            parameter.requires_grad = layer_depth(name, layers) > layers - top
+        else:
+            parameter.requires_grad = marker is not None and marker in name
+
+
+def _add_adapters(encoder: nn.Module, size: int) -> None:
+    targets = [name for name, module in encoder.named_modules()
+               if _FEED_FORWARD_OUTPUT.fullmatch(name) and isinstance(module, nn.Linear)]
+    for name in targets:
+        parent_name, _, child = name.rpartition(".")
+        parent = encoder.get_submodule(parent_name)
+        setattr(parent, child, Adapted(getattr(parent, child), size))
+
+
+def _add_lora(encoder: nn.Module, hp: dict) -> None:
+    from peft import LoraConfig, inject_adapter_in_model
+
+    config = LoraConfig(r=hp["lora_rank"], lora_alpha=hp["lora_alpha"], lora_dropout=0.0, bias="none",
+                        target_modules=hp["lora_targets"].split(","))
+    try:
+        inject_adapter_in_model(config, encoder.model)
+    except ValueError as err:
+        raise CnbenchError(f"--lora-targets {hp['lora_targets']}: {err}") from None
+
+
+def num_layers(encoder: nn.Module) -> int:
+    """Transformer layers of a ``TransformerEncoder``; 0 for other encoders."""
+    config = getattr(getattr(encoder, "model", None), "config", None)
+    return getattr(config, "num_hidden_layers", 0)
+
+
+def layer_depth(name: str, layers: int) -> int:
+    """0 for embeddings, i + 1 for transformer layer i, ``layers + 1`` for anything above (pooler)."""
+    if ".embeddings." in name:
+        return 0
+    marker = ".layer."
+    if marker in name:
+        return int(name.split(marker, 1)[1].split(".", 1)[0]) + 1
+    return layers + 1
+
+
+def tuning_report(model: nn.Module, hp: dict, head: str, kind: str) -> dict:
+    """The result file's ``tuning`` section: strategy, features, parameter counts, and the trained
+    scalar-mix weights (softmaxed, embeddings first) and scale."""
+    parameters = list(model.parameters())
+    report = {
+        "strategy": hp.get("tuning", "full"),
+        "features": hp.get("features", default_features(head, kind)),
+        "trainable_parameters": sum(p.numel() for p in parameters if p.requires_grad),
+        "total_parameters": sum(p.numel() for p in parameters),
+    }
+    mix = getattr(getattr(model, "features", None), "mix", None)
+    if mix is not None:
+        report["scalar_mix_weights"] = [round(w, 6) for w in torch.softmax(mix.weights.detach().float(), 0).tolist()]
+        report["scalar_mix_scale"] = round(mix.scale.item(), 6)
+    return report
