@@ -189,7 +189,8 @@ class RunMonitor:
         self.loss: float | None = None
         self.eval_seconds: float | None = None  # the last dev evaluation's duration, for the run's ETA
         self._train_seconds = 0.0  # training time of this process so far (evaluations excluded)
-        self._clock = self._run_started = self._last_line = time.perf_counter()
+        self._clock: float | None = None  # when the training clock last started; None while paused
+        self._run_started = self._last_line = time.perf_counter()
         self._epoch_seconds_before = 0.0
         self._epoch_examples = self._epoch_tokens = 0
         self._synced_total, self._synced_step = 0.0, 0
@@ -282,13 +283,21 @@ class RunMonitor:
 
     # -- inside --------------------------------------------------------------------------------
     def _pause(self) -> None:
-        now = time.perf_counter()
-        self._train_seconds += now - self._clock
-        self._window.seconds += now - self._clock
-        self._clock = now
+        if self._clock is not None:
+            elapsed = time.perf_counter() - self._clock
+            self._train_seconds += elapsed
+            self._window.seconds += elapsed
+            self._clock = None
+
+    def _trained(self) -> float:
+        """Training seconds so far, the running stretch included."""
+        return self._train_seconds + (time.perf_counter() - self._clock if self._clock is not None else 0.0)
 
     def _close_window(self) -> None:
+        running = self._clock is not None
         self._pause()
+        if running:
+            self._clock = time.perf_counter()
         window, self._window = self._window, _Window()
         losses, norms = torch.stack(window.losses).float(), torch.stack(window.norms).float()
         point = {"step": self.global_step, "epoch": self.epoch, "lr": self._lrs(),
@@ -350,8 +359,7 @@ class RunMonitor:
 
     def _times(self) -> tuple[float, float | None, float | None]:
         """(this epoch's training seconds, epoch ETA, run ETA), ETAs None until a step was timed."""
-        now = time.perf_counter()
-        trained = self._train_seconds + now - self._clock
+        trained = self._trained()
         epoch_seconds = trained - self._epoch_seconds_before
         steps_done = self.global_step - self.first_step
         if not steps_done or not self.step_in_epoch:
