@@ -27,6 +27,16 @@ RUN = ("run", "--task", "chnsenticorp", "--model", "scratch-tiny", "--epochs", "
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """In-process runs use one thread, like the subprocesses: on a few shared cores, OpenMP threads
+    waiting on each other make a seconds-long run take minutes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _command(tmp_path) -> tuple[list[str], dict]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
