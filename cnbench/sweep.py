@@ -8,7 +8,9 @@ fails with a ``CnbenchError`` (e.g. a task without data) is reported and the swe
 
 The runs are carried out by an executor (``cnbench.executors``): one after another in this
 process by default, or as Ray tasks across a cluster (``RayExecutor``); either way the result
-files land in the same folder under the same names, and a line is logged as each run finishes.
+files land in the same folder under the same names, and a line is logged as each run finishes,
+with the state of the sweep (runs done, running, failed and waiting, and an ETA:
+``cnbench.progress.SweepMonitor``).
 
 The leaderboard then picks, per (model, task, head), the config with the best *mean dev* score.
 """
