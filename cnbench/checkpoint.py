@@ -53,6 +53,7 @@ class Progress:
     examples_seen: int = 0
     elapsed_seconds: float = 0.0  # wall time of the run up to the checkpoint, over all its processes
     resumed_after: list = field(default_factory=list)  # epochs after which the run was continued
+    curve: list = field(default_factory=list)  # training-curve points so far (cnbench.progress)
 
 
 class Checkpoint:

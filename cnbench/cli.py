@@ -119,6 +119,30 @@ def _check_locations(options: dict) -> None:
     paths.data_dir(options.get("data_dir"))
 
 
+# How `run` and `sweep` show progress (cnbench.progress); none of these changes what a run computes.
+DISPLAY_OPTIONS = [
+    click.option("--quiet", "-q", is_flag=True, help="Print only the final summary."),
+    click.option("--verbose", "-v", is_flag=True, help="Also print one line per training step."),
+    click.option("--tensorboard", type=click.Path(file_okay=False), metavar="DIR",
+                 help="Also write each run's training curve to DIR/<result name> for TensorBoard."),
+]
+
+
+def display_options(command):
+    for option in reversed(DISPLAY_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _display(quiet: bool, verbose: bool, tensorboard: str | None):
+    """Bars on a terminal, lines elsewhere, nothing per run with --quiet."""
+    from cnbench.progress import Display
+
+    if quiet and verbose:
+        raise CnbenchError("--quiet and --verbose: choose one")
+    return Display("quiet" if quiet else None, verbose=verbose, tensorboard=tensorboard)
+
+
 @cli.command("run")
 @click.option("--task", required=True, help="Task name (see `cnbench list`).")
 @click.option("--model", default="scratch-tiny", show_default=True, help="Alias, Hub id or local checkpoint folder.")
@@ -130,7 +154,8 @@ def _check_locations(options: dict) -> None:
 @click.option("--batch-size", type=int)
 @click.option("--tuning", help="full | frozen | top-K (e.g. top-2) | adapter | lora [default: full].")
 @run_options
-def run_command(seeds, **options):
+@display_options
+def run_command(seeds, quiet, verbose, tensorboard, **options):
     """Fine-tune, pick the best epoch on dev, score test with it, write one result file per seed."""
     _check_locations(options)
     from cnbench.train import RunConfig, run
@@ -138,8 +163,9 @@ def run_command(seeds, **options):
 
     check_options([options["tuning"]], options)
     results = []
-    for seed in _seeds(seeds, options.pop("seed")):
-        results.append(run(RunConfig(seed=seed, **options)))
+    with _display(quiet, verbose, tensorboard) as display:
+        for seed in _seeds(seeds, options.pop("seed")):
+            results.append(run(RunConfig(seed=seed, **options), log=display.log, display=display))
     _print_summary(results)
 
 
@@ -160,11 +186,15 @@ def run_command(seeds, **options):
 @click.option("--max-retries", type=click.IntRange(min=0),
               help="ray: times a run whose worker died is retried [default: 2].")
 @run_options
+@display_options
 def sweep_command(models, tasks, heads, seeds, lrs, batch_sizes, epoch_counts, tunings, executor, address,
-                  cpus_per_run, gpus_per_run, max_retries, **options):
+                  cpus_per_run, gpus_per_run, max_retries, quiet, verbose, tensorboard, **options):
     """Grid over lr x batch x epochs x tuning for models x tasks x heads x seeds; skips finished runs."""
     _check_locations(options)
+    from rich.console import Console
+
     from cnbench.executors import LocalExecutor, RayExecutor
+    from cnbench.progress import sweep_table
     from cnbench.sweep import DEFAULT_GRID, expand, run_sweep
     from cnbench.train import RunConfig
     from cnbench.tuning import check_options
@@ -175,12 +205,18 @@ def sweep_command(models, tasks, heads, seeds, lrs, batch_sizes, epoch_counts, t
     if executor == "local" and ray_options:
         flags = ", ".join("--" + name.replace("_", "-") for name in ray_options)
         raise CnbenchError(f"{flags}: only with --executor ray")
+    if executor == "ray" and tensorboard:
+        raise CnbenchError("--tensorboard: only with --executor local (Ray runs write no files where they run)")
     grid = {"lr": lrs or DEFAULT_GRID["lr"], "batch_size": batch_sizes or DEFAULT_GRID["batch_size"],
             "epochs": epoch_counts or DEFAULT_GRID["epochs"], "tuning": tunings or DEFAULT_GRID["tuning"]}
     check_options(grid["tuning"], options)
     base = RunConfig(task=tasks[0], model=models[0], **options)
     configs = expand(models, tasks, heads, _seeds(seeds, 42), grid, base)
-    outcome = run_sweep(configs, executor=RayExecutor(**ray_options) if executor == "ray" else LocalExecutor())
+    with _display(quiet, verbose, tensorboard) as display:
+        outcome = run_sweep(configs, log=display.log, display=display,
+                            executor=RayExecutor(**ray_options) if executor == "ray" else LocalExecutor())
+    if outcome.ran:  # logs and pipes are not 80 columns wide: the table needs no squeezing there
+        Console(width=None if sys.stdout.isatty() else 160).print(sweep_table(outcome.ran))
     click.echo(f"sweep: {len(outcome.ran)} ran, {len(outcome.skipped)} already done, {len(outcome.errors)} could not start")
     for line in outcome.errors:
         click.echo(f"  {line}", err=True)

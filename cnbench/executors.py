@@ -2,9 +2,11 @@
 
 An executor gets the sweep's pending runs (each already planned, with no result file yet, none
 repeated) and yields ``(job, result, error)`` for each one as it finishes: the result document
-after its file is written to ``job.plan.path``, or the one-line reason it could not run.
+after its file is written to ``job.plan.path``, or the one-line reason it could not run. It tells
+the sweep's ``SweepMonitor`` (``watch``) when each run starts and how many run at once.
 
-- ``LocalExecutor`` runs them one after another in this process; ``run`` writes each result.
+- ``LocalExecutor`` runs them one after another in this process; ``run`` writes each result and
+  shows its progress on the sweep's display.
 - ``RayExecutor`` submits each as a Ray task with its resource request (``cpus_per_run``,
   ``gpus_per_run``) to a Ray cluster, and yields results in the order they finish. The task runs
   in a scratch folder on its node and returns the result document; the driver (this process)
@@ -14,6 +16,8 @@ after its file is written to ``job.plan.path``, or the one-line reason it could 
   same node continues from the run's last end-of-epoch checkpoint in that scratch folder. Every
   node needs cnbench (same version: the driver checks the run key), the task files and the data
   at the same paths; ``ray`` is imported only by this executor (``pip install 'cnbench[ray]'``).
+  A run's own progress lines stay in Ray's worker logs; the driver prints a sweep status line
+  every ``LINE_SECONDS`` while it waits (when it shows lines).
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ from pathlib import Path
 from typing import Iterator
 
 from cnbench.errors import CnbenchError
+from cnbench.progress import Display, SweepMonitor
 from cnbench.results import write_json_atomic
 from cnbench.train import RunConfig, RunPlan, plan, run
+
+HEARTBEAT_SECONDS = 5.0  # how often the driver wakes while it waits on Ray runs
 
 
 @dataclass
@@ -44,11 +51,12 @@ Outcome = tuple[Job, dict | None, str | None]
 class LocalExecutor:
     """One run after another in this process."""
 
-    def execute(self, jobs: list[Job], log=print) -> Iterator[Outcome]:
+    def execute(self, jobs: list[Job], log, watch: SweepMonitor) -> Iterator[Outcome]:
         for job in jobs:
+            watch.start()
             log(job.label)
             try:
-                yield job, run(job.config, log=log), None
+                yield job, run(job.config, log=log, display=watch.display), None
             except CnbenchError as err:
                 yield job, None, str(err)
 
@@ -78,7 +86,7 @@ class RayExecutor:
         self.address, self.cpus_per_run, self.gpus_per_run, self.max_retries = (
             address, cpus_per_run, gpus_per_run, max_retries)
 
-    def execute(self, jobs: list[Job], log=print) -> Iterator[Outcome]:
+    def execute(self, jobs: list[Job], log, watch: SweepMonitor) -> Iterator[Outcome]:
         if not jobs:
             return
         import ray
@@ -98,11 +106,17 @@ class RayExecutor:
             cluster = ray.cluster_resources()
             log(f"ray: {len(pending)} runs submitted ({self.cpus_per_run:g} CPU, {self.gpus_per_run:g} GPU each) "
                 f"to a cluster of {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs")
+            for _ in pending:
+                watch.start()
+            watch.slots = self._slots(cluster)
             while pending:
-                [done], _ = ray.wait(list(pending), num_returns=1)
-                job = pending.pop(done)
+                done, _ = ray.wait(list(pending), num_returns=1, timeout=HEARTBEAT_SECONDS)
+                if not done:
+                    watch.heartbeat()
+                    continue
+                job = pending.pop(done[0])
                 try:
-                    document, error = ray.get(done)
+                    document, error = ray.get(done[0])
                 except ray.exceptions.RayError as err:  # the worker died max_retries + 1 times, or a bug
                     yield job, None, f"Ray task failed: {str(err).strip().splitlines()[-1]}"
                     continue
@@ -117,6 +131,13 @@ class RayExecutor:
         finally:
             ray.shutdown()
 
+    def _slots(self, cluster: dict) -> int:
+        """How many runs the cluster's resources let go at once (at least one)."""
+        slots = cluster.get("CPU", 0) // self.cpus_per_run
+        if self.gpus_per_run:
+            slots = min(slots, cluster.get("GPU", 0) // self.gpus_per_run)
+        return max(1, int(slots))
+
 
 def _run_on_worker(config: RunConfig, threads: int) -> tuple[dict | None, str | None]:
     """A Ray task's body: ``(result document, None)``, or ``(None, reason)`` for a run that could
@@ -126,7 +147,8 @@ def _run_on_worker(config: RunConfig, threads: int) -> tuple[dict | None, str | 
     torch.set_num_threads(threads)  # what the task reserved, whatever this worker ran before
     scratch = Path(tempfile.gettempdir()) / "cnbench-ray" / plan(config).path.stem
     try:
-        result = run(replace(config, output_dir=str(scratch), resume=config.save_checkpoints))
+        # Lines, not bars: a worker's output goes to Ray's log files
+        result = run(replace(config, output_dir=str(scratch), resume=config.save_checkpoints), display=Display("lines"))
     except CnbenchError as err:
         return None, str(err)
     finally:

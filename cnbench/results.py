@@ -27,6 +27,13 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
                 (e.g. "accuracy", "f1") plus extra metrics; empty dicts for a failed run
     best_epoch  int (1-based) or null
     history     [{epoch, train_loss, dev: {...}, seconds}]
+    curve       training curve, as columns of at most ~200 points (one every ``every`` steps):
+                {every, step: [...], epoch: [...], loss: [...], grad_norm: [...],
+                 grad_norm_max: [...], lr: {group name: [...]}, examples_per_second: [...],
+                 tokens_per_second: [...]}; loss is the mean over the point's window of steps,
+                grad_norm/grad_norm_max the mean/max of the gradient norm before clipping, null
+                where not finite (``cnbench.progress.RunMonitor.curve``). Optional: results
+                written before it existed lack it
     predictions {dev: [...], test: [...]}: per-example predicted label names, in split order;
                 tagging: one string per sentence, its tags joined by single spaces (a list per
                 sentence would put every tag on its own line: megabytes per NER result).
@@ -101,7 +108,7 @@ def model_identity(model: dict) -> str:
 
 
 def result_document(*, key, failure, command, task, model, head, tuning, seed, hparams, protocol, data, metrics,
-                    best_epoch, history, predictions, environment, timing) -> dict:
+                    best_epoch, history, curve, predictions, environment, timing) -> dict:
     """The result file's content (schema above) for one finished or failed run. ``model`` is the
     loaded model (``cnbench.models.encoders.LoadedModel``), ``data`` the loaded task data
     (``cnbench.data.load.TaskData``)."""
@@ -126,6 +133,7 @@ def result_document(*, key, failure, command, task, model, head, tuning, seed, h
         "metrics": metrics,
         "best_epoch": best_epoch,
         "history": history,
+        "curve": curve,
         "predictions": predictions,
         "data": {"source": data.source, "identity": data.identity(), "label": data.label(),
                  "files": data.provenance, "notes": data.notes,

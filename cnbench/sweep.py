@@ -8,7 +8,9 @@ fails with a ``CnbenchError`` (e.g. a task without data) is reported and the swe
 
 The runs are carried out by an executor (``cnbench.executors``): one after another in this
 process by default, or as Ray tasks across a cluster (``RayExecutor``); either way the result
-files land in the same folder under the same names, and a line is logged as each run finishes.
+files land in the same folder under the same names, and a line is logged as each run finishes,
+with the state of the sweep (runs done, running, failed and waiting, and an ETA:
+``cnbench.progress.SweepMonitor``).
 
 The leaderboard then picks, per (model, task, head), the config with the best *mean dev* score.
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from cnbench.errors import CnbenchError
 from cnbench.executors import Job, LocalExecutor
+from cnbench.progress import Display
 from cnbench.train import RunConfig, plan
 
 DEFAULT_GRID = {"lr": (2e-5, 3e-5, 5e-5), "batch_size": (16, 32), "epochs": (2, 3, 4), "tuning": ("full",)}
@@ -44,8 +47,9 @@ def expand(models, tasks, heads, seeds, grid: dict, base: RunConfig) -> list[Run
     return configs
 
 
-def run_sweep(configs: list[RunConfig], log=print, executor=None) -> SweepOutcome:
-    """Run every config that has no result yet with ``executor`` (default ``LocalExecutor()``)."""
+def run_sweep(configs: list[RunConfig], log=print, executor=None, display: Display | None = None) -> SweepOutcome:
+    """Run every config that has no result yet with ``executor`` (default ``LocalExecutor()``);
+    ``display`` shows the sweep's progress (default: none shown beyond ``log``)."""
     outcome = SweepOutcome([], [], [])
     jobs: dict[Path, Job] = {}  # by result path: a run listed twice is run once
     for number, config in enumerate(configs, start=1):
@@ -61,15 +65,22 @@ def run_sweep(configs: list[RunConfig], log=print, executor=None) -> SweepOutcom
             log(f"{label}: {'done already' if planned.path.exists() else 'listed twice'} ({planned.path.name})")
             continue
         jobs[planned.path] = Job(label, config, planned)
-    for job, result, error in (executor or LocalExecutor()).execute(list(jobs.values()), log=log):
-        if error is not None:
-            outcome.errors.append(f"{job.label}: {error}")
-            log(f"{job.label}: error: {error}")
-            continue
-        outcome.ran.append(result)
-        metric = result["task"]["main_metric"]
-        scores = " ".join(f"{split} {result['metrics'][split][metric]:.4f}"
-                          for split in ("dev", "test") if metric in result["metrics"][split])
-        log(f"{job.label}: {result['status']} {scores} ({result['timing']['total_seconds']:.0f} s) -> "
-            f"{job.plan.path.name}")
+    watch = (display or Display("quiet")).watch_sweep(len(jobs))
+    try:
+        for job, result, error in (executor or LocalExecutor()).execute(list(jobs.values()), log=log, watch=watch):
+            if error is not None:
+                outcome.errors.append(f"{job.label}: {error}")
+                watch.finish(failed=True, seconds=None)
+                log(f"{job.label}: error: {error}  |  sweep {watch.status()}")
+                continue
+            outcome.ran.append(result)
+            metric = result["task"]["main_metric"]
+            scores = " ".join(f"{split} {result['metrics'][split][metric]:.4f}"
+                              for split in ("dev", "test") if metric in result["metrics"][split])
+            seconds = result["timing"]["total_seconds"]
+            watch.finish(failed=result["status"] != "completed", seconds=seconds)
+            log(f"{job.label}: {result['status']} {scores} ({seconds:.0f} s) -> {job.plan.path.name}  |  "
+                f"sweep {watch.status()}")
+    finally:
+        watch.close()
     return outcome

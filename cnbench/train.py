@@ -54,6 +54,7 @@ from cnbench.metrics import classification_metrics, tagging_metrics
 from cnbench.models.encoders import load_model
 from cnbench.models.fast_dropout import use_fast_dropout
 from cnbench.models.presets import PRESETS, check_model_name
+from cnbench.progress import Display, sync_step
 from cnbench.registry import get_task
 from cnbench.results import encode_tags, result_document, result_filename, run_key, write_json_atomic
 from cnbench.runinfo import environment_info, peak_memory_mb, reset_peak_memory
@@ -153,7 +154,8 @@ def plan(config: RunConfig) -> RunPlan:
     return RunPlan(config, task, hparams, protocol, key, path)
 
 
-def run(config: RunConfig, log=print) -> dict:
+def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
+    """``display`` shows progress and training curves (default: none shown); ``log`` prints lines."""
     started = time.perf_counter()
     p = plan(config)
     task, hp = p.task, p.hparams
@@ -221,24 +223,29 @@ def run(config: RunConfig, log=print) -> dict:
     # -- train, select on dev ----------------------------------------------------------------
     failure = None
     train_lengths, train_terms = features["train"].lengths(), _loss_terms(features["train"])
+    monitor = (display or Display("quiet")).watch_run(p.path.stem, optimizer, train_lengths, steps_per_epoch,
+                                                      hp["epochs"], progress.epoch + 1, progress.curve)
     for epoch in range(progress.epoch + 1, hp["epochs"] + 1):
         model.train()
         epoch_start = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         batches = training_batches(train_lengths, hp["batch_size"], order)  # the same on every process
+        monitor.start_epoch(epoch, len(batches))
         for step, global_batch in enumerate(batches, start=1):
             indices, weight = distributed.shard(global_batch, train_terms)
             batch = _to_device(collate(features["train"], indices, pad_id), device)
             with autocast or nullcontext():
                 loss = forward(**batch).loss * weight
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), hp["grad_clip"])
+            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), hp["grad_clip"])
             optimizer.step()
+            monitor.step(global_batch, loss.detach(), grad_norm)
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             loss_sum += loss.detach()
-            if step % 100 == 0 or step == len(batches):  # one host sync per 100 steps, not per step
+            if sync_step(step, len(batches)):  # one host sync per SYNC_EVERY steps, not per step
                 epoch_loss = distributed.average(loss_sum)  # every process must take the same decision
+                monitor.synced(step, epoch_loss)
                 if not torch.isfinite(epoch_loss):
                     failure = f"training loss became {epoch_loss.item()} in epoch {epoch} by step {step}"
                     break
@@ -248,7 +255,9 @@ def run(config: RunConfig, log=print) -> dict:
         if failure:
             break
         eval_start = time.perf_counter()
-        dev_metrics, _ = evaluate(forward, task, data.splits["dev"], features["dev"], hp["batch_size"], pad_id, device, autocast)
+        with monitor.evaluating("dev", len(features["dev"])) as advance:
+            dev_metrics, _ = evaluate(forward, task, data.splits["dev"], features["dev"], hp["batch_size"], pad_id,
+                                      device, autocast, advance)
         progress.eval_seconds += time.perf_counter() - eval_start
         score = dev_metrics[task.main_metric]
         progress.history.append({"epoch": epoch, "train_loss": epoch_loss.item() / len(batches),
@@ -277,9 +286,11 @@ def run(config: RunConfig, log=print) -> dict:
         load_weights(model, progress.best_state)
         eval_start = time.perf_counter()
         for split in ("dev", "test"):
-            metrics[split], predictions[split] = evaluate(
-                forward, task, data.splits[split], features[split], hp["batch_size"], pad_id, device, autocast)
+            with monitor.evaluating(split, len(features[split])) as advance:
+                metrics[split], predictions[split] = evaluate(forward, task, data.splits[split], features[split],
+                                                              hp["batch_size"], pad_id, device, autocast, advance)
         progress.eval_seconds += time.perf_counter() - eval_start
+    curve = monitor.finish()
 
     environment = environment_info(device)
     environment["hardware"]["world_size"] = distributed.world_size()
@@ -300,7 +311,8 @@ def run(config: RunConfig, log=print) -> dict:
     result = result_document(
         key=p.key, failure=failure, command=reproduce_command(config), task=task, model=loaded, head=config.head,
         tuning=tuning_report(model, hp, config.head, task.head_kind), seed=config.seed, hparams=hparams,
-        protocol=p.protocol, data=data, metrics=metrics, best_epoch=progress.best_epoch, history=progress.history, predictions=predictions,
+        protocol=p.protocol, data=data, metrics=metrics, best_epoch=progress.best_epoch, history=progress.history, curve=curve,
+        predictions=predictions,
         environment=environment, timing=timing,
     )
     if distributed.is_main():
@@ -326,9 +338,10 @@ class TaskModel(nn.Module):
 
 
 @torch.no_grad()
-def evaluate(model, task, examples, features, batch_size, pad_id, device, autocast) -> tuple[dict, list]:
+def evaluate(model, task, examples, features, batch_size, pad_id, device, autocast, advance) -> tuple[dict, list]:
     """Score one split; returns (metrics, predicted label names per example in split order).
-    Under several processes each scores its share of the sequences and all get every prediction."""
+    Under several processes each scores its share of the sequences and all get every prediction.
+    ``advance(n)`` is called as about ``n`` more sequences (over all processes) are scored."""
     model.eval()
     own, lengths = distributed.split(len(features)), features.lengths()
     rows = {}
@@ -338,6 +351,7 @@ def evaluate(model, task, examples, features, batch_size, pad_id, device, autoca
         with autocast or nullcontext():
             predicted = model(**batch).predictions.cpu().tolist()
         rows.update(zip(indices, predicted))
+        advance(len(indices) * distributed.world_size())
     per_sequence = distributed.gather(rows, len(features))
     model.train()
     if task.kind != "tagging":
@@ -378,7 +392,7 @@ def build_optimizer(model: TaskModel, hp: dict, device) -> tuple[torch.optim.Opt
         groups.setdefault((group, decay), []).append(parameter)
         rates[group] = lr
     param_groups = [
-        {"params": params, "lr": rates[group], "weight_decay": hp["weight_decay"] if decay else 0.0}
+        {"params": params, "lr": rates[group], "weight_decay": hp["weight_decay"] if decay else 0.0, "name": group}
         for (group, decay), params in groups.items()
     ]
     optimizer = torch.optim.AdamW(param_groups, fused=device.type in ("cuda", "cpu"))

@@ -33,6 +33,8 @@ def test_a_ray_sweep_writes_the_files_a_local_sweep_writes(cnbench, tmp_path, to
     assert remote.code == 0, remote.err
     assert "sweep: 4 ran, 0 already done, 0 could not start" in remote.out
     assert remote.out.count(": completed dev ") == 4  # one line per run as it finishes
+    assert "sweep 4/4 runs: 4 done, 0 running, 0 failed, 0 waiting" in remote.out
+    assert "sweep results (4 written)" in remote.out
 
     local_files, ray_files = sorted((tmp_path / "local").glob("*.json")), sorted((tmp_path / "ray").glob("*.json"))
     assert [f.name for f in ray_files] == [f.name for f in local_files] and len(ray_files) == 4

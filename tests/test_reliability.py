@@ -93,6 +93,8 @@ def test_a_run_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_pat
     assert a["best_epoch"] == b["best_epoch"]
     assert [(h["train_loss"], h["dev"]) for h in a["history"]] == [(h["train_loss"], h["dev"]) for h in b["history"]]
     assert a["command"] == b["command"] and "--resume" not in b["command"]
+    curve = ("step", "epoch", "loss", "grad_norm", "lr")  # the points made before the kill were kept
+    assert [a["curve"][key] for key in curve] == [b["curve"][key] for key in curve] and len(a["curve"]["step"]) == 24
     assert not run_folders(checkpoints), "the checkpoint outlived the result"
     assert (checkpoints / ".gitignore").read_text() == "*\n"
 
@@ -155,6 +157,7 @@ def test_a_diverging_run_writes_a_failed_result_and_exits_0(cnbench, tmp_path):
     doc = only_result(tmp_path)
     assert doc["status"] == "failed" and doc["failure"].startswith("training loss became ")
     assert f"failed: {doc['failure']}" in result.out
+    assert None in doc["curve"]["loss"]  # the curve shows where it diverged (not finite: null)
     assert doc["metrics"] == {"dev": {}, "test": {}} and doc["predictions"] == {"dev": [], "test": []}
     assert result_problem(doc) is None  # the leaderboard reads it as a failed run
     assert not run_folders(tmp_path / ".checkpoints")
