@@ -39,8 +39,12 @@ class TransformerEncoder(nn.Module):
         super().__init__()
         self.model = model
         self.hidden_size = model.config.hidden_size
+        # RoBERTa-class models (XLM-R too) have one token type: a BERT vocabulary's tokenizer marks
+        # the second text of a pair with type 1, which such a model has no embedding for.
+        self.uses_token_types = getattr(model.config, "type_vocab_size", 2) > 1
 
     def forward(self, input_ids, attention_mask, token_type_ids=None, boundary_ids=None):
+        token_type_ids = token_type_ids if self.uses_token_types else None
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
         return out.last_hidden_state, getattr(out, "pooler_output", None)
 
@@ -290,6 +294,22 @@ def check_vocabulary_fits(loaded: LoadedModel) -> None:
             f"{largest}, but {loaded.provenance['alias']!r} has {embeddings.num_embeddings} embedding rows: "
             "they do not belong together; pass --tokenizer with the checkpoint's vocabulary"
         )
+
+
+def sentence_vector(loaded: LoadedModel) -> str:
+    """What the encoder hands a sentence-level head as ``pooled``, for the result file.
+
+    BERT-family models with a pooler give its output (dense + tanh on [CLS]). A checkpoint saved
+    without pooler weights (RoBERTa-class MLM releases) gets a freshly initialised pooler, which
+    makes it the classification head of RoBERTa's own fine-tuning (dense + tanh on [CLS], learnt
+    from scratch). Models without a pooler (ELECTRA, ``char-embed``) give nothing, and heads read
+    the [CLS] state directly, as ELECTRA's fine-tuning reads its first token.
+    """
+    if getattr(getattr(loaded.encoder, "model", None), "pooler", None) is None:
+        return "[CLS] hidden state (the encoder has no pooler)"
+    if loaded.provenance.get("loading", {}).get("pooler") == "pretrained":
+        return "pooler output (pretrained dense + tanh on [CLS])"
+    return "pooler output (dense + tanh on [CLS], initialised randomly and learnt in fine-tuning)"
 
 
 def _model_identity(provenance: dict) -> str:
