@@ -345,5 +345,5 @@ def _weight_files(folder: Path) -> list[Path]:
 
 def _config_summary(config) -> dict:
     keys = ("model_type", "num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
-            "vocab_size", "max_position_embeddings", "max_relative_position")
+            "vocab_size", "max_position_embeddings", "max_relative_position", "embedding_size")
     return {key: getattr(config, key) for key in keys if hasattr(config, key)}
