@@ -95,39 +95,46 @@ def test_every_family_runs_a_pair_task_and_records_its_sentence_vector(cnbench, 
         assert result["tokenizer"]["class"] == "XLMRobertaTokenizer"
 
 
+@pytest.fixture(scope="module")
+def examples(data_dir) -> dict:
+    """A few real examples of each task kind: task name -> (task, examples)."""
+    from cnbench.data.load import load_task_data
+    from cnbench.registry import get_task
+
+    tasks = {kind: get_task(name) for kind, name in
+             (("single", "chnsenticorp"), ("pair", "xnli_zh"), ("tagging", "peoples_daily_ner"))}
+    return {kind: (task, load_task_data(task, data_dir, train_on_dev=True, limit=4, source="local").splits["train"])
+            for kind, task in tasks.items()}
+
+
 @pytest.mark.parametrize("family", FAMILIES)
-def test_every_head_trains_on_every_task_kind(checkpoints, data_dir, family):
+def test_every_head_trains_on_every_task_kind(checkpoints, examples, family):
     """Each head on each kind it supports: a finite loss whose gradient reaches the encoder's
     embeddings, and one prediction per sequence (or per position) in evaluation."""
     import torch
 
     from cnbench.batching import collate
-    from cnbench.data.load import load_task_data
     from cnbench.features import encode_tagging, encode_text
     from cnbench.heads import HEADS, build_head
     from cnbench.models.encoders import load_model
-    from cnbench.registry import get_task
     from cnbench.train import TaskModel
 
     torch.set_num_threads(1)
-    for kind, task_name in (("single", "chnsenticorp"), ("pair", "xnli_zh"), ("tagging", "peoples_daily_ner")):
-        task = get_task(task_name)
-        examples = load_task_data(task, data_dir, train_on_dev=True, limit=4, source="local").splits["train"]
-        for head_name, kinds in HEADS.items():
-            if task.head_kind not in kinds:
-                continue
-            loaded = load_model(str(checkpoints[family]), seed=0)
-            encode = encode_tagging if kind == "tagging" else encode_text
-            features = encode(examples, loaded.tokenizer, task.labels, 32)
-            batch = collate(features, list(range(len(features))), loaded.tokenizer.pad_token_id)
+    loaded = load_model(str(checkpoints[family]), seed=0)
+    embeddings = loaded.encoder.get_input_embeddings().weight
+    for kind, (task, chosen) in examples.items():
+        encode = encode_tagging if kind == "tagging" else encode_text
+        features = encode(chosen, loaded.tokenizer, task.labels, 32)
+        batch = collate(features, list(range(len(features))), loaded.tokenizer.pad_token_id)
+        for head_name in (name for name, kinds in HEADS.items() if task.head_kind in kinds):
             head = build_head(head_name, task.head_kind, loaded.encoder.hidden_size, len(task.labels),
                               label_names=task.labels)
-            model = TaskModel(loaded.encoder, head)
+            model = TaskModel(loaded.encoder, head).train()
+            embeddings.grad = None
             out = model(**batch)
             assert math.isfinite(out.loss.item()), (kind, head_name)
             out.loss.backward()
-            gradient = loaded.encoder.get_input_embeddings().weight.grad
-            assert gradient is not None and gradient.abs().sum() > 0, (kind, head_name)
+            assert embeddings.grad is not None and embeddings.grad.abs().sum() > 0, (kind, head_name)
             model.eval()
             with torch.no_grad():
                 predictions = model(**{k: v for k, v in batch.items() if k != "labels"}).predictions
