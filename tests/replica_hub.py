@@ -23,7 +23,6 @@ Facts the cards do not show are marked UNVERIFIED where they are laid out:
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
 import json
@@ -153,22 +152,9 @@ class ReplicaHub:
     def bert_weights(self, layer_norm_names: str = "weight", pooler: bool = True) -> dict:
         """A BERT pretraining checkpoint's state dict as the original checkpoints store it:
         ``bert.`` prefix, MLM and NSP heads, ``cls.predictions.bias`` without a decoder bias."""
-        state = {}
-        for name, tensor in self._pretraining_state().items():
-            if name == "cls.predictions.decoder.bias" or (not pooler and ".pooler." in name):
-                continue
-            if layer_norm_names == "gamma":
-                name = name.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
-            state[name] = tensor.clone().contiguous()
-        return state
-
-    @functools.cache
-    def _pretraining_state(self) -> dict:
-        import torch
-        from transformers import BertConfig, BertForPreTraining
-
-        torch.manual_seed(0)
-        return BertForPreTraining(BertConfig(**{**BERT_BASE_CHINESE_CONFIG, **TINY})).state_dict()
+        drop = ("cls.predictions.decoder.bias",) + (() if pooler else ("bert.pooler.",))
+        return self._pretraining_checkpoint("BertForPreTraining", {**BERT_BASE_CHINESE_CONFIG, **TINY}, drop,
+                                            layer_norm_names)
 
     @staticmethod
     def _bin(state: dict) -> bytes:
