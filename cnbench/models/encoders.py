@@ -56,7 +56,7 @@ class TransformerEncoder(nn.Module):
 class LoadedModel:
     encoder: nn.Module
     tokenizer: object
-    provenance: dict  # alias, id, revision, weights_sha256, source, config, identity, loading
+    provenance: dict  # alias, id, revision, weights_sha256, source, config, identity, loading; head_input (run)
     tokenizer_info: dict  # source, class, lowercase, normalization
     overrides: dict
     uses_word_boundaries: bool = False
