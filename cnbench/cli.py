@@ -41,7 +41,7 @@ def list_command():
     """Tasks, model aliases and heads."""
     from cnbench.display import print_table
     from cnbench.heads import HEADS
-    from cnbench.models.presets import PRESETS
+    from cnbench.models.presets import PRESETS, parameter_count
     from cnbench.registry import all_tasks
 
     tasks = [(task.name, task.kind, str(len(task.labels)), task.main_metric,
@@ -49,8 +49,9 @@ def list_command():
               task.hub.path if task.hub else "-") for task in all_tasks().values()]
     print_table("tasks", ("name", "kind", "labels", "main metric", "defaults (max_len, epochs, lr)", "Hub dataset"),
                 tasks, names=("name", "Hub dataset"))
-    models = [(alias, preset.description, preset.hub_id or "random init (offline)") for alias, preset in PRESETS.items()]
-    print_table("models (or any Hub id / local checkpoint folder)", ("alias", "what", "loads"), models,
+    models = [(alias, preset.description, parameter_count(preset), preset.hub_id or "random init (offline)")
+              for alias, preset in PRESETS.items()]
+    print_table("models (or any Hub id / local checkpoint folder)", ("alias", "what", "parameters", "loads"), models,
                 names=("alias", "loads"))
     heads = [(name, ", ".join(sorted(kinds))) for name, kinds in sorted(HEADS.items())]
     print_table("heads", ("name", "task kinds"), heads, names=("name",))

@@ -14,7 +14,10 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
     model       {alias, id, revision, weights_sha256, source: "hub"|"local"|"scratch", config: {...},
                  identity: 12 hex digits (Hub id + resolved revision, weights hash, or preset + config),
                  loading (pretrained only): {missing_keys, unexpected_keys, pooler: "pretrained" |
-                 "initialised randomly" | "none (the model has no pooler)"}}
+                 "initialised randomly" | "none (the model has no pooler)"},
+                 head_input (optional; older results lack it): what the head read, e.g. "pooler
+                 output (pretrained dense + tanh on [CLS])", "[CLS] hidden state (the encoder has
+                 no pooler)", "every token's hidden state"}
     tokenizer   {source, class, lowercase, normalization: "lowercase"|"cased"|"as published"}
     head        head name, e.g. "linear"
     seed        int

@@ -49,9 +49,9 @@ from cnbench.checkpoint import Checkpoint, Progress, ensure_disk_space, ensure_w
 from cnbench.data.load import load_task_data
 from cnbench.errors import CnbenchError
 from cnbench.features import encode_tagging, encode_text
-from cnbench.heads import HEAD_DEFAULTS, build_head, head_names
+from cnbench.heads import HEAD_DEFAULTS, build_head, head_input, head_names
 from cnbench.metrics import classification_metrics, tagging_metrics
-from cnbench.models.encoders import load_model
+from cnbench.models.encoders import load_model, sentence_vector
 from cnbench.models.fast_dropout import use_fast_dropout
 from cnbench.models.presets import PRESETS, check_model_name
 from cnbench.progress import Display, sync_step
@@ -182,6 +182,7 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     # -- model and optimiser -----------------------------------------------------------------
     head = build_head(config.head, task.head_kind, loaded.encoder.hidden_size, len(task.labels),
                       label_names=task.labels, dropout=hp["dropout"])
+    loaded.provenance["head_input"] = head_input(head, sentence_vector(loaded))
     model = TaskModel(loaded.encoder, head, build_features(hp, loaded.encoder))
     apply_strategy(model, hp)  # after the head, so every strategy starts from the same head weights
     model = model.to(device)

@@ -17,12 +17,12 @@ Facts the cards do not show are marked UNVERIFIED where they are laid out:
 - the weight names inside ``bert-base-chinese``'s ``model.safetensors`` (current names are laid
   out) and inside ``sijunhe/nezha-cn-base`` (the names cnbench's NEZHA classes save);
 - C-MTEB/LCQMC's ``score`` type: ``lcqmc_score_dtype`` chooses int64 or float64;
+- the encoder families' repositories (ALBERT, ELECTRA, ERNIE, MiniRBT): see ``family_models``;
 - the README text of C-MTEB/LCQMC (a card without data configuration is laid out).
 """
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
 import json
@@ -55,6 +55,49 @@ NEZHA_TOKENIZER_CONFIG = {
     "special_tokens_map_file": None, "strip_accents": None, "tokenize_chinese_chars": True,
     "tokenizer_class": "BertTokenizer", "unk_token": "[UNK]",
 }
+# Values from derived copies, not read verbatim (hub-facts: UNVERIFIED as a text).
+ALBERT_CHINESE_BASE_CONFIG = {
+    "architectures": ["AlbertForMaskedLM"], "attention_probs_dropout_prob": 0, "bos_token_id": 2,
+    "classifier_dropout_prob": 0.1, "down_scale_factor": 1, "embedding_size": 128, "eos_token_id": 3, "gap_size": 0,
+    "hidden_act": "relu", "hidden_dropout_prob": 0, "hidden_size": 768, "initializer_range": 0.02,
+    "inner_group_num": 1, "intermediate_size": 3072, "layer_norm_eps": 1e-12, "layers_to_keep": [],
+    "max_position_embeddings": 512, "model_type": "albert", "net_structure_type": 0, "num_attention_heads": 12,
+    "num_hidden_groups": 1, "num_hidden_layers": 12, "num_memory_blocks": 0, "pad_token_id": 0,
+    "type_vocab_size": 2, "vocab_size": 21128,
+}
+ALBERT_TOKENIZER_CONFIG = {
+    "do_lower_case": True, "do_basic_tokenize": True, "never_split": None, "unk_token": "[UNK]", "sep_token": "[SEP]",
+    "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]", "tokenize_chinese_chars": True,
+    "strip_accents": None, "special_tokens_map_file": None, "tokenizer_file": None,
+    "name_or_path": "voidful/albert_chinese_base", "tokenizer_class": "BertTokenizer",
+}
+# Reconstructed key set (byte count consistent only).
+ELECTRA_SMALL_CONFIG = {
+    "_num_labels": 2, "architectures": ["ElectraForPreTraining"], "attention_probs_dropout_prob": 0.1,
+    "embedding_size": 128, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 256,
+    "initializer_range": 0.02, "intermediate_size": 1024, "layer_norm_eps": 1e-12, "max_position_embeddings": 512,
+    "model_type": "electra", "num_attention_heads": 4, "num_hidden_layers": 12, "output_past": True, "pad_token_id": 0,
+    "summary_activation": "gelu", "summary_last_dropout": 0.1, "summary_type": "first", "summary_use_proj": True,
+    "type_vocab_size": 2, "vocab_size": 21128,
+}
+# UNVERIFIED: the base discriminator's config.json (559 B) was not seen; the small one's key set
+# with the ELECTRA-base shape (embedding_size equal to hidden_size) is laid out.
+ELECTRA_BASE_CONFIG = {**ELECTRA_SMALL_CONFIG, "embedding_size": 768, "hidden_size": 768, "intermediate_size": 3072,
+                       "num_attention_heads": 12}
+ERNIE_3_BASE_CONFIG = {  # verbatim; no pad_token_id
+    "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 768,
+    "initializer_range": 0.02, "max_position_embeddings": 2048, "num_attention_heads": 12, "num_hidden_layers": 12,
+    "task_type_vocab_size": 3, "type_vocab_size": 4, "use_task_id": True, "vocab_size": 40000,
+    "layer_norm_eps": 1e-05, "model_type": "ernie", "architectures": ["ErnieForMaskedLM"], "intermediate_size": 3072,
+}
+MINIRBT_H256_CONFIG = {  # verbatim values
+    "_name_or_path": "hfl/MiniRBT-H256", "architectures": ["BertForMaskedLM"], "attention_probs_dropout_prob": 0.1,
+    "classifier_dropout": None, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 256,
+    "initializer_range": 0.02, "intermediate_size": 1024, "layer_norm_eps": 1e-12, "max_position_embeddings": 512,
+    "model_type": "bert", "num_attention_heads": 8, "num_hidden_layers": 6, "pad_token_id": 0,
+    "position_embedding_type": "absolute", "transformers_version": "4.22.2", "type_vocab_size": 2, "use_cache": True,
+    "vocab_size": 21128,
+}
 HFL_SPECIAL_TOKENS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
                       "mask_token": "[MASK]"}  # UNVERIFIED text (size matches)
 
@@ -65,6 +108,11 @@ COMMITS = {
     "hfl/chinese-roberta-wwm-ext": "5c58d0b8ec1d9014354d691c538661bf00bfdb44",
     "hfl/chinese-macbert-base": "a986e004d2a7f2a1c2f5a3edef4e20604a974ed1",
     "sijunhe/nezha-cn-base": "bc68bfa5072f5c06055a2b59ba4858e9eea5183f",
+    "voidful/albert_chinese_base": None,  # short 84609be only
+    "hfl/chinese-electra-180g-base-discriminator": None,  # short 693c1a7 only
+    "hfl/chinese-electra-180g-small-discriminator": None,  # short 826a243 only
+    "nghuyong/ernie-3.0-base-zh": "8ad12310fa2e9668f9df5dd15e3857e374ab8147",
+    "hfl/minirbt-h256": "446e1b4012b10946f479563005700c54c9db3f7c",
     "lansinuote/ChnSentiCorp": "b0c4c119c3fb33b8e735969202ef9ad13d717e5a",
     "C-MTEB/LCQMC": "17f9b096f80380fce5ed12a9be8be7784b337daf",
 }
@@ -104,22 +152,9 @@ class ReplicaHub:
     def bert_weights(self, layer_norm_names: str = "weight", pooler: bool = True) -> dict:
         """A BERT pretraining checkpoint's state dict as the original checkpoints store it:
         ``bert.`` prefix, MLM and NSP heads, ``cls.predictions.bias`` without a decoder bias."""
-        state = {}
-        for name, tensor in self._pretraining_state().items():
-            if name == "cls.predictions.decoder.bias" or (not pooler and ".pooler." in name):
-                continue
-            if layer_norm_names == "gamma":
-                name = name.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
-            state[name] = tensor.clone().contiguous()
-        return state
-
-    @functools.cache
-    def _pretraining_state(self) -> dict:
-        import torch
-        from transformers import BertConfig, BertForPreTraining
-
-        torch.manual_seed(0)
-        return BertForPreTraining(BertConfig(**{**BERT_BASE_CHINESE_CONFIG, **TINY})).state_dict()
+        drop = ("cls.predictions.decoder.bias",) + (() if pooler else ("bert.pooler.",))
+        return self._pretraining_checkpoint("BertForPreTraining", {**BERT_BASE_CHINESE_CONFIG, **TINY}, drop,
+                                            layer_norm_names)
 
     @staticmethod
     def _bin(state: dict) -> bytes:
@@ -177,6 +212,90 @@ class ReplicaHub:
         repo_id = "sijunhe/nezha-cn-base"
         return self.repo("model", repo_id, files, commit=COMMITS[repo_id], revision=COMMITS[repo_id])
 
+    def _model_repo(self, repo_id: str, files: dict[str, bytes]) -> Path:
+        commit = COMMITS[repo_id]
+        return self.repo("model", repo_id, {**files, "README.md": b"# " + repo_id.encode() + b"\n"},
+                         revision=commit or "main", commit=commit)
+
+    @staticmethod
+    def _pretraining_checkpoint(class_name: str, config: dict, drop: tuple[str, ...] = (),
+                                layer_norm_names: str = "weight") -> dict:
+        """The state dict of ``transformers.<class_name>`` (a pretraining class, tiny), as saved."""
+        import torch
+        import transformers
+
+        model_class = getattr(transformers, class_name)
+        known = {key: value for key, value in config.items() if not key.startswith("_") and key != "architectures"}
+        torch.manual_seed(0)
+        model = model_class(model_class.config_class(**known))
+        state = {}
+        for name, tensor in model.state_dict().items():
+            if name.startswith(drop):
+                continue
+            if layer_norm_names == "gamma":
+                name = name.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+            state[name] = tensor.clone().contiguous()
+        return state
+
+    def albert(self) -> Path:
+        """voidful/albert_chinese_base: BERT vocabulary, ``BertTokenizer`` named in its tokenizer
+        config, MLM head ``predictions.*``. UNVERIFIED whether ``albert.pooler.*`` is stored: the
+        checkpoint is laid out as ``AlbertForMaskedLM`` saves it (no pooler), as its architectures say."""
+        config = {**ALBERT_CHINESE_BASE_CONFIG, **TINY}  # its own embedding_size 128 kept
+        state = self._pretraining_checkpoint("AlbertForMaskedLM", config)
+        return self._model_repo("voidful/albert_chinese_base", {
+            "config.json": _json(config), "tokenizer_config.json": _json(ALBERT_TOKENIZER_CONFIG),
+            "special_tokens_map.json": _json(HFL_SPECIAL_TOKENS), "vocab.txt": self._tokenizer_files()["vocab.txt"],
+            "model.safetensors": self._safetensors(state), "pytorch_model.bin": self._bin(state),
+        })
+
+    def electra(self, repo_id: str, config: dict) -> Path:
+        """An hfl ELECTRA discriminator: ``electra.*`` backbone (no pooler) beside
+        ``discriminator_predictions.*``, hfl's usual tokenizer files."""
+        # The embedding keeps its ratio to the hidden size (small: 128 of 256, so a projection).
+        embedding = config["embedding_size"] * TINY["hidden_size"] // config["hidden_size"]
+        config = {**config, **TINY, "embedding_size": embedding}
+        state = self._pretraining_checkpoint("ElectraForPreTraining", config)
+        return self._model_repo(repo_id, {
+            "config.json": _json(config), "tokenizer_config.json": _json({"init_inputs": []}),
+            "added_tokens.json": b"{}", "special_tokens_map.json": _json(HFL_SPECIAL_TOKENS),
+            "pytorch_model.bin": self._bin(state), **self._tokenizer_files(),
+        })
+
+    def ernie(self) -> Path:
+        """nghuyong/ernie-3.0-base-zh: config and vocab.txt only, 40,000 entries. The replica's
+        vocab.txt is bert-base-chinese's 21,128 entries then ``[replica-N]`` fillers up to 40,000
+        (UNVERIFIED: the real 187 kB file has another order; its ``[PAD]`` is taken to be id 0, the
+        default the config leaves in force). Weight names as the converter writes them (``ernie.``
+        prefix, ``gamma``/``beta``, pooler, ``cls.predictions.transform.*``, no decoder, no NSP
+        head): inferred from the converter, not read from the file."""
+        config = {**ERNIE_3_BASE_CONFIG, **TINY}
+        state = self._pretraining_checkpoint("ErnieForPreTraining", config, layer_norm_names="gamma",
+                                             drop=("cls.seq_relationship", "cls.predictions.decoder"))
+        words = (self.tokenizer_dir / "vocab.txt").read_text(encoding="utf-8").splitlines()
+        words += [f"[replica-{i}]" for i in range(ERNIE_3_BASE_CONFIG["vocab_size"] - len(words))]
+        return self._model_repo("nghuyong/ernie-3.0-base-zh", {
+            "config.json": _json(config), "vocab.txt": ("\n".join(words) + "\n").encode(),
+            "pytorch_model.bin": self._bin(state),
+        })
+
+    def minirbt(self) -> Path:
+        """hfl/minirbt-h256: config, vocab.txt and weights only. UNVERIFIED weight names: laid out as
+        ``BertForMaskedLM`` (its architectures) saves them, so without a pooler."""
+        config = {**MINIRBT_H256_CONFIG, **TINY}
+        state = self._pretraining_checkpoint("BertForMaskedLM", config)
+        return self._model_repo("hfl/minirbt-h256", {
+            "config.json": _json(config), "vocab.txt": self._tokenizer_files()["vocab.txt"],
+            "pytorch_model.bin": self._bin(state),
+        })
+
+    def family_models(self) -> None:
+        self.albert()
+        self.electra("hfl/chinese-electra-180g-base-discriminator", ELECTRA_BASE_CONFIG)
+        self.electra("hfl/chinese-electra-180g-small-discriminator", ELECTRA_SMALL_CONFIG)
+        self.ernie()
+        self.minirbt()
+
     def all_models(self) -> None:
         self.bert_base_chinese()
         self.hfl("hfl/chinese-bert-wwm-ext", {"output_past": True}, layer_norm_names="gamma")
@@ -184,6 +303,7 @@ class ReplicaHub:
                  layer_norm_names="weight")
         self.hfl("hfl/chinese-macbert-base", {"gradient_checkpointing": False}, layer_norm_names="gamma")
         self.nezha()
+        self.family_models()
 
     # -- datasets -------------------------------------------------------------------------------
 

@@ -15,6 +15,10 @@ the head type::
   or ``[B, T]`` label ids (tagging: only positions under ``score_mask`` are meaningful), or ``None``
   from a head in training mode that skips decoding (the training step uses only the loss).
 
+Each head says what it reads in a class attribute ``reads`` (recorded in the result as
+``model.head_input``): ``SENTENCE_VECTOR`` for heads on ``pooled`` (the [CLS] state where it is
+``None``), else a short text such as "every token's hidden state".
+
 Heads are looked up by name in ``HEADS``; ``build_head`` raises ``CnbenchError`` for an unknown name
 or a head that does not fit the task kind. Parameters of a CRF live in a submodule named ``crf`` so
 the optimiser can give them their own learning rate.
@@ -33,7 +37,10 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["IGNORE_INDEX", "HeadOutput", "HEADS", "HEAD_DEFAULTS", "build_head", "head_names", "register_head"]
+__all__ = ["IGNORE_INDEX", "HeadOutput", "HEADS", "HEAD_DEFAULTS", "SENTENCE_VECTOR", "build_head", "head_input",
+           "head_names", "register_head"]
+
+SENTENCE_VECTOR = "sentence vector"
 
 
 @dataclass
@@ -92,6 +99,15 @@ def build_head(name: str, kind: str, hidden_size: int, num_labels: int, **option
         module, attribute = constructor.split(":")
         constructor = getattr(importlib.import_module(module), attribute)
     return constructor(hidden_size=hidden_size, num_labels=num_labels, **options)
+
+
+def head_input(head: nn.Module, sentence_vector: str) -> str:
+    """What ``head`` reads from the encoder, for the result file; ``sentence_vector`` says what the
+    encoder passes as ``pooled`` (``cnbench.models.encoders.sentence_vector``)."""
+    reads = getattr(head, "reads", None)
+    if reads is None:
+        return "not declared (the head has no 'reads' attribute)"
+    return sentence_vector if reads == SENTENCE_VECTOR else reads
 
 
 def head_names() -> list[str]:

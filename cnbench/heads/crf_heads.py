@@ -115,6 +115,8 @@ def _crf_output(
 class CRFTaggingHead(nn.Module):
     """Dropout + linear emissions + CRF over the scored positions (submodule ``crf``)."""
 
+    reads = "every token's hidden state"
+
     def __init__(
         self,
         hidden_size: int,
@@ -136,6 +138,8 @@ class CRFTaggingHead(nn.Module):
 
 class BiLSTMTaggingHead(nn.Module):
     """Dropout + BiLSTM + dropout + per-token linear; cross-entropy on scored positions."""
+
+    reads = "every token's hidden state, through a BiLSTM"
 
     def __init__(
         self, hidden_size: int, num_labels: int, dropout: float = 0.1, lstm_hidden: int = 256, **_
@@ -183,6 +187,8 @@ class BiLSTMClassificationHead(nn.Module):
     local cues (a sentiment word, a topic keyword) that averaging over a long sentence dilutes;
     both use every position, unlike the final LSTM states, which favour the sentence ends.
     """
+
+    reads = "every token's hidden state, through a BiLSTM, mean and max pooled"
 
     def __init__(
         self, hidden_size: int, num_labels: int, dropout: float = 0.1, lstm_hidden: int = 256, **_

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from cnbench.heads import IGNORE_INDEX, HeadOutput
+from cnbench.heads import IGNORE_INDEX, SENTENCE_VECTOR, HeadOutput
 
 
 class LinearClassificationHead(nn.Module):
     """Dropout + linear on the sentence vector: the encoder's pooler output when it has one (as
     BERT fine-tuning does, so scores compare with published ones), else the [CLS] state."""
+
+    reads = SENTENCE_VECTOR
 
     def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1, **_):
         super().__init__()
@@ -25,6 +27,8 @@ class LinearClassificationHead(nn.Module):
 
 class LinearTaggingHead(nn.Module):
     """Per-token linear layer; cross-entropy only on scored positions."""
+
+    reads = "every token's hidden state"
 
     def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1, **_):
         super().__init__()

@@ -40,8 +40,12 @@ class TransformerEncoder(nn.Module):
         super().__init__()
         self.model = model
         self.hidden_size = model.config.hidden_size
+        # RoBERTa-class models (XLM-R too) have one token type: a BERT vocabulary's tokenizer marks
+        # the second text of a pair with type 1, which such a model has no embedding for.
+        self.uses_token_types = getattr(model.config, "type_vocab_size", 2) > 1
 
     def forward(self, input_ids, attention_mask, token_type_ids=None, boundary_ids=None, output_hidden_states=False):
+        token_type_ids = token_type_ids if self.uses_token_types else None
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                          output_hidden_states=output_hidden_states)
         if output_hidden_states:
@@ -56,7 +60,7 @@ class TransformerEncoder(nn.Module):
 class LoadedModel:
     encoder: nn.Module
     tokenizer: object
-    provenance: dict  # alias, id, revision, weights_sha256, source, config, identity, loading
+    provenance: dict  # alias, id, revision, weights_sha256, source, config, identity, loading; head_input (run)
     tokenizer_info: dict  # source, class, lowercase, normalization
     overrides: dict
     uses_word_boundaries: bool = False
@@ -296,6 +300,22 @@ def check_vocabulary_fits(loaded: LoadedModel) -> None:
         )
 
 
+def sentence_vector(loaded: LoadedModel) -> str:
+    """What the encoder hands a sentence-level head as ``pooled``, for the result file.
+
+    BERT-family models with a pooler give its output (dense + tanh on [CLS]). A checkpoint saved
+    without pooler weights (RoBERTa-class MLM releases) gets a freshly initialised pooler, which
+    makes it the classification head of RoBERTa's own fine-tuning (dense + tanh on [CLS], learnt
+    from scratch). Models without a pooler (ELECTRA, ``char-embed``) give nothing, and heads read
+    the [CLS] state directly, as ELECTRA's fine-tuning reads its first token.
+    """
+    if getattr(getattr(loaded.encoder, "model", None), "pooler", None) is None:
+        return "[CLS] hidden state (the encoder has no pooler)"
+    if loaded.provenance.get("loading", {}).get("pooler") == "pretrained":
+        return "pooler output (pretrained dense + tanh on [CLS])"
+    return "pooler output (dense + tanh on [CLS], initialised randomly and learnt in fine-tuning)"
+
+
 @contextmanager
 def _quiet_transformers():
     """Loading reports and progress bars are noise here: problems surface as a CnbenchError."""
@@ -317,5 +337,5 @@ def _weight_files(folder: Path) -> list[Path]:
 
 def _config_summary(config) -> dict:
     keys = ("model_type", "num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
-            "vocab_size", "max_position_embeddings", "max_relative_position")
+            "vocab_size", "max_position_embeddings", "max_relative_position", "embedding_size")
     return {key: getattr(config, key) for key in keys if hasattr(config, key)}
