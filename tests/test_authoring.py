@@ -87,7 +87,7 @@ def test_check_task_reports_counts_lengths_labels_and_checksums(cnbench, tasks_p
     data = tmp_path / "data" / "sentiment"
     data.mkdir(parents=True)
     train = "label\ttext_a\n" + "".join(f"{'pos' if i % 4 else 'neg'}\t{'好' * (i + 1)}\n" for i in range(100))
-    (data / "train.tsv.gz").write_bytes(gzip.compress(train.encode()))
+    (data / "train.tsv.gz").write_bytes(gzip.compress(train.encode(), mtime=0))
     (data / "dev.tsv").write_text("label\ttext_a\npos\t好\nneg\t坏坏\n", encoding="utf-8")
     (data / "test.tsv").write_text("label\ttext_a\npos\t好\n", encoding="utf-8")
 
@@ -101,7 +101,7 @@ def test_check_task_reports_counts_lengths_labels_and_checksums(cnbench, tasks_p
     assert re.search(r"^pos\s+75 \(75\.0 %\)\s+1 \(50\.0 %\)\s+1 \(100\.0 %\)$", result.out, re.M), result.out
     assert re.search(r"^neg\s+25 \(25\.0 %\)\s+1 \(50\.0 %\)\s+0 \(0\.0 %\)$", result.out, re.M), result.out
     assert "note: labels never seen in these files: neu" in lines
-    digest = hashlib.sha256(gzip.compress(train.encode())).hexdigest()
+    digest = hashlib.sha256(gzip.compress(train.encode(), mtime=0)).hexdigest()
     declare = next(line for line in lines if line.strip().startswith("sha256={"))
     assert f'"train.tsv.gz": "{digest}"' in declare
 
@@ -134,4 +134,6 @@ def test_check_task_on_the_bundled_data(cnbench, data_dir):
     assert lcqmc.code == 1 and "train split not found (obtain it from: LCQMC is distributed" in lcqmc.err
     assert re.search(r"^0\s+4400 \(50\.0 %\)\s+6250 \(50\.0 %\)$", lcqmc.out, re.M)
     nowhere = cnbench("check-task", "lcqmc", "--data-dir", data_dir / "nowhere")
-    assert nowhere.code == 2 and "runs load the Hub dataset 'C-MTEB/LCQMC' instead" in nowhere.err
+    assert nowhere.code == 2 and f"--data-dir {data_dir / 'nowhere'}: no such directory" in nowhere.err
+    empty = cnbench("check-task", "lcqmc", "--data-dir", data_dir / "chnsenticorp")  # a folder without lcqmc/
+    assert empty.code == 2 and "runs load the Hub dataset 'C-MTEB/LCQMC' instead" in empty.err

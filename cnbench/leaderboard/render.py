@@ -41,7 +41,10 @@ from cnbench.leaderboard.significance import (
     Gold,
     compare_to_best,
 )
+from cnbench.atomic import atomic_file
 from cnbench.results import load_results
+
+NOTES_FILE = "notes.md"
 from cnbench.stats import MIN_SEEDS_FOR_SEED_TEST
 
 
@@ -435,7 +438,8 @@ def render_leaderboard(
     """Write the leaderboard Markdown to ``out_path`` and its SVG plots under ``plots_dir``.
 
     Reads every result under ``results_dir`` (``load_results``) and the published scores in
-    ``reported_path`` (may be ``None`` or missing). ``gold`` maps task names to ``Gold`` test labels
+    ``reported_path`` (may be ``None`` or missing), and ``notes.md`` beside ``out_path`` if there
+    is one, shown as the Notes section. ``gold`` maps task names to ``Gold`` test labels
     for the paired bootstrap (``gold_test_labels``). Unreadable or foreign JSON, malformed results,
     malformed reported entries and results whose gold cannot be verified are listed under
     "Problems", never raised. Plots this page no longer shows are removed from ``plots_dir``.
@@ -476,9 +480,12 @@ def render_leaderboard(
         _remove_stale_plots(plots_dir, set())
     lines += _runs_sections(cells, usable) + [""]
     lines += _reported_section(entries, sources, page) + [""]
+    notes = out_path.parent / NOTES_FILE
+    if notes.is_file():  # findings written by people, kept beside the numbers they explain
+        lines += ["## Notes", "", notes.read_text(encoding="utf-8").strip(), ""]
     lines += ["## Problems", ""]
     lines += [f"- {problem}" for problem in sorted(problems)] if problems else ["None."]
     text = "\n".join(lines) + "\n"
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(text, encoding="utf-8")
+    with atomic_file(out_path, "w", permissions=0o644) as handle:  # a crash never leaves half a page
+        handle.write(text)
     return text
