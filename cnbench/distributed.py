@@ -86,6 +86,17 @@ def is_main() -> bool:
     return rank() == 0
 
 
+def is_local_main() -> bool:
+    """True in the first process of each machine (``LOCAL_RANK`` 0), and in a single-process run."""
+    return not dist.is_initialized() or int(os.environ.get("LOCAL_RANK", "0")) == 0
+
+
+def barrier() -> None:
+    """Wait until every process gets here (nothing to wait for in a single-process run)."""
+    if world_size() > 1:
+        dist.barrier()
+
+
 def wrap(model: nn.Module) -> nn.Module:
     """``model`` in ``DistributedDataParallel`` when there are several processes, else itself."""
     if world_size() == 1:

@@ -407,7 +407,7 @@ def seed_everything(seed: int) -> None:
 def _loss_terms(features) -> list[int]:
     """How many terms each sequence adds to a head's mean loss: one per classification example,
     one per scored character of a tagging window."""
-    return [len(scored) for scored in features.scored] if features.scored else [1] * len(features)
+    return features.scored.lengths().tolist() if features.is_tagging else [1] * len(features)
 
 
 def _encode(task, split, examples, tokenizer, max_len, word_boundaries):
