@@ -2,7 +2,8 @@
 
 Training batches are length-grouped: shuffle, cut into mega-batches of ``group`` batches, sort each
 by length, cut into batches, shuffle the batches. Padding per batch then stays small while the
-order stays random. Evaluation runs in length order (the order does not change the scores).
+order stays random. Batches are padded to their longest sequence rounded up to ``PAD_MULTIPLE``.
+Evaluation runs in length order (the order does not change the scores).
 """
 
 from __future__ import annotations
@@ -11,6 +12,12 @@ import numpy as np
 import torch
 
 from cnbench.features import IGNORE_INDEX, Features
+
+# Batch widths are rounded up to a multiple of this. With one width per batch length, a CPU run
+# meets hundreds of tensor shapes: oneDNN caches kernels per shape and glibc's heap keeps blocks
+# cut for each, and the quickstart's resident memory grew without bound. Eight keeps the padding
+# small and suits GPU tensor cores.
+PAD_MULTIPLE = 8
 
 
 def training_batches(lengths: list[int], batch_size: int, generator: torch.Generator, group: int = 50) -> list[list[int]]:
@@ -30,11 +37,12 @@ def evaluation_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
 
 
 def collate(features: Features, indices: list[int], pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad the chosen sequences to the longest among them: one gather from the flat arrays per field."""
+    """Pad the chosen sequences to the longest among them, rounded up to ``PAD_MULTIPLE``: one
+    gather from the flat arrays per field."""
     rows = np.asarray(indices, dtype=np.int64)
     starts = features.offsets[rows]
     lengths = features.offsets[rows + 1] - starts
-    columns = np.arange(lengths.max())
+    columns = np.arange(-(-lengths.max() // PAD_MULTIPLE) * PAD_MULTIPLE)
     real = columns < lengths[:, None]
     gather = np.where(real, starts[:, None] + columns, 0)  # padding cells read token 0, then are overwritten
 

@@ -89,9 +89,9 @@ def test_collate_pads_and_masks(tokenizer):
     features = encode_tagging([TaggedSentence(("北", "京"), ("B-LOC", "I-LOC")), TaggedSentence(("人",), ("O",))],
                               tokenizer, TAGS, max_len=16)
     batch = collate(features, [0, 1], tokenizer.pad_token_id)
-    assert batch["input_ids"].shape == (2, 4)
-    assert batch["attention_mask"].tolist() == [[True] * 4, [True, True, True, False]]
-    assert batch["score_mask"].tolist() == [[False, True, True, False], [False, True, False, False]]
+    assert batch["input_ids"].shape == (2, 8)  # the longest, 4, rounded up to a multiple of 8
+    assert batch["attention_mask"].tolist() == [[True] * 4 + [False] * 4, [True] * 3 + [False] * 5]
+    assert batch["score_mask"].tolist() == [[False, True, True] + [False] * 5, [False, True] + [False] * 6]
 
 
 def test_text_features_are_flat_arrays_equal_to_one_call_per_example(tokenizer, monkeypatch):
@@ -129,10 +129,10 @@ def test_collate_classification_and_boundary_ids(tokenizer):
     examples = [TextExample("北京欢迎你", None, "1"), TextExample("好", None, "0")]
     batch = collate(encode_text(examples, tokenizer, ("0", "1"), max_len=16), [1, 0], tokenizer.pad_token_id)
     pad, cls, sep = tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id
-    assert batch["input_ids"].tolist()[0] == [cls, tokenizer.convert_tokens_to_ids("好"), sep, pad, pad, pad, pad]
+    assert batch["input_ids"].tolist()[0] == [cls, tokenizer.convert_tokens_to_ids("好"), sep] + [pad] * 5
     assert batch["labels"].tolist() == [0, 1] and batch["input_ids"].dtype == batch["labels"].dtype == torch.long
     assert batch["attention_mask"].sum(dim=1).tolist() == [3, 7]
 
     tagged = encode_tagging([TaggedSentence(("北", "京"), ("B-LOC", "I-LOC")), TaggedSentence(("人",), ("O",))],
                             tokenizer, TAGS, max_len=16, boundary_tags=lambda chars: [len(chars)] * len(chars))
-    assert collate(tagged, [0, 1], pad)["boundary_ids"].tolist() == [[0, 2, 2, 0], [0, 1, 0, 0]]
+    assert collate(tagged, [0, 1], pad)["boundary_ids"].tolist() == [[0, 2, 2, 0] + [0] * 4, [0, 1, 0, 0] + [0] * 4]
