@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnbench import distributed, paths
+from cnbench import allocator, distributed, paths
 from cnbench.batching import collate, evaluation_batches, training_batches
 from cnbench.cache import cached_features, tokenizer_fingerprint
 from cnbench.checkpoint import Checkpoint, Progress, ensure_disk_space, ensure_writable, model_weights
@@ -142,6 +142,8 @@ def run(config: RunConfig, log=print) -> dict:
     ensure_writable(p.path.parent)
     seed_everything(config.seed)
     device = distributed.setup()
+    if device.type == "cpu":  # activation tensors of every batch width would stay on the heap
+        allocator.return_large_blocks()
     reset_peak_memory(device)
     autocast = _autocast(device, config.precision)
 
