@@ -334,7 +334,7 @@ def evaluate(model, task, examples, features, batch_size, pad_id, device, autoca
     tags = [[None] * len(sentence.chars) for sentence in examples]
     for index, row in enumerate(per_sequence):
         sentence_tags = tags[features.example_index[index]]
-        for position, char_index in features.scored[index]:
+        for position, char_index in features.scored[index].tolist():
             sentence_tags[char_index] = task.labels[row[position]]
     missing = sum(tag is None for sentence in tags for tag in sentence)
     if missing:  # windowing assigns every character to a window; this guards that promise
