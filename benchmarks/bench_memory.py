@@ -197,7 +197,7 @@ def write_rows(path: Path, pairs: int, rows: list) -> None:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(
-            "# Feature memory at XNLI size (`benchmarks/bench_memory.py`)\n\n"
+            "# Memory\n\n## XNLI-size features (`benchmarks/bench_memory.py`)\n\n"
             "Train set: the real XNLI-zh dev+test pairs repeated to the XNLI train size; max_len 128; "
             "`scratch-tiny` for the first step. MB above the floor = peak RSS (VmHWM) minus RSS once torch, "
             "cnbench and the tokenizer are loaded; for 2 processes (torchrun, gloo) the sum over both. "
