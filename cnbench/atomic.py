@@ -1,8 +1,9 @@
-"""Replace a file atomically: readers, and a crash, see the old file or the new one, never half of one."""
+"""Replace a file or a folder atomically: readers, and a crash, see the old one or the new one, never half of one."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,4 +28,34 @@ def atomic_file(path: Path, mode: str = "wb", permissions: int | None = None) ->
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path`` (``.<name>.*.tmp``) to fill; when the block ends
+    without an error, flush its files to disk and rename it to ``path`` (an existing ``path`` is
+    replaced), else delete it. Readers see the old folder, no folder, or the complete new one.
+    If another process installs ``path`` between the replacement's two renames, its folder is kept
+    and this one discarded: both hold the same content when the name is a content key."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        for child in tmp.iterdir():
+            with open(child, "rb") as handle:
+                os.fsync(handle.fileno())
+        if path.exists():
+            stale = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, stale)  # onto an empty folder: allowed, and atomic
+            shutil.rmtree(stale, ignore_errors=True)
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if not path.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -21,6 +21,9 @@ The processes together compute what one process computes with the same ``--batch
   processes' stdout goes to ``os.devnull`` (their stderr stays, so a failing process is heard).
   A checkpoint holds every process's random state, and each continues with its own.
 
+- features: the first process of each machine (``LOCAL_RANK`` 0) finds or builds the feature
+  cache entry while the others wait (``barrier``), then every process maps the same files
+  (``cnbench.cache``), so a machine holds one copy of the features, not one per process;
 - every process starts from the same weights (same seed, and DDP broadcasts rank 0's), then
   ``seed_process`` gives each process other than rank 0 its own random stream, so the processes
   draw independent dropout masks, as one process does across the rows of the global batch.
@@ -84,6 +87,17 @@ def rank() -> int:
 def is_main() -> bool:
     """True in the process that writes files and prints (rank 0), and in a single-process run."""
     return rank() == 0
+
+
+def is_local_main() -> bool:
+    """True in the first process of each machine (``LOCAL_RANK`` 0), and in a single-process run."""
+    return not dist.is_initialized() or int(os.environ.get("LOCAL_RANK", "0")) == 0
+
+
+def barrier() -> None:
+    """Wait until every process gets here (nothing to wait for in a single-process run)."""
+    if world_size() > 1:
+        dist.barrier()
 
 
 def wrap(model: nn.Module) -> nn.Module:

@@ -11,43 +11,128 @@ sides. Every gold character is therefore predicted and scored: nothing is trunca
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from array import array
+from itertools import chain
+
+import numpy as np
 
 from cnbench.data.examples import TaggedSentence, TextExample
 
 IGNORE_INDEX = -100  # label id of positions that are not scored (torch cross_entropy default)
+TEXT_CHUNK = 10_000  # examples per tokenizer call: the tokenizer's Python lists never exceed one chunk
 
 
-@dataclass
-class Features:
-    """One entry per sequence fed to the encoder (a tagging sentence may give several windows)."""
+class Ragged:
+    """Rows of different lengths kept as one flat array plus offsets: row ``i`` is
+    ``values[offsets[i]:offsets[i + 1]]``, a view (no copy), so a row of a memory-mapped array is
+    read from the file when used."""
 
-    input_ids: list[list[int]] = field(default_factory=list)
-    token_type_ids: list[list[int]] = field(default_factory=list)
-    # classification: one label id per sequence; tagging: one list per sequence, -100 = not scored
-    labels: list = field(default_factory=list)
-    # tagging only: source sentence of each window, and (token position, char index) per scored char
-    example_index: list[int] = field(default_factory=list)
-    scored: list[list[tuple[int, int]]] = field(default_factory=list)
-    # tagging only, for encoders that use word-boundary features (char-embed + jieba)
-    boundary_ids: list[list[int]] | None = None
+    def __init__(self, values: np.ndarray, offsets: np.ndarray):
+        self.values = values
+        self.offsets = offsets
 
     def __len__(self) -> int:
-        return len(self.input_ids)
+        return len(self.offsets) - 1
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return self.values[self.offsets[index] : self.offsets[index + 1]]
+
+    def __iter__(self):
+        return (self[index] for index in range(len(self)))
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+
+class Features:
+    """The encoder inputs of one split: one entry per sequence fed to the encoder (a tagging
+    sentence may give several windows), every field a flat numpy array, so memory is a few bytes
+    per token whatever the number of sequences.
+
+    - ``input_ids``, ``token_type_ids`` (and ``boundary_ids``: word-boundary ids for encoders that
+      use them) are ``Ragged`` over the same token offsets;
+    - ``labels``: classification, one label id per sequence (an array); tagging, ``Ragged`` per
+      token, ``IGNORE_INDEX`` where not scored;
+    - tagging only: ``example_index[i]``, the source sentence of window ``i``, and ``scored[i]``,
+      its ``(token position, char index)`` rows, one per character scored in that window.
+
+    ``arrays()`` and ``from_arrays()`` convert to and from named flat arrays (the cache's files);
+    ``from_arrays`` raises ``ValueError`` when the arrays do not fit together.
+    """
+
+    def __init__(self, offsets, input_ids, token_type_ids, labels, example_index=None, scored_offsets=None,
+                 scored=None, boundary_ids=None):
+        self.offsets = offsets
+        self.input_ids = Ragged(input_ids, offsets)
+        self.token_type_ids = Ragged(token_type_ids, offsets)
+        self.is_tagging = scored is not None
+        self.labels = Ragged(labels, offsets) if self.is_tagging else labels
+        self.example_index = example_index
+        self.scored = Ragged(scored, scored_offsets) if self.is_tagging else None
+        self.boundary_ids = Ragged(boundary_ids, offsets) if boundary_ids is not None else None
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
 
     def lengths(self) -> list[int]:
-        return [len(ids) for ids in self.input_ids]
+        return self.input_ids.lengths().tolist()
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"offsets": self.offsets, "input_ids": self.input_ids.values,
+                  "token_type_ids": self.token_type_ids.values,
+                  "labels": self.labels.values if self.is_tagging else self.labels}
+        if self.is_tagging:
+            arrays.update(example_index=self.example_index, scored_offsets=self.scored.offsets,
+                          scored=self.scored.values)
+        if self.boundary_ids is not None:
+            arrays["boundary_ids"] = self.boundary_ids.values
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Features:
+        offsets, tokens = arrays["offsets"], len(arrays["input_ids"])
+        count = len(offsets) - 1
+        if count < 0 or offsets[0] != 0 or offsets[-1] != tokens or np.any(np.diff(offsets) < 0):
+            raise ValueError("token offsets do not cover the token arrays")
+        tagging = "scored" in arrays
+        sizes = {"token_type_ids": tokens, "labels": tokens if tagging else count,
+                 "boundary_ids": tokens, "example_index": count, "scored_offsets": count + 1}
+        for name, size in sizes.items():
+            if name in arrays and len(arrays[name]) != size:
+                raise ValueError(f"{name} has {len(arrays[name])} entries, expected {size}")
+        if tagging and arrays["scored_offsets"][-1] != len(arrays["scored"]):
+            raise ValueError("scored offsets do not cover the scored positions")
+        return cls(**arrays)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Features):
+            return NotImplemented
+        mine, theirs = self.arrays(), other.arrays()
+        return mine.keys() == theirs.keys() and all(np.array_equal(mine[name], theirs[name]) for name in mine)
+
+
+def _offsets(lengths) -> np.ndarray:
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(lengths, dtype=np.int64), out=offsets[1:])
+    return offsets
 
 
 def encode_text(examples: list[TextExample], tokenizer, labels: tuple[str, ...], max_len: int) -> Features:
     label_id = {name: i for i, name in enumerate(labels)}
-    texts_a = [ex.text_a for ex in examples]
-    texts_b = [ex.text_b for ex in examples] if examples and examples[0].text_b is not None else None
-    encoded = tokenizer(texts_a, texts_b, truncation=True, max_length=max_len, return_token_type_ids=True)
+    pairs = bool(examples) and examples[0].text_b is not None
+    input_ids, token_type_ids, lengths = array("i"), array("b"), array("q")
+    for begin in range(0, len(examples), TEXT_CHUNK):
+        chunk = examples[begin : begin + TEXT_CHUNK]
+        encoded = tokenizer([ex.text_a for ex in chunk], [ex.text_b for ex in chunk] if pairs else None,
+                            truncation=True, max_length=max_len, return_token_type_ids=True)
+        input_ids.extend(chain.from_iterable(encoded["input_ids"]))
+        token_type_ids.extend(chain.from_iterable(encoded["token_type_ids"]))
+        lengths.extend(len(ids) for ids in encoded["input_ids"])
     return Features(
-        input_ids=encoded["input_ids"],
-        token_type_ids=encoded["token_type_ids"],
-        labels=[label_id[ex.label] for ex in examples],
+        offsets=_offsets(lengths),
+        input_ids=np.frombuffer(input_ids, dtype=np.int32),
+        token_type_ids=np.frombuffer(token_type_ids, dtype=np.int8),
+        labels=np.fromiter((label_id[ex.label] for ex in examples), dtype=np.int32, count=len(examples)),
     )
 
 
@@ -103,7 +188,8 @@ def encode_tagging(
     label_id = {name: i for i, name in enumerate(labels)}
     pieces_of = CharPieces(tokenizer)
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
-    features = Features(boundary_ids=[] if boundary_tags is not None else None)
+    input_ids, token_labels, boundary_ids, lengths = array("i"), array("i"), array("b"), array("q")
+    example_index, scored, scored_counts = array("i"), array("i"), array("q")
     for sentence_index, sentence in enumerate(sentences):
         tokens: list[int] = []
         first_piece: list[int] = []
@@ -117,16 +203,29 @@ def encode_tagging(
                 token_boundary.extend([char_boundary[char_index]] * len(pieces))
         for start, end, chars in plan_windows(first_piece, len(tokens), max_len - 2):
             window_labels = [IGNORE_INDEX] * (end - start + 2)
-            scored = []
             for char_index in chars:
                 position = first_piece[char_index] - start + 1  # +1 for [CLS]
                 window_labels[position] = label_id[sentence.tags[char_index]]
-                scored.append((position, char_index))
-            features.input_ids.append([cls_id] + tokens[start:end] + [sep_id])
-            features.token_type_ids.append([0] * (end - start + 2))
-            features.labels.append(window_labels)
-            features.example_index.append(sentence_index)
-            features.scored.append(scored)
-            if features.boundary_ids is not None:
-                features.boundary_ids.append([0] + token_boundary[start:end] + [0])
-    return features
+                scored.extend((position, char_index))
+            input_ids.append(cls_id)
+            input_ids.extend(tokens[start:end])
+            input_ids.append(sep_id)
+            token_labels.extend(window_labels)
+            lengths.append(end - start + 2)
+            example_index.append(sentence_index)
+            scored_counts.append(len(chars))
+            if char_boundary is not None:
+                boundary_ids.append(0)
+                boundary_ids.extend(token_boundary[start:end])
+                boundary_ids.append(0)
+    offsets = _offsets(lengths)
+    return Features(
+        offsets=offsets,
+        input_ids=np.frombuffer(input_ids, dtype=np.int32),
+        token_type_ids=np.zeros(offsets[-1], dtype=np.int8),
+        labels=np.frombuffer(token_labels, dtype=np.int32),
+        example_index=np.frombuffer(example_index, dtype=np.int32),
+        scored_offsets=_offsets(scored_counts),
+        scored=np.frombuffer(scored, dtype=np.int32).reshape(-1, 2),
+        boundary_ids=np.frombuffer(boundary_ids, dtype=np.int8) if boundary_tags is not None else None,
+    )

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnbench import distributed, paths
+from cnbench import allocator, distributed, paths
 from cnbench.batching import collate, evaluation_batches, training_batches
 from cnbench.cache import cached_features, tokenizer_fingerprint
 from cnbench.checkpoint import Checkpoint, Progress, ensure_disk_space, ensure_writable, load_weights, model_weights
@@ -162,6 +162,8 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     ensure_writable(p.path.parent)
     seed_everything(config.seed)
     device = distributed.setup()
+    if device.type == "cpu":  # activation tensors of every batch width would stay on the heap
+        allocator.return_large_blocks()
     reset_peak_memory(device)
     autocast = _autocast(device, config.precision)
 
@@ -361,7 +363,7 @@ def evaluate(model, task, examples, features, batch_size, pad_id, device, autoca
     tags = [[None] * len(sentence.chars) for sentence in examples]
     for index, row in enumerate(per_sequence):
         sentence_tags = tags[features.example_index[index]]
-        for position, char_index in features.scored[index]:
+        for position, char_index in features.scored[index].tolist():
             sentence_tags[char_index] = task.labels[row[position]]
     missing = sum(tag is None for sentence in tags for tag in sentence)
     if missing:  # windowing assigns every character to a window; this guards that promise
@@ -426,7 +428,7 @@ def seed_everything(seed: int) -> None:
 def _loss_terms(features) -> list[int]:
     """How many terms each sequence adds to a head's mean loss: one per classification example,
     one per scored character of a tagging window."""
-    return [len(scored) for scored in features.scored] if features.scored else [1] * len(features)
+    return features.scored.lengths().tolist() if features.is_tagging else [1] * len(features)
 
 
 def _encode(task, split, examples, tokenizer, max_len, word_boundaries):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,8 +67,8 @@ def test_windows_cover_every_character_once_with_the_most_context(pieces, width)
 def test_pair_encoding_uses_segment_ids_and_truncates(tokenizer):
     examples = [TextExample("今天天气很好" * 30, "明天下雨", "1"), TextExample("你好", "您好", "0")]
     features = encode_text(examples, tokenizer, ("0", "1"), max_len=32)
-    assert len(features.input_ids[0]) == 32 and features.labels == [1, 0]
-    assert features.token_type_ids[1] == [0, 0, 0, 0, 1, 1, 1]
+    assert len(features.input_ids[0]) == 32 and features.labels.tolist() == [1, 0]
+    assert features.token_type_ids[1].tolist() == [0, 0, 0, 0, 1, 1, 1]
 
 
 def test_length_grouped_batches_are_a_seeded_permutation():
@@ -88,6 +89,50 @@ def test_collate_pads_and_masks(tokenizer):
     features = encode_tagging([TaggedSentence(("北", "京"), ("B-LOC", "I-LOC")), TaggedSentence(("人",), ("O",))],
                               tokenizer, TAGS, max_len=16)
     batch = collate(features, [0, 1], tokenizer.pad_token_id)
-    assert batch["input_ids"].shape == (2, 4)
-    assert batch["attention_mask"].tolist() == [[True] * 4, [True, True, True, False]]
-    assert batch["score_mask"].tolist() == [[False, True, True, False], [False, True, False, False]]
+    assert batch["input_ids"].shape == (2, 8)  # the longest, 4, rounded up to a multiple of 8
+    assert batch["attention_mask"].tolist() == [[True] * 4 + [False] * 4, [True] * 3 + [False] * 5]
+    assert batch["score_mask"].tolist() == [[False, True, True] + [False] * 5, [False, True] + [False] * 6]
+
+
+def test_text_features_are_flat_arrays_equal_to_one_call_per_example(tokenizer, monkeypatch):
+    import cnbench.features
+
+    monkeypatch.setattr(cnbench.features, "TEXT_CHUNK", 2)  # three chunks, the last one short
+    examples = [TextExample("今天天气很好" * 9, "明天下雨", "1"), TextExample("你好", "您好", "0"),
+                TextExample("北京", "上海" * 20, "1"), TextExample("人", "我", "0"), TextExample("好", "坏", "1")]
+    features = encode_text(examples, tokenizer, ("0", "1"), max_len=24)
+    assert features.input_ids.values.dtype == "int32" and features.token_type_ids.values.dtype == "int8"
+    assert features.offsets[-1] == len(features.input_ids.values) and len(features) == 5
+    for ex, ids, types in zip(examples, features.input_ids, features.token_type_ids):
+        one = tokenizer(ex.text_a, ex.text_b, truncation=True, max_length=24, return_token_type_ids=True)
+        assert ids.tolist() == one["input_ids"] and types.tolist() == one["token_type_ids"]
+    assert features.lengths() == [len(ids) for ids in features.input_ids]
+
+
+def test_features_from_arrays_refuses_arrays_that_do_not_fit(tokenizer):
+    import numpy as np
+    import pytest
+
+    from cnbench.features import Features
+
+    features = encode_tagging([TaggedSentence(tuple("北京欢迎你"), ("B-LOC", "I-LOC", "O", "O", "O"))],
+                              tokenizer, TAGS, max_len=4)
+    arrays = features.arrays()
+    assert Features.from_arrays(arrays) == features
+    for name, broken in [("offsets", arrays["offsets"][:-1]), ("labels", arrays["labels"][1:]),
+                         ("scored", arrays["scored"][1:]), ("example_index", np.zeros(1, dtype=np.int32))]:
+        with pytest.raises(ValueError):
+            Features.from_arrays({**arrays, name: broken})
+
+
+def test_collate_classification_and_boundary_ids(tokenizer):
+    examples = [TextExample("北京欢迎你", None, "1"), TextExample("好", None, "0")]
+    batch = collate(encode_text(examples, tokenizer, ("0", "1"), max_len=16), [1, 0], tokenizer.pad_token_id)
+    pad, cls, sep = tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id
+    assert batch["input_ids"].tolist()[0] == [cls, tokenizer.convert_tokens_to_ids("好"), sep] + [pad] * 5
+    assert batch["labels"].tolist() == [0, 1] and batch["input_ids"].dtype == batch["labels"].dtype == torch.long
+    assert batch["attention_mask"].sum(dim=1).tolist() == [3, 7]
+
+    tagged = encode_tagging([TaggedSentence(("北", "京"), ("B-LOC", "I-LOC")), TaggedSentence(("人",), ("O",))],
+                            tokenizer, TAGS, max_len=16, boundary_tags=lambda chars: [len(chars)] * len(chars))
+    assert collate(tagged, [0, 1], pad)["boundary_ids"].tolist() == [[0, 2, 2, 0] + [0] * 4, [0, 1, 0, 0] + [0] * 4]
