@@ -84,7 +84,8 @@ def test_a_resumed_sweep_skips_finished_runs_and_gives_the_same_leaderboard(cnbe
 
 def test_a_sweep_reports_runs_that_cannot_start_and_goes_on(cnbench, tmp_path, toy_task):
     result = cnbench("sweep", "--models", "scratch-tiny", "--tasks", "lcqmc,toy", "--lr", "5e-4", "--batch-size", "16",
-                     "--epochs", "1", "--seeds", "1", "--data-dir", toy_task, "--output", tmp_path / "r")
+                     "--epochs", "1", "--seeds", "1", "--data-dir", toy_task, "--source", "local",
+                     "--output", tmp_path / "r")  # lcqmc has no local files there
     assert result.code == 1
     assert "sweep: 1 ran, 0 already done, 1 could not start" in result.out
     assert "lcqmc" in result.err
