@@ -14,7 +14,6 @@ import click
 from cnbench.data.readers import FORMATS, field_defaults, format_kinds, read_split
 from cnbench.display import print_table
 from cnbench.errors import CnbenchError
-from cnbench.hashing import file_sha256
 from cnbench.task import Task
 
 # kind -> (format by default, labels to start from, main metric, max_len, lr)

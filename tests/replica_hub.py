@@ -329,7 +329,7 @@ class ReplicaHub:
         return buffer.getvalue()
 
     def chnsenticorp(self, count: int = 24) -> Path:
-        from datasets import ClassLabel, Features, Value
+        from datasets import Features, Value
 
         names = ["negative", "positive"]
         infos = {"lansinuote--ChnSentiCorp": {"config_name": "default", "features": {

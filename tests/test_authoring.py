@@ -48,7 +48,7 @@ def test_new_task_never_overwrites_and_checks_its_arguments(cnbench, tasks_path)
     path.write_text(path.read_text(encoding="utf-8").replace("TODO (one text", "my edits (one text"), encoding="utf-8")
     before = path.read_bytes()
     again = cnbench("new-task", "mine", "--kind", "pair")
-    assert again.code == 2 and again.err == f"error: task 'mine' exists already; choose another name\n"
+    assert again.code == 2 and again.err == "error: task 'mine' exists already; choose another name\n"
     assert path.read_bytes() == before
     taken = cnbench("new-task", "lcqmc", "--kind", "pair")
     assert taken.code == 2 and "task 'lcqmc' exists already" in taken.err and not (tasks_path / "lcqmc.py").exists()

@@ -204,7 +204,7 @@ def _reproduced_section(page: _Page) -> list[str]:
         "",
         "Choice: in each cell, the configuration with the best mean **dev** score over **every seed it",
         "started** wins (test scores never take part). A completed seed counts with its dev score, a",
-        f"seed abandoned early with its best dev score before abandonment, and any other failed seed",
+        "seed abandoned early with its best dev score before abandonment, and any other failed seed",
         f"(diverged, crashed) with {_pct(WORST_SCORE)}; ties go to more completed seeds. std is the sample",
         "standard deviation over completed seeds. Each cell's [number] links to its configuration,",
         f"seeds, failures and result files. {BEST_MARK} best mean test score of the column; {TIE_MARK} not",
