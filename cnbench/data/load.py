@@ -275,7 +275,7 @@ def convert_hub_rows(task: Task, dataset, where: str) -> tuple[list, int, int]:
         else:
             text_a = row[columns["text_a"]]
             text_b = row[columns["text_b"]] if "text_b" in columns else None
-            if not text_a or (text_b is not None and not text_b) or ("text_b" in columns and text_b is None):
+            if not text_a or ("text_b" in columns and not text_b):
                 raise DataError(here, None, "empty text; expected non-empty text")
             examples.append(TextExample(text_a, text_b, name_of(row[columns["label"]], here)))
     return examples, dropped, repaired
