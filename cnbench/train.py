@@ -180,6 +180,8 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     tokenizer = loaded.tokenizer
     features = {split: _encode(task, split, examples, tokenizer, hp["max_len"], loaded.uses_word_boundaries)
                 for split, examples in data.splits.items()}
+    if device.type == "cpu":
+        allocator.give_back_free_heap()
 
     # -- model and optimiser -----------------------------------------------------------------
     head = build_head(config.head, task.head_kind, loaded.encoder.hidden_size, len(task.labels),
