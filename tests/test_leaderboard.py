@@ -364,6 +364,19 @@ def test_unverified_gold_is_a_problem_not_a_resample(tmp_path, results_dir):
 # --------------------------------------------------------------------------- rendering
 
 
+def test_each_configuration_says_how_long_its_seeds_trained(tmp_path, results_dir):
+    for seed, history in ((1, (0.8, 0.9, 0.85, 0.84, 0.83)), (2, (0.8, 0.9, 0.88, 0.87, 0.86, 0.85))):
+        make_result(results_dir, seed=seed, history=history, extra_hparams={"epochs": 20, "patience": 3})
+    make_result(results_dir, model="other", history=(0.7, 0.8, 0.9))
+
+    entries = section(render(tmp_path), "Reproduced scores").split("\n- ")
+    [patient] = [entry for entry in entries if "/ bert /" in entry]
+    [fixed] = [entry for entry in entries if "/ other /" in entry]
+    assert ("Training: stopped after 3 epochs without a dev improvement; epochs trained (best dev epoch): "
+            "seed 1 5 of 20 (best 2), seed 2 6 of 20 (best 2).") in patient
+    assert "Training: fixed number of epochs; epochs trained (best dev epoch): seed 1 3 of 3 (best 2)." in fixed
+
+
 def test_ner_columns_show_strict_and_conlleval_f1(tmp_path, results_dir):
     for seed in (1, 2, 3):
         make_result(results_dir, task="msra_ner", seed=seed, test=0.80, test_metrics={"f1_lenient": 0.70},

@@ -170,6 +170,19 @@ def _reproduce_command(cell: Cell) -> str:
     return "`" + " ".join(words + ["--seeds", ",".join(str(run["seed"]) for run in cell.config.started)]) + "`"
 
 
+def _training_length(config) -> str:
+    """Per completed seed, epochs trained of the cap and the best-dev epoch: shows at a glance
+    whether a configuration stopped on a fixed budget or because dev stopped improving."""
+    patience = config.hparams.get("patience")
+    rule = f"stopped after {patience} epochs without a dev improvement" if patience else "fixed number of epochs"
+    seeds = ", ".join(
+        f"seed {run['seed']} {len(run.get('history') or [])} of {run['hparams'].get('epochs', '?')} "
+        f"(best {run.get('best_epoch') or '?'})"
+        for run in config.completed
+    )
+    return f"{rule}; epochs trained (best dev epoch): {seeds or 'none completed'}"
+
+
 def _config_entry(page: _Page, cell: Cell) -> str:
     number, config, base = page.number[cell.id], cell.config, page.base
     links = ", ".join(
@@ -186,7 +199,8 @@ def _config_entry(page: _Page, cell: Cell) -> str:
         f"{len(config.started)} started seed(s){completed_dev}. Seeds: {len(config.started)} started, "
         f"{len(config.completed)} completed, {len(config.failed)} failed{duplicates}. "
         f"Failures: {failures or 'none'}. Model identity `{cell.row.model_identity}`; tokenizer "
-        f"normalisation: {cell.row.tokenizer}. Hyper-parameters: {_format_hparams(config.hparams)}. "
+        f"normalisation: {cell.row.tokenizer}. Training: {_training_length(config)}. "
+        f"Hyper-parameters: {_format_hparams(config.hparams)}. "
         f"Results: {links or '—'}. Reproduce: {_reproduce_command(cell)}."
     )
 
