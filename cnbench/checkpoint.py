@@ -105,7 +105,10 @@ class Checkpoint:
         if state["fingerprint"] != fingerprint:
             raise CnbenchError(f"{self.path}: this checkpoint was made from other data files or model weights "
                                "than this run reads; run without --resume to start over")
-        load_weights(model, state["model"])
+        try:
+            load_weights(model, state["model"])
+        except ValueError as err:  # made by a version of cnbench whose model had other parameters
+            raise CnbenchError(f"{self.path}: {err}; run without --resume to start over") from None
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         rng = state["rng"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from cnbench.errors import CnbenchError
 from cnbench.heads import build_head
@@ -81,6 +82,37 @@ def test_bilstm_ignores_padding():
     longer = lstm(longer_x, torch.cat([mask, torch.zeros(3, 5, dtype=torch.bool)], 1))
     torch.testing.assert_close(longer[:, :7][mask], short[mask], rtol=0, atol=1e-6)
     assert (longer[:, :7][~mask] == 0).all() and (longer[:, 7:] == 0).all()
+
+
+def test_bilstm_matches_a_packed_bidirectional_lstm_in_values_and_gradients():
+    torch.manual_seed(0)
+    lstm = BiLSTM(6, 5)
+    reference = torch.nn.LSTM(6, 5, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(reference, f"{name}_l0").copy_(getattr(lstm.forward_lstm, f"{name}_l0"))
+            getattr(reference, f"{name}_l0_reverse").copy_(getattr(lstm.backward_lstm, f"{name}_l0"))
+    lengths = torch.tensor([7, 4, 1, 6])
+    mask = torch.arange(7) < lengths.unsqueeze(1)
+    x = torch.randn(4, 7, 6, requires_grad=True)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    expected, _ = pad_packed_sequence(reference(packed)[0], batch_first=True, total_length=7)
+    weights = torch.randn(4, 7, 10)  # a loss that weighs every output differently
+    (expected_grad,) = torch.autograd.grad((expected * weights).sum(), x)
+    actual = lstm(x, mask)
+    (actual_grad,) = torch.autograd.grad((actual * weights).sum(), x)
+    torch.testing.assert_close(actual, expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(actual_grad, expected_grad, rtol=0, atol=1e-6)
+
+
+def test_bilstm_runs_in_fp32_under_bf16_autocast():
+    torch.manual_seed(0)
+    lstm = BiLSTM(6, 5)
+    x, mask = torch.randn(2, 7, 6), torch.ones(2, 7, dtype=torch.bool)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = lstm(x.bfloat16(), mask)
+    assert under_autocast.dtype == torch.float32
+    torch.testing.assert_close(under_autocast, lstm(x.bfloat16().float(), mask), rtol=0, atol=0)
 
 
 def test_bilstm_classification_ignores_padding():

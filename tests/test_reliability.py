@@ -146,6 +146,10 @@ def test_checkpoint_round_trip_restores_weights_optimiser_scheduler_and_every_rn
     with pytest.raises(CnbenchError, match="other data files or model weights"):
         checkpoint.restore(fresh, fresh_optimizer, fresh_scheduler, fresh_order, fingerprint="other data")
 
+    other_parameters = torch.nn.Sequential(torch.nn.Linear(4, 2))  # same weights, other names
+    with pytest.raises(CnbenchError, match=r"weights do not match the trained parameters.*without --resume"):
+        checkpoint.restore(other_parameters, fresh_optimizer, fresh_scheduler, fresh_order, fingerprint="data+model")
+
 
 # --------------------------------------------------------------------------- failed runs
 
