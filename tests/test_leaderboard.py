@@ -324,6 +324,35 @@ def test_significance_marks_ties_and_clear_losses(results_dir):
     assert "gold test labels not available here" in without_gold.notes[0]
 
 
+def test_each_strategy_is_tested_against_full_fine_tuning_of_its_model_and_head(tmp_path, results_dir):
+    wrong = ["neg"] * len(GOLD)
+    for seed, test in zip((1, 2, 3), (0.95, 0.96, 0.97)):
+        make_result(results_dir, model="bert", seed=seed, test=test)
+        make_result(results_dir, model="bert", seed=seed, test=test - 0.45, test_predictions=wrong,
+                    extra_hparams={"tuning": "lora"})
+        make_result(results_dir, model="bert", seed=seed, test=test - 0.001, extra_hparams={"tuning": "adapter"})
+        make_result(results_dir, model="macbert", seed=seed, test=test - 0.45, test_predictions=wrong)
+        make_result(results_dir, model="macbert", seed=seed, test=test, extra_hparams={"tuning": "frozen"})
+        make_result(results_dir, model="nezha", seed=seed, test=test, extra_hparams={"tuning": "lora"})
+    cells = select_configs(loaded(results_dir))
+
+    versus = compare_to_best(cells, {"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)}, n_resamples=200).against_full
+    by_row = {(cell.row.model, cell.row.strategy): versus.get(cell.id) for cell in cells}
+    assert by_row[("bert", "full")] is None and by_row[("nezha", "lora")] is None  # nothing to compare with
+    assert by_row[("bert", "lora")].full.row.strategy == "full" and by_row[("bert", "lora")].full.row.model == "bert"
+    assert by_row[("bert", "lora")].verdict == "worse than full"
+    assert by_row[("bert", "adapter")].verdict == f"{TIE_MARK} not different"
+    assert by_row[("macbert", "frozen")].verdict == "better than full"
+    assert by_row[("macbert", "frozen")].comparison.bootstrap["delta"] == pytest.approx(0.5)  # higher minus lower
+
+    text = render(tmp_path, gold={"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)}, n_resamples=200)
+    table = section(text, "Significance").split("against full fine-tuning", 1)[1]
+    frozen_line = next(line for line in table.splitlines() if "| macbert | linear | frozen |" in line)
+    assert "| -45.00 | -50.00 [" in frozen_line and "| better than full |" in frozen_line
+    lora_line = next(line for line in table.splitlines() if "| bert | linear | lora |" in line)
+    assert "| 45.00 | 50.00 [" in lora_line and "| worse than full |" in lora_line
+
+
 def with_data(**fields) -> dict:
     return {"source": "local", "files": {}, **fields}
 

@@ -37,15 +37,16 @@ from cnbench.leaderboard.significance import (
     BEST_MARK,
     TIE_MARK,
     UNTESTED_MARK,
+    AgainstFull,
     Comparison,
     Gold,
     compare_to_best,
 )
 from cnbench.atomic import atomic_file
 from cnbench.results import load_results
+from cnbench.stats import MIN_SEEDS_FOR_SEED_TEST
 
 NOTES_FILE = "notes.md"
-from cnbench.stats import MIN_SEEDS_FOR_SEED_TEST
 
 
 def _pct(fraction: float) -> str:
@@ -89,8 +90,8 @@ def _seed_counts(cell: Cell) -> str:
 class _Page:
     """Numbering shared by every section: cells [N] and data columns [DN]."""
 
-    def __init__(self, cells: list[Cell], comparisons: dict, base: Path):
-        self.cells, self.comparisons, self.base = cells, comparisons, base
+    def __init__(self, cells: list[Cell], comparisons: dict, against_full: dict, base: Path):
+        self.cells, self.comparisons, self.against_full, self.base = cells, comparisons, against_full, base
         self.columns = sorted({cell.column for cell in cells}, key=Column.sort_key)
         self.rows = sorted({cell.row for cell in cells}, key=lambda row: row.sort_key())
         self.number = {cell.id: number for number, cell in enumerate(cells, start=1)}
@@ -241,15 +242,23 @@ def _significance_row(page: _Page, cell: Cell, best: Cell, comparison: Compariso
     label = f"| {page.cell_link(cell)} | {cell.row.model} | {cell.row.head} | {cell.row.strategy} |"
     if comparison.is_best:
         return f"{label} — | — | — | — | {BEST_MARK} best | |"
-    boot, seed_test = comparison.bootstrap, comparison.seed_test
-    boot_delta = f"{_pct(boot['delta'])} [{_pct(boot['ci_low'])}, {_pct(boot['ci_high'])}]" if boot else "—"
-    boot_p = f"{boot['p_value']:.4f}" if boot else "—"
-    seed_p = f"{seed_test['p_value']:.4f}" if seed_test else "—"
     verdict = {None: f"{UNTESTED_MARK} untested", True: "worse", False: f"{TIE_MARK} not different"}
     return (
-        f"{label} {_pct(best.test['mean'] - cell.test['mean'])} | {boot_delta} | {boot_p} | {seed_p} | "
+        f"{label} {_pct(best.test['mean'] - cell.test['mean'])} | {_test_columns(comparison)} | "
         f"{verdict[comparison.significantly_worse]} | {'; '.join(comparison.notes)} |"
     )
+
+
+def _test_columns(comparison: Comparison, sign: int = 1) -> str:
+    """``Bootstrap Δ [95% CI] | Bootstrap p | Seed-test p``; ``sign=-1`` turns the bootstrap's
+    Δ (first minus second) around."""
+    boot, seed_test = comparison.bootstrap, comparison.seed_test
+    boot_delta, boot_p = "—", "—"
+    if boot:
+        low, high = sorted((sign * boot["ci_low"], sign * boot["ci_high"]))
+        boot_delta, boot_p = f"{_pct(sign * boot['delta'])} [{_pct(low)}, {_pct(high)}]", f"{boot['p_value']:.4f}"
+    seed_p = f"{seed_test['p_value']:.4f}" if seed_test else "—"
+    return f"{boot_delta} | {boot_p} | {seed_p}"
 
 
 def _significance_section(page: _Page, n_resamples: int) -> list[str]:
@@ -277,7 +286,28 @@ def _significance_section(page: _Page, n_resamples: int) -> list[str]:
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         lines += [_significance_row(page, cell, best, page.comparisons[cell.id]) for cell in column_cells]
+        against_full = [(cell, page.against_full[cell.id]) for cell in column_cells if cell.id in page.against_full]
+        if against_full:
+            lines += [
+                "",
+                "Each fine-tuning strategy against full fine-tuning of the same model build and head "
+                "(Δ = full − row; the bootstrap runs from the higher mean test score to the lower):",
+                "",
+                "| Cell | Model | Head | Tuning | Full fine-tuning | Mean test Δ | Bootstrap Δ [95% CI] | "
+                "Bootstrap p | Seed-test p | Verdict | Notes |",
+                "|---|---|---|---|---|---|---|---|---|---|---|",
+            ]
+            lines += [_against_full_row(page, cell, versus) for cell, versus in against_full]
     return lines
+
+
+def _against_full_row(page: _Page, cell: Cell, versus: AgainstFull) -> str:
+    return (
+        f"| {page.cell_link(cell)} | {cell.row.model} | {cell.row.head} | {cell.row.strategy} | "
+        f"{page.cell_link(versus.full)} | {_pct(versus.full.test['mean'] - cell.test['mean'])} | "
+        f"{_test_columns(versus.comparison, 1 if versus.full_is_higher else -1)} | {versus.verdict} | "
+        f"{'; '.join(versus.comparison.notes)} |"
+    )
 
 
 # --------------------------------------------------------------------------- plots
@@ -475,7 +505,7 @@ def render_leaderboard(
     problems += [f"{_link(path, base)}: not bootstrapped: {reason}" for path, reason in significance.problems]
     entries, sources, reported_problems = load_reported(None if reported_path is None else Path(reported_path))
     problems += reported_problems
-    page = _Page(cells, significance.comparisons, base)
+    page = _Page(cells, significance.comparisons, significance.against_full, base)
 
     lines = [
         "# cnbench leaderboard",

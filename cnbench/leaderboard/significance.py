@@ -15,6 +15,12 @@ cell of the best mean test score (ties: first in row order):
 A cell counts as significantly worse than the best only when every test that could be run gives
 p < ``ALPHA``: the bootstrap ignores seed variance and the seed test ignores example variance, so a
 difference has to survive both.
+
+The same two tests compare every cell of a fine-tuning strategy other than full fine-tuning
+(``--tuning``/``--features``) with the full fine-tuning cell of its row's model build and head in
+the same column, when there is one: the question a strategy exists to answer. There the
+bootstrap runs in the direction of the difference (the higher mean test score against the lower),
+so a strategy that beats full fine-tuning shows up as such.
 """
 
 from __future__ import annotations
@@ -112,11 +118,34 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class AgainstFull:
+    """A strategy's cell compared with the full fine-tuning cell of the same model build and head.
+    ``comparison`` tests the higher-scoring of the two (mean test) against the lower;
+    ``full_is_higher`` says which that was."""
+
+    full: Cell
+    comparison: Comparison
+    full_is_higher: bool
+
+    @property
+    def verdict(self) -> str:
+        worse = self.comparison.significantly_worse
+        if worse is None:
+            return f"{UNTESTED_MARK} untested"
+        if not worse:
+            return f"{TIE_MARK} not different"
+        return "worse than full" if self.full_is_higher else "better than full"
+
+
+@dataclass(frozen=True)
 class Significance:
-    """``comparisons[cell.id]`` for every cell with completed seeds; ``problems``: one line per
-    result whose gold could not be verified, as ``(result path, reason)``."""
+    """``comparisons[cell.id]`` for every cell with completed seeds; ``against_full[cell.id]`` for
+    every such cell of a strategy other than full fine-tuning that has a full fine-tuning cell to
+    compare with; ``problems``: one line per result whose gold could not be verified, as
+    ``(result path, reason)``."""
 
     comparisons: dict
+    against_full: dict
     problems: tuple[tuple[str, str], ...]
 
 
@@ -126,7 +155,7 @@ def _bootstrap(best: Cell, cell: Cell, gold: Gold | None, unverified: dict, n_re
         return None, f"no bootstrap: no summable metric for {cell.column.main_metric!r}"
     if gold is None:
         return None, "no bootstrap: gold test labels not available here"
-    for which, run in ((f"the {BEST_MARK} row's", best.best_dev_run), ("this row's", cell.best_dev_run)):
+    for which, run in (("the compared row's", best.best_dev_run), ("this row's", cell.best_dev_run)):
         path = str(run.get("_path") or id(run))
         if path not in unverified:
             unverified[path] = verify_gold(run, gold)
@@ -148,7 +177,8 @@ def compare_to_best(
     n_resamples: int = 1000,
     seed: int = 0,
 ) -> Significance:
-    """Per column, compare every cell that has completed seeds with the column's best cell.
+    """Per column, compare every cell that has completed seeds with the column's best cell, and
+    every strategy's cell with its full fine-tuning cell.
 
     ``gold`` maps a task name to its ``Gold``; a task without it gets the seed-level test alone.
     Cells whose chosen configuration completed no seed are not compared.
@@ -159,23 +189,39 @@ def compare_to_best(
         if cell.runs:
             by_column[cell.column].append(cell)
 
-    comparisons, unverified = {}, {}
-    for column, column_cells in by_column.items():
+    unverified: dict = {}
+
+    def compare(reference: Cell, cell: Cell) -> Comparison:
+        bootstrap, note = _bootstrap(reference, cell, gold.get(cell.column.task), unverified, n_resamples, seed)
+        notes = [note] if note else []
+        seed_test = None
+        if min(reference.n_seeds, cell.n_seeds) >= MIN_SEEDS_FOR_SEED_TEST:
+            seed_test = seed_level_test(reference.test_scores, cell.test_scores)
+        else:
+            notes.append(f"no seed-level test: fewer than {MIN_SEEDS_FOR_SEED_TEST} completed seeds")
+        return Comparison(False, bootstrap, seed_test, tuple(notes))
+
+    comparisons, against_full = {}, {}
+    for column_cells in by_column.values():
         best = min(column_cells, key=lambda cell: (-cell.test["mean"], cell.row.sort_key()))
+        full_cells = {_build_and_head(cell.row): cell for cell in column_cells if _is_full(cell.row)}
         for cell in column_cells:
-            if cell is best:
-                comparisons[cell.id] = Comparison(is_best=True)
-                continue
-            bootstrap, note = _bootstrap(best, cell, gold.get(column.task), unverified, n_resamples, seed)
-            notes = [note] if note else []
-            seed_test = None
-            if min(best.n_seeds, cell.n_seeds) >= MIN_SEEDS_FOR_SEED_TEST:
-                seed_test = seed_level_test(best.test_scores, cell.test_scores)
-            else:
-                notes.append(f"no seed-level test: fewer than {MIN_SEEDS_FOR_SEED_TEST} completed seeds")
-            comparisons[cell.id] = Comparison(False, bootstrap, seed_test, tuple(notes))
+            comparisons[cell.id] = Comparison(is_best=True) if cell is best else compare(best, cell)
+            full = None if _is_full(cell.row) else full_cells.get(_build_and_head(cell.row))
+            if full is not None:
+                full_is_higher = full.test["mean"] >= cell.test["mean"]
+                higher, lower = (full, cell) if full_is_higher else (cell, full)
+                against_full[cell.id] = AgainstFull(full, compare(higher, lower), full_is_higher)
     problems = tuple(sorted((str(path), reason) for path, reason in unverified.items() if reason is not None))
-    return Significance(comparisons, problems)
+    return Significance(comparisons, against_full, problems)
+
+
+def _is_full(row) -> bool:
+    return row.tuning == "full" and row.features is None
+
+
+def _build_and_head(row) -> tuple:
+    return (row.model, row.model_identity, row.tokenizer, row.head)
 
 
 def gold_test_labels(task_names: Sequence[str], data_dir=None) -> dict[str, Gold]:
