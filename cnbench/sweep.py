@@ -18,7 +18,7 @@ The leaderboard then picks, per (model, task, head), the config with the best *m
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from cnbench.errors import CnbenchError
@@ -47,13 +47,23 @@ def expand(models, tasks, heads, seeds, grid: dict, base: RunConfig) -> list[Run
     return configs
 
 
+def _grid_fields(configs: list[RunConfig]) -> list[str]:
+    """The settings other than model, task, head and seed that differ between ``configs``: what
+    tells a run's grid point apart in its label."""
+    named = {"model", "task", "head", "seed"}
+    return [field.name for field in fields(RunConfig) if field.name not in named
+            and len({repr(getattr(config, field.name)) for config in configs}) > 1]
+
+
 def run_sweep(configs: list[RunConfig], log=print, executor=None, display: Display | None = None) -> SweepOutcome:
     """Run every config that has no result yet with ``executor`` (default ``LocalExecutor()``);
     ``display`` shows the sweep's progress (default: none shown beyond ``log``)."""
     outcome = SweepOutcome([], [], [])
     jobs: dict[Path, Job] = {}  # by result path: a run listed twice is run once
+    varying = _grid_fields(configs)
     for number, config in enumerate(configs, start=1):
-        label = f"[{number}/{len(configs)}] {config.model} {config.task} {config.head} seed {config.seed}"
+        point = "".join(f" {name}={getattr(config, name)}" for name in varying)
+        label = f"[{number}/{len(configs)}] {config.model} {config.task} {config.head}{point} seed {config.seed}"
         try:
             planned = plan(config)
         except CnbenchError as err:

@@ -61,6 +61,7 @@ def test_a_resumed_sweep_skips_finished_runs_and_gives_the_same_leaderboard(cnbe
     first = cnbench(*sweep)
     assert first.code == 0, first.err
     assert "sweep: 4 ran, 0 already done" in first.out
+    assert "[3/4] scratch-tiny toy linear lr=0.001 seed 1" in first.out  # the grid point in each label
     files = sorted(results.glob("*.json"))
     assert len(files) == 4
     stamps = [f.stat().st_mtime_ns for f in files]
