@@ -242,10 +242,9 @@ def _significance_row(page: _Page, cell: Cell, best: Cell, comparison: Compariso
     label = f"| {page.cell_link(cell)} | {cell.row.model} | {cell.row.head} | {cell.row.strategy} |"
     if comparison.is_best:
         return f"{label} — | — | — | — | {BEST_MARK} best | |"
-    verdict = {None: f"{UNTESTED_MARK} untested", True: "worse", False: f"{TIE_MARK} not different"}
     return (
         f"{label} {_pct(best.test['mean'] - cell.test['mean'])} | {_test_columns(comparison)} | "
-        f"{verdict[comparison.significantly_worse]} | {'; '.join(comparison.notes)} |"
+        f"{comparison.verdict()} | {'; '.join(comparison.notes)} |"
     )
 
 

@@ -116,6 +116,13 @@ class Comparison:
         worse = self.significantly_worse
         return UNTESTED_MARK if worse is None else ("" if worse else TIE_MARK)
 
+    def verdict(self, worse_text: str = "worse") -> str:
+        """The verdict in words; ``worse_text`` names a significant difference."""
+        worse = self.significantly_worse
+        if worse is None:
+            return f"{UNTESTED_MARK} untested"
+        return worse_text if worse else f"{TIE_MARK} not different"
+
 
 @dataclass(frozen=True)
 class AgainstFull:
@@ -129,12 +136,7 @@ class AgainstFull:
 
     @property
     def verdict(self) -> str:
-        worse = self.comparison.significantly_worse
-        if worse is None:
-            return f"{UNTESTED_MARK} untested"
-        if not worse:
-            return f"{TIE_MARK} not different"
-        return "worse than full" if self.full_is_higher else "better than full"
+        return self.comparison.verdict("worse than full" if self.full_is_higher else "better than full")
 
 
 @dataclass(frozen=True)
@@ -149,13 +151,13 @@ class Significance:
     problems: tuple[tuple[str, str], ...]
 
 
-def _bootstrap(best: Cell, cell: Cell, gold: Gold | None, unverified: dict, n_resamples: int, seed: int):
+def _bootstrap(reference: Cell, cell: Cell, gold: Gold | None, unverified: dict, n_resamples: int, seed: int):
     metric = METRICS.get(cell.column.main_metric)
     if metric is None:
         return None, f"no bootstrap: no summable metric for {cell.column.main_metric!r}"
     if gold is None:
         return None, "no bootstrap: gold test labels not available here"
-    for which, run in (("the compared row's", best.best_dev_run), ("this row's", cell.best_dev_run)):
+    for which, run in (("the compared row's", reference.best_dev_run), ("this row's", cell.best_dev_run)):
         path = str(run.get("_path") or id(run))
         if path not in unverified:
             unverified[path] = verify_gold(run, gold)
@@ -163,7 +165,7 @@ def _bootstrap(best: Cell, cell: Cell, gold: Gold | None, unverified: dict, n_re
             return None, f"no bootstrap: {which} best-dev seed has unverified gold (see Problems)"
     try:
         result = paired_bootstrap(
-            gold.labels, predicted_labels(best.best_dev_run, "test"), predicted_labels(cell.best_dev_run, "test"),
+            gold.labels, predicted_labels(reference.best_dev_run, "test"), predicted_labels(cell.best_dev_run, "test"),
             metric, n_resamples, seed,
         )
     except (ValueError, TypeError, AttributeError) as err:  # predictions of the wrong shape or type
@@ -204,20 +206,16 @@ def compare_to_best(
     comparisons, against_full = {}, {}
     for column_cells in by_column.values():
         best = min(column_cells, key=lambda cell: (-cell.test["mean"], cell.row.sort_key()))
-        full_cells = {_build_and_head(cell.row): cell for cell in column_cells if _is_full(cell.row)}
+        full_cells = {_build_and_head(cell.row): cell for cell in column_cells if cell.row.strategy == "full"}
         for cell in column_cells:
             comparisons[cell.id] = Comparison(is_best=True) if cell is best else compare(best, cell)
-            full = None if _is_full(cell.row) else full_cells.get(_build_and_head(cell.row))
+            full = None if cell.row.strategy == "full" else full_cells.get(_build_and_head(cell.row))
             if full is not None:
                 full_is_higher = full.test["mean"] >= cell.test["mean"]
                 higher, lower = (full, cell) if full_is_higher else (cell, full)
                 against_full[cell.id] = AgainstFull(full, compare(higher, lower), full_is_higher)
     problems = tuple(sorted((str(path), reason) for path, reason in unverified.items() if reason is not None))
     return Significance(comparisons, against_full, problems)
-
-
-def _is_full(row) -> bool:
-    return row.tuning == "full" and row.features is None
 
 
 def _build_and_head(row) -> tuple:
