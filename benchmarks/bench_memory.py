@@ -2,11 +2,13 @@
 
 Builds an XNLI-size train set (392,702 sentence pairs, the real XNLI-zh train size) by repeating
 the real dev and test pairs of ``../shared/data/xnli_zh``, writes it as a task data folder, and
-measures, each in a fresh process that loads the data through ``load_task_data`` as ``cnbench
-run`` does:
+measures, each in a fresh process that loads the data and builds its features as ``cnbench run``
+does (``cnbench.train._load_data`` and ``_features``: under torchrun only the first process reads
+the train split; the others read dev and test and map the train features it caches):
 
-- **build**: a cold feature cache: tokenise the train split and store it; time and peak resident
-  memory above the process's floor (RSS once torch, cnbench and the tokenizer are loaded);
+- **build**: a cold feature cache: tokenise the splits (train is 98 % of the pairs) and store
+  them; time and peak resident memory above the process's floor (RSS once torch, cnbench and the
+  tokenizer are loaded);
 - **hit**: a warm cache: from the cache lookup to the end of the first training step of
   ``scratch-tiny`` (model, optimiser, first batch, forward, backward, step), and the peak above
   the floor;
@@ -60,7 +62,7 @@ def child(data_dir: str, phase: str, out: str) -> None:
     from cnbench.heads import build_head
     from cnbench.models.encoders import load_model
     from cnbench.registry import get_task
-    from cnbench.train import TaskModel, _encode, build_optimizer
+    from cnbench.train import RunConfig, TaskModel, build_optimizer
 
     distributed.setup()
     tokenizer = AutoTokenizer.from_pretrained(paths.tokenizer_dir())
@@ -68,10 +70,21 @@ def child(data_dir: str, phase: str, out: str) -> None:
     with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
         handle.write("5")  # the peak (VmHWM) from here on
     task = get_task("xnli_zh")
-    examples = load_task_data(task, Path(data_dir)).splits["train"]
-    loaded_at = rss_mb("VmRSS")
-    start = time.perf_counter()
-    features = _encode(task, "train", examples, tokenizer, task.defaults.max_len, False)
+    try:
+        from cnbench.train import _features, _load_data
+    except ImportError:  # a checkout from before a process loaded only its own share of the data (--before)
+        from cnbench.train import _encode
+
+        examples = load_task_data(task, Path(data_dir)).splits["train"]
+        loaded_at = rss_mb("VmRSS")
+        start = time.perf_counter()
+        features = _encode(task, "train", examples, tokenizer, task.defaults.max_len, False)
+    else:
+        config = RunConfig(task="xnli_zh", model="scratch-tiny", data_dir=data_dir)
+        data, fingerprints = _load_data(task, config)
+        loaded_at = rss_mb("VmRSS")
+        start = time.perf_counter()
+        features = _features(task, config, data, fingerprints, tokenizer, task.defaults.max_len, False)["train"]
     encoded = time.perf_counter() - start
     features_peak = rss_mb("VmHWM") - floor
     first_step = None

@@ -11,8 +11,11 @@ are read when a batch uses them, and processes that map the same entry share the
 entry that cannot be read, or whose arrays do not fit together, is rebuilt.
 
 Under a data-parallel launcher the first process of each machine (``LOCAL_RANK`` 0) looks up or
-builds the entry while the others wait at a barrier; then they map it. A process that still finds
-no entry (an unwritable cache, or nodes that do not share it) builds its own copy.
+builds the entry while the others wait at a barrier; then they map it. The examples enter the key
+as a fingerprint (``examples_fingerprint``), so the others can find the entry without loading the
+examples themselves: ``cnbench.train`` gives them rank 0's fingerprint of the train split. A
+process that still finds no entry (an unwritable cache, or nodes that do not share it) builds its
+own copy.
 ``CNBENCH_CACHE_DIR`` moves the cache (default ``~/.cache/cnbench``); setting it to an empty string
 turns caching off.
 """
@@ -49,14 +52,25 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return hashlib.sha256(f"{type(tokenizer).__name__}\n{state}".encode()).hexdigest()
 
 
-def cached_features(name: str, parts: dict, examples: list, build: Callable[[], Features]) -> Features:
-    """Return the cached features for ``(parts, examples)``, memory-mapped, or build, store and map them.
+def examples_fingerprint(examples: list) -> str:
+    """What the cache key takes from the examples: a hash of all of them, in order. A process that
+    did not load a split can still find its entry from another process's fingerprint."""
+    digest = hashlib.sha256(str(len(examples)).encode())
+    for begin in range(0, len(examples), HASH_CHUNK):
+        digest.update("".join(map(repr, examples[begin : begin + HASH_CHUNK])).encode())
+    return digest.hexdigest()
+
+
+def cached_features(name: str, parts: dict, examples: str, build: Callable[[], Features]) -> Features:
+    """Return the cached features for ``parts`` and the examples with fingerprint ``examples``
+    (``examples_fingerprint``), memory-mapped, or build, store and map them.
 
     Every process of a data-parallel run must call this for the same entries in the same order
     (it holds a barrier)."""
     if os.environ.get("CNBENCH_CACHE_DIR") == "":
         return build()
-    path = cache_dir() / "features" / f"{name}-{_digest(parts, examples)}"
+    key = hashlib.sha256(repr((FORMAT, sorted(parts.items()), examples)).encode()).hexdigest()[:20]
+    path = cache_dir() / "features" / f"{name}-{key}"
     features = None
     if distributed.is_local_main():
         features = _load(path)
@@ -69,13 +83,6 @@ def cached_features(name: str, parts: dict, examples: list, build: Callable[[], 
     if features is None:
         features = _load(path)
     return features if features is not None else build()
-
-
-def _digest(parts: dict, examples: list) -> str:
-    digest = hashlib.sha256(repr((FORMAT, sorted(parts.items()), len(examples))).encode())
-    for begin in range(0, len(examples), HASH_CHUNK):
-        digest.update("".join(map(repr, examples[begin : begin + HASH_CHUNK])).encode())
-    return digest.hexdigest()[:20]
 
 
 def _load(path: Path) -> Features | None:

@@ -21,9 +21,11 @@ The processes together compute what one process computes with the same ``--batch
   processes' stdout goes to ``os.devnull`` (their stderr stays, so a failing process is heard).
   A checkpoint holds every process's random state, and each continues with its own.
 
-- features: the first process of each machine (``LOCAL_RANK`` 0) finds or builds the feature
-  cache entry while the others wait (``barrier``), then every process maps the same files
-  (``cnbench.cache``), so a machine holds one copy of the features, not one per process;
+- data and features: only the first process of each machine (``LOCAL_RANK`` 0) reads the train
+  split, and it finds or builds the feature cache entries while the others wait (``barrier``);
+  the others read dev and test only, take train's identity from rank 0, and every process maps
+  the same files (``cnbench.cache``), so a machine holds one copy of the train set, not one per
+  process (``cnbench.train._load_data``);
 - every process starts from the same weights (same seed, and DDP broadcasts rank 0's), then
   ``seed_process`` gives each process other than rank 0 its own random stream, so the processes
   draw independent dropout masks, as one process does across the rows of the global batch.

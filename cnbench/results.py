@@ -140,7 +140,7 @@ def result_document(*, key, failure, command, task, model, head, tuning, seed, h
         "predictions": predictions,
         "data": {"source": data.source, "identity": data.identity(), "label": data.label(),
                  "files": data.provenance, "notes": data.notes,
-                 "counts": {split: len(examples) for split, examples in data.splits.items()},
+                 "counts": data.counts(),
                  "gold_sha256": data.gold_sha256()},
         "environment": environment,
         "timing": timing,

@@ -44,11 +44,11 @@ from torch import nn
 
 from cnbench import allocator, distributed, paths
 from cnbench.batching import collate, evaluation_batches, training_batches
-from cnbench.cache import cached_features, tokenizer_fingerprint
+from cnbench.cache import cached_features, examples_fingerprint, tokenizer_fingerprint
 from cnbench.checkpoint import Checkpoint, Progress, ensure_disk_space, ensure_writable, load_weights, model_weights
-from cnbench.data.load import load_task_data
+from cnbench.data.load import TaskData, load_task_data
 from cnbench.errors import CnbenchError
-from cnbench.features import encode_tagging, encode_text
+from cnbench.features import Features, encode_tagging, encode_text
 from cnbench.heads import HEAD_DEFAULTS, build_head, head_input, head_names
 from cnbench.metrics import classification_metrics, tagging_metrics
 from cnbench.models.encoders import load_model, sentence_vector
@@ -168,7 +168,7 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     autocast = _autocast(device, config.precision)
 
     # -- data: examples -> features ----------------------------------------------------------
-    data = load_task_data(task, paths.data_dir(config.data_dir), config.train_on_dev, config.limit, config.source)
+    data, fingerprints = _load_data(task, config)
     log(f"data: {data.label()}")
     for note in data.notes:
         log(f"note: {note}")
@@ -178,8 +178,7 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
         log(f"WARNING: {config.model} has no pooler weights: the pooler is initialised randomly "
             "(recorded in the result as model.loading.pooler)")
     tokenizer = loaded.tokenizer
-    features = {split: _encode(task, split, examples, tokenizer, hp["max_len"], loaded.uses_word_boundaries)
-                for split, examples in data.splits.items()}
+    features = _features(task, config, data, fingerprints, tokenizer, hp["max_len"], loaded.uses_word_boundaries)
     if device.type == "cpu":
         allocator.give_back_free_heap()
 
@@ -433,9 +432,35 @@ def _loss_terms(features) -> list[int]:
     return features.scored.lengths().tolist() if features.is_tagging else [1] * len(features)
 
 
-def _encode(task, split, examples, tokenizer, max_len, word_boundaries):
-    """Features for one split, from the on-disk cache when this exact input was seen before."""
-    def build():
+def _load_data(task, config: RunConfig) -> tuple[TaskData, dict[str, str]]:
+    """This process's examples, and per split the fingerprint of its examples (``cnbench.cache``).
+
+    Under a data-parallel launcher only the first process of each machine reads the train split:
+    the others read dev and test, take train's facts and fingerprint from rank 0, and map the
+    features their machine's first process caches (``_features``), so a machine holds the train
+    examples once. Where dev is held out of train, or ``--train-on-dev`` trains on dev, every
+    process reads every split."""
+    reads_train = distributed.is_local_main() or config.train_on_dev or "dev" not in task.splits
+    data = load_task_data(task, paths.data_dir(config.data_dir), config.train_on_dev, config.limit, config.source,
+                          only=None if reads_train else ("dev", "test"))
+    fingerprints = {split: examples_fingerprint(examples) for split, examples in data.splits.items()}
+    own = (data.split_facts("train"), fingerprints["train"]) if reads_train else None
+    train_facts, fingerprints["train"] = distributed.all_objects(own)[0]  # rank 0 always reads train
+    if not reads_train:
+        data.hold_facts_only("train", train_facts)
+    return data, {split: fingerprints[split] for split in ("train", "dev", "test")}
+
+
+def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, str], tokenizer, max_len: int,
+              word_boundaries: bool) -> dict[str, Features]:
+    """Features of every split, from the on-disk cache when this exact input was seen before. The
+    train examples are dropped once their features exist: only dev and test are scored against
+    examples."""
+    def build(split: str) -> Features:
+        examples = data.splits.get(split)
+        if examples is None:  # train, left to this machine's first process, which cached no entry
+            examples = load_task_data(task, paths.data_dir(config.data_dir), config.train_on_dev, config.limit,
+                                      config.source, only=(split,)).splits[split]
         if task.kind == "tagging":
             boundary_tags = None
             if word_boundaries:
@@ -444,7 +469,10 @@ def _encode(task, split, examples, tokenizer, max_len, word_boundaries):
         return encode_text(examples, tokenizer, task.labels, max_len)
 
     parts = {"tokenizer": tokenizer_fingerprint(tokenizer), "max_len": max_len, "word_boundaries": word_boundaries}
-    return cached_features(f"{task.name}-{split}", parts, examples, build)
+    features = {split: cached_features(f"{task.name}-{split}", parts, fingerprint, lambda split=split: build(split))
+                for split, fingerprint in fingerprints.items()}
+    data.hold_facts_only("train")
+    return features
 
 
 def _autocast(device, precision: str):

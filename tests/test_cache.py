@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch.multiprocessing
 
-from cnbench.cache import cached_features, tokenizer_fingerprint
+from cnbench.cache import cached_features, examples_fingerprint, tokenizer_fingerprint
 from cnbench.data.examples import TaggedSentence, TextExample
 from cnbench.features import encode_tagging, encode_text
 from cnbench.registry import get_task
@@ -28,7 +28,7 @@ def test_hits_only_when_everything_matches(tmp_path, monkeypatch, tokenizer):
             return encode_text(examples, tokenizer, ("0", "1"), max_len)
 
         parts = {"tokenizer": tokenizer_fingerprint(tokenizer), "max_len": max_len}
-        return cached_features("senti-train", parts, examples, build)
+        return cached_features("senti-train", parts, examples_fingerprint(examples), build)
 
     first = features_for(EXAMPLES, 16)
     again = features_for(EXAMPLES, 16)
@@ -46,7 +46,7 @@ def test_a_damaged_entry_is_rebuilt(tmp_path, monkeypatch, tokenizer, damage):
     builds = []
 
     def features():
-        return cached_features("x", {}, EXAMPLES, lambda: builds.append(1) or encode_text(EXAMPLES, tokenizer, ("0", "1"), 8))
+        return cached_features("x", {}, examples_fingerprint(EXAMPLES), lambda: builds.append(1) or encode_text(EXAMPLES, tokenizer, ("0", "1"), 8))
 
     expected = encode_text(EXAMPLES, tokenizer, ("0", "1"), 8)
     features()
@@ -72,7 +72,7 @@ def test_tagging_windows_survive_the_cache(tmp_path, monkeypatch, tokenizer):
     sentences = [TaggedSentence(tuple("中国人民银行在北京开会" * 3), ("O",) * 33), TaggedSentence(("人",), ("O",))]
     built = encode_tagging(sentences, tokenizer, tags, max_len=12, boundary_tags=lambda chars: [1] * len(chars))
     for _ in range(2):
-        mapped = cached_features("ner", {}, sentences, lambda: built)
+        mapped = cached_features("ner", {}, examples_fingerprint(sentences), lambda: built)
     assert isinstance(mapped.scored.values, np.memmap) and mapped == built
     assert [row.tolist() for row in mapped.scored] == [row.tolist() for row in built.scored]
 
@@ -81,7 +81,7 @@ def test_empty_cache_dir_turns_caching_off(tmp_path, monkeypatch, tokenizer):
     monkeypatch.setenv("CNBENCH_CACHE_DIR", "")
     builds = []
     for _ in range(2):
-        cached_features("x", {}, [], lambda: builds.append(1) or encode_text([TextExample("好", None, "1")],
+        cached_features("x", {}, examples_fingerprint([]), lambda: builds.append(1) or encode_text([TextExample("好", None, "1")],
                                                                              tokenizer, ("0", "1"), 8))
     assert builds == [1, 1]
 
@@ -98,7 +98,7 @@ def _process(rank: int, port: int, cache: str, log: str, tokenizer) -> None:
             handle.write(f"{rank}\n")
         return encode_text(EXAMPLES, tokenizer, ("0", "1"), 8)
 
-    features = cached_features("x", {}, EXAMPLES, build)
+    features = cached_features("x", {}, examples_fingerprint(EXAMPLES), build)
     values = features.input_ids.values
     with open(log, "a", encoding="utf-8") as handle:
         handle.write(f"mapped {rank} {type(values).__name__} {''.join(map(str, features.labels.tolist()))} {values.filename}\n")

@@ -4,9 +4,11 @@ two-process run killed after an epoch that must resume to the uninterrupted resu
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -120,6 +122,7 @@ def test_two_processes_give_the_single_process_result(cnbench, tmp_path, no_drop
     assert launch.stdout.count("result:") == 1  # only rank 0 prints
 
     one, two = only_result(tmp_path / "one"), only_result(tmp_path / "two")  # only rank 0 writes
+    assert one["data"] == two["data"]  # though rank 1 never read the train file
     assert [p.name for p in (tmp_path / "one").glob("*.json")] == [p.name for p in (tmp_path / "two").glob("*.json")]
     assert not list((tmp_path / "two").glob(".checkpoints/*/*"))  # rank 0 dropped its checkpoint
     assert (one["environment"]["hardware"]["world_size"], two["environment"]["hardware"]["world_size"]) == (1, 2)
@@ -135,6 +138,54 @@ def test_two_processes_give_the_single_process_result(cnbench, tmp_path, no_drop
     assert [h["train_loss"] for h in two["history"]] == pytest.approx([h["train_loss"] for h in one["history"]],
                                                                       rel=LOSS_RTOL)
     assert one["best_epoch"] == two["best_epoch"]
+
+
+def _load_as_process(rank: int, port: int, cache: str, out: str, tokenizer) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port), CNBENCH_CACHE_DIR=cache)
+    from cnbench import train
+
+    distributed.setup()
+    real_load, reads = train.load_task_data, []
+
+    def recording_load(*args, only=None):
+        reads.append(list(only or ("all",)))
+        return real_load(*args, only=only)
+
+    train.load_task_data = recording_load
+    report = _load_and_encode(tokenizer)
+    report["reads"] = reads
+    Path(out, f"rank{rank}.json").write_text(json.dumps(report), encoding="utf-8")
+
+
+def _load_and_encode(tokenizer) -> dict:
+    from cnbench import train
+    from cnbench.registry import get_task
+
+    config = train.RunConfig(task="chnsenticorp", model="scratch-tiny", limit=40)
+    task = get_task(config.task)
+    data, fingerprints = train._load_data(task, config)
+    features = train._features(task, config, data, fingerprints, tokenizer, 64, False)
+    return {"examples_held": sorted(data.splits), "counts": data.counts(), "gold": data.gold_sha256(),
+            "provenance": data.provenance, "train_ids": [row.tolist() for row in features["train"].input_ids]}
+
+
+@pytest.mark.parametrize("cache", ["shared", "off"])
+def test_only_the_first_process_of_a_machine_reads_the_train_split(tmp_path, tokenizer, cache):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    torch.multiprocessing.spawn(_load_as_process, nprocs=2, args=(
+        port, str(tmp_path / "cache") if cache == "shared" else "", str(tmp_path), tokenizer))
+    reports = [json.loads((tmp_path / f"rank{rank}.json").read_text(encoding="utf-8")) for rank in (0, 1)]
+    assert reports[0]["reads"] == [["all"]]
+    # without a cache entry to map, rank 1 reads train itself to build its features
+    assert reports[1]["reads"] == ([["dev", "test"]] if cache == "shared" else [["dev", "test"], ["train"]])
+    single = _load_and_encode(tokenizer)
+    assert single["examples_held"] == ["dev", "test"]  # train examples are dropped once featurised
+    for report in reports:
+        assert {key: report[key] for key in single} == single
+    assert single["counts"]["train"] == 40 and len(single["train_ids"]) == 40
 
 
 def test_two_processes_killed_after_an_epoch_resume_to_the_uninterrupted_result(tmp_path, monkeypatch):

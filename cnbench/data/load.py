@@ -43,6 +43,9 @@ class TaskData:
     notes: list[str] = field(default_factory=list)  # repairs, substitutions: shown and recorded
     train_split: str = "train"  # what the model was trained on ("train" or "dev")
     dev_split: str = "dev"  # "dev", or "train holdout" for tasks without a dev split
+    # Splits whose examples this process does not hold (``hold_facts_only``): split -> their
+    # ``count`` and ``gold_sha256``, which the result file records.
+    facts_only: dict[str, dict] = field(default_factory=dict)
 
     def identity(self) -> str:
         return data_identity(self.provenance, self.dev_split)
@@ -54,9 +57,33 @@ class TaskData:
             return next(iter(per_split.values()))
         return ", ".join(f"{split}: {label}" for split, label in per_split.items())
 
+    def counts(self) -> dict[str, int]:
+        return {split: self.split_facts(split)["count"] for split in self._split_names()}
+
     def gold_sha256(self) -> dict[str, str]:
-        return {split: gold_sha256([ex.tags if isinstance(ex, TaggedSentence) else ex.label for ex in examples])
-                for split, examples in self.splits.items()}
+        return {split: self.split_facts(split)["gold_sha256"] for split in self._split_names()}
+
+    def split_facts(self, split: str) -> dict:
+        """What the result file records of ``split``: where it came from, its size and gold hash."""
+        if split in self.facts_only:
+            return {"provenance": self.provenance.get(split), **self.facts_only[split]}
+        examples = self.splits[split]
+        return {"provenance": self.provenance.get(split), "count": len(examples),
+                "gold_sha256": gold_sha256([ex.tags if isinstance(ex, TaggedSentence) else ex.label
+                                            for ex in examples])}
+
+    def hold_facts_only(self, split: str, facts: dict | None = None) -> None:
+        """Drop ``split``'s examples, keeping what the result file records of it: this process's own
+        facts, or ``facts`` (``split_facts`` of another process that loaded the split)."""
+        facts = facts or self.split_facts(split)
+        self.facts_only[split] = {"count": facts["count"], "gold_sha256": facts["gold_sha256"]}
+        self.splits.pop(split, None)
+        if facts["provenance"] is not None:
+            provenance = {**self.provenance, split: facts["provenance"]}
+            self.provenance = {name: provenance[name] for name in ("train", "dev", "test") if name in provenance}
+
+    def _split_names(self) -> list[str]:
+        return [split for split in ("train", "dev", "test") if split in self.splits or split in self.facts_only]
 
 
 def _source_label(facts: dict) -> str:
