@@ -152,18 +152,23 @@ class CRFTaggingHead(nn.Module):
         return _crf_output(self.crf, emissions, attention_mask, score_mask, labels, decode=not self.training)
 
 
-class BiLSTMTaggingHead(nn.Module):
-    """Dropout + BiLSTM + dropout + per-token linear; cross-entropy on scored positions."""
+class _BiLSTMHead(nn.Module):
+    """Dropout, a BiLSTM over every token's hidden state, and a linear classifier over
+    ``PIECES_PER_OUTPUT`` LSTM state widths (a token's state, or pooled states)."""
 
-    reads = "every token's hidden state, through a BiLSTM"
+    PIECES_PER_OUTPUT = 2  # forward and backward state of one token
 
-    def __init__(
-        self, hidden_size: int, num_labels: int, dropout: float = 0.1, lstm_hidden: int = 256, **_
-    ):
+    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1, lstm_hidden: int = 256, **_):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
         self.lstm = BiLSTM(hidden_size, lstm_hidden)
-        self.classifier = nn.Linear(2 * lstm_hidden, num_labels)
+        self.classifier = nn.Linear(self.PIECES_PER_OUTPUT * lstm_hidden, num_labels)
+
+
+class BiLSTMTaggingHead(_BiLSTMHead):
+    """Dropout + BiLSTM + dropout + per-token linear; cross-entropy on scored positions."""
+
+    reads = "every token's hidden state, through a BiLSTM"
 
     def emissions(self, hidden: Tensor, attention_mask: Tensor) -> Tensor:
         states = self.lstm(self.dropout(hidden), attention_mask)
@@ -196,7 +201,7 @@ class BiLSTMCRFTaggingHead(BiLSTMTaggingHead):
         return _crf_output(self.crf, emissions, attention_mask, score_mask, labels, decode=not self.training)
 
 
-class BiLSTMClassificationHead(nn.Module):
+class BiLSTMClassificationHead(_BiLSTMHead):
     """Dropout + BiLSTM + [masked mean ; masked max] over real tokens + dropout + linear.
 
     Mean and max pooling together: the mean summarises the whole sentence, the max keeps strong
@@ -205,14 +210,7 @@ class BiLSTMClassificationHead(nn.Module):
     """
 
     reads = "every token's hidden state, through a BiLSTM, mean and max pooled"
-
-    def __init__(
-        self, hidden_size: int, num_labels: int, dropout: float = 0.1, lstm_hidden: int = 256, **_
-    ):
-        super().__init__()
-        self.dropout = nn.Dropout(dropout)
-        self.lstm = BiLSTM(hidden_size, lstm_hidden)
-        self.classifier = nn.Linear(4 * lstm_hidden, num_labels)
+    PIECES_PER_OUTPUT = 4  # mean and max of both directions
 
     def forward(self, hidden, pooled, attention_mask, score_mask=None, labels=None) -> HeadOutput:
         states = self.lstm(self.dropout(hidden), attention_mask)
