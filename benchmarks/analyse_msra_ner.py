@@ -67,8 +67,9 @@ def main() -> None:
         f"- Held-out dev chunks (every 20th train chunk): {dev_seen:,} of {dev_total:,} ({dev_seen / dev_total:.1%}) "
         "occur in the rest of train.",
         "",
-        "| model | head | seed | test strict F1 | dev strict F1 | recall, seen entities | recall, unseen entities |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| model | head | seed | epochs trained (best dev) | test strict F1 | dev strict F1 | recall, seen entities "
+        "| recall, unseen entities |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     results, _ = load_results(paths.results_dir())
     gold = [set(entities(s.tags)) for s in test]
@@ -82,7 +83,8 @@ def main() -> None:
                 hits[group][1] += 1
                 hits[group][0] += (kind, a, b) in got
         lines.append(
-            f"| {result['model']['alias']} | {result['head']} | {result['seed']} | {result['metrics']['test']['f1']:.2%} | "
+            f"| {result['model']['alias']} | {result['head']} | {result['seed']} | "
+            f"{len(result['history'])} ({result['best_epoch']}) | {result['metrics']['test']['f1']:.2%} | "
             f"{result['metrics']['dev']['f1']:.2%} | {hits['seen'][0] / hits['seen'][1]:.1%} | "
             f"{hits['unseen'][0] / hits['unseen'][1]:.1%} |")
     text = "\n".join(lines) + "\n"
