@@ -401,7 +401,8 @@ def test_each_configuration_says_how_long_its_seeds_trained(tmp_path, results_di
     entries = section(render(tmp_path), "Reproduced scores").split("\n- ")
     [patient] = [entry for entry in entries if "/ bert /" in entry]
     [fixed] = [entry for entry in entries if "/ other /" in entry]
-    assert ("Training: stopped after 3 epochs without a dev improvement; epochs trained (best dev epoch): "
+    assert ("Training: a seed stops after 3 epochs without a dev improvement, or at the epoch cap; "
+            "epochs trained (best dev epoch): "
             "seed 1 5 of 20 (best 2), seed 2 6 of 20 (best 2).") in patient
     assert "Training: fixed number of epochs; epochs trained (best dev epoch): seed 1 3 of 3 (best 2)." in fixed
 

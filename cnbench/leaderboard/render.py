@@ -175,7 +175,8 @@ def _training_length(config) -> str:
     """Per completed seed, epochs trained of the cap and the best-dev epoch: shows at a glance
     whether a configuration stopped on a fixed budget or because dev stopped improving."""
     patience = config.hparams.get("patience")
-    rule = f"stopped after {patience} epochs without a dev improvement" if patience else "fixed number of epochs"
+    rule = (f"a seed stops after {patience} epochs without a dev improvement, or at the epoch cap" if patience
+            else "fixed number of epochs")
     seeds = ", ".join(
         f"seed {run['seed']} {len(run.get('history') or [])} of {run['hparams'].get('epochs', '?')} "
         f"(best {run.get('best_epoch') or '?'})"
