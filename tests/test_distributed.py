@@ -189,11 +189,12 @@ def test_only_the_first_process_of_a_machine_reads_the_train_split(tmp_path, tok
 
 
 def test_two_processes_killed_after_an_epoch_resume_to_the_uninterrupted_result(tmp_path, monkeypatch):
-    # With dropout, and LCQMC's short pairs of varied length: the processes' sub-batches differ in
-    # shape, so they draw different amounts of randomness, and each must continue with its own
-    # random state for the resumed run to be the uninterrupted one.
+    # With dropout, and reviews of varied length: the processes' sub-batches differ in shape, so
+    # they draw different amounts of randomness, and each must continue with its own random state
+    # for the resumed run to be the uninterrupted one. A task with its own dev split, so rank 1
+    # reads no train file and must still restore a checkpoint whose data fingerprint is rank 0's.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    run = ("run", "--task", "lcqmc", "--train-on-dev", "--model", "scratch-tiny", "--limit", "64",
+    run = ("run", "--task", "chnsenticorp", "--model", "scratch-tiny", "--limit", "64", "--max-len", "64",
            "--batch-size", "8", "--epochs", "3", "--precision", "fp32")
 
     def launch(output, *extra) -> subprocess.Popen:
