@@ -441,14 +441,18 @@ def _load_data(task, config: RunConfig) -> tuple[TaskData, dict[str, str]]:
     examples once. Where dev is held out of train, or ``--train-on-dev`` trains on dev, every
     process reads every split."""
     reads_train = distributed.is_local_main() or config.train_on_dev or "dev" not in task.splits
-    data = load_task_data(task, paths.data_dir(config.data_dir), config.train_on_dev, config.limit, config.source,
-                          only=None if reads_train else ("dev", "test"))
+    data = _read_splits(task, config, only=None if reads_train else ("dev", "test"))
     fingerprints = {split: examples_fingerprint(examples) for split, examples in data.splits.items()}
     own = (data.split_facts("train"), fingerprints["train"]) if reads_train else None
     train_facts, fingerprints["train"] = distributed.all_objects(own)[0]  # rank 0 always reads train
     if not reads_train:
         data.hold_facts_only("train", train_facts)
     return data, {split: fingerprints[split] for split in ("train", "dev", "test")}
+
+
+def _read_splits(task, config: RunConfig, only: tuple[str, ...] | None) -> TaskData:
+    return load_task_data(task, paths.data_dir(config.data_dir), config.train_on_dev, config.limit, config.source,
+                          only=only)
 
 
 def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, str], tokenizer, max_len: int,
@@ -459,8 +463,7 @@ def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, s
     def build(split: str) -> Features:
         examples = data.splits.get(split)
         if examples is None:  # train, left to this machine's first process, which cached no entry
-            examples = load_task_data(task, paths.data_dir(config.data_dir), config.train_on_dev, config.limit,
-                                      config.source, only=(split,)).splits[split]
+            examples = _read_splits(task, config, only=(split,)).splits[split]
         if task.kind == "tagging":
             boundary_tags = None
             if word_boundaries:
