@@ -81,10 +81,11 @@ def child(data_dir: str, phase: str, out: str) -> None:
         features = _encode(task, "train", examples, tokenizer, task.defaults.max_len, False)
     else:
         config = RunConfig(task="xnli_zh", model="scratch-tiny", data_dir=data_dir)
-        data, fingerprints = _load_data(task, config)
+        data, train_facts, fingerprints = _load_data(task, config)
         loaded_at = rss_mb("VmRSS")
         start = time.perf_counter()
         features = _features(task, config, data, fingerprints, tokenizer, task.defaults.max_len, False)["train"]
+        data.hold_facts_only("train", train_facts)
     encoded = time.perf_counter() - start
     features_peak = rss_mb("VmHWM") - floor
     first_step = None

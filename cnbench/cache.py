@@ -52,6 +52,10 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return hashlib.sha256(f"{type(tokenizer).__name__}\n{state}".encode()).hexdigest()
 
 
+def caching_enabled() -> bool:
+    return os.environ.get("CNBENCH_CACHE_DIR") != ""
+
+
 def examples_fingerprint(examples: list) -> str:
     """What the cache key takes from the examples: a hash of all of them, in order. A process that
     did not load a split can still find its entry from another process's fingerprint."""
@@ -61,13 +65,14 @@ def examples_fingerprint(examples: list) -> str:
     return digest.hexdigest()
 
 
-def cached_features(name: str, parts: dict, examples: str, build: Callable[[], Features]) -> Features:
+def cached_features(name: str, parts: dict, examples: str | None, build: Callable[[], Features]) -> Features:
     """Return the cached features for ``parts`` and the examples with fingerprint ``examples``
-    (``examples_fingerprint``), memory-mapped, or build, store and map them.
+    (``examples_fingerprint``; ``None`` with caching off), memory-mapped, or build, store and map
+    them.
 
     Every process of a data-parallel run must call this for the same entries in the same order
     (it holds a barrier)."""
-    if os.environ.get("CNBENCH_CACHE_DIR") == "":
+    if not caching_enabled():
         return build()
     key = hashlib.sha256(repr((FORMAT, sorted(parts.items()), examples)).encode()).hexdigest()[:20]
     path = cache_dir() / "features" / f"{name}-{key}"

@@ -44,7 +44,7 @@ from torch import nn
 
 from cnbench import allocator, distributed, paths
 from cnbench.batching import collate, evaluation_batches, training_batches
-from cnbench.cache import cached_features, examples_fingerprint, tokenizer_fingerprint
+from cnbench.cache import cached_features, caching_enabled, examples_fingerprint, tokenizer_fingerprint
 from cnbench.checkpoint import Checkpoint, Progress, ensure_disk_space, ensure_writable, load_weights, model_weights
 from cnbench.data.load import TaskData, load_task_data
 from cnbench.errors import CnbenchError
@@ -168,7 +168,7 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     autocast = _autocast(device, config.precision)
 
     # -- data: examples -> features ----------------------------------------------------------
-    data, fingerprints = _load_data(task, config)
+    data, train_facts, fingerprints = _load_data(task, config)
     log(f"data: {data.label()}")
     for note in data.notes:
         log(f"note: {note}")
@@ -179,6 +179,7 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
             "(recorded in the result as model.loading.pooler)")
     tokenizer = loaded.tokenizer
     features = _features(task, config, data, fingerprints, tokenizer, hp["max_len"], loaded.uses_word_boundaries)
+    data.hold_facts_only("train", train_facts)  # only dev and test are scored against examples
     if device.type == "cpu":
         allocator.give_back_free_heap()
 
@@ -432,8 +433,10 @@ def _loss_terms(features) -> list[int]:
     return features.scored.lengths().tolist() if features.is_tagging else [1] * len(features)
 
 
-def _load_data(task, config: RunConfig) -> tuple[TaskData, dict[str, str]]:
-    """This process's examples, and per split the fingerprint of its examples (``cnbench.cache``).
+def _load_data(task, config: RunConfig) -> tuple[TaskData, dict, dict[str, str | None]]:
+    """This process's examples, what the result file records of the train split
+    (``TaskData.split_facts``), and per split the fingerprint of its examples for the feature
+    cache (``None`` with caching off).
 
     Under a data-parallel launcher only the first process of each machine reads the train split:
     the others read dev and test, take train's facts and fingerprint from rank 0, and map the
@@ -442,12 +445,13 @@ def _load_data(task, config: RunConfig) -> tuple[TaskData, dict[str, str]]:
     process reads every split."""
     reads_train = distributed.is_local_main() or config.train_on_dev or "dev" not in task.splits
     data = _read_splits(task, config, only=None if reads_train else ("dev", "test"))
-    fingerprints = {split: examples_fingerprint(examples) for split, examples in data.splits.items()}
+    fingerprints = {split: examples_fingerprint(examples) if caching_enabled() else None
+                    for split, examples in data.splits.items()}
     own = (data.split_facts("train"), fingerprints["train"]) if reads_train else None
     train_facts, fingerprints["train"] = distributed.all_objects(own)[0]  # rank 0 always reads train
     if not reads_train:
         data.hold_facts_only("train", train_facts)
-    return data, {split: fingerprints[split] for split in ("train", "dev", "test")}
+    return data, train_facts, {split: fingerprints[split] for split in ("train", "dev", "test")}
 
 
 def _read_splits(task, config: RunConfig, only: tuple[str, ...] | None) -> TaskData:
@@ -455,11 +459,9 @@ def _read_splits(task, config: RunConfig, only: tuple[str, ...] | None) -> TaskD
                           only=only)
 
 
-def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, str], tokenizer, max_len: int,
-              word_boundaries: bool) -> dict[str, Features]:
-    """Features of every split, from the on-disk cache when this exact input was seen before. The
-    train examples are dropped once their features exist: only dev and test are scored against
-    examples."""
+def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, str | None], tokenizer,
+              max_len: int, word_boundaries: bool) -> dict[str, Features]:
+    """Features of every split, from the on-disk cache when this exact input was seen before."""
     def build(split: str) -> Features:
         examples = data.splits.get(split)
         if examples is None:  # train, left to this machine's first process, which cached no entry
@@ -474,7 +476,6 @@ def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, s
     parts = {"tokenizer": tokenizer_fingerprint(tokenizer), "max_len": max_len, "word_boundaries": word_boundaries}
     features = {split: cached_features(f"{task.name}-{split}", parts, fingerprint, lambda split=split: build(split))
                 for split, fingerprint in fingerprints.items()}
-    data.hold_facts_only("train")
     return features
 
 

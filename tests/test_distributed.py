@@ -164,8 +164,9 @@ def _load_and_encode(tokenizer) -> dict:
 
     config = train.RunConfig(task="chnsenticorp", model="scratch-tiny", limit=40)
     task = get_task(config.task)
-    data, fingerprints = train._load_data(task, config)
+    data, train_facts, fingerprints = train._load_data(task, config)
     features = train._features(task, config, data, fingerprints, tokenizer, 64, False)
+    data.hold_facts_only("train", train_facts)  # as ``train.run`` does
     return {"examples_held": sorted(data.splits), "counts": data.counts(), "gold": data.gold_sha256(),
             "provenance": data.provenance, "train_ids": [row.tolist() for row in features["train"].input_ids]}
 
