@@ -7,10 +7,12 @@ result's recall on seen and on unseen entities; and the same seen share for the 
 chunks, which explains why dev scores run far above test scores.
 
     python benchmarks/analyse_msra_ner.py
+    python benchmarks/analyse_msra_ner.py --results DIR --out FILE  # other result files, e.g. probes
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -52,6 +54,10 @@ def seen_share(sentences, known) -> tuple[int, int]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", type=Path, default=paths.results_dir(), help="folder of result files")
+    parser.add_argument("--out", type=Path, default=OUT, help="markdown file to write")
+    args = parser.parse_args()
     data = load_task_data(get_task("msra_ner"), paths.data_dir(), source="local")
     train, dev, test = data.splits["train"], data.splits["dev"], data.splits["test"]
     known = forms(train + dev)
@@ -60,8 +66,8 @@ def main() -> None:
     lines = [
         "# MSRA-NER: seen and unseen entities",
         "",
-        f"Written by `benchmarks/analyse_msra_ner.py` at {code_version()['git_commit']}, from the committed",
-        "results in `leaderboard/results/` and the local MSRA copy (100-character chunks).",
+        f"Written by `benchmarks/analyse_msra_ner.py` at {code_version()['git_commit']}, from the result files in",
+        f"`{_shown(args.results)}/` and the local MSRA copy (100-character chunks).",
         "",
         f"- Test entities whose type + characters occur as an entity in train: {seen:,} of {total:,} ({seen / total:.1%}).",
         f"- Held-out dev chunks (every 20th train chunk): {dev_seen:,} of {dev_total:,} ({dev_seen / dev_total:.1%}) "
@@ -71,7 +77,7 @@ def main() -> None:
         "| recall, unseen entities |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    results, _ = load_results(paths.results_dir())
+    results, _ = load_results(args.results)
     gold = [set(entities(s.tags)) for s in test]
     for result in sorted((r for r in results if r["task"]["name"] == "msra_ner" and r["status"] == "completed"),
                          key=lambda r: (r["model"]["alias"], r["head"], r["seed"])):
@@ -88,9 +94,17 @@ def main() -> None:
             f"{result['metrics']['dev']['f1']:.2%} | {hits['seen'][0] / hits['seen'][1]:.1%} | "
             f"{hits['unseen'][0] / hits['unseen'][1]:.1%} |")
     text = "\n".join(lines) + "\n"
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text, encoding="utf-8")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
     sys.stdout.write(text)
+
+
+def _shown(folder: Path) -> str:
+    """``folder`` relative to the repository when it lies inside it."""
+    try:
+        return str(folder.resolve().relative_to(Path(__file__).resolve().parents[1]))
+    except ValueError:
+        return str(folder)
 
 
 if __name__ == "__main__":
