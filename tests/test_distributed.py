@@ -189,6 +189,24 @@ def test_only_the_first_process_of_a_machine_reads_the_train_split(tmp_path, tok
     assert single["counts"]["train"] == 40 and len(single["train_ids"]) == 40
 
 
+def test_a_run_drops_the_train_examples_once_their_features_exist(tmp_path, monkeypatch):
+    from cnbench import train
+
+    held = []
+
+    def recording_features(task, config, data, *rest):
+        held.append(data)
+        return real_features(task, config, data, *rest)
+
+    real_features = train._features
+    monkeypatch.setattr(train, "_features", recording_features)
+    result = train.run(train.RunConfig(task="chnsenticorp", model="scratch-tiny", limit=32, max_len=32, batch_size=8,
+                                       epochs=1, output_dir=str(tmp_path)), log=lambda *_: None)
+    (data,) = held
+    assert sorted(data.splits) == ["dev", "test"]
+    assert result["data"]["counts"]["train"] == 32 and data.counts()["train"] == 32
+
+
 def test_two_processes_killed_after_an_epoch_resume_to_the_uninterrupted_result(tmp_path, monkeypatch):
     # With dropout, and reviews of varied length: the processes' sub-batches differ in shape, so
     # they draw different amounts of randomness, and each must continue with its own random state
