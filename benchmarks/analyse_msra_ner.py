@@ -73,14 +73,14 @@ def main() -> None:
         f"- Held-out dev chunks (every 20th train chunk): {dev_seen:,} of {dev_total:,} ({dev_seen / dev_total:.1%}) "
         "occur in the rest of train.",
         "",
-        "| model | head | seed | epochs trained (best dev) | test strict F1 | dev strict F1 | recall, seen entities "
-        "| recall, unseen entities |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| model | head | seed | patience | epochs trained of cap (best dev) | test strict F1 | dev strict F1 "
+        "| recall, seen entities | recall, unseen entities |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     results, _ = load_results(args.results)
     gold = [set(entities(s.tags)) for s in test]
     for result in sorted((r for r in results if r["task"]["name"] == "msra_ner" and r["status"] == "completed"),
-                         key=lambda r: (r["model"]["alias"], r["head"], r["seed"])):
+                         key=lambda r: (r["model"]["alias"], r["head"], r["seed"], len(r["history"]))):
         hits = {"seen": [0, 0], "unseen": [0, 0]}
         for sentence, wanted, predicted in zip(test, gold, predicted_labels(result, "test")):
             got = set(entities(predicted))
@@ -90,7 +90,9 @@ def main() -> None:
                 hits[group][0] += (kind, a, b) in got
         lines.append(
             f"| {result['model']['alias']} | {result['head']} | {result['seed']} | "
-            f"{len(result['history'])} ({result['best_epoch']}) | {result['metrics']['test']['f1']:.2%} | "
+            f"{result['hparams']['patience'] or '—'} | "
+            f"{len(result['history'])} of {result['hparams']['epochs']} ({result['best_epoch']}) | "
+            f"{result['metrics']['test']['f1']:.2%} | "
             f"{result['metrics']['dev']['f1']:.2%} | {hits['seen'][0] / hits['seen'][1]:.1%} | "
             f"{hits['unseen'][0] / hits['unseen'][1]:.1%} |")
     text = "\n".join(lines) + "\n"
