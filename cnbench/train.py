@@ -449,8 +449,6 @@ def _load_data(task, config: RunConfig) -> tuple[TaskData, dict, dict[str, str |
                     for split, examples in data.splits.items()}
     own = (data.split_facts("train"), fingerprints["train"]) if reads_train else None
     train_facts, fingerprints["train"] = distributed.all_objects(own)[0]  # rank 0 always reads train
-    if not reads_train:
-        data.hold_facts_only("train", train_facts)
     return data, train_facts, {split: fingerprints[split] for split in ("train", "dev", "test")}
 
 
