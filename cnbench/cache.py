@@ -35,7 +35,7 @@ from cnbench.atomic import atomic_folder
 from cnbench.features import Features
 from cnbench.paths import cache_dir
 
-FORMAT = 2
+FORMAT = 3
 HASH_CHUNK = 10_000  # examples hashed per update: the key never needs the whole input as one string
 
 

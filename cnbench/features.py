@@ -3,7 +3,8 @@
 Sentence tasks: the tokenizer's own pair encoding, truncated to ``max_len`` (longest first).
 
 Tagging tasks: labels live on characters. Each character is tokenised on its own (a character the
-tokenizer drops becomes ``[UNK]``, so none vanishes) and its *first* word piece carries its label.
+tokenizer drops becomes ``[UNK]``, so none vanishes; a sentencepiece word-start marker is dropped,
+see ``CharPieces``) and its *first* word piece carries its label.
 A sentence longer than ``max_len - 2`` pieces is cut into windows of that size overlapping by half;
 each character is scored in exactly one window, the one where it has the most context on both
 sides. Every gold character is therefore predicted and scored: nothing is truncated.
@@ -136,20 +137,39 @@ def encode_text(examples: list[TextExample], tokenizer, labels: tuple[str, ...],
     )
 
 
+WORD_START = "\u2581"  # "▁": the marker sentencepiece vocabularies (XLM-R) put on a word's first piece
+
+
 class CharPieces:
-    """Character -> word-piece ids, cached (a corpus has a few thousand distinct characters)."""
+    """Character -> word-piece ids, cached (a corpus has a few thousand distinct characters).
+
+    A character is given the pieces it has inside running text. A sentencepiece tokenizer treats a
+    lone character as a new word and puts its word-start marker in front: ``▁`` as a piece of its
+    own (``['▁', '中']``) or glued on (``['▁中']``). Unspaced Chinese has no such marker between
+    characters, and a bare ``▁`` would carry the character's label, so the marker is dropped (the
+    glued form is replaced by the unmarked piece when the vocabulary has it). WordPiece
+    vocabularies never produce the marker, so BERT-family pieces are untouched.
+    """
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
+        self.vocab = tokenizer.get_vocab()
         self.cache: dict[str, list[int]] = {}
 
     def __call__(self, char: str) -> list[int]:
         ids = self.cache.get(char)
         if ids is None:
-            ids = self.tokenizer.convert_tokens_to_ids(self.tokenizer.tokenize(char))
+            ids = self.tokenizer.convert_tokens_to_ids(self._unmarked(self.tokenizer.tokenize(char)))
             ids = ids or [self.tokenizer.unk_token_id]
             self.cache[char] = ids
         return ids
+
+    def _unmarked(self, pieces: list[str]) -> list[str]:
+        if len(pieces) > 1 and pieces[0] == WORD_START:
+            return pieces[1:]
+        if pieces and len(pieces[0]) > 1 and pieces[0].startswith(WORD_START) and pieces[0][1:] in self.vocab:
+            return [pieces[0][1:], *pieces[1:]]
+        return pieces
 
 
 def plan_windows(first_piece: list[int], n_pieces: int, width: int) -> list[tuple[int, int, list[int]]]:

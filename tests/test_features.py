@@ -136,3 +136,30 @@ def test_collate_classification_and_boundary_ids(tokenizer):
     tagged = encode_tagging([TaggedSentence(("北", "京"), ("B-LOC", "I-LOC")), TaggedSentence(("人",), ("O",))],
                             tokenizer, TAGS, max_len=16, boundary_tags=lambda chars: [len(chars)] * len(chars))
     assert collate(tagged, [0, 1], pad)["boundary_ids"].tolist() == [[0, 2, 2, 0] + [0] * 4, [0, 1, 0, 0] + [0] * 4]
+
+
+def _sentencepiece_tokenizer(pieces: list[tuple[str, float]]):
+    """An XLM-R-shaped tokenizer (Unigram, Metaspace) over exactly ``pieces``."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    backend = Tokenizer(models.Unigram(specials + pieces, unk_id=3))
+    backend.pre_tokenizer = pre_tokenizers.Metaspace()
+    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", cls_token="<s>", pad_token="<pad>",
+                                   sep_token="</s>", eos_token="</s>", unk_token="<unk>")
+
+
+def test_sentencepiece_characters_are_labelled_on_their_own_piece_not_the_word_start_marker():
+    # a lone character is a new word to sentencepiece: '中' -> ['▁中'] (glued), '国' -> ['▁', '国'];
+    # in unspaced text neither marker occurs, so each character gets its unmarked piece
+    tokenizer = _sentencepiece_tokenizer([("▁", -3.0), ("▁中", -1.0), ("中", -2.0), ("国", -2.0), ("▁人", -2.0)])
+    assert tokenizer.tokenize("中") == ["▁中"] and tokenizer.tokenize("国") == ["▁", "国"]
+    chars, tags = ("中", "国", "人"), ("B-LOC", "I-LOC", "O")
+    features = encode_tagging([TaggedSentence(chars, tags)], tokenizer, TAGS, max_len=16)
+    (ids,), (labels,), (scored,) = features.input_ids, features.labels, features.scored
+    # '人' has only the glued piece in this vocabulary, which still carries its character
+    expected = tokenizer.convert_tokens_to_ids(["<s>", "中", "国", "▁人", "</s>"])
+    assert ids.tolist() == expected
+    assert [(position, char) for position, char in scored.tolist()] == [(1, 0), (2, 1), (3, 2)]
+    assert [labels[position] for position, _ in scored.tolist()] == [TAGS.index(tag) for tag in tags]
