@@ -16,6 +16,7 @@ from cnbench.leaderboard import (
     render_leaderboard,
     select_configs,
     selection_score,
+    still_improving_at_cap,
     verify_gold,
 )
 from cnbench.results import SCHEMA, gold_sha256, load_results, result_filename, run_key, write_json_atomic
@@ -47,6 +48,7 @@ def make_result(
     tokenizer=None,
     extra_hparams=None,
     test_metrics=None,
+    best_epoch=2,
 ) -> Path:
     """Write one schema-conformant result file and return its path."""
     main_metric = "f1" if task.endswith("_ner") else "accuracy"
@@ -76,7 +78,7 @@ def make_result(
         "protocol": protocol,
         "metrics": {"dev": {main_metric: dev}, "test": {main_metric: test, **(test_metrics or {})}}
         if completed else {"dev": {}, "test": {}},
-        "best_epoch": 2 if completed else None,
+        "best_epoch": best_epoch if completed else None,
         "history": [{"epoch": epoch, "dev": {main_metric: score}} for epoch, score in enumerate(history, start=1)],
         "predictions": {"dev": [], "test": test_predictions if test_predictions is not None else list(GOLD)},
         "data": data if data is not None else {
@@ -405,6 +407,30 @@ def test_each_configuration_says_how_long_its_seeds_trained(tmp_path, results_di
             "epochs trained (best dev epoch): "
             "seed 1 5 of 20 (best 2), seed 2 6 of 20 (best 2).") in patient
     assert "Training: fixed number of epochs; epochs trained (best dev epoch): seed 1 3 of 3 (best 2)." in fixed
+
+
+@pytest.mark.parametrize("hparams, epochs_trained, best_epoch, flagged", [
+    ({"epochs": 5, "patience": 3}, 5, 4, True),    # at the cap, patience had not fired
+    ({"epochs": 5, "patience": 3}, 5, 2, False),   # patience fires exactly at the cap
+    ({"epochs": 20, "patience": 3}, 6, 5, False),  # stopped before the cap
+    ({"epochs": 3}, 3, 3, True),                   # fixed epochs, best dev in the last one
+    ({"epochs": 3}, 3, 2, False),
+    ({"epochs": 3}, 0, 3, False),                  # no history recorded: cannot tell
+])
+def test_a_seed_is_still_improving_at_cap_when_patience_had_not_fired(
+        results_dir, hparams, epochs_trained, best_epoch, flagged):
+    path = make_result(results_dir, history=(0.9,) * epochs_trained, best_epoch=best_epoch, extra_hparams=hparams)
+    assert still_improving_at_cap(json.loads(path.read_text())) is flagged
+
+
+def test_cells_and_entries_say_which_seeds_were_still_improving_at_cap(tmp_path, results_dir):
+    for seed, best in ((1, 20), (2, 18), (3, 15)):
+        make_result(results_dir, seed=seed, history=(0.9,) * 20, best_epoch=best,
+                    extra_hparams={"epochs": 20, "patience": 3})
+    text = section(render(tmp_path), "Reproduced scores")
+    assert "n=3 of 3, 2 still improving at cap** ★ [[1]](#config-1)" in text
+    assert ("epochs trained (best dev epoch): seed 1 20 of 20 (best 20, still improving), "
+            "seed 2 20 of 20 (best 18, still improving), seed 3 20 of 20 (best 15).") in text
 
 
 def test_ner_columns_show_strict_and_conlleval_f1(tmp_path, results_dir):

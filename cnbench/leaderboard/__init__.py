@@ -15,6 +15,7 @@ from cnbench.leaderboard.select import (
     result_problem,
     select_configs,
     selection_score,
+    still_improving_at_cap,
 )
 from cnbench.leaderboard.significance import (
     ALPHA,
@@ -31,5 +32,5 @@ __all__ = [
     "ALPHA", "BEST_MARK", "TIE_MARK", "UNTESTED_MARK", "REPORTED_METRICS", "Cell", "Column", "Gold", "Row",
     "compare_to_best", "config_key", "data_identity", "gold_test_labels", "is_smoke", "load_reported",
     "model_identity", "render_leaderboard", "result_problem", "select_configs", "selection_score",
-    "verify_gold",
+    "still_improving_at_cap", "verify_gold",
 ]

@@ -84,7 +84,8 @@ def _format_hparams(hparams: dict) -> str:
 def _seed_counts(cell: Cell) -> str:
     config = cell.config
     text = f"n={len(config.completed)} of {len(config.started)}"
-    return text + (f", {len(config.failed)} failed" if config.failed else "")
+    text += f", {len(config.failed)} failed" if config.failed else ""
+    return text + (f", {len(config.still_improving)} still improving at cap" if config.still_improving else "")
 
 
 class _Page:
@@ -179,7 +180,7 @@ def _training_length(config) -> str:
             else "fixed number of epochs")
     seeds = ", ".join(
         f"seed {run['seed']} {len(run.get('history') or [])} of {run['hparams'].get('epochs', '?')} "
-        f"(best {run.get('best_epoch') or '?'})"
+        f"(best {run.get('best_epoch') or '?'}{', still improving' if run in config.still_improving else ''})"
         for run in config.completed
     )
     return f"{rule}; epochs trained (best dev epoch): {seeds or 'none completed'}"
@@ -226,7 +227,10 @@ def _reproduced_section(page: _Page) -> list[str]:
         f"seeds, failures and result files. {BEST_MARK} best mean test score of the column; {TIE_MARK} not",
         f"significantly different from {BEST_MARK} (p ≥ {ALPHA} in at least one test, see",
         f"[Significance](#significance)); {UNTESTED_MARK} no test could be run; no mark: significantly",
-        "worse. The average (of main metrics) needs every column.",
+        "worse. `k still improving at cap`: k completed seeds trained every epoch of their cap with",
+        "their best dev epoch among the last `patience` epochs (the last epoch, without patience), so",
+        "dev had not stopped improving and a longer schedule may score higher. The average (of main",
+        "metrics) needs every column.",
         "",
     ]
     lines += _reproduced_table(page)

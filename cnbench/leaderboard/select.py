@@ -248,6 +248,17 @@ def selection_score(result: dict) -> float:
     return max((value for value in dev_scores if is_finite_number(value)), default=WORST_SCORE)
 
 
+def still_improving_at_cap(run: dict) -> bool:
+    """Whether a seed trained every epoch of its cap while dev was still improving: its best dev
+    epoch lies within the cap's last ``patience`` epochs (the last epoch, without patience), so
+    patience had not fired and a longer schedule may score higher. A run whose history, cap or best
+    epoch is not recorded is not flagged."""
+    cap, best, history = run["hparams"].get("epochs"), run.get("best_epoch"), run.get("history")
+    if not (isinstance(cap, int) and isinstance(best, int) and isinstance(history, list)) or len(history) < cap:
+        return False
+    return cap - best < (run["hparams"].get("patience") or 1)
+
+
 @dataclass(frozen=True)
 class Config:
     """One configuration of a cell: every seed it started (newest result per seed), by seed."""
@@ -266,6 +277,11 @@ class Config:
     @property
     def failed(self) -> tuple[dict, ...]:
         return tuple(run for run in self.started if run["status"] != "completed")
+
+    @property
+    def still_improving(self) -> tuple[dict, ...]:
+        """Completed seeds that the epoch cap stopped while dev was still improving."""
+        return tuple(run for run in self.completed if still_improving_at_cap(run))
 
     @property
     def selection(self) -> float:
