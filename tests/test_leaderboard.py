@@ -433,6 +433,17 @@ def test_cells_and_entries_say_which_seeds_were_still_improving_at_cap(tmp_path,
             "seed 2 20 of 20 (best 18, still improving), seed 3 20 of 20 (best 15).") in text
 
 
+def test_reproduce_pins_the_precision_a_run_chose_for_itself(tmp_path, results_dir):
+    for seed in (1, 2):
+        make_result(results_dir, seed=seed, extra_hparams={"precision": "bf16"})
+    make_result(results_dir, model="other", extra_hparams={"precision": "fp32"})
+    entries = section(render(tmp_path), "Reproduced scores").split("\n- ")
+    [chosen_bf16] = [entry for entry in entries if "/ bert /" in entry]
+    [chosen_fp32] = [entry.strip() for entry in entries if "/ other /" in entry]
+    assert chosen_bf16.endswith("--head linear --precision bf16 --seeds 1,2`.")
+    assert chosen_fp32.endswith("--head linear --precision fp32 --seeds 1`.")
+
+
 def test_ner_columns_show_strict_and_conlleval_f1(tmp_path, results_dir):
     for seed in (1, 2, 3):
         make_result(results_dir, task="msra_ner", seed=seed, test=0.80, test_metrics={"f1_lenient": 0.70},

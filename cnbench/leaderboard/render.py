@@ -162,13 +162,18 @@ def _data_notes(page: _Page) -> list[str]:
 
 
 def _reproduce_command(cell: Cell) -> str:
-    """The command stored with one seed's result, widened to run every seed the configuration started."""
+    """The command stored with one seed's result, widened to run every seed the configuration started.
+    A precision the run chose itself (``--precision auto``, the default) is pinned: the same command
+    on hardware without native bf16 would otherwise train another configuration, in fp32."""
     words = str(cell.config.started[0].get("command") or "").split()
     if not words:
         return "—"
     if "--seed" in words:
         at = words.index("--seed")
         del words[at : at + 2]
+    precision = cell.config.hparams.get("precision")
+    if precision and "--precision" not in words:
+        words += ["--precision", str(precision)]
     return "`" + " ".join(words + ["--seeds", ",".join(str(run["seed"]) for run in cell.config.started)]) + "`"
 
 
