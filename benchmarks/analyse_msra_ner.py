@@ -67,7 +67,7 @@ def main() -> None:
         "# MSRA-NER: seen and unseen entities",
         "",
         f"Written by `benchmarks/analyse_msra_ner.py` at {code_version()['git_commit']}, from the result files in",
-        f"`{_shown(args.results)}/` and the local MSRA copy (100-character chunks).",
+        f"`{paths.shown(args.results)}/` and the local MSRA copy (100-character chunks).",
         "",
         f"- Test entities whose type + characters occur as an entity in train: {seen:,} of {total:,} ({seen / total:.1%}).",
         f"- Held-out dev chunks (every 20th train chunk): {dev_seen:,} of {dev_total:,} ({dev_seen / dev_total:.1%}) "
@@ -99,14 +99,6 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     sys.stdout.write(text)
-
-
-def _shown(folder: Path) -> str:
-    """``folder`` relative to the repository when it lies inside it."""
-    try:
-        return str(folder.resolve().relative_to(Path(__file__).resolve().parents[1]))
-    except ValueError:
-        return str(folder)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,15 @@ from cnbench.errors import CnbenchError
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def shown(path: str | Path) -> str:
+    """``path`` relative to the cnbench checkout when it lies inside it (for reports committed to
+    the repository, which must not name one machine's folders), else as given."""
+    try:
+        return Path(path).resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _existing(path: str | Path, named: str) -> Path:
     """A folder the user named explicitly must exist: a typo never falls back to the Hub."""
     path = Path(path).expanduser()

@@ -1,0 +1,58 @@
+"""One table row per completed result in a folder: how it was scheduled (precision, patience,
+epochs trained of the cap, best dev epoch) and what it scored (dev and test main metric). Used for
+schedule probes, whose runs differ only in their epoch cap and patience.
+
+    python benchmarks/tabulate_runs.py --results DIR --out FILE --title "..."
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cnbench import paths
+from cnbench.results import load_results
+from cnbench.runinfo import code_version
+
+
+def row(result: dict) -> str:
+    hparams, metric = result["hparams"], result["task"]["main_metric"]
+    return (
+        f"| {result['task']['name']} | {result['model']['alias']} | {result['head']} | {result['seed']} | "
+        f"{hparams.get('precision', '?')} | {hparams.get('patience') or '—'} | "
+        f"{len(result['history'])} of {hparams['epochs']} ({result['best_epoch']}) | "
+        f"{result['metrics']['dev'][metric]:.2%} | {result['metrics']['test'][metric]:.2%} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", type=Path, required=True, help="folder of result files")
+    parser.add_argument("--out", type=Path, required=True, help="markdown file to write")
+    parser.add_argument("--title", required=True, help="the table's heading")
+    args = parser.parse_args()
+    results, problems = load_results(args.results)
+    if problems:
+        sys.exit("\n".join(f"cannot read {problem}" for problem in problems))
+    completed = sorted((r for r in results if r["status"] == "completed"),
+                       key=lambda r: (r["task"]["name"], r["model"]["alias"], r["head"], r["seed"],
+                                      r["hparams"]["epochs"], r["hparams"].get("patience") or 0))
+    lines = [
+        f"# {args.title}",
+        "",
+        f"Written by `benchmarks/tabulate_runs.py` at {code_version()['git_commit']}, from the result files in "
+        f"`{paths.shown(args.results)}/`. Dev and test columns are the task's main metric, at the best-dev epoch.",
+        "",
+        "| task | model | head | seed | precision | patience | epochs trained of cap (best dev) | dev | test |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *map(row, completed),
+    ]
+    text = "\n".join(lines) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()
