@@ -103,8 +103,8 @@ class Checkpoint:
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise CnbenchError(f"{self.path}: not a {FORMAT} checkpoint; run without --resume to start over")
         if state["fingerprint"] != fingerprint:
-            raise CnbenchError(f"{self.path}: this checkpoint was made from other data files or model weights "
-                               "than this run reads; run without --resume to start over")
+            raise CnbenchError(f"{self.path}: this checkpoint was made from other data files, model weights or "
+                               "precision (bf16/fp32) than this run has; run without --resume to start over")
         try:
             load_weights(model, state["model"])
         except ValueError as err:  # made by a version of cnbench whose model had other parameters

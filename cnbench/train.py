@@ -213,7 +213,8 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     if hp["epochs"] > 1 and config.save_checkpoints:  # checkpoints are written between epochs only
         ensure_disk_space(p.path.parent, model)
     checkpoint = Checkpoint(p.path.parent, p.key)
-    fingerprint = run_key({"data": data.provenance, "model": loaded.provenance})
+    precision = "bf16" if autocast is not None else "fp32"  # "auto" resolves per machine
+    fingerprint = run_key({"data": data.provenance, "model": loaded.provenance, "precision": precision})
     progress = Progress()
     if checkpoint.exists() and config.resume:
         progress = checkpoint.restore(model, optimizer, scheduler, order, fingerprint)
@@ -312,7 +313,7 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
         "resumed_after_epochs": progress.resumed_after,
     }
     hparams = {**hp, "lr_groups": lr_groups, "warmup_steps": warmup_steps, "total_steps": total_steps,
-               "precision": "bf16" if autocast is not None else "fp32"}
+               "precision": precision}
     result = result_document(
         key=p.key, failure=failure, command=reproduce_command(config), task=task, model=loaded, head=config.head,
         tuning=tuning_report(model, hp, config.head, task.head_kind), seed=config.seed, hparams=hparams,

@@ -143,7 +143,7 @@ def test_checkpoint_round_trip_restores_weights_optimiser_scheduler_and_every_rn
     assert fresh_scheduler.state_dict()["last_epoch"] == 1
     assert (restored.epoch, restored.history, restored.best, restored.resumed_after) == (1, [{"epoch": 1}], 0.5, [1])
 
-    with pytest.raises(CnbenchError, match="other data files or model weights"):
+    with pytest.raises(CnbenchError, match="other data files, model weights or precision"):
         checkpoint.restore(fresh, fresh_optimizer, fresh_scheduler, fresh_order, fingerprint="other data")
 
     other_parameters = torch.nn.Sequential(torch.nn.Linear(4, 2))  # same weights, other names
@@ -234,6 +234,31 @@ def test_too_little_disk_for_checkpoints_is_reported_with_the_numbers(cnbench, t
 def test_resume_without_checkpoints_is_refused(cnbench, tmp_path):
     result = cnbench("run", *TINY, "--resume", "--no-checkpoint", "--output", tmp_path)
     assert result.code == 2 and "error: --resume continues from a checkpoint, which --no-checkpoint never writes" in result.err
+
+
+def test_a_checkpoint_resumes_only_in_the_precision_it_was_trained_in(cnbench, tmp_path, monkeypatch):
+    # the precision does not enter the run key ("--precision auto" is bf16 on one machine and fp32 on
+    # another), so both precisions find the same checkpoint
+    save = Checkpoint.save
+
+    def save_then_stop(self, *args, **kwargs):
+        save(self, *args, **kwargs)
+        raise RuntimeError("stopped after the first checkpoint")
+
+    monkeypatch.setattr(Checkpoint, "save", save_then_stop)
+    with pytest.raises(RuntimeError, match="stopped after the first checkpoint"):
+        cnbench("run", *TINY, "--epochs", "2", "--precision", "fp32", "--output", tmp_path)
+    monkeypatch.setattr(Checkpoint, "save", save)
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)  # bf16 on any machine
+    result = cnbench("run", *TINY, "--epochs", "2", "--precision", "bf16", "--resume", "--output", tmp_path)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "model weights or precision (bf16/fp32) than this run has" in result.err
+
+    monkeypatch.undo()
+    result = cnbench("run", *TINY, "--epochs", "2", "--precision", "fp32", "--resume", "--output", tmp_path)
+    assert result.code == 0 and "resumed from" in result.out and "after epoch 1" in result.out
+    assert only_result(tmp_path)["hparams"]["precision"] == "fp32"
 
 
 # --------------------------------------------------------------------------- concurrency
