@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from cnbench import paths
+from cnbench.atomic import atomic_file
 from cnbench.data.load import load_task_data
 from cnbench.registry import get_task
 from cnbench.results import load_results, predicted_labels
@@ -96,8 +97,8 @@ def main() -> None:
             f"{result['metrics']['dev']['f1']:.2%} | {hits['seen'][0] / hits['seen'][1]:.1%} | "
             f"{hits['unseen'][0] / hits['unseen'][1]:.1%} |")
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    with atomic_file(args.out, "w", permissions=0o644) as handle:
+        handle.write(text)
     sys.stdout.write(text)
 
 

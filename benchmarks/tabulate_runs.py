@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from cnbench import paths
+from cnbench.atomic import atomic_file
 from cnbench.results import load_results
 from cnbench.runinfo import code_version
 
@@ -49,8 +50,8 @@ def main() -> None:
         *map(row, completed),
     ]
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    with atomic_file(args.out, "w", permissions=0o644) as handle:
+        handle.write(text)
     sys.stdout.write(text)
 
 
