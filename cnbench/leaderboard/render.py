@@ -31,6 +31,7 @@ from cnbench.leaderboard.select import (
     ordered,
     result_problem,
     select_configs,
+    still_improving_at_cap,
 )
 from cnbench.leaderboard.significance import (
     ALPHA,
@@ -85,7 +86,8 @@ def _seed_counts(cell: Cell) -> str:
     config = cell.config
     text = f"n={len(config.completed)} of {len(config.started)}"
     text += f", {len(config.failed)} failed" if config.failed else ""
-    return text + (f", {len(config.still_improving)} still improving at cap" if config.still_improving else "")
+    improving = len(config.still_improving)
+    return text + (f", {improving} still improving at cap" if improving else "")
 
 
 class _Page:
@@ -185,7 +187,7 @@ def _training_length(config) -> str:
             else "fixed number of epochs")
     seeds = ", ".join(
         f"seed {run['seed']} {len(run.get('history') or [])} of {run['hparams'].get('epochs', '?')} "
-        f"(best {run.get('best_epoch') or '?'}{', still improving' if run in config.still_improving else ''})"
+        f"(best {run.get('best_epoch') or '?'}{', still improving' if still_improving_at_cap(run) else ''})"
         for run in config.completed
     )
     return f"{rule}; epochs trained (best dev epoch): {seeds or 'none completed'}"
