@@ -4,7 +4,8 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
 
     schema      "cnbench.result/1"
     run_key     stable hash of everything that defines the run (task, model, head, hparams,
-                protocol, seed); a sweep skips a run whose key already has a result
+                protocol, seed, and ``--precision`` when it is not ``auto``); a sweep skips a
+                run whose key already has a result
     status      "completed" | "failed"
     failure     null | reason string (e.g. "training loss became nan in epoch 1 by step 100",
                 "abandoned: dev accuracy 0.51 < 0.6 after epoch 1")

@@ -29,6 +29,7 @@ raises ``CnbenchError`` before any training starts.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -147,8 +148,11 @@ def plan(config: RunConfig) -> RunPlan:
         protocol["source"] = config.source
     if config.tokenizer is not None:
         protocol["tokenizer"] = config.tokenizer
-    key = run_key({"task": task.name, "model": config.model, "head": config.head, "hparams": hparams,
-                   "protocol": protocol, "seed": config.seed})
+    spec = {"task": task.name, "model": config.model, "head": config.head, "hparams": hparams,
+            "protocol": protocol, "seed": config.seed}
+    if config.precision != "auto":  # "auto" resolves on the machine that runs; see _check_precision
+        spec["precision"] = config.precision
+    key = run_key(spec)
     folder = Path(config.output_dir) if config.output_dir else paths.results_dir()
     path = folder / result_filename(task.name, config.model, config.head, key, config.seed)
     return RunPlan(config, task, hparams, protocol, key, path)
@@ -166,6 +170,8 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
         allocator.return_large_blocks()
     reset_peak_memory(device)
     autocast = _autocast(device, config.precision)
+    precision = "bf16" if autocast is not None else "fp32"
+    _check_precision(p.path, precision)
 
     # -- data: examples -> features ----------------------------------------------------------
     data, train_facts, fingerprints = _load_data(task, config)
@@ -213,7 +219,6 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     if hp["epochs"] > 1 and config.save_checkpoints:  # checkpoints are written between epochs only
         ensure_disk_space(p.path.parent, model)
     checkpoint = Checkpoint(p.path.parent, p.key)
-    precision = "bf16" if autocast is not None else "fp32"  # "auto" resolves per machine
     fingerprint = run_key({"data": data.provenance, "model": loaded.provenance, "precision": precision})
     progress = Progress()
     if checkpoint.exists() and config.resume:
@@ -489,6 +494,20 @@ def _autocast(device, precision: str):
     if precision == "bf16" and not supported:
         raise CnbenchError(f"--precision bf16: this {device.type} has no native bf16 support")
     return torch.autocast(device.type, dtype=torch.bfloat16) if supported else None
+
+
+def _check_precision(path: Path, precision: str) -> None:
+    """Refuse to replace a result made in the other precision: with ``--precision auto`` the run
+    key (and so the file name) is the same on every machine, but a bf16 and an fp32 run are two
+    configurations, and one must not silently take the other's place."""
+    try:
+        existing = json.loads(path.read_text(encoding="utf-8"))["hparams"]["precision"]
+    except (OSError, ValueError, KeyError, TypeError):  # no result yet, or none this check can read
+        return
+    if existing != precision:
+        raise CnbenchError(f"{path} holds this run's {existing} result, and --precision auto means {precision} "
+                           f"on this machine; pass --precision {precision} (its own run key) or --output "
+                           "another folder to keep both")
 
 
 def _to_device(batch: dict, device) -> dict:

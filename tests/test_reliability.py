@@ -236,29 +236,56 @@ def test_resume_without_checkpoints_is_refused(cnbench, tmp_path):
     assert result.code == 2 and "error: --resume continues from a checkpoint, which --no-checkpoint never writes" in result.err
 
 
+def native_bf16(monkeypatch, available: bool) -> None:
+    """Make ``--precision auto`` resolve to bf16 (``available``) or fp32, whatever this CPU has."""
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: available)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: available)
+
+
 def test_a_checkpoint_resumes_only_in_the_precision_it_was_trained_in(cnbench, tmp_path, monkeypatch):
-    # the precision does not enter the run key ("--precision auto" is bf16 on one machine and fp32 on
-    # another), so both precisions find the same checkpoint
+    # "--precision auto" keeps one run key on every machine: fp32 on one, bf16 on another, so both
+    # find the same checkpoint
     save = Checkpoint.save
 
     def save_then_stop(self, *args, **kwargs):
         save(self, *args, **kwargs)
         raise RuntimeError("stopped after the first checkpoint")
 
+    native_bf16(monkeypatch, False)
     monkeypatch.setattr(Checkpoint, "save", save_then_stop)
     with pytest.raises(RuntimeError, match="stopped after the first checkpoint"):
-        cnbench("run", *TINY, "--epochs", "2", "--precision", "fp32", "--output", tmp_path)
+        cnbench("run", *TINY, "--epochs", "2", "--output", tmp_path)
     monkeypatch.setattr(Checkpoint, "save", save)
 
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)  # bf16 on any machine
-    result = cnbench("run", *TINY, "--epochs", "2", "--precision", "bf16", "--resume", "--output", tmp_path)
+    native_bf16(monkeypatch, True)
+    result = cnbench("run", *TINY, "--epochs", "2", "--resume", "--output", tmp_path)
     assert result.code == 2 and "Traceback" not in result.err
     assert "model weights or precision (bf16/fp32) than this run has" in result.err
 
-    monkeypatch.undo()
-    result = cnbench("run", *TINY, "--epochs", "2", "--precision", "fp32", "--resume", "--output", tmp_path)
+    native_bf16(monkeypatch, False)
+    result = cnbench("run", *TINY, "--epochs", "2", "--resume", "--output", tmp_path)
     assert result.code == 0 and "resumed from" in result.out and "after epoch 1" in result.out
     assert only_result(tmp_path)["hparams"]["precision"] == "fp32"
+
+
+def test_a_result_is_never_replaced_by_one_in_the_other_precision(cnbench, tmp_path, monkeypatch):
+    native_bf16(monkeypatch, False)
+    assert cnbench("run", *TINY, "--epochs", "1", "--output", tmp_path).code == 0
+    fp32_file = next(tmp_path.glob("*.json"))
+    before = fp32_file.read_text(encoding="utf-8")
+
+    native_bf16(monkeypatch, True)  # the same command where "auto" means bf16 ...
+    result = cnbench("run", *TINY, "--epochs", "1", "--output", tmp_path)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "holds this run's fp32 result, and --precision auto means bf16" in result.err
+    assert fp32_file.read_text(encoding="utf-8") == before  # ... leaves the fp32 result alone
+
+    # an explicit precision has its own run key, so both results stay side by side
+    assert cnbench("run", *TINY, "--epochs", "1", "--precision", "bf16", "--output", tmp_path).code == 0
+    results, problems = load_results(tmp_path)
+    assert problems == [] and sorted(r["hparams"]["precision"] for r in results) == ["bf16", "fp32"]
+    assert len({r["run_key"] for r in results}) == 2
+    assert fp32_file.read_text(encoding="utf-8") == before
 
 
 # --------------------------------------------------------------------------- concurrency
