@@ -19,6 +19,7 @@ from pathlib import Path
 from cnbench import paths
 from cnbench.atomic import atomic_file
 from cnbench.data.load import load_task_data
+from cnbench.leaderboard import epochs_trained
 from cnbench.registry import get_task
 from cnbench.results import load_results, predicted_labels
 from cnbench.runinfo import code_version
@@ -74,7 +75,7 @@ def main() -> None:
         f"- Held-out dev chunks (every 20th train chunk): {dev_seen:,} of {dev_total:,} ({dev_seen / dev_total:.1%}) "
         "occur in the rest of train.",
         "",
-        "| model | head | seed | patience | epochs trained of cap (best dev) | test strict F1 | dev strict F1 "
+        "| model | head | seed | patience | epochs trained of cap | test strict F1 | dev strict F1 "
         "| recall, seen entities | recall, unseen entities |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -92,7 +93,7 @@ def main() -> None:
         lines.append(
             f"| {result['model']['alias']} | {result['head']} | {result['seed']} | "
             f"{result['hparams']['patience'] or '—'} | "
-            f"{len(result['history'])} of {result['hparams']['epochs']} ({result['best_epoch']}) | "
+            f"{epochs_trained(result)} | "
             f"{result['metrics']['test']['f1']:.2%} | "
             f"{result['metrics']['dev']['f1']:.2%} | {hits['seen'][0] / hits['seen'][1]:.1%} | "
             f"{hits['unseen'][0] / hits['unseen'][1]:.1%} |")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cnbench import paths
 from cnbench.atomic import atomic_file
+from cnbench.leaderboard import epochs_trained
 from cnbench.results import load_results
 from cnbench.runinfo import code_version
 
@@ -22,7 +23,7 @@ def row(result: dict) -> str:
     return (
         f"| {result['task']['name']} | {result['model']['alias']} | {result['head']} | {result['seed']} | "
         f"{hparams.get('precision', '?')} | {hparams.get('patience') or '—'} | "
-        f"{len(result['history'])} of {hparams['epochs']} ({result['best_epoch']}) | "
+        f"{epochs_trained(result)} | "
         f"{result['metrics']['dev'][metric]:.2%} | {result['metrics']['test'][metric]:.2%} |"
     )
 
@@ -45,7 +46,7 @@ def main() -> None:
         f"Written by `benchmarks/tabulate_runs.py` at {code_version()['git_commit']}, from the result files in "
         f"`{paths.shown(args.results)}/`. Dev and test columns are the task's main metric, at the best-dev epoch.",
         "",
-        "| task | model | head | seed | precision | patience | epochs trained of cap (best dev) | dev | test |",
+        "| task | model | head | seed | precision | patience | epochs trained of cap | dev | test |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *map(row, completed),
     ]

@@ -23,8 +23,8 @@ def test_each_completed_run_is_one_row_with_its_schedule_and_scores(tmp_path):
                    check=True, capture_output=True)
     rows = [line for line in out.read_text().splitlines() if line.startswith("| chnsenticorp")]
     assert rows == [
-        "| chnsenticorp | bert | linear | 1 | fp32 | 3 | 6 of 20 (3) | 89.00% | 87.00% |",
-        "| chnsenticorp | bert | linear | 1 | fp32 | — | 40 of 40 (39) | 90.00% | 88.00% |",
+        "| chnsenticorp | bert | linear | 1 | fp32 | 3 | 6 of 20 (best 3) | 89.00% | 87.00% |",
+        "| chnsenticorp | bert | linear | 1 | fp32 | — | 40 of 40 (best 39) | 90.00% | 88.00% |",
     ]
     assert f"`{results}/`" in out.read_text()  # outside the repository: shown as given
 

@@ -27,11 +27,11 @@ from cnbench.leaderboard.select import (
     Column,
     config_key,
     data_identity,
+    epochs_trained,
     is_smoke,
     ordered,
     result_problem,
     select_configs,
-    still_improving_at_cap,
 )
 from cnbench.leaderboard.significance import (
     ALPHA,
@@ -185,11 +185,7 @@ def _training_length(config) -> str:
     patience = config.hparams.get("patience")
     rule = (f"a seed stops after {patience} epochs without a dev improvement, or at the epoch cap" if patience
             else "fixed number of epochs")
-    seeds = ", ".join(
-        f"seed {run['seed']} {len(run.get('history') or [])} of {run['hparams'].get('epochs', '?')} "
-        f"(best {run.get('best_epoch') or '?'}{', still improving' if still_improving_at_cap(run) else ''})"
-        for run in config.completed
-    )
+    seeds = ", ".join(f"seed {run['seed']} {epochs_trained(run)}" for run in config.completed)
     return f"{rule}; epochs trained (best dev epoch): {seeds or 'none completed'}"
 
 

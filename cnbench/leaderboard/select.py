@@ -259,6 +259,14 @@ def still_improving_at_cap(run: dict) -> bool:
     return cap - best < (run["hparams"].get("patience") or 1)
 
 
+def epochs_trained(run: dict) -> str:
+    """How long a seed trained, e.g. ``7 of 20 (best 4)``: epochs trained of its cap and its best
+    dev epoch, with ``, still improving`` added when ``still_improving_at_cap``."""
+    flag = ", still improving" if still_improving_at_cap(run) else ""
+    return (f"{len(run.get('history') or [])} of {run['hparams'].get('epochs', '?')} "
+            f"(best {run.get('best_epoch') or '?'}{flag})")
+
+
 @dataclass(frozen=True)
 class Config:
     """One configuration of a cell: every seed it started (newest result per seed), by seed."""
