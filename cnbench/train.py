@@ -23,8 +23,9 @@ A run that cannot finish still writes its result, with ``status: "failed"`` and 
 ``run`` returns it rather than raising, so a sweep goes on: a loss that becomes NaN/inf
 (``"training loss became nan in epoch 1 by step 2"``), or a seed abandoned by ``abandon_below``
 (``"abandoned: dev accuracy 0.51 < 0.6 after epoch 1"``). Bad input (unknown names, missing or
-malformed data, a results folder that cannot be written or lacks room for the checkpoints)
-raises ``CnbenchError`` before any training starts.
+malformed data, a results folder that cannot be written or lacks room for the checkpoints, a
+``--precision auto`` run whose result file holds a result made in the other precision) raises
+``CnbenchError`` before any training starts.
 """
 
 from __future__ import annotations
