@@ -31,7 +31,7 @@ from cnbench.leaderboard.significance import (
 
 __all__ = [
     "ALPHA", "BEST_MARK", "TIE_MARK", "UNTESTED_MARK", "REPORTED_METRICS", "Cell", "Column", "Gold", "Row",
-    "compare_to_best", "config_key", "data_identity", "epochs_trained", "gold_test_labels", "is_smoke", "load_reported",
-    "model_identity", "render_leaderboard", "result_problem", "select_configs", "selection_score",
-    "still_improving_at_cap", "verify_gold",
+    "compare_to_best", "config_key", "data_identity", "epochs_trained", "gold_test_labels", "is_smoke",
+    "load_reported", "model_identity", "render_leaderboard", "result_problem", "select_configs",
+    "selection_score", "still_improving_at_cap", "verify_gold",
 ]
