@@ -106,7 +106,7 @@ class RunConfig:
     lora_targets: str | None = None  # comma-separated module names
     # How the run is carried out, not what it computes: none of these enter the run key, so a
     # resumed run, or a seed that passes the abandon check, is the same run as one without them.
-    resume: bool = False  # continue from this run's last end-of-epoch checkpoint, if there is one
+    resume: bool = False  # keep a result already written; else continue from its last end-of-epoch checkpoint
     save_checkpoints: bool = True  # False: no end-of-epoch checkpoints (tight disks); cannot resume
     abandon_below: float | None = None  # fail the seed if its best dev score after ...
     abandon_after: int = 1  # ... this many epochs is below this threshold
@@ -151,7 +151,7 @@ def plan(config: RunConfig) -> RunPlan:
         protocol["tokenizer"] = config.tokenizer
     spec = {"task": task.name, "model": config.model, "head": config.head, "hparams": hparams,
             "protocol": protocol, "seed": config.seed}
-    if config.precision != "auto":  # "auto" resolves on the machine that runs; see _check_precision
+    if config.precision != "auto":  # "auto" resolves on the machine that runs; see _written_result
         spec["precision"] = config.precision
     key = run_key(spec)
     folder = Path(config.output_dir) if config.output_dir else paths.results_dir()
@@ -172,7 +172,10 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     reset_peak_memory(device)
     autocast = _autocast(device, config.precision)
     precision = "bf16" if autocast is not None else "fp32"
-    _check_precision(p.path, precision)
+    written = _written_result(p.path, precision)
+    if written is not None and config.resume:  # "--seeds 1,2,3 --resume" goes on where it stopped
+        log(f"{p.path.name}: written already ({written['status']}); --resume keeps it")
+        return {**written, "_path": str(p.path)}
 
     # -- data: examples -> features ----------------------------------------------------------
     data, train_facts, fingerprints = _load_data(task, config)
@@ -497,18 +500,20 @@ def _autocast(device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16) if supported else None
 
 
-def _check_precision(path: Path, precision: str) -> None:
-    """Refuse to replace a result made in the other precision: with ``--precision auto`` the run
-    key (and so the file name) is the same on every machine, but a bf16 and an fp32 run are two
-    configurations, and one must not silently take the other's place."""
+def _written_result(path: Path, precision: str) -> dict | None:
+    """The result this run already wrote, if any. One made in the other precision is refused: with
+    ``--precision auto`` the run key (and so the file name) is the same on every machine, but a
+    bf16 and an fp32 run are two configurations, and one must not silently take the other's place."""
     try:
-        existing = json.loads(path.read_text(encoding="utf-8"))["hparams"]["precision"]
-    except (OSError, ValueError, KeyError, TypeError):  # no result yet, or none this check can read
-        return
+        written = json.loads(path.read_text(encoding="utf-8"))
+        existing = written["hparams"]["precision"]
+    except (OSError, ValueError, KeyError, TypeError):  # no result yet, or none that can be kept
+        return None
     if existing != precision:
         raise CnbenchError(f"{path} holds this run's {existing} result, and --precision auto means {precision} "
                            f"on this machine; pass --precision {precision} (its own run key) or --output "
                            "another folder to keep both")
+    return written
 
 
 def _to_device(batch: dict, device) -> dict:

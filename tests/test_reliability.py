@@ -99,6 +99,22 @@ def test_a_run_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_pat
     assert (checkpoints / ".gitignore").read_text() == "*\n"
 
 
+def test_resume_keeps_the_seeds_already_written_and_runs_the_rest(cnbench, tmp_path):
+    assert cnbench("run", *TINY, "--epochs", "1", "--seed", "1", "--output", tmp_path).code == 0
+    first = next(tmp_path.glob("*--seed1.json"))
+    before = first.read_text(encoding="utf-8")
+
+    result = cnbench("run", *TINY, "--epochs", "1", "--seeds", "1,2", "--resume", "--output", tmp_path)
+    assert result.code == 0, result.err
+    assert f"{first.name}: written already (completed); --resume keeps it" in result.out
+    assert first.read_text(encoding="utf-8") == before  # not trained again
+    assert sorted(r["seed"] for r in load_results(tmp_path)[0]) == [1, 2]
+    assert result.out.count("result: ") == 2  # the summary still lists both seeds
+
+    result = cnbench("run", *TINY, "--epochs", "1", "--seed", "1", "--output", tmp_path)
+    assert result.code == 0 and "keeps it" not in result.out  # without --resume the seed runs again
+
+
 def test_without_resume_a_checkpoint_is_ignored_and_removed(cnbench, tmp_path):
     checkpoint = Checkpoint(tmp_path, plan(RunConfig("chnsenticorp", "scratch-tiny", limit=32, max_len=32, epochs=1)).key)
     checkpoint.path.parent.mkdir(parents=True)
