@@ -506,7 +506,7 @@ def _written_result(path: Path, precision: str) -> dict | None:
     bf16 and an fp32 run are two configurations, and one must not silently take the other's place."""
     try:
         written = json.loads(path.read_text(encoding="utf-8"))
-        existing = written["hparams"]["precision"]
+        existing, _ = written["hparams"]["precision"], written["status"]
     except (OSError, ValueError, KeyError, TypeError):  # no result yet, or none that can be kept
         return None
     if existing != precision:
