@@ -506,8 +506,10 @@ def _written_result(path: Path, precision: str) -> dict | None:
     bf16 and an fp32 run are two configurations, and one must not silently take the other's place."""
     try:
         written = json.loads(path.read_text(encoding="utf-8"))
-        existing, _ = written["hparams"]["precision"], written["status"]
+        existing = written["hparams"]["precision"]
     except (OSError, ValueError, KeyError, TypeError):  # no result yet, or none that can be kept
+        return None
+    if "status" not in written:
         return None
     if existing != precision:
         raise CnbenchError(f"{path} holds this run's {existing} result, and --precision auto means {precision} "
