@@ -18,7 +18,11 @@ Facts the cards do not show are marked UNVERIFIED where they are laid out:
   out) and inside ``sijunhe/nezha-cn-base`` (the names cnbench's NEZHA classes save);
 - C-MTEB/LCQMC's ``score`` type: ``lcqmc_score_dtype`` chooses int64 or float64;
 - the encoder families' repositories (ALBERT, ELECTRA, ERNIE, MiniRBT): see ``family_models``;
-- the README text of C-MTEB/LCQMC (a card without data configuration is laid out).
+- the README text of C-MTEB/LCQMC (a card without data configuration is laid out);
+- the exact config.json texts of hfl/chinese-roberta-wwm-ext and hfl/chinese-macbert-base (their
+  keys are reconstructed: bert-base-chinese's plus the extra keys laid out in ``all_models``);
+- whether ``sijunhe/nezha-cn-base`` and ``voidful/albert_chinese_base`` store a pooler: their
+  files' sizes say so, see ``nezha`` and ``albert``.
 """
 
 from __future__ import annotations
@@ -197,13 +201,18 @@ class ReplicaHub:
 
         import cnbench  # noqa: F401  (NEZHA classes)
         from cnbench.models.configuration_nezha import NezhaConfig
-        from cnbench.models.nezha import NezhaForMaskedLM
+        from cnbench.models.nezha import NezhaForMaskedLM, NezhaModel
 
         config = {**NEZHA_CONFIG, **TINY}
         torch.manual_seed(0)
         known = {key: value for key, value in config.items() if not key.startswith("_") and key != "architectures"}
         model = NezhaForMaskedLM(NezhaConfig(**known))
         state = {name: tensor.clone().contiguous() for name, tensor in model.state_dict().items()}
+        # The pooler is there although the architecture is an MLM class: the card's file size
+        # (pytorch_model.bin, 410 MB) is the float32 size of the base encoder with pooler and MLM
+        # head (409.96 MB), not without the pooler (407.59 MB). UNVERIFIED beyond that arithmetic.
+        pooler = NezhaModel(NezhaConfig(**known)).pooler
+        state.update({f"nezha.pooler.{name}": tensor.clone() for name, tensor in pooler.state_dict().items()})
         files = {
             "config.json": _json(config), "tokenizer_config.json": _json(NEZHA_TOKENIZER_CONFIG),
             "vocab.txt": (self.tokenizer_dir / "vocab.txt").read_bytes(), "pytorch_model.bin": self._bin(state),
@@ -239,10 +248,12 @@ class ReplicaHub:
 
     def albert(self) -> Path:
         """voidful/albert_chinese_base: BERT vocabulary, ``BertTokenizer`` named in its tokenizer
-        config, MLM head ``predictions.*``. UNVERIFIED whether ``albert.pooler.*`` is stored: the
-        checkpoint is laid out as ``AlbertForMaskedLM`` saves it (no pooler), as its architectures say."""
+        config, MLM head ``predictions.*``, no ``sop_classifier``. ``albert.pooler.*`` is stored
+        although the architecture is ``AlbertForMaskedLM``: the card's file size (42.7 MB) is the
+        float32 size of the base model with pooler (42.67 MB), not without (40.31 MB). UNVERIFIED
+        beyond that arithmetic."""
         config = {**ALBERT_CHINESE_BASE_CONFIG, **TINY}  # its own embedding_size 128 kept
-        state = self._pretraining_checkpoint("AlbertForMaskedLM", config)
+        state = self._pretraining_checkpoint("AlbertForPreTraining", config, drop=("sop_classifier",))
         return self._model_repo("voidful/albert_chinese_base", {
             "config.json": _json(config), "tokenizer_config.json": _json(ALBERT_TOKENIZER_CONFIG),
             "special_tokens_map.json": _json(HFL_SPECIAL_TOKENS), "vocab.txt": self._tokenizer_files()["vocab.txt"],
@@ -366,9 +377,14 @@ class ReplicaHub:
 
         names = ["entailment", "neutral", "contradiction"]
         features = Features({"premise": Value("string"), "hypothesis": Value("string"), "label": ClassLabel(names=names)})
-        card = ["---", "configs:"]
+        # The card lists ``all_languages`` first, then the languages in order. A download of ``zh/*``
+        # (the task's ``files``) holds no ``all_languages`` file, so none is laid out here; ``en`` is,
+        # so that choosing the configuration must matter.
+        card = ["---", "configs:", "- config_name: all_languages", "  data_files:"]
+        card += [line for split in ("train", "test", "validation")
+                 for line in (f"  - split: {split}", f"    path: all_languages/{split}-*")]
         files = {}
-        for language in ("en", "zh"):  # another configuration beside zh: the config choice must matter
+        for language in ("en", "zh"):
             card += [f"- config_name: {language}", "  data_files:"]
             for split, local in (("train", "dev.tsv.gz"), ("test", "test.tsv.gz"), ("validation", "dev.tsv.gz")):
                 card += [f"  - split: {split}", f"    path: {language}/{split}-*"]

@@ -29,7 +29,7 @@ CLS_STATE = "[CLS] hidden state (the encoder has no pooler)"
 
 # alias -> (what the replica's checkpoint holds for the pooler, what a linear sentence head reads)
 ALIASES = {
-    "albert": ("initialised randomly", FRESH_POOLER),
+    "albert": ("pretrained", PRETRAINED_POOLER),
     "electra": ("none (the model has no pooler)", CLS_STATE),
     "electra-small": ("none (the model has no pooler)", CLS_STATE),
     "ernie": ("pretrained", PRETRAINED_POOLER),

@@ -1,4 +1,4 @@
-"""A learning test: the harness actually learns (about 40 s on a 2-core CPU)."""
+"""A learning test: the harness actually learns, in the README quickstart's one epoch on the real data."""
 
 from __future__ import annotations
 

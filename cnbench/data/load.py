@@ -219,7 +219,8 @@ def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
         where = f"{spec.path}@{(commit or 'folder')[:7]}[{hub_split}]"
         try:
             with _quiet_datasets():
-                dataset = datasets.load_dataset(str(folder), spec.config, data_dir=spec.data_dir, split=hub_split)
+                dataset = datasets.load_dataset(str(folder), spec.config, data_dir=spec.data_dir, split=hub_split,
+                                                data_files=_card_data_files(folder, spec.config))
         except Exception as err:  # a split or config the repository does not have: one line
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise CnbenchError(f"Hub dataset {spec.path!r} (config {spec.config}, split {hub_split}): {first}") from None
@@ -232,6 +233,23 @@ def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
             data.provenance[split]["empty_rows_dropped"] = dropped
             data.notes.append(f"{where}: {dropped} empty row(s) dropped")
         _note_repairs(data, split, where, repaired)
+
+
+def _card_data_files(folder: Path, config: str | None):
+    """The data files the dataset card declares for ``config``; None when it declares none.
+
+    ``datasets`` reads a local folder with the file format of the card's *first* configuration, so
+    it fails when those files were not downloaded: XNLI's card lists ``all_languages`` first, and
+    the task downloads only ``zh/*``. Naming the wanted configuration's own files avoids that."""
+    from huggingface_hub import DatasetCard
+
+    readme = folder / "README.md"
+    if config is None or not readme.is_file():
+        return None
+    for entry in DatasetCard.load(readme).data.get("configs") or []:
+        if entry.get("config_name") == config:
+            return entry.get("data_files")
+    return None
 
 
 @contextmanager
