@@ -53,12 +53,13 @@ from cnbench.errors import CnbenchError
 from cnbench.features import Features, encode_tagging, encode_text
 from cnbench.heads import HEAD_DEFAULTS, build_head, head_input, head_names
 from cnbench.metrics import classification_metrics, tagging_metrics
-from cnbench.models.encoders import load_model, sentence_vector
+from cnbench.models.encoders import check_length_fits, load_model, sentence_vector
 from cnbench.models.fast_dropout import use_fast_dropout
 from cnbench.models.presets import PRESETS, check_model_name
 from cnbench.progress import Display, sync_step
 from cnbench.registry import get_task
-from cnbench.results import encode_tags, result_document, result_filename, run_key, write_json_atomic
+from cnbench.results import (data_identity, encode_tags, result_document, result_filename, run_key,
+                             write_json_atomic)
 from cnbench.runinfo import environment_info, peak_memory_mb, reset_peak_memory
 from cnbench.tuning import (apply_strategy, build_features, feature_hparams, layer_depth, num_layers,
                             strategy_hparams, tuning_report)
@@ -173,17 +174,20 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     autocast = _autocast(device, config.precision)
     precision = "bf16" if autocast is not None else "fp32"
     written = _written_result(p.path, precision)
-    if written is not None and config.resume:  # "--seeds 1,2,3 --resume" goes on where it stopped
-        log(f"{p.path.name}: written already ({written['status']}); --resume keeps it")
-        return {**written, "_path": str(p.path)}
 
     # -- data: examples -> features ----------------------------------------------------------
     data, train_facts, fingerprints = _load_data(task, config)
     log(f"data: {data.label()}")
     for note in data.notes:
         log(f"note: {note}")
+    if written is not None:
+        _refuse_other_data(p.path, written, data, train_facts)
+        if config.resume:  # "--seeds 1,2,3 --resume" goes on where it stopped
+            log(f"{p.path.name}: written already ({written['status']}); --resume keeps it")
+            return {**written, "_path": str(p.path)}
     loaded = load_model(config.model, config.seed, use_word_boundaries=config.word_boundaries,
                         tokenizer=config.tokenizer)
+    check_length_fits(loaded, hp["max_len"])
     if loaded.provenance.get("loading", {}).get("pooler") == "initialised randomly":
         log(f"WARNING: {config.model} has no pooler weights: the pooler is initialised randomly "
             "(recorded in the result as model.loading.pooler)")
@@ -481,7 +485,8 @@ def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, s
             return encode_tagging(examples, tokenizer, task.labels, max_len, boundary_tags)
         return encode_text(examples, tokenizer, task.labels, max_len)
 
-    parts = {"tokenizer": tokenizer_fingerprint(tokenizer), "max_len": max_len, "word_boundaries": word_boundaries}
+    parts = {"tokenizer": tokenizer_fingerprint(tokenizer), "max_len": max_len, "word_boundaries": word_boundaries,
+             "labels": list(task.labels)}  # features hold label ids: another label order is another entry
     features = {split: cached_features(f"{task.name}-{split}", parts, fingerprint, lambda split=split: build(split))
                 for split, fingerprint in fingerprints.items()}
     return features
@@ -516,6 +521,19 @@ def _written_result(path: Path, precision: str) -> dict | None:
                            f"on this machine; pass --precision {precision} (its own run key) or --output "
                            "another folder to keep both")
     return written
+
+
+def _refuse_other_data(path: Path, written: dict, data: TaskData, train_facts: dict) -> None:
+    """The run key holds flags, not data: a result written on other data (another ``--data-dir``,
+    a split now read from the Hub) must neither be kept by ``--resume`` nor silently replaced."""
+    provenance = {**data.provenance, **({"train": train_facts["provenance"]} if train_facts["provenance"] else {})}
+    identity = data_identity(provenance, data.dev_split)
+    data_written = written.get("data") or {}
+    written_identity = data_identity(data_written.get("files") or {}, (written.get("protocol") or {}).get("dev_split"))
+    if written_identity != identity:
+        raise CnbenchError(f"{path} holds this run's result on other data (identity {written_identity}, "
+                           f"{data_written.get('label', '?')}); this run's data is {identity} ({data.label()}). "
+                           "Pass --output another folder to keep both, or remove the file to replace it")
 
 
 def _to_device(batch: dict, device) -> dict:

@@ -133,3 +133,27 @@ def test_conll_last_sentence_without_trailing_blank_line_is_kept(tmp_path):
     path = write(tmp_path / "ok.txt", "中 B-LOC\n国 I-LOC\n\n人 O")
     sentences, _ = read_conll(path, NER_TAGS)
     assert [s.chars for s in sentences] == [("中", "国"), ("人",)]
+
+
+def test_a_train_split_that_holds_the_evaluation_data_is_refused(data_dir, tmp_path):
+    """People's Daily dev and test lie inside MSRA's train (the data README's leakage note): a
+    People's Daily train file made of them must not be trained on."""
+    from cnbench.data.load import load_task_data
+    from cnbench.errors import CnbenchError
+
+    source, folder = data_dir / "peoples_daily_ner", tmp_path / "peoples_daily_ner"
+    folder.mkdir()
+    for name in ("dev.txt.gz", "test.txt.gz"):
+        (folder / name).write_bytes((source / name).read_bytes())
+    evaluation = b"".join(gzip.decompress((source / name).read_bytes()) for name in ("dev.txt.gz", "test.txt.gz"))
+    (folder / "train.txt.gz").write_bytes(gzip.compress(evaluation))
+    with pytest.raises(CnbenchError, match=r"2318 of 2318 dev examples occur verbatim in train .*train\.txt\.gz"):
+        load_task_data(get_task("peoples_daily_ner"), tmp_path, source="local")
+
+
+def test_examples_shared_with_train_are_counted_in_the_notes(data_dir):
+    from cnbench.data.load import load_task_data
+
+    notes = load_task_data(get_task("chnsenticorp"), data_dir, source="local").notes
+    assert notes == ["dev: 338 of 1200 examples also occur verbatim in train",
+                     "test: 331 of 1200 examples also occur verbatim in train"]

@@ -304,6 +304,56 @@ def test_a_result_is_never_replaced_by_one_in_the_other_precision(cnbench, tmp_p
     assert fp32_file.read_text(encoding="utf-8") == before
 
 
+def test_a_result_on_other_data_is_neither_kept_nor_replaced(cnbench, data_dir, tmp_path):
+    """The run key holds the flags, not the data: the same command on another data folder has the
+    same file name, and must not pass the first folder's scores off as its own."""
+    out = tmp_path / "out"
+    assert cnbench("run", *TINY, "--epochs", "1", "--output", out).code == 0
+    written = next(out.glob("*.json"))
+    before = written.read_text(encoding="utf-8")
+
+    flipped = tmp_path / "data" / "chnsenticorp"
+    flipped.mkdir(parents=True)
+    for name in ("train.tsv.gz", "dev.tsv.gz"):
+        (flipped / name).write_bytes((data_dir / "chnsenticorp" / name).read_bytes())
+    lines = gzip.decompress((data_dir / "chnsenticorp" / "test.tsv.gz").read_bytes()).decode().splitlines()
+    lines[1:] = [("0" if line[0] == "1" else "1") + line[1:] for line in lines[1:]]
+    (flipped / "test.tsv.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+
+    for resume in (("--resume",), ()):
+        result = cnbench("run", *TINY, "--epochs", "1", "--data-dir", tmp_path / "data", *resume, "--output", out)
+        assert result.code == 2 and "Traceback" not in result.err
+        assert f"{written} holds this run's result on other data" in result.err and "--output" in result.err
+        assert written.read_text(encoding="utf-8") == before
+
+
+def test_a_max_len_beyond_the_models_positions_is_refused_before_training(cnbench, tmp_path):
+    result = cnbench("run", *TINY[:-2], "--max-len", "600", "--epochs", "1", "--output", tmp_path)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "--max-len 600: 'scratch-tiny' has 512 positions; pass --max-len 512 or less" in result.err
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_the_feature_cache_keeps_label_orders_apart(tmp_path, monkeypatch, tokenizer):
+    """Features hold label ids: a task whose labels were reordered must not get the old ids."""
+    import dataclasses
+
+    from cnbench import train
+    from cnbench.cache import examples_fingerprint
+    from cnbench.data.examples import TextExample
+    from cnbench.data.load import TaskData
+
+    monkeypatch.setenv("CNBENCH_CACHE_DIR", str(tmp_path))
+    examples = [TextExample("很好", None, "1"), TextExample("很差", None, "0")]
+    data = TaskData(splits={"train": examples}, source="local")
+    fingerprints = {"train": examples_fingerprint(examples)}
+    task = get_task("chnsenticorp")
+    config = RunConfig("chnsenticorp", "scratch-tiny")
+    ids = [train._features(labelled, config, data, fingerprints, tokenizer, 16, False)["train"].labels.tolist()
+           for labelled in (task, dataclasses.replace(task, labels=task.labels[::-1]))]
+    assert ids == [[task.labels.index("1"), task.labels.index("0")], [task.labels[::-1].index("1"), task.labels[::-1].index("0")]]
+
+
 # --------------------------------------------------------------------------- concurrency
 
 

@@ -300,6 +300,20 @@ def check_vocabulary_fits(loaded: LoadedModel) -> None:
         )
 
 
+def check_length_fits(loaded: LoadedModel, max_len: int) -> None:
+    """``--max-len`` beyond the encoder's learnt positions would crash only when the first long
+    batch comes, maybe hours into a run: refuse it before training."""
+    embeddings = getattr(getattr(loaded.encoder, "model", None), "embeddings", None)
+    table = getattr(embeddings, "position_embeddings", None)
+    if table is None:  # relative positions (NEZHA) or none at all (char-embed): any length fits
+        return
+    padding_idx = getattr(embeddings, "padding_idx", None)  # RoBERTa-class positions start after it
+    positions = table.num_embeddings - (padding_idx + 1 if padding_idx is not None else 0)
+    if max_len > positions:
+        raise CnbenchError(f"--max-len {max_len}: {loaded.provenance['alias']!r} has {positions} positions; "
+                           f"pass --max-len {positions} or less (longer NER sentences are windowed)")
+
+
 def sentence_vector(loaded: LoadedModel) -> str:
     """What the encoder hands a sentence-level head as ``pooled``, for the result file.
 
