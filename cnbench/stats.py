@@ -6,7 +6,8 @@ Nothing here depends on the scale of the scores (result files hold fractions in 
 - ``accuracy`` and ``entity_f1``: metrics written as sums of per-example statistics
   (``SummableMetric``), so a bootstrap only re-sums a matrix. ``entity_f1`` uses strict IOB2 spans
   (``entity_spans``, ``entity_counts``); ``METRICS`` maps a task's main-metric name to its metric.
-- ``paired_bootstrap``: paired bootstrap test over test examples (Berg-Kirkpatrick et al., 2012).
+- ``paired_bootstrap``: paired bootstrap test over test examples that system A beats system B
+  (Berg-Kirkpatrick et al., 2012).
 - ``seed_level_test``: Welch's t-test over per-seed scores.
 - ``expected_max``: expected best score after n runs (Dodge et al., 2019), exact.
 """
@@ -166,7 +167,7 @@ def paired_bootstrap(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> dict:
-    """Paired bootstrap test of system A against system B on the same examples.
+    """Paired bootstrap test that system A beats system B on the same examples.
 
     Each resample draws ``len(gold)`` example indices with replacement (Berg-Kirkpatrick et al.,
     2012) and computes ``delta* = metric(A) - metric(B)`` on it; both systems see the same draw.
@@ -174,12 +175,14 @@ def paired_bootstrap(
     Returns ``{delta, p_value, ci_low, ci_high}``:
 
     - ``delta``: ``metric_fn(gold, pred_a) - metric_fn(gold, pred_b)`` on all examples.
-    - ``p_value``: one-sided, in the direction of the observed difference: the share of resamples
-      in which the better system's advantage vanishes or reverses, ``sign(delta) * delta* <= 0``,
-      as ``(count + 1) / (n_resamples + 1)`` so a finite sample never claims p = 0. Identical
-      systems (``delta == 0``) give p = 1. Berg-Kirkpatrick et al. count ``delta* > 2 * delta``
-      instead; for a bootstrap distribution symmetric around ``delta`` the two are equal. Being
-      one-sided, p < 0.05 matches a 90% (not 95%) percentile interval that excludes 0.
+    - ``p_value``: one-sided, for the hypothesis that A is better than B: the resamples in which
+      A's advantage vanishes or reverses (``delta* <= 0``), as ``(count + 1) / (n_resamples + 1)``
+      so a finite sample never claims p = 0. The direction is fixed, not taken from the observed
+      difference: when A scores lower (``delta < 0``) p is near 1, so a small p is always evidence
+      for A. Identical systems give p = 1. For ``delta > 0`` Berg-Kirkpatrick et al. count
+      ``delta* > 2 * delta`` instead; for a bootstrap distribution symmetric around ``delta`` the
+      two are equal. Being one-sided, p < 0.05 matches a 90% (not 95%) percentile interval whose
+      lower end is above 0.
     - ``ci_low``, ``ci_high``: percentile interval of ``delta*`` at ``confidence``.
 
     ``metric_fn`` is either a ``SummableMetric`` (``accuracy``, ``entity_f1``: vectorised, fast) or
@@ -222,7 +225,7 @@ def paired_bootstrap(
             dtype=float,
         )
 
-    vanished = int(np.count_nonzero(np.sign(delta) * deltas <= 0))
+    vanished = int(np.count_nonzero(deltas <= 0))
     tail = (1 - confidence) / 2
     ci_low, ci_high = np.quantile(deltas, [tail, 1 - tail])
     return {

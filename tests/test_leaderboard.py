@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from cnbench.leaderboard import (
+    ALPHA,
     BEST_MARK,
     TIE_MARK,
     Gold,
@@ -202,6 +203,24 @@ def test_a_cell_whose_seeds_all_failed_is_shown_not_hidden(tmp_path, results_dir
     assert "no completed seed, n=0 of 2, 2 failed" in section(text, "Reproduced scores")
 
 
+def test_a_column_without_any_completed_seed_is_rendered_and_says_so(tmp_path, results_dir):
+    # The first runs of a new task all diverged: there is no best cell to compare with and nothing to plot.
+    for seed in (1, 2, 3):
+        make_result(results_dir, seed=seed, status="failed")
+    make_result(results_dir, model="nezha", seed=1, status="failed")
+    make_result(results_dir, task="msra_ner", seed=1, test_predictions=["O"] * 3)
+
+    text = render(tmp_path, gold={"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)})
+    assert "no completed seed, n=0 of 3, 3 failed" in section(text, "Reproduced scores")
+    significance = section(text, "Significance")
+    chnsenticorp = significance.split("### chnsenticorp", 1)[1].split("###", 1)[0]
+    assert "No cell of this column has a completed seed: nothing to compare." in chnsenticorp
+    assert f"{BEST_MARK} best" in significance.split("### msra_ner", 1)[1]
+    plots = section(text, "Plots")
+    assert "No cell of this column has a completed seed: nothing to plot." in plots.split("### msra_ner", 1)[0]
+    assert not any("chnsenticorp" in path.name for path in (tmp_path / "leaderboard" / "plots").iterdir())
+
+
 def test_ties_broken_by_seed_count_then_config_key(results_dir):
     for seed in (1, 2, 3):
         make_result(results_dir, seed=seed, lr=1e-5, dev=0.85)
@@ -226,6 +245,17 @@ def test_duplicate_seed_keeps_newest_result(results_dir):
     assert cell.n_seeds == 1
     assert cell.runs[0]["_path"] == str(newer)
     assert len(cell.superseded) == 1
+
+
+def test_a_seed_rerun_after_failing_counts_as_its_rerun(tmp_path, results_dir):
+    make_result(results_dir, seed=1, status="failed", created="2025-01-01T00:00:00Z")
+    make_result(results_dir / "rerun", seed=1, test=0.90, created="2025-02-01T00:00:00Z")
+    make_result(results_dir, seed=2, test=0.90)
+
+    [cell] = select_configs(loaded(results_dir))
+    assert (len(cell.config.started), len(cell.config.failed), len(cell.superseded)) == (2, 0, 1)
+    text = section(render(tmp_path), "Reproduced scores")
+    assert "n=2 of 2** ★" in text and "1 older duplicate result(s) ignored" in text
 
 
 def test_smoke_runs_are_excluded_from_the_main_table(tmp_path, results_dir):
@@ -324,6 +354,39 @@ def test_significance_marks_ties_and_clear_losses(results_dir):
     without_gold = compare_to_best(cells).comparisons[next(cell.id for cell in cells if cell.row.model == "nezha")]
     assert without_gold.bootstrap is None and without_gold.seed_test is not None
     assert "gold test labels not available here" in without_gold.notes[0]
+
+
+def with_wrong(n_wrong: int) -> list[str]:
+    """Test predictions that get the first ``n_wrong`` examples of ``GOLD`` wrong."""
+    return [("neg" if label == "pos" else "pos") if index < n_wrong else label for index, label in enumerate(GOLD)]
+
+
+def test_a_row_whose_best_dev_seed_beats_the_best_rows_is_not_called_worse(tmp_path, results_dir):
+    # The best row is chosen by mean test score, the bootstrap compares best-dev seeds, and their order can be
+    # the reverse: here full fine-tuning's best-dev seed scores 75.0 on test (its other five 97.5), lora's 100.0
+    # (its other five 70.0). The seed test finds full better, the bootstrap finds lora's model better: no verdict
+    # of "worse" may come out of that, in the column or against full fine-tuning.
+    for seed in range(1, 7):
+        full_wrong, lora_wrong, dev = (10, 0, 0.95) if seed == 1 else (1, 12, 0.90)
+        for n_wrong, strategy in ((full_wrong, {}), (lora_wrong, {"tuning": "lora"})):
+            make_result(results_dir, seed=seed, dev=dev, test=1 - n_wrong / len(GOLD),
+                        test_predictions=with_wrong(n_wrong), extra_hparams=strategy)
+    cells = select_configs(loaded(results_dir))
+    gold = {"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)}
+    significance = compare_to_best(cells, gold, n_resamples=200)
+    lora = next(cell for cell in cells if cell.row.strategy == "lora")
+
+    versus_full = significance.against_full[lora.id]
+    assert versus_full.full_is_higher
+    for comparison in (significance.comparisons[lora.id], versus_full.comparison):
+        assert comparison.bootstrap["delta"] == pytest.approx(-0.25)  # the best row's best-dev seed is the worse one
+        assert comparison.bootstrap["p_value"] == 1.0  # its advantage is absent from every resample
+        assert comparison.seed_test["p_value"] < ALPHA
+        assert comparison.significantly_worse is False and comparison.mark == TIE_MARK
+    assert versus_full.verdict == f"{TIE_MARK} not different"
+    table = section(render(tmp_path, gold=gold, n_resamples=200), "Significance")
+    lora_line = next(line for line in table.splitlines() if "| bert | linear | lora |" in line)
+    assert "| -25.00 [" in lora_line and f"| {TIE_MARK} not different |" in lora_line
 
 
 def test_each_strategy_is_tested_against_full_fine_tuning_of_its_model_and_head(tmp_path, results_dir):
@@ -508,6 +571,12 @@ def test_readme_contents(tmp_path, results_dir):
     assert "| chnsenticorp | nezha | linear | `" in failed and "` | 0 | 1 | loss became nan at epoch 1 step 40 |" in failed
 
 
+def test_one_completed_seed_has_no_spread_to_show(tmp_path, results_dir):
+    make_result(results_dir, seed=1, test=0.8933)
+    make_result(results_dir, seed=2, status="failed")
+    assert "**89.33 ± — (89.33), n=1 of 2, 1 failed** ★" in section(render(tmp_path), "Reproduced scores")
+
+
 def test_corrupt_and_foreign_json_are_listed_and_skipped(tmp_path, results_dir):
     make_result(results_dir, seed=1, test=0.9)
     (results_dir / "broken.json").write_text("{not json", encoding="utf-8")
@@ -519,6 +588,29 @@ def test_corrupt_and_foreign_json_are_listed_and_skipped(tmp_path, results_dir):
     for name in ("results/broken.json", "results/foreign.json", "results/no-metrics.json"):
         assert f"- {name}: " in problems
     assert "90.00" in section(text, "Reproduced scores")
+
+
+@pytest.mark.parametrize("where, value, problem", [
+    (("data", "files", "test", "sha256"), 123, "data.files.test.sha256 must be a string, got 123"),
+    (("hparams", "patience"), "3", "hparams.patience must be an integer or null, got '3'"),
+    (("hparams", "epochs"), "3", "hparams.epochs must be an integer or null, got '3'"),
+    (("history",), 3, "history must be a list, got 3"),
+])
+def test_malformed_fields_are_listed_with_their_file_not_raised(tmp_path, results_dir, where, value, problem):
+    make_result(results_dir, seed=1, test=0.90)
+    # A seed that reached its cap of 3 epochs with patience: every field above is read for it.
+    path = make_result(results_dir, seed=2, test=0.95, history=(0.9,) * 3, best_epoch=3, extra_hparams={"patience": 3})
+    document = json.loads(path.read_text())
+    *parents, name = where
+    target = document
+    for key in parents:
+        target = target[key]
+    target[name] = value
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+    text = render(tmp_path)
+    assert f"- results/{path.name}: {problem}" in section(text, "Problems")
+    assert "90.00 ± — (90.00), n=1 of 1" in section(text, "Reproduced scores")
 
 
 # --------------------------------------------------------------------------- reported scores

@@ -108,7 +108,7 @@ def test_bootstrap_strictly_better_system():
     assert result["ci_low"] == result["ci_high"] == 1.0
 
 
-def test_bootstrap_swapping_systems_negates_delta_and_keeps_p():
+def test_bootstrap_p_is_for_the_first_system_being_better():
     rng = np.random.default_rng(1)
     gold = rng.integers(0, 2, 300).tolist()
     pred_a = [g if rng.random() < 0.8 else 1 - g for g in gold]
@@ -116,8 +116,12 @@ def test_bootstrap_swapping_systems_negates_delta_and_keeps_p():
     forward = paired_bootstrap(gold, pred_a, pred_b, accuracy, n_resamples=300, seed=3)
     backward = paired_bootstrap(gold, pred_b, pred_a, accuracy, n_resamples=300, seed=3)
     assert backward["delta"] == pytest.approx(-forward["delta"])
-    assert backward["p_value"] == forward["p_value"]
+    assert (backward["ci_low"], backward["ci_high"]) == pytest.approx((-forward["ci_high"], -forward["ci_low"]))
     assert forward["ci_low"] <= forward["delta"] <= forward["ci_high"]
+    # A is better: small p. Swapped, B is not better than A: p near 1, whatever the size of the difference.
+    assert forward["p_value"] < 0.05 and backward["p_value"] > 0.95
+    # Each resample counts in one direction or the other (ties, delta* == 0, in both).
+    assert forward["p_value"] + backward["p_value"] >= 1 + 1 / 301
 
 
 def test_bootstrap_vectorised_f1_matches_plain_callable():

@@ -55,7 +55,9 @@ def _pct(fraction: float) -> str:
 
 
 def _spread(summary: dict) -> str:
-    return f"{_pct(summary['mean'])} ± {_pct(summary['std'])} ({_pct(summary['max'])})"
+    # The sample std of one value is undefined; "± 0.00" would read as "no spread".
+    std = _pct(summary["std"]) if summary["n"] > 1 else "—"
+    return f"{_pct(summary['mean'])} ± {std} ({_pct(summary['max'])})"
 
 
 def _published(value) -> str:
@@ -225,15 +227,17 @@ def _reproduced_section(page: _Page) -> list[str]:
         "Choice: in each cell, the configuration with the best mean **dev** score over **every seed it",
         "started** wins (test scores never take part). A completed seed counts with its dev score, a",
         "seed abandoned early with its best dev score before abandonment, and any other failed seed",
-        f"(diverged, crashed) with {_pct(WORST_SCORE)}; ties go to more completed seeds. std is the sample",
-        "standard deviation over completed seeds. Each cell's [number] links to its configuration,",
-        f"seeds, failures and result files. {BEST_MARK} best mean test score of the column; {TIE_MARK} not",
-        f"significantly different from {BEST_MARK} (p ≥ {ALPHA} in at least one test, see",
-        f"[Significance](#significance)); {UNTESTED_MARK} no test could be run; no mark: significantly",
-        "worse. `k still improving at cap`: k completed seeds trained every epoch of their cap with",
-        "their best dev epoch among the last `patience` epochs (the last epoch, without patience), so",
-        "dev had not stopped improving and a longer schedule may score higher. The average (of main",
-        "metrics) needs every column.",
+        f"(diverged, crashed) with {_pct(WORST_SCORE)}; ties go to more completed seeds, then to more",
+        "started seeds, then to the smaller config key. A seed counts with its newest result: one re-run",
+        "after failing counts as its re-run, and the failed result is listed as an older duplicate.",
+        "std is the sample standard deviation over completed seeds (`± —` for a single one). Each",
+        f"cell's [number] links to its configuration, seeds, failures and result files. {BEST_MARK} best mean",
+        f"test score of the column (on a tie, the first row); {TIE_MARK} not significantly different from",
+        f"{BEST_MARK} (p ≥ {ALPHA} in at least one test, see [Significance](#significance)); {UNTESTED_MARK} no test",
+        "could be run; no mark: significantly worse. `k still improving at cap`: k completed seeds",
+        "trained every epoch of their cap with their best dev epoch among the last `patience` epochs",
+        "(the last epoch, without patience), so dev had not stopped improving and a longer schedule may",
+        "score higher. The average (of main metrics) needs every column.",
         "",
     ]
     lines += _reproduced_table(page)
@@ -276,18 +280,22 @@ def _significance_section(page: _Page, n_resamples: int) -> list[str]:
         f"bootstrap over test examples ({n_resamples} resamples of the test set's size, drawn with",
         "replacement) on the predictions of each cell's best-dev seed, against gold labels loaded here and",
         "verified to be the gold each run was scored on (else listed under [Problems](#problems), not",
-        "resampled); Δ = best − row; p = share of resamples in which the best row's advantage vanishes or",
-        "reverses (one-sided). Seed test: Welch's two-sided t-test over per-seed test scores (needs",
+        "resampled); Δ = best − row, with its 95% percentile interval; p = (number of resamples in which",
+        "the best row's advantage vanishes or reverses + 1) / (resamples + 1), one-sided for the best row",
+        "being the better, so a row whose best-dev seed beats the best row's gets p near 1. A one-sided",
+        f"p < {ALPHA} corresponds to a 90% interval above 0: the 95% interval of a row found significantly",
+        "worse can still reach 0. Seed test: Welch's two-sided t-test over per-seed test scores (needs",
         f"≥ {MIN_SEEDS_FOR_SEED_TEST} completed seeds on both sides). Significantly worse: every test that",
         f"ran has p < {ALPHA}. Cells without a completed seed are not compared.",
     ]
     for column in page.columns:
         column_cells = [cell for cell in page.cells if cell.column == column and cell.id in page.comparisons]
+        lines += ["", f"### {column.task} {page.data_ref(column)}", ""]
+        if not column_cells:
+            lines.append("No cell of this column has a completed seed: nothing to compare.")
+            continue
         best = next(cell for cell in column_cells if page.comparisons[cell.id].is_best)
         lines += [
-            "",
-            f"### {column.task} {page.data_ref(column)}",
-            "",
             "| Cell | Model | Head | Tuning | Mean test Δ | Bootstrap Δ [95% CI] | Bootstrap p | Seed-test p "
             "| Verdict | Notes |",
             "|---|---|---|---|---|---|---|---|---|---|",
@@ -298,7 +306,8 @@ def _significance_section(page: _Page, n_resamples: int) -> list[str]:
             lines += [
                 "",
                 "Each fine-tuning strategy against full fine-tuning of the same model build and head "
-                "(Δ = full − row; the bootstrap runs from the higher mean test score to the lower):",
+                "(Δ = full − row; both tests run from the higher mean test score to the lower, and the "
+                "bootstrap's p is one-sided for the higher one being the better):",
                 "",
                 "| Cell | Model | Head | Tuning | Full fine-tuning | Mean test Δ | Bootstrap Δ [95% CI] | "
                 "Bootstrap p | Seed-test p | Verdict | Notes |",
@@ -325,15 +334,15 @@ def _plots_section(page: _Page, plots_dir: Path) -> list[str]:
     written = set()
     for column in page.columns:
         column_cells = [cell for cell in page.cells if cell.column == column and cell.runs]
+        lines += [f"### {column.task} {page.data_ref(column)}", ""]
         if not column_cells:
+            lines += ["No cell of this column has a completed seed: nothing to plot.", ""]
             continue
         spread, curve = (plots_dir / name for name in plot_names(column))
         plot_seed_spread(column, column_cells, spread)
         plot_expected_max(column, column_cells, curve)
         written |= {spread.name, curve.name}
         lines += [
-            f"### {column.task} {page.data_ref(column)}",
-            "",
             f"![{column.task}: per-seed test scores]({_link(spread, page.base)})",
             "",
             f"![{column.task}: expected best dev score vs number of runs]({_link(curve, page.base)})",

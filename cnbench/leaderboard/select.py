@@ -9,14 +9,17 @@ train split (``protocol.train_on_dev`` false) on the full data (``protocol.limit
 identity, tokenizer normalisation, head, ``hparams["tuning"]`` (default ``"full"``) and
 ``hparams["features"]`` (default none). A *column* is one task on one exact data identity. A *cell*
 is a (column, row). Runs that differ in data, model weights or tokenizer normalisation therefore
-never share a cell, a mean or a significance test. Identities come from the result
-(``data.identity``, ``model.identity``, ``tokenizer.normalization``); results written before those
-fields existed get them derived (``data_identity``, ``model_identity``), and an unrecorded tokenizer
-normalisation reads ``"unrecorded"``.
+never share a cell, a mean or a significance test. The data and model identities are always
+derived from what the result records (``data_identity`` from ``data.files`` and
+``protocol.dev_split``, ``model_identity`` from ``model``), never read from its ``data.identity`` or
+``model.identity``: one formula for every result, so results written before those fields existed
+compare equal to later ones. The tokenizer normalisation is read from ``tokenizer.normalization``;
+an unrecorded one reads ``"unrecorded"``.
 
 **Configurations.** Within a cell, runs are grouped by ``config_key`` (hyper-parameters and
 protocol: everything but the seed). Repeated runs of one configuration and seed keep the newest
-(``created``); the others are listed as superseded.
+(``created``); the others are listed as superseded. A seed re-run after failing therefore counts as
+its re-run, completed or not.
 
 **The choice rule: every started seed counts.** A configuration is judged by the mean, over all the
 seeds it started, of each seed's *selection score* (``selection_score``):
@@ -78,8 +81,10 @@ def result_problem(result: dict) -> str | None:
     """Why a loaded ``cnbench.result/1`` document cannot be used, or ``None`` when it can.
 
     Checks the fields the leaderboard reads: task name, kind and main metric, model alias, head, an
-    integer seed, hparams, protocol (``train_on_dev``, ``limit``), a known status, and for a
-    completed run a finite dev and test main metric.
+    integer seed, hparams (``epochs`` and ``patience`` integers when given), protocol
+    (``train_on_dev``, ``limit``), a known status, a list ``history`` when given, string
+    ``data.files.<split>.sha256`` when given, and for a completed run a finite dev and test main
+    metric.
     """
     try:
         task, protocol = result["task"], result["protocol"]
@@ -94,6 +99,15 @@ def result_problem(result: dict) -> str | None:
         return f"seed must be an integer, got {seed!r}"
     if not isinstance(hparams, dict):
         return "hparams must be an object"
+    for name in ("epochs", "patience"):
+        if not (hparams.get(name) is None or type(hparams[name]) is int):
+            return f"hparams.{name} must be an integer or null, got {hparams[name]!r}"
+    if not (result.get("history") is None or isinstance(result["history"], list)):
+        return f"history must be a list, got {result['history']!r}"
+    for split, facts in mapping(mapping(result.get("data")).get("files")).items():
+        sha256 = mapping(facts).get("sha256")
+        if not (sha256 is None or isinstance(sha256, str)):
+            return f"data.files.{split}.sha256 must be a string, got {sha256!r}"
     if not isinstance(train_on_dev, bool) or not (limit is None or type(limit) is int):
         return "protocol.train_on_dev must be a boolean and protocol.limit null or an integer"
     if status not in ("completed", "failed"):

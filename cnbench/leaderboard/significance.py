@@ -14,13 +14,16 @@ cell of the best mean test score (ties: first in row order):
 
 A cell counts as significantly worse than the best only when every test that could be run gives
 p < ``ALPHA``: the bootstrap ignores seed variance and the seed test ignores example variance, so a
-difference has to survive both.
+difference has to survive both. Both must also point the same way. The best cell has the highest
+mean test score, so the seed test's difference never favours the other cell; the best-dev seeds,
+though, can be in the reverse order, and the bootstrap's p is one-sided for the best cell's seed
+being the better one, so a reversed pair gets p near 1 instead of counting as a significant loss.
 
 The same two tests compare every cell of a fine-tuning strategy other than full fine-tuning
 (``--tuning``/``--features``) with the full fine-tuning cell of its row's model build and head in
-the same column, when there is one: the question a strategy exists to answer. There the
-bootstrap runs in the direction of the difference (the higher mean test score against the lower),
-so a strategy that beats full fine-tuning shows up as such.
+the same column, when there is one: the question a strategy exists to answer. There the tests run
+in the direction of the difference (the higher mean test score against the lower), so a strategy
+that beats full fine-tuning shows up as such.
 """
 
 from __future__ import annotations
@@ -92,8 +95,9 @@ class Comparison:
     """One cell compared with its column's best cell (by mean test score).
 
     ``bootstrap`` is ``paired_bootstrap(gold, best, cell)`` on best-dev-seed test predictions (its
-    ``delta`` is best minus cell), ``seed_test`` is ``seed_level_test(best, cell)``; either is
-    ``None`` when it could not be run, with the reason in ``notes``.
+    ``delta`` is best minus cell, its ``p_value`` one-sided for the best's seed being the better),
+    ``seed_test`` is ``seed_level_test(best, cell)``; either is ``None`` when it could not be run,
+    with the reason in ``notes``.
     """
 
     is_best: bool
@@ -103,7 +107,8 @@ class Comparison:
 
     @property
     def significantly_worse(self) -> bool | None:
-        """True when every test that ran gives p < ``ALPHA``; ``None`` for the best cell or untested."""
+        """True when every test that ran gives p < ``ALPHA`` for the best cell being the better (see
+        the module); ``None`` for the best cell or untested."""
         p_values = [test["p_value"] for test in (self.bootstrap, self.seed_test) if test is not None]
         if self.is_best or not p_values:
             return None
