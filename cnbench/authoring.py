@@ -96,8 +96,8 @@ TASK = Task(
     defaults=Defaults(max_len={max_len}, epochs=3, lr={lr:g}),
     # The paper to cite for the data.
     citation="TODO",
-    # No dev split? Hold out this fraction of train (every k-th example, the same in every run) to
-    # choose the epoch on.
+    # No dev split? Hold out 1/k of train to choose the epoch on: every k-th example, the same in
+    # every run (0.1 holds out every 10th; k must be a whole number of at least 2).
     dev_from_train=0.0,{tagging_lines}
 )
 '''

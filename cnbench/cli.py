@@ -21,13 +21,14 @@ def _seeds(value: str | None, seed: int) -> list[int]:
         return [seed]
     try:
         if "," in value:
-            return [int(item) for item in value.split(",") if item.strip()]
-        count = int(value)
+            seeds = [int(item) for item in value.split(",") if item.strip()]
+        else:
+            seeds = list(range(1, int(value) + 1))
     except ValueError:
         raise CnbenchError(f"--seeds {value!r}: expected a count (5) or a comma-separated list (1,2,3)") from None
-    if count < 1:
-        raise CnbenchError("--seeds: expected at least one seed")
-    return list(range(1, count + 1))
+    if not seeds:
+        raise CnbenchError(f"--seeds {value!r}: expected at least one seed")
+    return seeds
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,15 +58,12 @@ def list_command():
     print_table("heads", ("name", "task kinds"), heads, names=("name",))
 
 
-def _csv(kind):
-    """Parse ``a,b,c`` into a tuple of ``kind``; a clear error names the bad item."""
+def _csv(kind: click.ParamType):
+    """Parse ``a,b,c`` into a tuple of values of the click type ``kind``; its error names the bad item."""
     def convert(ctx, param, value):
         if value is None:
             return None
-        try:
-            return tuple(kind(item) for item in value.split(",") if item.strip())
-        except ValueError:
-            raise click.BadParameter(f"{value!r}: expected comma-separated {kind.__name__} values") from None
+        return tuple(kind.convert(item.strip(), param, ctx) for item in value.split(",") if item.strip())
     return convert
 
 
@@ -159,26 +157,29 @@ def _display(quiet: bool, verbose: bool, tensorboard: str | None):
 def run_command(seeds, quiet, verbose, tensorboard, **options):
     """Fine-tune, pick the best epoch on dev, score test with it, write one result file per seed."""
     _check_locations(options)
-    from cnbench.train import RunConfig, run
+    from cnbench.train import RunConfig, check_settings, run
     from cnbench.tuning import check_options
 
     check_options([options["tuning"]], options)
+    configs = [RunConfig(seed=seed, **options) for seed in _seeds(seeds, options.pop("seed"))]
+    for config in configs:  # a bad last seed must not wait for the first ones to train
+        check_settings(config)
     results = []
     with _display(quiet, verbose, tensorboard) as display:
-        for seed in _seeds(seeds, options.pop("seed")):
-            results.append(run(RunConfig(seed=seed, **options), log=display.log, display=display))
+        for config in configs:
+            results.append(run(config, log=display.log, display=display))
     _print_summary(results)
 
 
 @cli.command("sweep")
-@click.option("--models", required=True, callback=_csv(str), help="Comma-separated aliases / ids.")
-@click.option("--tasks", required=True, callback=_csv(str), help="Comma-separated task names.")
-@click.option("--heads", default="linear", show_default=True, callback=_csv(str))
+@click.option("--models", required=True, callback=_csv(click.STRING), help="Comma-separated aliases / ids.")
+@click.option("--tasks", required=True, callback=_csv(click.STRING), help="Comma-separated task names.")
+@click.option("--heads", default="linear", show_default=True, callback=_csv(click.STRING))
 @click.option("--seeds", default="3", show_default=True, help="A count (3 -> 1..3) or a list (1,2,3).")
-@click.option("--lr", "lrs", callback=_csv(float), help="Grid, default 2e-5,3e-5,5e-5.")
-@click.option("--batch-size", "batch_sizes", callback=_csv(int), help="Grid, default 16,32.")
-@click.option("--epochs", "epoch_counts", callback=_csv(int), help="Grid, default 2,3,4.")
-@click.option("--tunings", callback=_csv(str), help="Grid of --tuning strategies, default full.")
+@click.option("--lr", "lrs", callback=_csv(click.FLOAT), help="Grid, default 2e-5,3e-5,5e-5.")
+@click.option("--batch-size", "batch_sizes", callback=_csv(click.INT), help="Grid, default 16,32.")
+@click.option("--epochs", "epoch_counts", callback=_csv(click.INT), help="Grid, default 2,3,4.")
+@click.option("--tunings", callback=_csv(click.STRING), help="Grid of --tuning strategies, default full.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: one run after another here; ray: each run a Ray task on a cluster.")
 @click.option("--address", help="ray: the cluster (auto: the one `ray start` began here; local: a private one).")
@@ -218,7 +219,8 @@ def sweep_command(models, tasks, heads, seeds, lrs, batch_sizes, epoch_counts, t
                             executor=RayExecutor(**ray_options) if executor == "ray" else LocalExecutor())
     if outcome.ran:  # logs and pipes are not 80 columns wide: the table needs no squeezing there
         Console(width=None if sys.stdout.isatty() else 160).print(sweep_table(outcome.ran))
-    click.echo(f"sweep: {len(outcome.ran)} ran, {len(outcome.skipped)} already done, {len(outcome.errors)} could not start")
+    click.echo(f"sweep: {len(outcome.ran)} ran, {len(outcome.skipped)} already done, "
+               f"{len(outcome.errors)} could not start or crashed")
     for line in outcome.errors:
         click.echo(f"  {line}", err=True)
     if outcome.errors:
@@ -238,7 +240,9 @@ def leaderboard_command(results_dir, out_path, data_dir):
 
     results_dir = results_dir or default_results()
     out_path = Path(out_path or REPO_ROOT / "leaderboard" / "README.md")
-    tasks = sorted({r["task"]["name"] for r in load_results(results_dir)[0] if isinstance(r.get("task"), dict)})
+    # Gold labels for the tasks that results name; a malformed result is the page's to list under Problems.
+    names = (r["task"].get("name") for r in load_results(results_dir)[0] if isinstance(r.get("task"), dict))
+    tasks = sorted({name for name in names if isinstance(name, str)})
     render_leaderboard(
         results_dir=results_dir,
         reported_path=REPO_ROOT / "leaderboard" / "reported.json",

@@ -1,12 +1,14 @@
 """Where a sweep's runs are carried out: ``LocalExecutor`` (the default) or ``RayExecutor``.
 
-An executor gets the sweep's pending runs (each already planned, with no result file yet, none
-repeated) and yields ``(job, result, error)`` for each one as it finishes: the result document
-after its file is written to ``job.plan.path``, or the one-line reason it could not run. It tells
-the sweep's ``SweepMonitor`` (``watch``) when each run starts and how many run at once.
+An executor says which runs are written already (``is_written``, asked before the sweep starts),
+gets the sweep's pending runs (each already planned, none repeated) and yields ``(job, result,
+error)`` for each one as it finishes: the result document after its file is written to
+``job.plan.path``, or the one-line reason it could not run or crashed. It tells the sweep's
+``SweepMonitor`` (``watch``) when each run starts and how many run at once.
 
 - ``LocalExecutor`` runs them one after another in this process; ``run`` writes each result and
-  shows its progress on the sweep's display.
+  shows its progress on the sweep's display. A run that crashes with any other exception (a GPU
+  out of memory, a bug) is reported as that run's error, and the next run goes on.
 - ``RayExecutor`` submits each as a Ray task with its resource request (``cpus_per_run``,
   ``gpus_per_run``) to a Ray cluster, and yields results in the order they finish. The task runs
   in a scratch folder on its node and returns the result document; the driver (this process)
@@ -27,13 +29,15 @@ import logging
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 from typing import Iterator
 
+from cnbench import distributed
 from cnbench.errors import CnbenchError
 from cnbench.progress import Display, SweepMonitor
 from cnbench.results import write_json_atomic
-from cnbench.train import RunConfig, RunPlan, plan, run
+from cnbench.train import RunConfig, RunPlan, _autocast, _written_result, plan, run
 
 HEARTBEAT_SECONDS = 5.0  # how often the driver wakes while it waits on Ray runs
 
@@ -51,14 +55,35 @@ Outcome = tuple[Job, dict | None, str | None]
 class LocalExecutor:
     """One run after another in this process."""
 
+    def is_written(self, planned: RunPlan) -> bool:
+        """Whether ``run`` would find this run's result written already, by its own rule: a result
+        made in the other precision raises ``CnbenchError``, as ``run`` does, and is not skipped."""
+        return _written_result(planned.path, _precision_here(planned.config.precision)) is not None
+
     def execute(self, jobs: list[Job], log, watch: SweepMonitor) -> Iterator[Outcome]:
         for job in jobs:
             watch.start()
             log(job.label)
             try:
-                yield job, run(job.config, log=log, display=watch.display), None
+                result, error = run(job.config, log=log, display=watch.display), None
             except CnbenchError as err:
-                yield job, None, str(err)
+                result, error = None, str(err)
+            except Exception as err:  # an out-of-memory or a bug ends this run, not the sweep
+                result, error = None, f"{type(err).__name__}: {_first_line(err)}"
+            # Yielded outside the except clause: the exception, and the tensors its traceback
+            # holds, are freed before the next run starts.
+            yield job, result, error
+
+
+@cache
+def _precision_here(requested: str) -> str:
+    """What ``--precision`` resolves to on this machine, as ``run`` resolves it."""
+    return "bf16" if _autocast(distributed.setup(), requested) is not None else "fp32"
+
+
+def _first_line(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else "(no message)"
 
 
 class RayExecutor:
@@ -85,6 +110,11 @@ class RayExecutor:
             raise CnbenchError("--executor ray needs Ray: pip install 'cnbench[ray]'")
         self.address, self.cpus_per_run, self.gpus_per_run, self.max_retries = (
             address, cpus_per_run, gpus_per_run, max_retries)
+
+    def is_written(self, planned: RunPlan) -> bool:
+        """Whether a result file exists. Each worker resolves ``--precision auto`` on its own
+        hardware, which is not known here, so a result in either precision counts as written."""
+        return planned.path.exists()
 
     def execute(self, jobs: list[Job], log, watch: SweepMonitor) -> Iterator[Outcome]:
         if not jobs:

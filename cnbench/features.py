@@ -18,6 +18,7 @@ from itertools import chain
 import numpy as np
 
 from cnbench.data.examples import TaggedSentence, TextExample
+from cnbench.errors import CnbenchError
 
 IGNORE_INDEX = -100  # label id of positions that are not scored (torch cross_entropy default)
 TEXT_CHUNK = 10_000  # examples per tokenizer call: the tokenizer's Python lists never exceed one chunk
@@ -177,20 +178,23 @@ def plan_windows(first_piece: list[int], n_pieces: int, width: int) -> list[tupl
 
     Returns ``(start, end, chars)`` per window, where ``chars`` are the indices of the characters
     (by ``first_piece`` position) scored in that window; windows that score nothing are dropped.
+    Each character is scored in the window that gives it the most context on its shorter side (the
+    earliest such window on a tie). Linear in the sentence length: only the two or three windows
+    that contain a position are looked at, so a corpus read as one long sentence does not stall.
     """
     if n_pieces <= width:
         return [(0, n_pieces, list(range(len(first_piece))))]
     stride = max(1, width // 2)
     starts = list(range(0, n_pieces - width, stride)) + [n_pieces - width]
     windows = [(start, start + width, []) for start in starts]
+    last_strided = len(starts) - 2  # the final window is placed at the end, off the stride
     for char_index, position in enumerate(first_piece):
-        best, best_context = None, -1
-        for window in windows:
-            start, end, _ = window
-            if start <= position < end:
-                context = min(position - start, end - 1 - position)
-                if context > best_context:
-                    best, best_context = window, context
+        # The strided windows that contain the position: those starting in (position - width, position].
+        lowest = max(0, (position - width) // stride + 1)
+        containing = windows[lowest : min(position // stride, last_strided) + 1]
+        if position >= starts[-1]:
+            containing.append(windows[-1])
+        best = max(containing, key=lambda window: min(position - window[0], window[1] - 1 - position))
         best[2].append(char_index)
     return [window for window in windows if window[2]]
 
@@ -204,7 +208,7 @@ def encode_tagging(
 ) -> Features:
     """``boundary_tags(chars) -> list[int]`` adds per-character word-boundary ids when given."""
     if max_len < 3:
-        raise ValueError("max_len must leave room for [CLS], [SEP] and one token")
+        raise CnbenchError(f"max_len {max_len}: expected at least 3, room for [CLS], [SEP] and one token")
     label_id = {name: i for i, name in enumerate(labels)}
     pieces_of = CharPieces(tokenizer)
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id

@@ -33,12 +33,16 @@ def _load_file(path: Path) -> Task:
     try:
         spec.loader.exec_module(module)
     except Exception as err:  # the user's task file: say where it failed, not a traceback
-        message = str(err) if isinstance(err, CnbenchError) else f"{type(err).__name__}: {err}"
-        raise CnbenchError(f"{_line_in(path, err)}: cannot load the task: {message}") from err
+        raise CnbenchError(f"{_line_in(path, err)}: cannot load the task: {_reason(err)}") from err
     task = getattr(module, "TASK", None)
     if not isinstance(task, Task):
         raise CnbenchError(f"{path}: a task module must define TASK = cnbench.task.Task(...)")
     return task
+
+
+def _reason(err: Exception) -> str:
+    """A ``CnbenchError``'s own message (it says what was expected), else the exception's type too."""
+    return str(err) if isinstance(err, CnbenchError) else f"{type(err).__name__}: {err}"
 
 
 def _line_in(path: Path, err: Exception) -> str:
@@ -69,10 +73,14 @@ def all_tasks() -> dict[str, Task]:
             if not path.name.startswith("_"):
                 add(_load_file(path), str(path))
     for entry in entry_points(group="cnbench.tasks"):
-        task = entry.load()
+        origin = f"entry point {entry.name} = {entry.value}"
+        try:
+            task = entry.load()
+        except Exception as err:  # an installed plug-in's bug must not read as a cnbench traceback
+            raise CnbenchError(f"{origin}: cannot load the task: {_reason(err)}") from err
         if not isinstance(task, Task):
-            raise CnbenchError(f"entry point {entry.value}: expected a cnbench.task.Task")
-        add(task, f"entry point {entry.value}")
+            raise CnbenchError(f"{origin}: expected a cnbench.task.Task, got {type(task).__name__}")
+        add(task, origin)
     return {name: task for name, (task, _) in sorted(found.items())}
 
 

@@ -2,9 +2,12 @@
 
 The grid is lr × batch size × epochs × tuning strategy (defaults from common fine-tuning practice:
 2e-5/3e-5/5e-5, 16/32, 2/3/4; full fine-tuning) over any set of models, tasks and heads, each config run with every seed. A run
-whose result file already exists — completed or failed — is skipped, as is a run listed twice,
-so an interrupted sweep continues where it stopped and never repeats finished work. A run that
-fails with a ``CnbenchError`` (e.g. a task without data) is reported and the sweep goes on.
+whose result is written already — completed or failed — is skipped, as is a run listed twice,
+so an interrupted sweep continues where it stopped and never repeats finished work. "Written" is
+``run``'s own rule (the executor's ``is_written``): a result made in the other precision is not
+this run's, and is reported, not skipped. A setting out of range anywhere in the grid stops the
+sweep before anything runs; a run that cannot start for another reason (a ``CnbenchError``, e.g. a
+task without data) or crashes is reported and the sweep goes on.
 
 The runs are carried out by an executor (``cnbench.executors``): one after another in this
 process by default, or as Ray tasks across a cluster (``RayExecutor``); either way the result
@@ -24,7 +27,7 @@ from pathlib import Path
 from cnbench.errors import CnbenchError
 from cnbench.executors import Job, LocalExecutor
 from cnbench.progress import Display
-from cnbench.train import RunConfig, plan
+from cnbench.train import RunConfig, check_settings, plan
 
 DEFAULT_GRID = {"lr": (2e-5, 3e-5, 5e-5), "batch_size": (16, 32), "epochs": (2, 3, 4), "tuning": ("full",)}
 
@@ -33,7 +36,7 @@ DEFAULT_GRID = {"lr": (2e-5, 3e-5, 5e-5), "batch_size": (16, 32), "epochs": (2, 
 class SweepOutcome:
     ran: list[dict]
     skipped: list[str]  # result paths that already existed
-    errors: list[str]  # one line per run that could not start
+    errors: list[str]  # one line per run that could not start or crashed
 
 
 def expand(models, tasks, heads, seeds, grid: dict, base: RunConfig) -> list[RunConfig]:
@@ -58,6 +61,9 @@ def _grid_fields(configs: list[RunConfig]) -> list[str]:
 def run_sweep(configs: list[RunConfig], log=print, executor=None, display: Display | None = None) -> SweepOutcome:
     """Run every config that has no result yet with ``executor`` (default ``LocalExecutor()``);
     ``display`` shows the sweep's progress (default: none shown beyond ``log``)."""
+    for config in configs:  # a typo in the grid stops the sweep before any of it runs
+        check_settings(config)
+    executor = executor or LocalExecutor()
     outcome = SweepOutcome([], [], [])
     jobs: dict[Path, Job] = {}  # by result path: a run listed twice is run once
     varying = _grid_fields(configs)
@@ -66,18 +72,19 @@ def run_sweep(configs: list[RunConfig], log=print, executor=None, display: Displ
         label = f"[{number}/{len(configs)}] {config.model} {config.task} {config.head}{point} seed {config.seed}"
         try:
             planned = plan(config)
+            skip = "listed twice" if planned.path in jobs else "done already" if executor.is_written(planned) else None
         except CnbenchError as err:
             outcome.errors.append(f"{label}: {err}")
             log(f"{label}: error: {err}")
             continue
-        if planned.path.exists() or planned.path in jobs:
+        if skip is not None:
             outcome.skipped.append(str(planned.path))
-            log(f"{label}: {'done already' if planned.path.exists() else 'listed twice'} ({planned.path.name})")
+            log(f"{label}: {skip} ({planned.path.name})")
             continue
         jobs[planned.path] = Job(label, config, planned)
     watch = (display or Display("quiet")).watch_sweep(len(jobs))
     try:
-        for job, result, error in (executor or LocalExecutor()).execute(list(jobs.values()), log=log, watch=watch):
+        for job, result, error in executor.execute(list(jobs.values()), log=log, watch=watch):
             if error is not None:
                 outcome.errors.append(f"{job.label}: {error}")
                 watch.finish(failed=True, seconds=None)

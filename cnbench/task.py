@@ -8,12 +8,21 @@ checksums of the local files, and default hyper-parameters from the literature. 
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 from cnbench.data.readers import check_declaration, check_format
+from cnbench.errors import CnbenchError
 
 KINDS = ("single", "pair", "tagging")
+SPLITS = ("train", "dev", "test")
+# What each head kind is scored by (``cnbench.metrics``: ``classification_metrics`` and
+# ``tagging_metrics``), and so what can pick the best epoch on dev.
+METRICS = {"classification": ("accuracy", "macro_f1"), "tagging": ("f1", "f1_lenient", "precision", "recall")}
+# A tagging label as seqeval's strict IOB2 scores it: outside, or the beginning or inside of an entity type.
+_BIO_TAG = re.compile(r"O|[BI]-(.+)")
 
 
 @dataclass(frozen=True)
@@ -32,9 +41,10 @@ class LocalFiles:
       ``fields`` maps ``text`` and ``spans`` to keys, by default ``"text"`` and ``"label"``.
     - a function ``reader(path, task)`` returning a list of ``TextExample`` or ``TaggedSentence``.
 
-    An unknown format raises ``CnbenchError`` here; a format that does not suit the task's kind,
-    or fields it does not read, raise it when the ``Task`` is built. ``sha256`` maps a file name to
-    the published hash of the file as distributed; a mismatch is reported, not fatal.
+    ``files`` maps a split (``train``, ``dev``, ``test``; ``train`` is required) to its file name.
+    An unknown format or split raises ``CnbenchError`` here; a format that does not suit the task's
+    kind, or fields it does not read, raise it when the ``Task`` is built. ``sha256`` maps a file
+    name to the published hash of the file as distributed; a mismatch is reported, not fatal.
     """
 
     folder: str
@@ -51,6 +61,13 @@ class LocalFiles:
 
     def __post_init__(self):
         check_format(self)
+        where = f"LocalFiles(folder={self.folder!r})"
+        unknown = [split for split in self.files if split not in SPLITS]
+        if unknown:
+            raise CnbenchError(f"{where}: files has splits {unknown}; expected only {', '.join(SPLITS)} "
+                               "(a validation split is 'dev')")
+        if "train" not in self.files:
+            raise CnbenchError(f"{where}: files has no 'train' split; expected the train file's name there")
 
 
 @dataclass(frozen=True)
@@ -112,11 +129,17 @@ class Defaults:
 
 @dataclass(frozen=True)
 class Task:
+    """A task declaration, checked when it is built: a bad one raises ``CnbenchError`` here, not
+    hours into a run. ``main_metric`` must be one of ``METRICS`` for the task's kind; tagging labels
+    must be BIO (``O``, ``B-X``, ``I-X``, both prefixes for each type X); ``dev_from_train`` must be
+    0 or ``1/k`` for a whole ``k >= 2`` (0.5, 0.1, 0.05, ...), so that the share held out is the
+    fraction declared."""
+
     name: str
     description: str
     kind: str  # "single" | "pair" | "tagging"
     labels: tuple[str, ...]
-    main_metric: str  # "accuracy" for sentence tasks, "f1" (strict entity F1) for tagging
+    main_metric: str  # "accuracy" for sentence tasks, "f1" (strict entity F1) for tagging; see METRICS
     local: LocalFiles
     defaults: Defaults
     hub: HubDataset | None = None
@@ -124,16 +147,25 @@ class Task:
     citation: str = ""
     # Turn an ``I-X`` that starts an entity into ``B-X`` (counted and reported) instead of failing.
     repair_bio: bool = False
-    # For data with no dev split: every round(1/fraction)-th train example becomes dev (fixed, not
-    # seeded, so every run of the task selects epochs on the same examples).
+    # For data with no dev split: a fraction 1/k, and every k-th train example becomes dev (fixed,
+    # not seeded, so every run of the task selects epochs on the same examples).
     dev_from_train: float = 0.0
 
     def __post_init__(self):
+        where = f"task {self.name!r}"
         if self.kind not in KINDS:
-            raise ValueError(f"task {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+            raise CnbenchError(f"{where}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
         if self.hub is not None and self.download is not None:
-            raise ValueError(f"task {self.name!r}: declare either a Hub dataset or source files to download, not both")
+            raise CnbenchError(f"{where}: declare either a Hub dataset or source files to download, not both")
         check_declaration(self.local, self.kind)
+        metrics = METRICS[self.head_kind]
+        if self.main_metric not in metrics:
+            raise CnbenchError(f"{where}: main_metric {self.main_metric!r} is not one of {', '.join(metrics)}, "
+                               f"the metrics a {self.kind} task is scored by")
+        if self.kind == "tagging":
+            _check_bio(where, self.labels)
+        if self.dev_from_train != 0:
+            _check_holdout(where, self.dev_from_train)
 
     @property
     def head_kind(self) -> str:
@@ -142,3 +174,31 @@ class Task:
     @property
     def splits(self) -> tuple[str, ...]:
         return tuple(self.local.files)
+
+
+def _check_bio(where: str, labels: tuple[str, ...]) -> None:
+    """Tagging labels are scored as strict IOB2 (seqeval), so each must be ``O``, ``B-X`` or ``I-X``,
+    and a type with one prefix needs the other: ``repair_bio`` turns ``I-X`` into ``B-X``."""
+    types: dict[str, set[str]] = {}
+    for label in labels:
+        match = _BIO_TAG.fullmatch(label)
+        if match is None:
+            raise CnbenchError(f"{where}: label {label!r} is not BIO; expected 'O', 'B-<type>' or 'I-<type>' "
+                               "(strict IOB2: convert BIOES/BMES or IO tags to BIO)")
+        if match.group(1) is not None:
+            types.setdefault(match.group(1), set()).add(label[0])
+    for name, prefixes in sorted(types.items()):
+        if prefixes != {"B", "I"}:
+            [present] = prefixes
+            absent = "I" if present == "B" else "B"
+            raise CnbenchError(f"{where}: labels have {present}-{name} but no {absent}-{name}; "
+                               "expected both for every entity type")
+
+
+def _check_holdout(where: str, fraction: float) -> None:
+    """The holdout takes every k-th train example (``cnbench.data.load``), so only 1/k holds out
+    what it says: 0.3 would hold out a third, and 0.7 or more everything."""
+    every = 1 / fraction if fraction > 0 else math.inf
+    if not (math.isfinite(every) and every >= 2 and math.isclose(every, round(every), rel_tol=1e-9)):
+        raise CnbenchError(f"{where}: dev_from_train {fraction!r}: expected 0 (no holdout) or 1/k for a whole "
+                           "k >= 2, every k-th train example becoming dev (e.g. 0.5, 0.2, 0.1, 0.05)")

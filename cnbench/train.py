@@ -68,6 +68,29 @@ HPARAM_KEYS = ("lr", "head_lr", "crf_lr", "llrd", "epochs", "batch_size", "max_l
                "warmup_ratio", "weight_decay", "grad_clip", "dropout", "patience")
 
 
+# What each numeric setting must be; a value outside stops the run before anything is loaded
+# (``--grad-clip 0`` would zero every gradient and "complete" at chance level).
+VALID_SETTINGS = {
+    "lr": (lambda v: v > 0, "above 0"), "head_lr": (lambda v: v > 0, "above 0"),
+    "crf_lr": (lambda v: v > 0, "above 0"), "llrd": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "epochs": (lambda v: v >= 1, "at least 1"), "batch_size": (lambda v: v >= 1, "at least 1"),
+    "max_len": (lambda v: v >= 3, "at least 3 ([CLS], one token, [SEP])"),
+    "warmup_ratio": (lambda v: 0 <= v <= 1, "in [0, 1]"), "weight_decay": (lambda v: v >= 0, "0 or more"),
+    "grad_clip": (lambda v: v > 0, "above 0"), "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "patience": (lambda v: v >= 1, "at least 1"), "limit": (lambda v: v >= 1, "at least 1"),
+    "seed": (lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
+}
+
+
+def check_settings(config: RunConfig) -> None:
+    """Refuse a setting out of ``VALID_SETTINGS``' range, naming its flag."""
+    for name, (valid, expected) in VALID_SETTINGS.items():
+        value = getattr(config, name)
+        if value is not None and not valid(value):
+            shown = f"{value:g}" if isinstance(value, float) else value
+            raise CnbenchError(f"--{name.replace('_', '-')} {shown}: expected {expected}")
+
+
 @dataclass
 class RunConfig:
     """One run. Hyper-parameters left as ``None`` come from the task, head and model defaults."""
@@ -126,6 +149,7 @@ class RunPlan:
 
 
 def plan(config: RunConfig) -> RunPlan:
+    check_settings(config)
     task = get_task(config.task)
     if config.head not in head_names():
         raise CnbenchError(f"unknown head {config.head!r}; choose one of: {', '.join(head_names())}")

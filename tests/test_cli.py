@@ -108,3 +108,42 @@ def test_help_and_list_do_not_import_torch():
     assert listing.returncode == 0, listing.stderr
     for name in ("chnsenticorp", "msra_ner", "macbert", "scratch-tiny", "linear"):
         assert name in listing.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--limit", "-5"], "--limit -5: expected at least 1"),  # would drop the last 5 of every split
+    (["--epochs", "0"], "--epochs 0: expected at least 1"),
+    (["--seeds", "1,-2"], "--seed -2: expected in [0, 2**32)"),
+    (["--seeds", "0"], "--seeds '0': expected at least one seed"),
+    (["--dropout", "nan"], "--dropout nan: expected in [0, 1)"),
+    (["--warmup-ratio", "1.5"], "--warmup-ratio 1.5: expected in [0, 1]"),
+])
+def test_out_of_range_flags_are_refused_by_run_and_sweep_before_anything_runs(cnbench, tmp_path, args, message):
+    for command in (["run", "--task", "chnsenticorp"], ["sweep", "--models", "scratch-tiny", "--tasks", "chnsenticorp"]):
+        result = cnbench(*command, *args, "--output", tmp_path)
+        assert result.code != 0 and message in result.err and "Traceback" not in result.err, (command, result.err)
+    assert not list(tmp_path.glob("*.json"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "2,0"], "--epochs 0: expected at least 1"),
+    (["--batch-size", "16,-1"], "--batch-size -1: expected at least 1"),
+    (["--lr", "2e-5,x"], "'--lr': 'x' is not a valid float"),
+])
+def test_out_of_range_sweep_grids_are_refused(cnbench, tmp_path, args, message):
+    result = cnbench("sweep", "--models", "scratch-tiny", "--tasks", "chnsenticorp", *args, "--output", tmp_path)
+    assert result.code != 0 and message in result.err and "Traceback" not in result.err
+
+
+def test_a_result_whose_task_has_no_name_is_a_leaderboard_problem_not_a_crash(cnbench, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    nameless = {"schema": "cnbench.result/1", "task": {"kind": "single", "main_metric": "accuracy"}, "protocol": {}}
+    (results / "nameless.json").write_text(json.dumps(nameless), encoding="utf-8")
+    (results / "listed.json").write_text(json.dumps({**nameless, "task": {"name": ["not", "a", "string"]}}),
+                                         encoding="utf-8")
+    board = tmp_path / "board.md"
+    result = cnbench("leaderboard", "--results", results, "--out", board)
+    assert result.code == 0, result.err
+    problems = board.read_text(encoding="utf-8").split("## Problems", 1)[1]
+    assert "nameless.json: missing or malformed field 'name'" in problems and "listed.json" in problems

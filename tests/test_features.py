@@ -64,6 +64,52 @@ def test_windows_cover_every_character_once_with_the_most_context(pieces, width)
                     assert min(first[char] - start, end - 1 - first[char]) >= width // 4 - 1
 
 
+def windows_by_scanning_all(first_piece, n_pieces, width):
+    """``plan_windows`` as it was first written: every character compared with every window."""
+    if n_pieces <= width:
+        return [(0, n_pieces, list(range(len(first_piece))))]
+    stride = max(1, width // 2)
+    starts = list(range(0, n_pieces - width, stride)) + [n_pieces - width]
+    windows = [(start, start + width, []) for start in starts]
+    for char_index, position in enumerate(first_piece):
+        best, best_context = None, -1
+        for window in windows:
+            start, end, _ = window
+            if start <= position < end:
+                context = min(position - start, end - 1 - position)
+                if context > best_context:
+                    best, best_context = window, context
+        best[2].append(char_index)
+    return [window for window in windows if window[2]]
+
+
+@settings(max_examples=500, deadline=None)
+@given(pieces=st.lists(st.integers(1, 4), min_size=1, max_size=200), width=st.integers(1, 40))
+def test_windows_are_those_of_comparing_every_window(pieces, width):
+    first = [sum(pieces[:i]) for i in range(len(pieces))]
+    assert plan_windows(first, sum(pieces), width) == windows_by_scanning_all(first, sum(pieces), width)
+
+
+def test_a_corpus_read_as_one_sentence_is_windowed_in_linear_time():
+    import time
+
+    n = 200_000  # comparing every window took ~30 s here; a linear pass takes well under one
+    began = time.perf_counter()
+    windows = plan_windows(list(range(n)), n, 254)
+    assert time.perf_counter() - began < 10
+    assert [char for _, _, chars in windows for char in chars] == list(range(n))
+    assert windows[0][:2] == (0, 254) and windows[-1][:2] == (n - 254, n)
+
+
+def test_a_max_len_without_room_for_a_character_is_a_clear_error(tokenizer):
+    import pytest
+
+    from cnbench.errors import CnbenchError
+
+    with pytest.raises(CnbenchError, match=r"max_len 2: expected at least 3, room for \[CLS\], \[SEP\] and one token"):
+        encode_tagging([TaggedSentence(("北",), ("B-LOC",))], tokenizer, TAGS, max_len=2)
+
+
 def test_pair_encoding_uses_segment_ids_and_truncates(tokenizer):
     examples = [TextExample("今天天气很好" * 30, "明天下雨", "1"), TextExample("你好", "您好", "0")]
     features = encode_text(examples, tokenizer, ("0", "1"), max_len=32)

@@ -327,6 +327,18 @@ def test_a_result_on_other_data_is_neither_kept_nor_replaced(cnbench, data_dir, 
         assert written.read_text(encoding="utf-8") == before
 
 
+@pytest.mark.parametrize("flag, value, expected", [
+    ("--grad-clip", "0", "expected above 0"), ("--epochs", "0", "expected at least 1"),
+    ("--batch-size", "0", "expected at least 1"), ("--limit", "-5", "expected at least 1"),
+    ("--seed", "-1", "expected in [0, 2**32)"), ("--dropout", "1.5", "expected in [0, 1)"),
+    ("--head-lr", "0", "expected above 0"), ("--max-len", "2", "expected at least 3"),
+])
+def test_a_setting_out_of_range_is_refused_before_anything_loads(cnbench, tmp_path, flag, value, expected):
+    result = cnbench("run", "--task", "chnsenticorp", "--model", "scratch-tiny", flag, value, "--output", tmp_path)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert f"error: {flag} {value}: {expected}" in result.err and "data:" not in result.out
+
+
 def test_a_max_len_beyond_the_models_positions_is_refused_before_training(cnbench, tmp_path):
     result = cnbench("run", *TINY[:-2], "--max-len", "600", "--epochs", "1", "--output", tmp_path)
     assert result.code == 2 and "Traceback" not in result.err

@@ -7,10 +7,12 @@ import json
 import textwrap
 
 import pytest
+import torch
 
+import cnbench.executors
 from cnbench.registry import all_tasks
-from cnbench.sweep import expand
-from cnbench.train import RunConfig
+from cnbench.sweep import expand, run_sweep
+from cnbench.train import RunConfig, plan
 
 
 @pytest.fixture
@@ -112,3 +114,55 @@ def test_the_leaderboard_counts_real_abandoned_seeds_and_bootstraps_on_verified_
     # Real results record their test file's sha256, so the gold loaded from --data-dir is verified.
     assert "no bootstrap" not in text
     assert text.split("## Problems", 1)[1].strip() == "None."
+
+
+def completed() -> dict:
+    """What run_sweep reads from a finished run's result."""
+    return {"task": {"main_metric": "accuracy"}, "status": "completed", "timing": {"total_seconds": 1.0},
+            "metrics": {"dev": {"accuracy": 0.5}, "test": {"accuracy": 0.5}}}
+
+
+def test_a_run_that_crashes_is_reported_and_the_local_sweep_goes_on(tmp_path, monkeypatch):
+    def crashing_run(config, log, display):
+        if config.seed == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\n(details)")
+        if config.seed == 2:
+            raise RuntimeError("The size of tensor a (696) must match the size of tensor b (512)")
+        return completed()
+
+    monkeypatch.setattr(cnbench.executors, "run", crashing_run)
+    configs = [RunConfig(task="chnsenticorp", model="scratch-tiny", seed=seed, output_dir=str(tmp_path))
+               for seed in (1, 2, 3)]
+    lines = []
+    outcome = run_sweep(configs, log=lines.append)
+    assert len(outcome.ran) == 1 and outcome.skipped == []
+    assert outcome.errors == [
+        "[1/3] scratch-tiny chnsenticorp linear seed 1: OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
+        "[2/3] scratch-tiny chnsenticorp linear seed 2: RuntimeError: The size of tensor a (696) must match the size "
+        "of tensor b (512)",
+    ]
+    assert any(line.startswith("[3/3] scratch-tiny chnsenticorp linear seed 3: completed") for line in lines)
+
+
+def test_a_local_sweep_skips_a_result_only_in_the_precision_this_machine_runs(tmp_path, monkeypatch):
+    ran = []
+
+    def recording_run(config, log, display):
+        ran.append(config.seed)
+        return completed()
+
+    monkeypatch.setattr(cnbench.executors, "run", recording_run)
+    monkeypatch.setattr(cnbench.executors, "_precision_here", lambda requested: "bf16")  # as on a bf16 machine
+    configs = [RunConfig(task="chnsenticorp", model="scratch-tiny", seed=seed, output_dir=str(tmp_path))
+               for seed in (1, 2, 3)]
+    written = {1: {"status": "completed", "hparams": {"precision": "bf16"}},
+               2: {"status": "completed", "hparams": {"precision": "fp32"}},
+               3: {"hparams": {"precision": "bf16"}}}  # no status: not a result run would keep
+    for config in configs:
+        plan(config).path.write_text(json.dumps(written[config.seed]), encoding="utf-8")
+
+    outcome = run_sweep(configs, log=lambda line: None)
+    assert outcome.skipped == [str(plan(configs[0]).path)]
+    [error] = outcome.errors  # what `cnbench run` says about the fp32 file, not "done already"
+    assert error.startswith("[2/3] ") and "holds this run's fp32 result, and --precision auto means bf16" in error
+    assert ran == [3]

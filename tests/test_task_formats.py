@@ -20,10 +20,11 @@ NER = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC")
 DEFAULTS = Defaults(max_len=32, epochs=1, lr=1e-3)
 
 
-def task(kind="single", labels=("0", "1"), repair_bio=False, **local) -> Task:
-    local = {"folder": "t", "files": {"test": "test.x"}, **local}
-    return Task(name="t", description="t", kind=kind, labels=labels, main_metric="accuracy",
-                local=LocalFiles(**local), defaults=DEFAULTS, repair_bio=repair_bio)
+def task(kind="single", labels=("0", "1"), repair_bio=False, main_metric=None, dev_from_train=0.0, **local) -> Task:
+    local = {"folder": "t", "files": {"train": "train.x", "test": "test.x"}, **local}
+    return Task(name="t", description="t", kind=kind, labels=labels,
+                main_metric=main_metric or ("f1" if kind == "tagging" else "accuracy"),
+                local=LocalFiles(**local), defaults=DEFAULTS, repair_bio=repair_bio, dev_from_train=dev_from_train)
 
 
 def jsonl(path, *records) -> str:
@@ -224,3 +225,99 @@ def test_the_readme_reader_example_works(tmp_path):
     path.write_bytes(gzip.compress("好|pos\n没有竖线\n".encode()))
     with pytest.raises(DataError, match=r"train.txt.gz:2: '没有竖线' has no '\|'; expected 'text\|label'"):
         read_split(spec.local, path, spec)
+
+
+@pytest.mark.parametrize("declaration, message", [
+    ({"main_metric": "F1"}, r"task 't': main_metric 'F1' is not one of accuracy, macro_f1"),
+    ({"kind": "tagging", "labels": NER, "format": "conll", "main_metric": "accuracy"},
+     r"main_metric 'accuracy' is not one of f1, f1_lenient, precision, recall"),
+    ({"kind": "tagger"}, r"kind 'tagger' is not one of single, pair, tagging"),
+    # BIOES, BMES and IO tags: seqeval's strict IOB2 would fail on them at the first dev evaluation
+    ({"kind": "tagging", "labels": ("O", "B-PER", "I-PER", "E-PER", "S-PER"), "format": "conll"},
+     r"label 'E-PER' is not BIO; expected 'O', 'B-<type>' or 'I-<type>'"),
+    ({"kind": "tagging", "labels": ("O", "B-PER", "M-PER", "E-PER", "S-PER"), "format": "conll"}, "label 'M-PER' is not BIO"),
+    ({"kind": "tagging", "labels": ("O", "PER"), "format": "conll"}, "label 'PER' is not BIO"),
+    ({"kind": "tagging", "labels": ("O", "B-"), "format": "conll"}, "label 'B-' is not BIO"),
+    # repair_bio turns I-PER into B-PER, which must then be a label
+    ({"kind": "tagging", "labels": ("O", "I-PER"), "format": "conll"}, "labels have I-PER but no B-PER"),
+    ({"kind": "tagging", "labels": ("O", "B-PER", "I-PER", "B-LOC"), "format": "conll"}, "labels have B-LOC but no I-LOC"),
+    ({"dev_from_train": 0.7}, r"dev_from_train 0.7: expected 0 \(no holdout\) or 1/k for a whole k >= 2"),
+    ({"dev_from_train": 1.5}, "dev_from_train 1.5: expected"),
+    ({"dev_from_train": 3}, "dev_from_train 3: expected"),
+    ({"dev_from_train": 0.3}, "dev_from_train 0.3: expected"),  # would hold out a third, not 30 %
+    ({"dev_from_train": 0.4}, "dev_from_train 0.4: expected"),  # would hold out half
+    ({"dev_from_train": -0.1}, "dev_from_train -0.1: expected"),
+    ({"dev_from_train": float("nan")}, "dev_from_train nan: expected"),
+    ({"files": {"train": "a", "valid": "b", "test": "c"}},
+     r"LocalFiles\(folder='t'\): files has splits \['valid'\]; expected only train, dev, test"),
+    ({"files": {"dev": "b", "test": "c"}}, r"LocalFiles\(folder='t'\): files has no 'train' split"),
+])
+def test_a_task_declaration_is_checked_when_it_is_built(declaration, message):
+    declaration = {"format": "tsv", "columns": ("label", "text"), **declaration}
+    if declaration["format"] == "conll":
+        del declaration["columns"]
+    with pytest.raises(CnbenchError, match=message):
+        task(**declaration)
+
+
+@pytest.mark.parametrize("declaration", [
+    {"main_metric": "macro_f1"},
+    {"dev_from_train": 0.5}, {"dev_from_train": 0.1}, {"dev_from_train": 0.05}, {"dev_from_train": 1 / 3},
+    {"files": {"train": "a", "dev": "b", "test": "c"}}, {"files": {"train": "a"}},
+    {"kind": "tagging", "labels": NER, "format": "conll", "main_metric": "f1_lenient"},
+    {"kind": "tagging", "labels": ("B-W", "I-W"), "format": "conll"},  # word segmentation as BIO: no O
+])
+def test_sound_task_declarations_are_accepted(declaration):
+    declaration = {"format": "tsv", "columns": ("label", "text"), **declaration}
+    if declaration["format"] == "conll":
+        del declaration["columns"]
+    task(**declaration)
+
+
+def test_the_main_metrics_a_task_may_declare_are_what_its_kind_is_scored_by():
+    from cnbench.metrics import classification_metrics, tagging_metrics
+    from cnbench.task import METRICS
+
+    def scores(metrics):
+        return {name for name, value in metrics.items() if isinstance(value, float)}
+
+    assert set(METRICS["classification"]) == scores(classification_metrics(["0", "1"], ["0", "0"], ("0", "1")))
+    assert set(METRICS["tagging"]) == scores(tagging_metrics([["B-PER", "I-PER", "O"]], [["B-PER", "O", "O"]]))
+    assert all(spec.main_metric in METRICS[spec.head_kind] for spec in all_tasks().values())
+
+
+@pytest.fixture
+def plug_in(tmp_path, monkeypatch):
+    """Install a task plug-in: ``plug_in(source, entry)`` writes a module and a ``cnbench.tasks`` entry point."""
+    def install(source: str, entry: str) -> None:
+        name = f"cnbench_plugin_{tmp_path.name}"
+        (tmp_path / f"{name}.py").write_text(source, encoding="utf-8")
+        info = tmp_path / "fakeplug-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeplug\nVersion: 0.1\n", encoding="utf-8")
+        (info / "entry_points.txt").write_text(f"[cnbench.tasks]\nbad = {name}:{entry}\n", encoding="utf-8")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        all_tasks.cache_clear()
+
+    yield install
+    all_tasks.cache_clear()
+
+
+@pytest.mark.parametrize("source, entry, message", [
+    ("from cnbench.task import Defaults, LocalFiles, Task\n"
+     "TASK = Task(name='plug', description='x', kind='tagger', labels=('0', '1'), main_metric='accuracy',\n"
+     "            local=LocalFiles(folder='x', format='tsv', columns=('label', 'text'), files={'train': 't'}),\n"
+     "            defaults=Defaults(32, 1, 1e-3))\n",
+     "TASK", r"cannot load the task: task 'plug': kind 'tagger' is not one of"),
+    ("TASK = None\n", "TASKX", r"cannot load the task: AttributeError: .*TASKX"),
+    ("raise ImportError('needs a package that is not installed')\n", "TASK",
+     "cannot load the task: ImportError: needs a package that is not installed"),
+    ("TASK = 3\n", "TASK", "expected a cnbench.task.Task, got int"),
+])
+def test_a_broken_plug_in_is_an_error_naming_its_entry_point(cnbench, plug_in, source, entry, message):
+    plug_in(source, entry)
+    with pytest.raises(CnbenchError, match=rf"entry point bad = cnbench_plugin_\w+:{entry}: {message}"):
+        get_task("chnsenticorp")
+    result = cnbench("list")
+    assert result.code == 2 and "error: entry point bad = cnbench_plugin_" in result.err
+    assert "Traceback" not in result.err
