@@ -26,9 +26,20 @@ def atomic_file(path: Path, mode: str = "wb", permissions: int | None = None) ->
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        _sync_folder(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush a folder's entries to disk: a rename is durable only then, and a run deletes its
+    checkpoint right after writing its result."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextmanager
@@ -56,6 +67,7 @@ def atomic_folder(path: Path) -> Iterator[Path]:
             if not path.is_dir():
                 raise
             shutil.rmtree(tmp, ignore_errors=True)
+        _sync_folder(path.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -2,8 +2,11 @@
 
 from cnbench.task import Defaults, LocalFiles, SourceFiles, Task
 
-# The Hub's peoples-daily-ner/peoples_daily_ner holds only a loading script over these files (no
-# parquet conversion is known), so the original files are fetched and checked instead.
+# The Hub's peoples-daily-ner/peoples_daily_ner holds only a loading script (no parquet conversion
+# is known), which datasets 5 no longer runs. The script reads OYE93/Chinese-NLP-Corpus's
+# "People's Daily" example.{train,dev,test}; cnbench fetches and checks zjy-ucas/ChineseNER's files
+# of those names, the release the shared dev/test files come from. UNVERIFIED: that the two copies
+# are byte-identical.
 SOURCE = "https://raw.githubusercontent.com/zjy-ucas/ChineseNER/48e1007e60194c13377f8ce612c505d484b18c7d/data/"
 
 TASK = Task(

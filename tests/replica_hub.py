@@ -318,10 +318,13 @@ class ReplicaHub:
 
     # -- datasets -------------------------------------------------------------------------------
 
-    def _rows(self, task: str, split_file: str, count: int) -> list[list[str]]:
+    def _rows(self, task: str, split_file: str, count: int, skip: int = 0) -> list[list[str]]:
+        """``count`` rows of a bundle file after its first ``skip``: a replica's train split takes
+        dev's rows after those its validation split holds, since a train set that holds the
+        evaluation data is refused."""
         with gzip.open(self.shared / "data" / task / split_file, "rt", encoding="utf-8") as handle:
             lines = handle.read().split("\n")
-        return [line.split("\t") for line in lines[1 : count + 1]]
+        return [line.split("\t") for line in lines[1 + skip : 1 + skip + count]]
 
     def _sentences(self, task: str, split_file: str, count: int) -> list[tuple[list[str], list[str]]]:
         with gzip.open(self.shared / "data" / task / split_file, "rt", encoding="utf-8") as handle:
@@ -353,8 +356,8 @@ class ReplicaHub:
         features = Features({"text": Value("string"), "label": Value("int64")})
         hashes = {"train": "02f200ca5f2a7868", "validation": "405befbaa3bcf1a2", "test": "5372924f059fe767"}
         files = {"dataset_infos.json": _json(infos), ".gitattributes": b"*.parquet filter=lfs\n"}
-        for split, local in (("train", "dev.tsv.gz"), ("validation", "dev.tsv.gz"), ("test", "test.tsv.gz")):
-            rows = [{"text": text, "label": int(label)} for label, text in self._rows("chnsenticorp", local, count)]
+        for split, local, skip in (("train", "dev.tsv.gz", count), ("validation", "dev.tsv.gz", 0), ("test", "test.tsv.gz", 0)):
+            rows = [{"text": text, "label": int(label)} for label, text in self._rows("chnsenticorp", local, count, skip)]
             files[f"data/{split}-00000-of-00001-{hashes[split]}.parquet"] = self._parquet(rows, features)
         repo_id = "lansinuote/ChnSentiCorp"
         return self.repo("dataset", repo_id, files, commit=COMMITS[repo_id], revision=COMMITS[repo_id])
@@ -366,8 +369,8 @@ class ReplicaHub:
         cast = float if score_dtype.startswith("float") else int
         files = {"README.md": b"---\nlicense: unknown\n---\n# LCQMC\n"}  # UNVERIFIED text
         hashes = {"train": "83493a6b9e29a4d0", "validation": "ae04bea7d65ea894", "test": "cb3f2553acbb3663"}
-        for split, local in (("train", "dev.tsv.gz"), ("validation", "dev.tsv.gz"), ("test", "test.tsv.gz")):
-            rows = [{"sentence1": a, "sentence2": b, "score": cast(label)} for a, b, label in self._rows("lcqmc", local, count)]
+        for split, local, skip in (("train", "dev.tsv.gz", count), ("validation", "dev.tsv.gz", 0), ("test", "test.tsv.gz", 0)):
+            rows = [{"sentence1": a, "sentence2": b, "score": cast(label)} for a, b, label in self._rows("lcqmc", local, count, skip)]
             files[f"data/{split}-00000-of-00001-{hashes[split]}.parquet"] = self._parquet(rows, features)
         commit = commit or COMMITS["C-MTEB/LCQMC"]
         return self.repo("dataset", "C-MTEB/LCQMC", files, commit=commit, revision=commit)
@@ -386,10 +389,10 @@ class ReplicaHub:
         files = {}
         for language in ("en", "zh"):
             card += [f"- config_name: {language}", "  data_files:"]
-            for split, local in (("train", "dev.tsv.gz"), ("test", "test.tsv.gz"), ("validation", "dev.tsv.gz")):
+            for split, local, skip in (("train", "dev.tsv.gz", count), ("test", "test.tsv.gz", 0), ("validation", "dev.tsv.gz", 0)):
                 card += [f"  - split: {split}", f"    path: {language}/{split}-*"]
                 rows = [{"premise": p if language == "zh" else "en " + p, "hypothesis": h, "label": names.index(label)}
-                        for p, h, label in self._rows("xnli_zh", local, count)]
+                        for p, h, label in self._rows("xnli_zh", local, count, skip)]
                 files[f"{language}/{split}-00000-of-00001.parquet"] = self._parquet(rows, features)
         files["README.md"] = ("\n".join(card + ["---", "# XNLI", ""])).encode()
         return self.repo("dataset", "facebook/xnli", files)

@@ -66,7 +66,7 @@ def test_family_alias_runs_a_sentence_and_a_tagging_task_from_the_hub(cnbench, t
         assert model["loading"]["pooler"] == pooler and model["head_input"] == reads
         assert ("WARNING" in run.out) == (pooler == "initialised randomly")
         assert result["tokenizer"] == {"source": preset.hub_id, "class": "BertTokenizer", "lowercase": True,
-                                       "normalization": "lowercase"}
+                                       "normalization": "lowercase", "revision": model["revision"]}
         assert result["status"] == "completed" and result["data"]["source"] == "hub"
     if alias == "ernie":  # its own vocabulary size, read through BertTokenizer from vocab.txt
         assert model["config"]["vocab_size"] == 40000

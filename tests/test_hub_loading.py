@@ -31,7 +31,8 @@ def test_sentence_pairs_from_a_hub_layout(tmp_path):
                          "label": ClassLabel(names=["entailment", "neutral", "contradiction"])})
     rows = [{"premise": "他在跑步", "hypothesis": "他在运动", "label": 0},
             {"premise": "他在跑步", "hypothesis": "他在睡觉", "label": 2}]
-    folder = save_splits(tmp_path / "xnli", {"train": rows, "validation": rows[:1], "test": rows}, features)
+    train = [{"premise": "她在游泳", "hypothesis": "她在运动", "label": 0}]
+    folder = save_splits(tmp_path / "xnli", {"train": train, "validation": rows[:1], "test": rows}, features)
     xnli = get_task("xnli_zh")
     task = dataclasses.replace(xnli, hub=dataclasses.replace(xnli.hub, path=str(folder), config=None))
     data = load_task_data(task, data_dir=None)
@@ -47,7 +48,8 @@ def test_tagging_from_a_hub_layout_maps_ids_by_the_declared_names(tmp_path):
     features = Features({"tokens": Sequence(Value("string")), "ner_tags": Sequence(Value("int64"))})
     # the Hub copy orders its tags O, B-PER, I-PER, B-ORG, I-ORG, B-LOC, I-LOC
     rows = [{"tokens": ["北", "京", "人"], "ner_tags": [5, 6, 0]}]
-    folder = save_splits(tmp_path / "msra", {"train": rows * 40, "test": rows}, features)
+    train = [{"tokens": [chr(0x4E00 + i), "京", "人"], "ner_tags": [5, 6, 0]} for i in range(40)]
+    folder = save_splits(tmp_path / "msra", {"train": train, "test": rows}, features)
     msra = get_task("msra_ner")
     task = dataclasses.replace(msra, hub=dataclasses.replace(msra.hub, path=str(folder), data_dir=None, revision=None))
     data = load_task_data(task, data_dir=None)

@@ -386,6 +386,25 @@ def test_concurrent_runs_into_one_folder_leave_complete_results(tmp_path):
     assert not run_folders(tmp_path / ".checkpoints")
 
 
+def test_an_atomic_write_flushes_the_file_and_then_its_folders_entry(tmp_path, monkeypatch):
+    """Without the folder's fsync the rename may not survive a power loss, while the checkpoint
+    deletion that follows a result does: both could be lost."""
+    import stat
+
+    from cnbench.atomic import atomic_file, atomic_folder
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(stat.S_ISDIR(os.fstat(fd).st_mode)), real_fsync(fd)))
+    with atomic_file(tmp_path / "result.json", "w") as handle:
+        handle.write("{}")
+    assert synced == [False, True]
+    synced.clear()
+    with atomic_folder(tmp_path / "entry") as folder:
+        (folder / "part").write_bytes(b"x")
+    assert synced == [False, True]
+
+
 def test_a_leftover_temporary_file_is_never_read_as_a_result(tmp_path):
     final = write_json_atomic(tmp_path / "run.json", {"schema": "cnbench.result/1", "seed": 1})
     (tmp_path / ".run.json.k2j4.tmp").write_text('{"schema": "cnbench.result/1", "se')  # a writer killed mid-write

@@ -71,7 +71,7 @@ def test_every_alias_runs_every_task_from_the_hub(cnbench, tmp_path, replica, pe
     assert result["model"]["revision"] == (commit or _main_commit("model", preset.hub_id))
     assert result["model"]["loading"]["missing_keys"] == []
     assert result["tokenizer"] == {"source": preset.hub_id, "class": "BertTokenizer", "lowercase": True,
-                                   "normalization": "lowercase"}
+                                   "normalization": "lowercase", "revision": result["model"]["revision"]}
     assert result["model"]["loading"]["pooler"] == "pretrained" and "WARNING" not in run.out
 
     files = result["data"]["files"]
@@ -246,6 +246,8 @@ def test_tokenizer_override_is_recorded_and_enters_the_run_key(cnbench, tmp_path
     assert override.code == 0, override.err
     plain, overridden = only_result(tmp_path / "a"), only_result(tmp_path / "b")
     assert overridden["tokenizer"]["source"] == "google-bert/bert-base-chinese"
+    assert overridden["tokenizer"]["revision"] == _main_commit("model", "google-bert/bert-base-chinese")
+    assert "revision" not in plain["tokenizer"]  # a local folder: its files are what they are
     assert overridden["protocol"]["tokenizer"] == "google-bert/bert-base-chinese"
     assert plain["run_key"] != overridden["run_key"]
     assert plain["predictions"] == overridden["predictions"]  # the same vocabulary and normalisation

@@ -269,8 +269,12 @@ def load_tokenizer(source: str, local_only: bool = False, revision: str | None =
             normalization = "lowercase" if lowercase else "as published"
     except (OSError, ValueError, TypeError) as err:
         raise hub.not_available(f"tokenizer {source!r}", err) from None
-    return tokenizer, {"source": source, "class": type(tokenizer).__name__, "lowercase": lowercase,
-                       "normalization": normalization}
+    info = {"source": source, "class": type(tokenizer).__name__, "lowercase": lowercase,
+            "normalization": normalization}
+    if not Path(source).expanduser().is_dir():  # a Hub id: the commit its files came from
+        found = vocab or has("tokenizer.json") or has("tokenizer_config.json")
+        info["revision"] = Path(found).parent.name if found else None
+    return tokenizer, info
 
 
 def _has_upper_case_latin(vocab: Path) -> bool:
