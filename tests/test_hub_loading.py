@@ -41,6 +41,13 @@ def test_sentence_pairs_from_a_hub_layout(tmp_path):
     assert data.splits["dev"][0].text_b == "他在运动"
     assert data.provenance["test"]["split"] == "test"
 
+    # a folder has no commit: its files' bytes are its identity
+    from datasets import Dataset
+
+    rows[1]["label"] = 1
+    Dataset.from_list(rows, features=features).to_parquet(str(folder / "test.parquet"))
+    assert load_task_data(task, data_dir=None).identity() != data.identity()
+
 
 def test_tagging_from_a_hub_layout_maps_ids_by_the_declared_names(tmp_path):
     from datasets import Features, Sequence, Value

@@ -29,6 +29,7 @@ from cnbench.data.bio import repair_bio
 from cnbench.data.examples import TaggedSentence, TextExample
 from cnbench.data.readers import read_split
 from cnbench.errors import CnbenchError, DataError
+from cnbench.hashing import files_sha256
 from cnbench.results import data_identity, gold_sha256
 from cnbench.task import Task
 
@@ -239,8 +240,11 @@ def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
     from cnbench import hub
 
     spec = task.hub
+    content = None
     if Path(spec.path).is_dir():  # a dataset folder laid out as on the Hub: the same reading code
         folder, commit = Path(spec.path), None
+        # No commit names its content, so its files' bytes do (the data identity reads ``sha256``).
+        content = files_sha256(sorted(path for path in folder.rglob("*") if path.is_file()))
     else:
         patterns = None if spec.files is None else [*spec.files, "README.md", "dataset_infos.json"]
         folder, commit = hub.snapshot(spec.path, "dataset", spec.revision, patterns)
@@ -259,6 +263,8 @@ def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
         data.provenance[split] = {"source": "hub", "hub": spec.path, "config": spec.config, "revision": commit,
                                   "requested_revision": spec.revision, "data_dir": spec.data_dir,
                                   "split": hub_split, "rows": len(dataset), "cut": spec.cut}
+        if content is not None:
+            data.provenance[split]["sha256"] = content
         if dropped:
             data.provenance[split]["empty_rows_dropped"] = dropped
             data.notes.append(f"{where}: {dropped} empty row(s) dropped")
