@@ -161,6 +161,8 @@ def test_rejects_unsupported_inputs(base_model, expected):
         NezhaConfig(hidden_size=30, num_attention_heads=2)
     with pytest.raises(StrictDataclassClassValidationError, match="multiple"):
         NezhaConfig(hidden_size=32, num_attention_heads=3)
+    with pytest.raises(StrictDataclassClassValidationError, match="use_relative_position is false"):
+        NezhaConfig(use_relative_position=False)
 
 
 def _python(code: str) -> subprocess.CompletedProcess:

@@ -21,7 +21,8 @@ class NezhaConfig(PreTrainedConfig):
     Construction raises ``huggingface_hub.errors.StrictDataclassClassValidationError`` (as every
     transformers 5 config does on a bad architecture; the message names the cause) when
     ``hidden_size`` is not a multiple of ``num_attention_heads``, when the per-head size is odd (the
-    sinusoid table interleaves sin/cos pairs) or when ``max_relative_position`` is negative.
+    sinusoid table interleaves sin/cos pairs), when ``max_relative_position`` is negative, or when
+    ``use_relative_position`` (true in the published configs) is false.
     """
 
     model_type = "nezha"
@@ -36,6 +37,7 @@ class NezhaConfig(PreTrainedConfig):
     attention_probs_dropout_prob: float | int = 0.1
     max_position_embeddings: int = 512
     max_relative_position: int = 64
+    use_relative_position: bool = True
     type_vocab_size: int = 2
     initializer_range: float = 0.02
     layer_norm_eps: float = 1e-12
@@ -58,6 +60,9 @@ class NezhaConfig(PreTrainedConfig):
             raise ValueError(f"the per-head size hidden_size / num_attention_heads must be even, got {head_size}")
         if self.max_relative_position < 0:
             raise ValueError(f"max_relative_position must be >= 0, got {self.max_relative_position}")
+        if not self.use_relative_position:
+            raise ValueError("use_relative_position is false: NEZHA is implemented with its relative position "
+                             "encoding only, so such a checkpoint is another model")
 
 
 __all__ = ["NezhaConfig"]
