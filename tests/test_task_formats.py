@@ -99,6 +99,7 @@ def test_jsonl_sentence_pairs_with_a_field_mapping(tmp_path):
     ({"text_a": " ", "label": "1"}, "'text_a' is ' '; expected non-empty text"),
     ({"text_a": ["好"], "label": "1"}, "expected non-empty text"),
     ({"text": "好", "label": "1"}, "no 'text_a' key"),
+    ('{"text_a": "\\ud800好", "label": "1"}', "half a surrogate pair"),  # a tokenizer would crash on it
 ])
 def test_jsonl_errors_name_file_and_line(tmp_path, record, message):
     path = jsonl(tmp_path / "s.json", {"text_a": "好", "label": "0"}, record)

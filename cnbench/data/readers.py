@@ -443,6 +443,11 @@ def _json_object(path: Path, number: int, line: str, fields: dict[str, str]) -> 
     if not isinstance(record, dict):
         raise DataError(path, number, f"{_short(record)} is not a JSON object; expected one object per line "
                                       "(JSON lines, not one JSON array)")
+    if "\\u" in line:  # an escape such as \ud800 decodes to a lone surrogate, which tokenizers refuse
+        try:
+            json.dumps(record, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise DataError(path, number, "a \\u escape is half a surrogate pair; expected valid Unicode text") from None
     missing = [key for key in fields.values() if key not in record]
     if missing:
         raise DataError(path, number, f"no {', '.join(map(repr, missing))} key; expected keys "
