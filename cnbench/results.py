@@ -75,8 +75,17 @@ def run_key(spec: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
+# File systems allow 255 bytes a name; the temporary file written beside a result adds a dot and a suffix.
+MAX_FILENAME_BYTES = 200
+
+
 def result_filename(task: str, model_alias: str, head: str, key: str, seed: int) -> str:
+    """``<task>--<model>--<head>--<run key>--seed<n>.json``. A model given as a deep checkpoint path
+    keeps only its end: the run key, which holds the whole path, keeps such names apart."""
     safe_model = model_alias.replace("/", "_")
+    excess = len(f"{task}--{safe_model}--{head}--{key}--seed{seed}.json".encode()) - MAX_FILENAME_BYTES
+    if excess > 0:
+        safe_model = safe_model.encode()[excess:].decode("utf-8", errors="ignore")
     return f"{task}--{safe_model}--{head}--{key}--seed{seed}.json"
 
 

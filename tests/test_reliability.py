@@ -405,6 +405,17 @@ def test_an_atomic_write_flushes_the_file_and_then_its_folders_entry(tmp_path, m
     assert synced == [False, True]
 
 
+def test_a_deep_checkpoint_path_still_gives_a_result_file_name_the_file_system_takes(tmp_path):
+    from cnbench.results import MAX_FILENAME_BYTES, result_filename
+
+    deep = "/".join(["实验结果"] * 40) + "/checkpoint-900"
+    name = result_filename("msra_ner", deep, "crf", "0123456789ab", 3)
+    assert len(name.encode()) <= MAX_FILENAME_BYTES and name.endswith("checkpoint-900--crf--0123456789ab--seed3.json")
+    write_json_atomic(tmp_path / name, {"schema": "x"})  # too long a name would fail only here, after training
+    assert result_filename("msra_ner", "hfl/chinese-macbert-base", "crf", "0123456789ab", 3) == \
+        "msra_ner--hfl_chinese-macbert-base--crf--0123456789ab--seed3.json"
+
+
 def test_a_leftover_temporary_file_is_never_read_as_a_result(tmp_path):
     final = write_json_atomic(tmp_path / "run.json", {"schema": "cnbench.result/1", "seed": 1})
     (tmp_path / ".run.json.k2j4.tmp").write_text('{"schema": "cnbench.result/1", "se')  # a writer killed mid-write
