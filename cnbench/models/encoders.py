@@ -102,7 +102,7 @@ def _scratch_bert(name: str, preset: ModelPreset, tokenizer_source: str) -> Load
             "weights_sha256": None,
             "source": "scratch",
             "tokenizer": tokenizer_source,
-            "config": _config_summary(config),
+            "config": _config_summary(config, model),
         },
         tokenizer_info=tokenizer_info,
         overrides=preset.overrides,
@@ -172,7 +172,7 @@ def _pretrained(model_id: str, alias: str, overrides: dict, tokenizer_source: st
             "requested_revision": revision,
             "weights_sha256": files_sha256(_weight_files(local)) if local.is_dir() else None,
             "source": "local" if local.is_dir() else "hub",
-            "config": _config_summary(config),
+            "config": _config_summary(config, model),
             "loading": loading,
         },
         tokenizer_info=tokenizer_info,
@@ -353,7 +353,14 @@ def _weight_files(folder: Path) -> list[Path]:
     return sorted([*folder.glob("*.safetensors"), *folder.glob("*.bin")])
 
 
-def _config_summary(config) -> dict:
+def _config_summary(config, model: nn.Module) -> dict:
+    """The architecture, as built. ``embedding_size`` is the embeddings' width where it is narrower
+    than the hidden size (factorised: ALBERT, ELECTRA-small), read from the model: some configs
+    carry the key as a leftover (NEZHA's 128) that their architecture never uses."""
     keys = ("model_type", "num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
-            "vocab_size", "max_position_embeddings", "max_relative_position", "embedding_size")
-    return {key: getattr(config, key) for key in keys if hasattr(config, key)}
+            "vocab_size", "max_position_embeddings", "max_relative_position")
+    summary = {key: getattr(config, key) for key in keys if hasattr(config, key)}
+    width = model.get_input_embeddings().embedding_dim
+    if width != config.hidden_size:
+        summary["embedding_size"] = width
+    return summary
