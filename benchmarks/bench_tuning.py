@@ -62,7 +62,7 @@ def interleaved_step_ms(strategies: list[str], max_len: int, rounds: int = 12) -
     from cnbench.heads import build_head
     from cnbench.models.encoders import load_model
     from cnbench.models.fast_dropout import use_fast_dropout
-    from cnbench.train import RunConfig, TaskModel, _autocast, build_optimizer, plan
+    from cnbench.train import RunConfig, TaskModel, bf16_autocast, build_optimizer, plan
     from cnbench.tuning import apply_strategy, build_features
 
     torch.set_num_threads(1)
@@ -82,7 +82,7 @@ def interleaved_step_ms(strategies: list[str], max_len: int, rounds: int = 12) -
              "attention_mask": torch.ones(32, max_len, dtype=torch.bool),
              "token_type_ids": torch.zeros(32, max_len, dtype=torch.long),
              "labels": torch.randint(0, 2, (32,), generator=generator)}
-    autocast = _autocast(torch.device("cpu"), "auto")
+    autocast = bf16_autocast(torch.device("cpu"), "auto")
     times: dict[str, list[float]] = {strategy: [] for strategy in strategies}
     for round_ in range(rounds + 2):  # the first two rounds warm up
         for strategy, (model, optimizer) in steps.items():

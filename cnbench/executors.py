@@ -37,7 +37,7 @@ from cnbench import distributed
 from cnbench.errors import CnbenchError
 from cnbench.progress import Display, SweepMonitor
 from cnbench.results import write_json_atomic
-from cnbench.train import RunConfig, RunPlan, _autocast, _written_result, plan, run
+from cnbench.train import RunConfig, RunPlan, bf16_autocast, plan, run, written_result
 
 HEARTBEAT_SECONDS = 5.0  # how often the driver wakes while it waits on Ray runs
 
@@ -58,7 +58,7 @@ class LocalExecutor:
     def is_written(self, planned: RunPlan) -> bool:
         """Whether ``run`` would find this run's result written already, by its own rule: a result
         made in the other precision raises ``CnbenchError``, as ``run`` does, and is not skipped."""
-        return _written_result(planned.path, _precision_here(planned.config.precision)) is not None
+        return written_result(planned.path, _precision_here(planned.config.precision)) is not None
 
     def execute(self, jobs: list[Job], log, watch: SweepMonitor) -> Iterator[Outcome]:
         for job in jobs:
@@ -78,7 +78,7 @@ class LocalExecutor:
 @cache
 def _precision_here(requested: str) -> str:
     """What ``--precision`` resolves to on this machine, as ``run`` resolves it."""
-    return "bf16" if _autocast(distributed.setup(), requested) is not None else "fp32"
+    return "bf16" if bf16_autocast(distributed.setup(), requested) is not None else "fp32"
 
 
 def _first_line(err: Exception) -> str:

@@ -176,7 +176,7 @@ def plan(config: RunConfig) -> RunPlan:
         protocol["tokenizer"] = config.tokenizer
     spec = {"task": task.name, "model": config.model, "head": config.head, "hparams": hparams,
             "protocol": protocol, "seed": config.seed}
-    if config.precision != "auto":  # "auto" resolves on the machine that runs; see _written_result
+    if config.precision != "auto":  # "auto" resolves on the machine that runs; see written_result
         spec["precision"] = config.precision
     key = run_key(spec)
     folder = Path(config.output_dir) if config.output_dir else paths.results_dir()
@@ -195,9 +195,9 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     if device.type == "cpu":  # activation tensors of every batch width would stay on the heap
         allocator.return_large_blocks()
     reset_peak_memory(device)
-    autocast = _autocast(device, config.precision)
+    autocast = bf16_autocast(device, config.precision)
     precision = "bf16" if autocast is not None else "fp32"
-    written = _written_result(p.path, precision)
+    written = written_result(p.path, precision)
 
     # -- data: examples -> features ----------------------------------------------------------
     data, train_facts, fingerprints = _load_data(task, config)
@@ -516,7 +516,7 @@ def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, s
     return features
 
 
-def _autocast(device, precision: str):
+def bf16_autocast(device, precision: str):
     """bf16 autocast where the hardware runs it natively (AVX512-BF16/AMX CPUs, Ampere+ GPUs)."""
     if precision == "fp32":
         return None
@@ -529,7 +529,7 @@ def _autocast(device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16) if supported else None
 
 
-def _written_result(path: Path, precision: str) -> dict | None:
+def written_result(path: Path, precision: str) -> dict | None:
     """The result this run already wrote, if any. One made in the other precision is refused: with
     ``--precision auto`` the run key (and so the file name) is the same on every machine, but a
     bf16 and an fp32 run are two configurations, and one must not silently take the other's place."""
