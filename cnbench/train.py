@@ -71,7 +71,7 @@ HPARAM_KEYS = ("lr", "head_lr", "crf_lr", "llrd", "epochs", "batch_size", "max_l
 # What each numeric setting must be; a value outside stops the run before anything is loaded
 # (``--grad-clip 0`` would zero every gradient and "complete" at chance level).
 VALID_SETTINGS = {
-    "lr": (lambda v: v > 0, "above 0"), "head_lr": (lambda v: v > 0, "above 0"),
+    "lr": (lambda v: v >= 0, "0 or more"), "head_lr": (lambda v: v > 0, "above 0"),
     "crf_lr": (lambda v: v > 0, "above 0"), "llrd": (lambda v: 0 < v <= 1, "in (0, 1]"),
     "epochs": (lambda v: v >= 1, "at least 1"), "batch_size": (lambda v: v >= 1, "at least 1"),
     "max_len": (lambda v: v >= 3, "at least 3 ([CLS], one token, [SEP])"),
