@@ -17,3 +17,9 @@ class DataError(CnbenchError):
         self.line = line
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
+
+
+def first_line(err: BaseException) -> str:
+    """An exception's message cut to its first line, for one-line reports ("" when it has none)."""
+    message = str(err).strip()
+    return message.splitlines()[0] if message else ""

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Iterator
 
 from cnbench import distributed
-from cnbench.errors import CnbenchError
+from cnbench.errors import CnbenchError, first_line
 from cnbench.progress import Display, SweepMonitor
 from cnbench.results import write_json_atomic
 from cnbench.train import RunConfig, RunPlan, bf16_autocast, plan, run, written_result
@@ -69,7 +69,7 @@ class LocalExecutor:
             except CnbenchError as err:
                 result, error = None, str(err)
             except Exception as err:  # an out-of-memory or a bug ends this run, not the sweep
-                result, error = None, f"{type(err).__name__}: {_first_line(err)}"
+                result, error = None, f"{type(err).__name__}: {first_line(err) or '(no message)'}"
             # Yielded outside the except clause: the exception, and the tensors its traceback
             # holds, are freed before the next run starts.
             yield job, result, error
@@ -79,11 +79,6 @@ class LocalExecutor:
 def _precision_here(requested: str) -> str:
     """What ``--precision`` resolves to on this machine, as ``run`` resolves it."""
     return "bf16" if bf16_autocast(distributed.setup(), requested) is not None else "fp32"
-
-
-def _first_line(err: Exception) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[0] if lines else "(no message)"
 
 
 class RayExecutor:

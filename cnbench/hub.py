@@ -14,7 +14,7 @@ import socket
 from functools import lru_cache
 from urllib.parse import urlparse
 
-from cnbench.errors import CnbenchError
+from cnbench.errors import CnbenchError, first_line
 
 PROBE_SECONDS = 3.0
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
@@ -65,8 +65,7 @@ def not_available(what: str, err: Exception) -> CnbenchError:
             f"{what}: not in the Hugging Face cache ({cache_location()}) and the Hub is not reachable "
             f"({reason}); download it on a connected machine (or set HF_HOME to a cache that has it)"
         )
-    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return CnbenchError(f"{what}: {first_line}")
+    return CnbenchError(f"{what}: {first_line(err) or type(err).__name__}")
 
 
 def snapshot(repo_id: str, repo_type: str, revision: str | None, allow_patterns: list[str] | None = None):

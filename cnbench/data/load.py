@@ -28,7 +28,7 @@ from pathlib import Path
 from cnbench.data.bio import repair_bio
 from cnbench.data.examples import TaggedSentence, TextExample
 from cnbench.data.readers import read_split
-from cnbench.errors import CnbenchError, DataError
+from cnbench.errors import CnbenchError, DataError, first_line
 from cnbench.hashing import files_sha256
 from cnbench.results import data_identity, gold_sha256
 from cnbench.task import Task
@@ -256,8 +256,8 @@ def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
                 dataset = datasets.load_dataset(str(folder), spec.config, data_dir=spec.data_dir, split=hub_split,
                                                 data_files=_card_data_files(folder, spec.config))
         except Exception as err:  # a split or config the repository does not have: one line
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise CnbenchError(f"Hub dataset {spec.path!r} (config {spec.config}, split {hub_split}): {first}") from None
+            raise CnbenchError(f"Hub dataset {spec.path!r} (config {spec.config}, split {hub_split}): "
+                               f"{first_line(err) or type(err).__name__}") from None
         examples, dropped, repaired = convert_hub_rows(task, dataset, where)
         data.splits[split] = examples
         data.provenance[split] = {"source": "hub", "hub": spec.path, "config": spec.config, "revision": commit,
