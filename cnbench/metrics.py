@@ -1,5 +1,9 @@
 """Scores. Sentence tasks: accuracy (plus macro-F1). Tagging: entity-level F1 by seqeval.
 
+Macro-F1 averages over the labels that occur in the gold or the predictions (scikit-learn's
+``f1_score(average="macro")``): a label absent from both, as on a small ``--limit`` subset, has no
+F1 to average rather than an F1 of 0.
+
 The main tagging metric ``f1`` is seqeval's *strict* IOB2 micro F1: an entity counts only when it
 is well formed (starts with ``B-``) and matches the gold span and type exactly. ``f1_lenient`` is
 seqeval's default mode, in which an ``I-X`` after ``O`` still opens an entity: it counts entities
@@ -15,8 +19,9 @@ def classification_metrics(gold: list[str], predicted: list[str], labels: tuple[
     if len(gold) != len(predicted):
         raise ValueError(f"{len(gold)} gold labels but {len(predicted)} predictions")
     correct = sum(g == p for g, p in zip(gold, predicted))
+    occurring = set(gold) | set(predicted)
     f1s = []
-    for label in labels:
+    for label in (label for label in labels if label in occurring):
         tp = sum(g == p == label for g, p in zip(gold, predicted))
         fp = sum(p == label != g for g, p in zip(gold, predicted))
         fn = sum(g == label != p for g, p in zip(gold, predicted))

@@ -14,6 +14,15 @@ def test_accuracy_and_macro_f1_by_hand():
     assert scores["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
 
 
+def test_macro_f1_leaves_out_a_label_absent_from_gold_and_predictions():
+    from sklearn.metrics import f1_score
+
+    gold, predicted = ["1", "1", "0"], ["1", "0", "0"]
+    scores = classification_metrics(gold, predicted, ("0", "1", "2"))  # "2" occurs nowhere
+    assert scores["macro_f1"] == pytest.approx(f1_score(gold, predicted, average="macro"))
+    assert classification_metrics(["1", "1"], ["1", "1"], ("0", "1"))["macro_f1"] == 1.0
+
+
 def test_strict_and_lenient_f1_differ_on_an_ill_formed_prediction():
     gold = [["B-PER", "I-PER", "O", "B-LOC", "I-LOC"]]
     predicted = [["I-PER", "I-PER", "O", "B-LOC", "I-LOC"]]  # PER starts with I-: ill-formed
