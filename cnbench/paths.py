@@ -4,7 +4,9 @@
   else beside the cnbench checkout); ``data/`` and ``models/`` live under it.
 - ``CNBENCH_DATA_DIR``: the data directory itself (default ``<shared>/data``); ``--data-dir``
   overrides it. A split without a local file loads from the Hub. A directory named explicitly
-  (flag or variable) that does not exist is an error, never a silent fall-back to the Hub.
+  (flag or variable) that does not exist is an error, never a silent fall-back to the Hub; so is
+  a data location named one level too high (the task folders under its ``data/``) or a
+  ``CNBENCH_SHARED_DIR`` that is itself a data directory.
 - ``CNBENCH_TOKENIZER_DIR``: the tokenizer/config used by the from-scratch presets (default
   ``<shared>/models/bert-base-chinese-tokenizer``, else the Hub's ``google-bert/bert-base-chinese``).
 """
@@ -55,7 +57,20 @@ def data_dir(override: str | Path | None = None) -> Path | None:
     shared = shared_dir()
     if shared is not None and (shared / "data").is_dir():
         return shared / "data"
+    if "CNBENCH_SHARED_DIR" in os.environ:
+        _refuse_data_as_shared(shared)
     return None
+
+
+def _refuse_data_as_shared(shared: Path) -> None:
+    """CNBENCH_SHARED_DIR set to the data folder itself would send every run to the Hub."""
+    from cnbench.registry import all_tasks  # the registry finds its task folders through this module
+
+    folders = sorted({task.local.folder for task in all_tasks().values() if (shared / task.local.folder).is_dir()})
+    if folders:
+        raise CnbenchError(f"CNBENCH_SHARED_DIR {shared} has no data/ folder but holds task folders "
+                           f"({', '.join(f + '/' for f in folders)}): it is a data directory; set "
+                           "CNBENCH_DATA_DIR to it instead")
 
 
 def tokenizer_dir() -> str:
