@@ -75,3 +75,16 @@ def test_a_hub_label_outside_the_task_labels_is_reported_with_its_row(tmp_path):
     task = dataclasses.replace(senti, hub=dataclasses.replace(senti.hub, path=str(folder), label_names=None, label_map={}))
     with pytest.raises(DataError, match=r"\[train\] row 1"):
         load_task_data(task, data_dir=None)
+
+
+def test_a_whitespace_only_hub_text_is_refused_like_a_local_one(tmp_path):
+    from datasets import Features, Value
+
+    features = Features({"text": Value("string"), "label": Value("int64")})
+    folder = save_splits(tmp_path / "senti", {"train": [{"text": "好", "label": 1}, {"text": " \u3000", "label": 0}],
+                                              "validation": [{"text": "好", "label": 1}],
+                                              "test": [{"text": "好", "label": 1}]}, features)
+    senti = get_task("chnsenticorp")
+    task = dataclasses.replace(senti, hub=dataclasses.replace(senti.hub, path=str(folder), label_names=None, label_map={}))
+    with pytest.raises(DataError, match=r"\[train\] row 1.*whitespace-only text"):
+        load_task_data(task, data_dir=None)

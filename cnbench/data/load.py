@@ -27,7 +27,7 @@ from pathlib import Path
 
 from cnbench.data.bio import repair_bio
 from cnbench.data.examples import TaggedSentence, TextExample
-from cnbench.data.readers import read_split
+from cnbench.data.readers import is_text, read_split
 from cnbench.errors import CnbenchError, DataError, first_line
 from cnbench.hashing import files_sha256
 from cnbench.results import data_identity, gold_sha256
@@ -360,8 +360,8 @@ def convert_hub_rows(task: Task, dataset, where: str) -> tuple[list, int, int]:
         else:
             text_a = row[columns["text_a"]]
             text_b = row[columns["text_b"]] if "text_b" in columns else None
-            if not text_a or ("text_b" in columns and not text_b):
-                raise DataError(here, None, "empty text; expected non-empty text")
+            if not is_text(text_a) or ("text_b" in columns and not is_text(text_b)):
+                raise DataError(here, None, "empty or whitespace-only text; expected non-empty text")
             examples.append(TextExample(text_a, text_b, name_of(row[columns["label"]], here)))
     return examples, dropped, repaired
 

@@ -121,7 +121,7 @@ def read_tsv(
                 path, number, f"{len(values)} tab-separated fields; expected {len(columns)} ({_tab(columns)})"
             )
         for name in text_fields:
-            if values[at[name]].strip() == "":
+            if not is_text(values[at[name]]):
                 raise DataError(path, number, f"empty {fields[name]!r}; expected non-empty text")
         label = values[at["label"]]
         if label not in label_set:
@@ -217,7 +217,7 @@ def read_jsonl(
         texts = []
         for name in ("text_a", "text_b") if kind == "pair" else ("text_a",):
             text = value(name)
-            if not isinstance(text, str) or not text.strip():
+            if not is_text(text):
                 raise DataError(path, number, f"{fields[name]!r} is {_short(text)}; expected non-empty text")
             texts.append(text)
         label = value("label")
@@ -481,12 +481,14 @@ def _is_tagged_sentence(example) -> bool:
             and all(isinstance(tag, str) for tag in tags))
 
 
-def _is_text_example(example, pair: bool) -> bool:
-    def text(value) -> bool:
-        return isinstance(value, str) and value.strip() != ""
+def is_text(value) -> bool:
+    """A sentence task's text: a string with something besides whitespace, from any source."""
+    return isinstance(value, str) and value.strip() != ""
 
-    return (isinstance(example, TextExample) and text(example.text_a) and isinstance(example.label, str)
-            and (text(example.text_b) if pair else example.text_b is None))
+
+def _is_text_example(example, pair: bool) -> bool:
+    return (isinstance(example, TextExample) and is_text(example.text_a) and isinstance(example.label, str)
+            and (is_text(example.text_b) if pair else example.text_b is None))
 
 
 def _is_list_of_str(value) -> bool:
