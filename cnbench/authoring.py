@@ -221,15 +221,18 @@ def _length(example) -> int:
 
 
 def _print_lengths(task: Task, splits: dict[str, list]) -> None:
+    room = task.defaults.max_len - (3 if task.kind == "pair" else 2)
     rows = []
     for split, examples in splits.items():
         lengths = sorted(map(_length, examples))
         ranks = [lengths[min(len(lengths) - 1, (len(lengths) * p + 99) // 100 - 1)] for p in PERCENTILES]
-        longer = sum(length > task.defaults.max_len for length in lengths)
+        longer = sum(length > room for length in lengths)
         rows.append((split, *map(str, ranks), str(lengths[-1]), str(longer)))
     cut = "windowed, not cut" if task.kind == "tagging" else "truncated"
     print_table(f"length in characters{' (text_a + text_b)' if task.kind == 'pair' else ''}",
-                ("split", *(f"p{p}" for p in PERCENTILES), "max", f"> max_len {task.defaults.max_len} ({cut})"), rows)
+                ("split", *(f"p{p}" for p in PERCENTILES), "max", f"> {room} ({cut})"), rows)
+    click.echo(f"({room} characters fit: max_len {task.defaults.max_len} word pieces less [CLS] and "
+               f"{'two [SEP]' if task.kind == 'pair' else '[SEP]'}, one piece per Chinese character)")
 
 
 def _labels_of(task: Task, examples: list) -> list[str]:

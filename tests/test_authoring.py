@@ -82,7 +82,7 @@ def fill_in(path, **replacements):
 def test_check_task_reports_counts_lengths_labels_and_checksums(cnbench, tasks_path, tmp_path):
     assert cnbench("new-task", "sentiment", "--kind", "single").code == 0
     fill_in(tasks_path / "sentiment.py", **{'labels=("0", "1")': 'labels=("neg", "neu", "pos")',
-                                           '"train.tsv"': '"train.tsv.gz"'})
+                                           '"train.tsv"': '"train.tsv.gz"', "max_len=256": "max_len=100"})
     all_tasks.cache_clear()
     data = tmp_path / "data" / "sentiment"
     data.mkdir(parents=True)
@@ -96,8 +96,9 @@ def test_check_task_reports_counts_lengths_labels_and_checksums(cnbench, tasks_p
     lines = result.out.splitlines()
     assert "train  train.tsv.gz  100" in result.out and "dev    dev.tsv       2" in result.out
     assert "(not declared)" in result.out
-    # lengths 1..100: nearest-rank percentiles
-    assert re.search(r"^train\s+50\s+90\s+95\s+99\s+100\s+0$", result.out, re.M), result.out
+    # lengths 1..100: nearest-rank percentiles; 98 characters fit beside [CLS] and [SEP], so 99 and 100 don't
+    assert re.search(r"^split\s+p50\s+p90\s+p95\s+p99\s+max\s+> 98 \(truncated\)$", result.out, re.M), result.out
+    assert re.search(r"^train\s+50\s+90\s+95\s+99\s+100\s+2$", result.out, re.M), result.out
     assert re.search(r"^pos\s+75 \(75\.0 %\)\s+1 \(50\.0 %\)\s+1 \(100\.0 %\)$", result.out, re.M), result.out
     assert re.search(r"^neg\s+25 \(25\.0 %\)\s+1 \(50\.0 %\)\s+0 \(0\.0 %\)$", result.out, re.M), result.out
     assert "note: labels never seen in these files: neu" in lines
