@@ -1,6 +1,6 @@
 """Where a sweep's runs are carried out: ``LocalExecutor`` (the default) or ``RayExecutor``.
 
-An executor says which runs are written already (``is_written``, asked before the sweep starts),
+An executor says which runs are written already (``written``, asked before the sweep starts),
 gets the sweep's pending runs (each already planned, none repeated) and yields ``(job, result,
 error)`` for each one as it finishes: the result document after its file is written to
 ``job.plan.path``, or the one-line reason it could not run or crashed. It tells the sweep's
@@ -25,6 +25,7 @@ error)`` for each one as it finishes: the result document after its file is writ
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import shutil
 import tempfile
@@ -55,10 +56,10 @@ Outcome = tuple[Job, dict | None, str | None]
 class LocalExecutor:
     """One run after another in this process."""
 
-    def is_written(self, planned: RunPlan) -> bool:
-        """Whether ``run`` would find this run's result written already, by its own rule: a result
-        made in the other precision raises ``CnbenchError``, as ``run`` does, and is not skipped."""
-        return written_result(planned.path, _precision_here(planned.config.precision)) is not None
+    def written(self, planned: RunPlan) -> dict | None:
+        """The result ``run`` would find written already, by its own rule: a result made in the
+        other precision raises ``CnbenchError``, as ``run`` does, and is not skipped."""
+        return written_result(planned.path, _precision_here(planned.config.precision))
 
     def execute(self, jobs: list[Job], log, watch: SweepMonitor) -> Iterator[Outcome]:
         for job in jobs:
@@ -106,10 +107,13 @@ class RayExecutor:
         self.address, self.cpus_per_run, self.gpus_per_run, self.max_retries = (
             address, cpus_per_run, gpus_per_run, max_retries)
 
-    def is_written(self, planned: RunPlan) -> bool:
-        """Whether a result file exists. Each worker resolves ``--precision auto`` on its own
+    def written(self, planned: RunPlan) -> dict | None:
+        """The result written already, if any. Each worker resolves ``--precision auto`` on its own
         hardware, which is not known here, so a result in either precision counts as written."""
-        return planned.path.exists()
+        try:
+            return json.loads(planned.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # none yet, or one ``run`` would replace
+            return None
 
     def execute(self, jobs: list[Job], log, watch: SweepMonitor) -> Iterator[Outcome]:
         if not jobs:

@@ -4,8 +4,10 @@ The grid is lr × batch size × epochs × tuning strategy (defaults from common 
 2e-5/3e-5/5e-5, 16/32, 2/3/4; full fine-tuning) over any set of models, tasks and heads, each config run with every seed. A run
 whose result is written already — completed or failed — is skipped, as is a run listed twice,
 so an interrupted sweep continues where it stopped and never repeats finished work. "Written" is
-``run``'s own rule (the executor's ``is_written``): a result made in the other precision is not
-this run's, and is reported, not skipped. A setting out of range anywhere in the grid stops the
+``run``'s own rule (the executor's ``written``): a result made in the other precision is not
+this run's, and is reported, not skipped; so is a result made on other data (another
+``--data-dir``, a split now read from the Hub), which the sweep tells by loading each task's
+data once, as ``run`` would. A setting out of range anywhere in the grid stops the
 sweep before anything runs; a run that cannot start for another reason (a ``CnbenchError``, e.g. a
 task without data) or crashes is reported and the sweep goes on.
 
@@ -24,10 +26,11 @@ import itertools
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from cnbench.data.load import TaskData
 from cnbench.errors import CnbenchError
 from cnbench.executors import Job, LocalExecutor
 from cnbench.progress import Display
-from cnbench.train import RunConfig, check_settings, plan
+from cnbench.train import RunConfig, RunPlan, check_settings, plan, read_splits, refuse_other_data
 
 DEFAULT_GRID = {"lr": (2e-5, 3e-5, 5e-5), "batch_size": (16, 32), "epochs": (2, 3, 4), "tuning": ("full",)}
 
@@ -58,6 +61,20 @@ def _grid_fields(configs: list[RunConfig]) -> list[str]:
             and len({repr(getattr(config, field.name)) for config in configs}) > 1]
 
 
+class _DataOnce:
+    """Each task's data as ``run`` loads it, read once per sweep (many runs share it)."""
+
+    def __init__(self):
+        self._loaded: dict[tuple, TaskData] = {}
+
+    def __call__(self, planned: RunPlan) -> TaskData:
+        config = planned.config
+        where = (config.task, config.data_dir, config.train_on_dev, config.limit, config.source)
+        if where not in self._loaded:
+            self._loaded[where] = read_splits(planned.task, config)
+        return self._loaded[where]
+
+
 def run_sweep(configs: list[RunConfig], log=print, executor=None, display: Display | None = None) -> SweepOutcome:
     """Run every config that has no result yet with ``executor`` (default ``LocalExecutor()``);
     ``display`` shows the sweep's progress (default: none shown beyond ``log``)."""
@@ -67,12 +84,17 @@ def run_sweep(configs: list[RunConfig], log=print, executor=None, display: Displ
     outcome = SweepOutcome([], [], [])
     jobs: dict[Path, Job] = {}  # by result path: a run listed twice is run once
     varying = _grid_fields(configs)
+    data_of = _DataOnce()
     for number, config in enumerate(configs, start=1):
         point = "".join(f" {name}={getattr(config, name)}" for name in varying)
         label = f"[{number}/{len(configs)}] {config.model} {config.task} {config.head}{point} seed {config.seed}"
         try:
             planned = plan(config)
-            skip = "listed twice" if planned.path in jobs else "done already" if executor.is_written(planned) else None
+            written = None if planned.path in jobs else executor.written(planned)
+            if written is not None:
+                data = data_of(planned)
+                refuse_other_data(planned.path, written, data, data.split_facts("train"))
+            skip = "listed twice" if planned.path in jobs else "done already" if written is not None else None
         except CnbenchError as err:
             outcome.errors.append(f"{label}: {err}")
             log(f"{label}: error: {err}")

@@ -205,7 +205,7 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     for note in data.notes:
         log(f"note: {note}")
     if written is not None:
-        _refuse_other_data(p.path, written, data, train_facts)
+        refuse_other_data(p.path, written, data, train_facts)
         if config.resume:  # "--seeds 1,2,3 --resume" goes on where it stopped
             log(f"{p.path.name}: written already ({written['status']}); --resume keeps it")
             return {**written, "_path": str(p.path)}
@@ -482,7 +482,7 @@ def _load_data(task, config: RunConfig) -> tuple[TaskData, dict, dict[str, str |
     examples once. Where dev is held out of train, or ``--train-on-dev`` trains on dev, every
     process reads every split."""
     reads_train = distributed.is_local_main() or config.train_on_dev or "dev" not in task.splits
-    data = _read_splits(task, config, only=None if reads_train else ("dev", "test"))
+    data = read_splits(task, config, only=None if reads_train else ("dev", "test"))
     fingerprints = {split: examples_fingerprint(examples) if caching_enabled() else None
                     for split, examples in data.splits.items()}
     own = (data.split_facts("train"), fingerprints["train"]) if reads_train else None
@@ -490,7 +490,8 @@ def _load_data(task, config: RunConfig) -> tuple[TaskData, dict, dict[str, str |
     return data, train_facts, {split: fingerprints[split] for split in ("train", "dev", "test")}
 
 
-def _read_splits(task, config: RunConfig, only: tuple[str, ...] | None) -> TaskData:
+def read_splits(task, config: RunConfig, only: tuple[str, ...] | None = None) -> TaskData:
+    """The data ``config`` names (``--data-dir``, ``--source``, ``--limit``, ``--train-on-dev``)."""
     return load_task_data(task, paths.data_dir(config.data_dir), config.train_on_dev, config.limit, config.source,
                           only=only)
 
@@ -501,7 +502,7 @@ def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, s
     def build(split: str) -> Features:
         examples = data.splits.get(split)
         if examples is None:  # train, left to this machine's first process, which cached no entry
-            examples = _read_splits(task, config, only=(split,)).splits[split]
+            examples = read_splits(task, config, only=(split,)).splits[split]
         if task.kind == "tagging":
             boundary_tags = None
             if word_boundaries:
@@ -547,11 +548,11 @@ def written_result(path: Path, precision: str) -> dict | None:
     return written
 
 
-def _refuse_other_data(path: Path, written: dict, data: TaskData, train_facts: dict) -> None:
+def refuse_other_data(path: Path, written: dict, data: TaskData, train_facts: dict) -> None:
     """The run key holds flags, not data: a result written on other data (another ``--data-dir``,
-    a split now read from the Hub) must neither be kept by ``--resume`` nor silently replaced."""
-    provenance = {**data.provenance, **({"train": train_facts["provenance"]} if train_facts["provenance"] else {})}
-    identity = data_identity(provenance, data.dev_split)
+    a split now read from the Hub) must neither be kept by ``--resume`` (or a sweep's skip) nor
+    silently replaced."""
+    identity = data.identity_with("train", train_facts)
     data_written = written.get("data") or {}
     written_identity = data_identity(data_written.get("files") or {}, (written.get("protocol") or {}).get("dev_split"))
     if written_identity != identity:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import textwrap
 
 import pytest
@@ -12,7 +13,7 @@ import torch
 import cnbench.executors
 from cnbench.registry import all_tasks
 from cnbench.sweep import expand, run_sweep
-from cnbench.train import RunConfig, plan
+from cnbench.train import RunConfig, plan, read_splits
 
 
 @pytest.fixture
@@ -83,6 +84,18 @@ def test_a_resumed_sweep_skips_finished_runs_and_gives_the_same_leaderboard(cnbe
     assert "--seeds 1,2`" in before.decode()
     chosen = {json.loads(f.read_text())["hparams"]["lr"] for f in files}
     assert chosen == {5e-4, 1e-3}
+
+    # The same flags on other data are not "done already": run would refuse those files, so the sweep does.
+    other = tmp_path / "other"
+    shutil.copytree(toy_task, other)
+    with gzip.open(other / "toy" / "train.tsv.gz", "rt", encoding="utf-8") as source:
+        rows = source.readlines()
+    with gzip.open(other / "toy" / "train.tsv.gz", "wt", encoding="utf-8") as target:
+        target.writelines(rows[:-1])
+    elsewhere = cnbench(*[str(other) if word == toy_task else word for word in sweep])
+    assert elsewhere.code == 1 and "sweep: 0 ran, 0 already done, 4 could not start" in elsewhere.out
+    assert elsewhere.err.count("holds this run's result on other data") == 4
+    assert [f.stat().st_mtime_ns for f in sorted(results.glob("*.json"))] == stamps
 
 
 def test_a_sweep_reports_runs_that_cannot_start_and_goes_on(cnbench, tmp_path, toy_task):
@@ -155,7 +168,9 @@ def test_a_local_sweep_skips_a_result_only_in_the_precision_this_machine_runs(tm
     monkeypatch.setattr(cnbench.executors, "_precision_here", lambda requested: "bf16")  # as on a bf16 machine
     configs = [RunConfig(task="chnsenticorp", model="scratch-tiny", seed=seed, output_dir=str(tmp_path))
                for seed in (1, 2, 3)]
-    written = {1: {"status": "completed", "hparams": {"precision": "bf16"}},
+    data = read_splits(plan(configs[0]).task, configs[0])  # a result kept must be on this data
+    on_this_data = {"data": {"files": data.provenance}, "protocol": {"dev_split": data.dev_split}}
+    written = {1: {"status": "completed", "hparams": {"precision": "bf16"}, **on_this_data},
                2: {"status": "completed", "hparams": {"precision": "fp32"}},
                3: {"hparams": {"precision": "bf16"}}}  # no status: not a result run would keep
     for config in configs:

@@ -79,9 +79,18 @@ class TaskData:
         facts = facts or self.split_facts(split)
         self.facts_only[split] = {"count": facts["count"], "gold_sha256": facts["gold_sha256"]}
         self.splits.pop(split, None)
-        if facts["provenance"] is not None:
-            provenance = {**self.provenance, split: facts["provenance"]}
-            self.provenance = {name: provenance[name] for name in ("train", "dev", "test") if name in provenance}
+        self.provenance = self._provenance_with(split, facts)
+
+    def identity_with(self, split: str, facts: dict) -> str:
+        """``identity()`` once ``split`` is the one ``facts`` describe (``split_facts`` of the
+        process that loaded it), without dropping this process's examples."""
+        return data_identity(self._provenance_with(split, facts), self.dev_split)
+
+    def _provenance_with(self, split: str, facts: dict) -> dict[str, dict]:
+        if facts["provenance"] is None:
+            return self.provenance
+        provenance = {**self.provenance, split: facts["provenance"]}
+        return {name: provenance[name] for name in ("train", "dev", "test") if name in provenance}
 
     def _split_names(self) -> list[str]:
         return [split for split in ("train", "dev", "test") if split in self.splits or split in self.facts_only]
