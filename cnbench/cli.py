@@ -157,6 +157,7 @@ def _display(quiet: bool, verbose: bool, tensorboard: str | None):
 def run_command(seeds, quiet, verbose, tensorboard, **options):
     """Fine-tune, pick the best epoch on dev, score test with it, write one result file per seed."""
     _check_locations(options)
+    from cnbench.results import crashed
     from cnbench.train import RunConfig, check_settings, run
     from cnbench.tuning import check_options
 
@@ -169,6 +170,8 @@ def run_command(seeds, quiet, verbose, tensorboard, **options):
         for config in configs:
             results.append(run(config, log=display.log, display=display))
     _print_summary(results)
+    if any(map(crashed, results)):  # written as failed seeds, but a crash is not a clean exit
+        sys.exit(1)
 
 
 @cli.command("sweep")

@@ -8,7 +8,8 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
                 run whose key already has a result
     status      "completed" | "failed"
     failure     null | reason string (e.g. "training loss became nan in epoch 1 by step 100",
-                "abandoned: dev accuracy 0.51 < 0.6 after epoch 1")
+                "abandoned: dev accuracy 0.51 < 0.6 after epoch 1", "crashed after 2 of 3 epochs:
+                OutOfMemoryError: CUDA out of memory. ...")
     created     ISO-8601 UTC timestamp
     command     the command line that reproduces the run
     task        {name, kind, main_metric, labels}
@@ -67,6 +68,13 @@ from pathlib import Path
 from cnbench.atomic import atomic_file
 
 SCHEMA = "cnbench.result/1"
+CRASHED_PREFIX = "crashed"
+
+
+def crashed(result: dict) -> bool:
+    """A failed result whose run raised (out of memory, a bug) after training started: a started
+    seed that counts as failed, but one ``--resume`` and a restarted sweep run again."""
+    return result.get("status") == "failed" and str(result.get("failure") or "").startswith(CRASHED_PREFIX)
 
 
 def run_key(spec: dict) -> str:

@@ -1,9 +1,10 @@
 """``cnbench sweep``: every (model, task, head, config, seed) of a grid, resumable.
 
 The grid is lr × batch size × epochs × tuning strategy (defaults from common fine-tuning practice:
-2e-5/3e-5/5e-5, 16/32, 2/3/4; full fine-tuning) over any set of models, tasks and heads, each config run with every seed. A run
-whose result is written already — completed or failed — is skipped, as is a run listed twice,
-so an interrupted sweep continues where it stopped and never repeats finished work. "Written" is
+2e-5/3e-5/5e-5, 16/32, 2/3/4; full fine-tuning) over any set of models, tasks and heads, each
+config run with every seed. A run whose result is written already — completed or failed, but not
+crashed (out of memory, a bug), which runs again — is skipped, as is a run listed twice, so an
+interrupted sweep continues where it stopped and never repeats finished work. "Written" is
 ``run``'s own rule (the executor's ``written``): a result made in the other precision is not
 this run's, and is reported, not skipped; so is a result made on other data (another
 ``--data-dir``, a split now read from the Hub), which the sweep tells by loading each task's
@@ -30,6 +31,7 @@ from cnbench.data.load import TaskData
 from cnbench.errors import CnbenchError
 from cnbench.executors import Job, LocalExecutor
 from cnbench.progress import Display
+from cnbench.results import crashed
 from cnbench.train import RunConfig, RunPlan, check_settings, plan, read_splits, refuse_other_data
 
 DEFAULT_GRID = {"lr": (2e-5, 3e-5, 5e-5), "batch_size": (16, 32), "epochs": (2, 3, 4), "tuning": ("full",)}
@@ -94,7 +96,8 @@ def run_sweep(configs: list[RunConfig], log=print, executor=None, display: Displ
             if written is not None:
                 data = data_of(planned)
                 refuse_other_data(planned.path, written, data, data.split_facts("train"))
-            skip = "listed twice" if planned.path in jobs else "done already" if written is not None else None
+            done = written is not None and not crashed(written)
+            skip = "listed twice" if planned.path in jobs else "done already" if done else None
         except CnbenchError as err:
             outcome.errors.append(f"{label}: {err}")
             log(f"{label}: error: {err}")
@@ -113,12 +116,15 @@ def run_sweep(configs: list[RunConfig], log=print, executor=None, display: Displ
                 log(f"{job.label}: error: {error}  |  sweep {watch.status()}")
                 continue
             outcome.ran.append(result)
+            if crashed(result):  # written as a failed seed, and reported like a run that could not start
+                outcome.errors.append(f"{job.label}: {result['failure']}")
             metric = result["task"]["main_metric"]
             scores = " ".join(f"{split} {result['metrics'][split][metric]:.4f}"
                               for split in ("dev", "test") if metric in result["metrics"][split])
+            status = result["status"] if result["status"] == "completed" else f"failed ({result['failure']})"
             seconds = result["timing"]["total_seconds"]
             watch.finish(failed=result["status"] != "completed", seconds=seconds)
-            log(f"{job.label}: {result['status']} {scores} ({seconds:.0f} s) -> {job.plan.path.name}  |  "
+            log(f"{job.label}: {status} {scores} ({seconds:.0f} s) -> {job.plan.path.name}  |  "
                 f"sweep {watch.status()}")
     finally:
         watch.close()

@@ -22,7 +22,10 @@ single-process run with the same global batch.
 A run that cannot finish still writes its result, with ``status: "failed"`` and the reason, and
 ``run`` returns it rather than raising, so a sweep goes on: a loss that becomes NaN/inf
 (``"training loss became nan in epoch 1 by step 2"``), or a seed abandoned by ``abandon_below``
-(``"abandoned: dev accuracy 0.51 < 0.6 after epoch 1"``). Bad input (unknown names, missing or
+(``"abandoned: dev accuracy 0.51 < 0.6 after epoch 1"``), or an exception once training has started
+(``"crashed after 2 of 3 epochs: OutOfMemoryError: ..."``, its traceback logged). A crashed run keeps
+its last checkpoint and is the one failure ``--resume`` does not keep: it goes on from that
+checkpoint (``cnbench run`` exits 1 after a crash). Bad input (unknown names, missing or
 malformed data, a results folder that cannot be written or lacks room for the checkpoints, a
 ``--precision auto`` run whose result file holds a result made in the other precision) raises
 ``CnbenchError`` before any training starts.
@@ -36,6 +39,7 @@ import os
 import random
 import shlex
 import time
+import traceback
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -49,7 +53,7 @@ from cnbench.batching import collate, evaluation_batches, training_batches
 from cnbench.cache import cached_features, caching_enabled, examples_fingerprint, tokenizer_fingerprint
 from cnbench.checkpoint import Checkpoint, Progress, ensure_disk_space, ensure_writable, load_weights, model_weights
 from cnbench.data.load import TaskData, load_task_data
-from cnbench.errors import CnbenchError
+from cnbench.errors import CnbenchError, first_line
 from cnbench.features import Features, encode_tagging, encode_text
 from cnbench.heads import HEAD_DEFAULTS, build_head, head_input, head_names
 from cnbench.metrics import classification_metrics, tagging_metrics
@@ -58,7 +62,7 @@ from cnbench.models.fast_dropout import use_fast_dropout
 from cnbench.models.presets import PRESETS, check_model_name
 from cnbench.progress import Display, sync_step
 from cnbench.registry import get_task
-from cnbench.results import (data_identity, encode_tags, result_document, result_filename, run_key,
+from cnbench.results import (CRASHED_PREFIX, crashed, data_identity, encode_tags, result_document, result_filename, run_key,
                              write_json_atomic)
 from cnbench.runinfo import environment_info, peak_memory_mb, reset_peak_memory
 from cnbench.tuning import (apply_strategy, build_features, feature_hparams, layer_depth, num_layers,
@@ -206,7 +210,7 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
         log(f"note: {note}")
     if written is not None:
         refuse_other_data(p.path, written, data, train_facts)
-        if config.resume:  # "--seeds 1,2,3 --resume" goes on where it stopped
+        if config.resume and not crashed(written):  # "--seeds 1,2,3 --resume" goes on where it stopped
             log(f"{p.path.name}: written already ({written['status']}); --resume keeps it")
             return {**written, "_path": str(p.path)}
     loaded = load_model(config.model, config.seed, use_word_boundaries=config.word_boundaries,
@@ -268,71 +272,82 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     train_lengths, train_terms = features["train"].lengths(), _loss_terms(features["train"])
     monitor = (display or Display("quiet")).watch_run(p.path.stem, optimizer, train_lengths, steps_per_epoch,
                                                       hp["epochs"], progress.epoch + 1, progress.curve)
-    for epoch in range(progress.epoch + 1, hp["epochs"] + 1):
-        model.train()
-        epoch_start = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
-        batches = training_batches(train_lengths, hp["batch_size"], order)  # the same on every process
-        monitor.start_epoch(epoch, len(batches))
-        for step, global_batch in enumerate(batches, start=1):
-            indices, weight = distributed.shard(global_batch, train_terms)
-            batch = _to_device(collate(features["train"], indices, pad_id), device)
-            with autocast or nullcontext():
-                loss = forward(**batch).loss * weight
-            loss.backward()
-            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), hp["grad_clip"])
-            optimizer.step()
-            monitor.step(global_batch, loss.detach(), grad_norm)
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            loss_sum += loss.detach()
-            if sync_step(step, len(batches)):  # one host sync per SYNC_EVERY steps, not per step
-                epoch_loss = distributed.average(loss_sum)  # every process must take the same decision
-                monitor.synced(step, epoch_loss)
-                if not torch.isfinite(epoch_loss):
-                    failure = f"training loss became {epoch_loss.item()} in epoch {epoch} by step {step}"
-                    break
-        progress.tokens_seen += sum(train_lengths)
-        progress.examples_seen += len(train_lengths)
-        progress.train_seconds += time.perf_counter() - epoch_start
-        if failure:
-            break
-        eval_start = time.perf_counter()
-        with monitor.evaluating("dev", len(features["dev"])) as advance:
-            dev_metrics, _ = evaluate(forward, task, data.splits["dev"], features["dev"], hp["batch_size"], pad_id,
-                                      device, autocast, advance)
-        progress.eval_seconds += time.perf_counter() - eval_start
-        score = dev_metrics[task.main_metric]
-        progress.history.append({"epoch": epoch, "train_loss": epoch_loss.item() / len(batches),
-                                 "dev": _brief(dev_metrics), "seconds": round(time.perf_counter() - epoch_start, 2)})
-        log(f"epoch {epoch}: train loss {progress.history[-1]['train_loss']:.4f}  dev {task.main_metric} {score:.4f}")
-        improved = score > progress.best
-        stopping = not improved and hp["patience"] is not None and epoch - progress.best_epoch >= hp["patience"]
-        failure = _abandoned(config, task.main_metric, epoch, max(score, progress.best), stopping)
-        if failure:
-            break
-        if improved:
-            progress.best, progress.best_epoch, progress.best_state = score, epoch, model_weights(model)
-        elif stopping:
-            log(f"early stop: no dev improvement for {hp['patience']} epochs")
-            break
-        progress.epoch = epoch
-        if epoch < hp["epochs"] and config.save_checkpoints:  # after the last epoch the result file takes over
-            progress.elapsed_seconds = time.perf_counter() - started
-            checkpoint.save(progress, model, optimizer, scheduler, order, fingerprint)
-
-    # -- test once, with the best-dev weights ------------------------------------------------
     metrics, predictions = {"dev": {}, "test": {}}, {"dev": [], "test": []}
+    crash = None
+    try:
+        for epoch in range(progress.epoch + 1, hp["epochs"] + 1):
+            model.train()
+            epoch_start = time.perf_counter()
+            loss_sum = torch.zeros((), device=device)
+            batches = training_batches(train_lengths, hp["batch_size"], order)  # the same on every process
+            monitor.start_epoch(epoch, len(batches))
+            for step, global_batch in enumerate(batches, start=1):
+                indices, weight = distributed.shard(global_batch, train_terms)
+                batch = _to_device(collate(features["train"], indices, pad_id), device)
+                with autocast or nullcontext():
+                    loss = forward(**batch).loss * weight
+                loss.backward()
+                grad_norm = nn.utils.clip_grad_norm_(model.parameters(), hp["grad_clip"])
+                optimizer.step()
+                monitor.step(global_batch, loss.detach(), grad_norm)
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                loss_sum += loss.detach()
+                if sync_step(step, len(batches)):  # one host sync per SYNC_EVERY steps, not per step
+                    epoch_loss = distributed.average(loss_sum)  # every process must take the same decision
+                    monitor.synced(step, epoch_loss)
+                    if not torch.isfinite(epoch_loss):
+                        failure = f"training loss became {epoch_loss.item()} in epoch {epoch} by step {step}"
+                        break
+            progress.tokens_seen += sum(train_lengths)
+            progress.examples_seen += len(train_lengths)
+            progress.train_seconds += time.perf_counter() - epoch_start
+            if failure:
+                break
+            eval_start = time.perf_counter()
+            with monitor.evaluating("dev", len(features["dev"])) as advance:
+                dev_metrics, _ = evaluate(forward, task, data.splits["dev"], features["dev"], hp["batch_size"], pad_id,
+                                          device, autocast, advance)
+            progress.eval_seconds += time.perf_counter() - eval_start
+            score = dev_metrics[task.main_metric]
+            progress.history.append({"epoch": epoch, "train_loss": epoch_loss.item() / len(batches),
+                                     "dev": _brief(dev_metrics),
+                                     "seconds": round(time.perf_counter() - epoch_start, 2)})
+            log(f"epoch {epoch}: train loss {progress.history[-1]['train_loss']:.4f}  "
+                f"dev {task.main_metric} {score:.4f}")
+            improved = score > progress.best
+            stopping = not improved and hp["patience"] is not None and epoch - progress.best_epoch >= hp["patience"]
+            failure = _abandoned(config, task.main_metric, epoch, max(score, progress.best), stopping)
+            if failure:
+                break
+            if improved:
+                progress.best, progress.best_epoch, progress.best_state = score, epoch, model_weights(model)
+            elif stopping:
+                log(f"early stop: no dev improvement for {hp['patience']} epochs")
+                break
+            progress.epoch = epoch
+            if epoch < hp["epochs"] and config.save_checkpoints:  # after the last epoch the result file takes over
+                progress.elapsed_seconds = time.perf_counter() - started
+                checkpoint.save(progress, model, optimizer, scheduler, order, fingerprint)
+
+        # -- test once, with the best-dev weights ------------------------------------------------
+        if not failure:
+            load_weights(model, progress.best_state)
+            eval_start = time.perf_counter()
+            for split in ("dev", "test"):
+                with monitor.evaluating(split, len(features[split])) as advance:
+                    metrics[split], predictions[split] = evaluate(forward, task, data.splits[split], features[split],
+                                                                  hp["batch_size"], pad_id, device, autocast, advance)
+            progress.eval_seconds += time.perf_counter() - eval_start
+    except Exception as err:  # out of memory, a bug: the seed was started, so it is written as failed
+        crash = traceback.format_exc()
+        failure = (f"{CRASHED_PREFIX} after {len(progress.history)} of {hp['epochs']} epochs: "
+                   f"{type(err).__name__}: {first_line(err) or '(no message)'}")
+        metrics, predictions = {"dev": {}, "test": {}}, {"dev": [], "test": []}
+    if crash:
+        log(crash.rstrip())
     if failure:
         log(f"failed: {failure}")
-    else:
-        load_weights(model, progress.best_state)
-        eval_start = time.perf_counter()
-        for split in ("dev", "test"):
-            with monitor.evaluating(split, len(features[split])) as advance:
-                metrics[split], predictions[split] = evaluate(forward, task, data.splits[split], features[split],
-                                                              hp["batch_size"], pad_id, device, autocast, advance)
-        progress.eval_seconds += time.perf_counter() - eval_start
     curve = monitor.finish()
 
     environment = environment_info(device)
@@ -360,7 +375,8 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     )
     if distributed.is_main():
         write_json_atomic(p.path, result)
-        checkpoint.discard()
+        if crash is None:  # a crashed run keeps its last checkpoint: --resume goes on from there
+            checkpoint.discard()
     result["_path"] = str(p.path)
     return result
 

@@ -183,6 +183,42 @@ def test_a_diverging_run_writes_a_failed_result_and_exits_0(cnbench, tmp_path):
     assert not run_folders(tmp_path / ".checkpoints")
 
 
+def test_a_crash_once_training_started_is_a_failed_seed_and_resume_goes_on_from_its_checkpoint(
+        cnbench, tmp_path, monkeypatch):
+    import cnbench.train as recipe
+    from cnbench.leaderboard import selection_score
+    from cnbench.leaderboard.select import WORST_SCORE
+
+    scored = recipe.evaluate
+
+    calls = []
+
+    def out_of_memory_in_epoch_2(*args):  # the second dev scoring
+        calls.append(args)
+        if len(calls) == 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return scored(*args)
+
+    monkeypatch.setattr(recipe, "evaluate", out_of_memory_in_epoch_2)
+    crashed = cnbench("run", *TINY, "--epochs", "3", "--output", tmp_path)
+    assert crashed.code == 1
+    doc = only_result(tmp_path)
+    assert doc["status"] == "failed"
+    assert doc["failure"] == "crashed after 1 of 3 epochs: OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"
+    assert "Traceback (most recent call last)" in crashed.out and f"failed: {doc['failure']}" in crashed.out
+    assert result_problem(doc) is None and selection_score(doc) == WORST_SCORE  # counted, as the worst seed
+    assert run_folders(tmp_path / ".checkpoints")  # kept for --resume
+
+    monkeypatch.setattr(recipe, "evaluate", scored)
+    resumed = cnbench("run", *TINY, "--epochs", "3", "--resume", "--output", tmp_path)
+    assert resumed.code == 0, resumed.err
+    assert "keeps it" not in resumed.out and "after epoch 1" in resumed.out
+    doc = only_result(tmp_path)
+    assert doc["status"] == "completed" and doc["timing"]["resumed_after_epochs"] == [1]
+    assert [epoch["epoch"] for epoch in doc["history"]] == [1, 2, 3]
+    assert not run_folders(tmp_path / ".checkpoints")
+
+
 @pytest.mark.parametrize("after", [1, 2])
 def test_abandon_below_fails_a_seed_after_k_epochs(cnbench, tmp_path, after):
     result = cnbench("run", *TINY, "--epochs", "2", "--abandon-below", "0.99", "--abandon-after", after,
@@ -263,14 +299,14 @@ def test_a_checkpoint_resumes_only_in_the_precision_it_was_trained_in(cnbench, t
     # find the same checkpoint
     save = Checkpoint.save
 
-    def save_then_stop(self, *args, **kwargs):
+    def save_then_stop(self, *args, **kwargs):  # an interruption (Ctrl-C): no result is written
         save(self, *args, **kwargs)
-        raise RuntimeError("stopped after the first checkpoint")
+        raise KeyboardInterrupt
 
     native_bf16(monkeypatch, False)
     monkeypatch.setattr(Checkpoint, "save", save_then_stop)
-    with pytest.raises(RuntimeError, match="stopped after the first checkpoint"):
-        cnbench("run", *TINY, "--epochs", "2", "--output", tmp_path)
+    assert cnbench("run", *TINY, "--epochs", "2", "--output", tmp_path).code == 130
+    assert not list(tmp_path.glob("*.json"))
     monkeypatch.setattr(Checkpoint, "save", save)
 
     native_bf16(monkeypatch, True)

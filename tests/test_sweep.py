@@ -141,20 +141,25 @@ def test_a_run_that_crashes_is_reported_and_the_local_sweep_goes_on(tmp_path, mo
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\n(details)")
         if config.seed == 2:
             raise RuntimeError("The size of tensor a (696) must match the size of tensor b (512)")
+        if config.seed == 4:  # the crash came once training had started: run wrote it as failed
+            return {**completed(), "status": "failed", "failure": "crashed after 1 of 3 epochs: OutOfMemoryError: x",
+                    "metrics": {"dev": {}, "test": {}}}
         return completed()
 
     monkeypatch.setattr(cnbench.executors, "run", crashing_run)
     configs = [RunConfig(task="chnsenticorp", model="scratch-tiny", seed=seed, output_dir=str(tmp_path))
-               for seed in (1, 2, 3)]
+               for seed in (1, 2, 3, 4)]
     lines = []
     outcome = run_sweep(configs, log=lines.append)
-    assert len(outcome.ran) == 1 and outcome.skipped == []
+    assert len(outcome.ran) == 2 and outcome.skipped == []
     assert outcome.errors == [
-        "[1/3] scratch-tiny chnsenticorp linear seed 1: OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
-        "[2/3] scratch-tiny chnsenticorp linear seed 2: RuntimeError: The size of tensor a (696) must match the size "
+        "[1/4] scratch-tiny chnsenticorp linear seed 1: OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
+        "[2/4] scratch-tiny chnsenticorp linear seed 2: RuntimeError: The size of tensor a (696) must match the size "
         "of tensor b (512)",
+        "[4/4] scratch-tiny chnsenticorp linear seed 4: crashed after 1 of 3 epochs: OutOfMemoryError: x",
     ]
-    assert any(line.startswith("[3/3] scratch-tiny chnsenticorp linear seed 3: completed") for line in lines)
+    assert any(line.startswith("[3/4] scratch-tiny chnsenticorp linear seed 3: completed") for line in lines)
+    assert any(line.startswith("[4/4] scratch-tiny chnsenticorp linear seed 4: failed (crashed after") for line in lines)
 
 
 def test_a_local_sweep_skips_a_result_only_in_the_precision_this_machine_runs(tmp_path, monkeypatch):
@@ -167,17 +172,19 @@ def test_a_local_sweep_skips_a_result_only_in_the_precision_this_machine_runs(tm
     monkeypatch.setattr(cnbench.executors, "run", recording_run)
     monkeypatch.setattr(cnbench.executors, "_precision_here", lambda requested: "bf16")  # as on a bf16 machine
     configs = [RunConfig(task="chnsenticorp", model="scratch-tiny", seed=seed, output_dir=str(tmp_path))
-               for seed in (1, 2, 3)]
+               for seed in (1, 2, 3, 4)]
     data = read_splits(plan(configs[0]).task, configs[0])  # a result kept must be on this data
     on_this_data = {"data": {"files": data.provenance}, "protocol": {"dev_split": data.dev_split}}
     written = {1: {"status": "completed", "hparams": {"precision": "bf16"}, **on_this_data},
                2: {"status": "completed", "hparams": {"precision": "fp32"}},
-               3: {"hparams": {"precision": "bf16"}}}  # no status: not a result run would keep
+               3: {"hparams": {"precision": "bf16"}},  # no status: not a result run would keep
+               4: {"status": "failed", "failure": "crashed after 1 of 3 epochs: OutOfMemoryError: CUDA out of memory",
+                   "hparams": {"precision": "bf16"}, **on_this_data}}  # a crash is run again
     for config in configs:
         plan(config).path.write_text(json.dumps(written[config.seed]), encoding="utf-8")
 
     outcome = run_sweep(configs, log=lambda line: None)
     assert outcome.skipped == [str(plan(configs[0]).path)]
     [error] = outcome.errors  # what `cnbench run` says about the fp32 file, not "done already"
-    assert error.startswith("[2/3] ") and "holds this run's fp32 result, and --precision auto means bf16" in error
-    assert ran == [3]
+    assert error.startswith("[2/4] ") and "holds this run's fp32 result, and --precision auto means bf16" in error
+    assert ran == [3, 4]
