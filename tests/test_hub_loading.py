@@ -64,27 +64,24 @@ def test_tagging_from_a_hub_layout_maps_ids_by_the_declared_names(tmp_path):
     assert len(data.splits["dev"]) == 2 and len(data.splits["train"]) == 38  # every 20th held out
 
 
-def test_a_hub_label_outside_the_task_labels_is_reported_with_its_row(tmp_path):
+def sentiment_from_hub_rows(folder, second_train_row: dict):
+    """ChnSentiCorp pointed at a Hub-layout folder whose train split's second row is ``second_train_row``."""
     from datasets import Features, Value
 
     features = Features({"text": Value("string"), "label": Value("int64")})
-    folder = save_splits(tmp_path / "senti", {"train": [{"text": "好", "label": 1}, {"text": "差", "label": 7}],
-                                              "validation": [{"text": "好", "label": 1}],
-                                              "test": [{"text": "好", "label": 1}]}, features)
+    good = {"text": "好", "label": 1}
+    folder = save_splits(folder, {"train": [good, second_train_row], "validation": [good], "test": [good]}, features)
     senti = get_task("chnsenticorp")
-    task = dataclasses.replace(senti, hub=dataclasses.replace(senti.hub, path=str(folder), label_names=None, label_map={}))
+    return dataclasses.replace(senti, hub=dataclasses.replace(senti.hub, path=str(folder), label_names=None, label_map={}))
+
+
+def test_a_hub_label_outside_the_task_labels_is_reported_with_its_row(tmp_path):
+    task = sentiment_from_hub_rows(tmp_path / "senti", {"text": "差", "label": 7})
     with pytest.raises(DataError, match=r"\[train\] row 1"):
         load_task_data(task, data_dir=None)
 
 
 def test_a_whitespace_only_hub_text_is_refused_like_a_local_one(tmp_path):
-    from datasets import Features, Value
-
-    features = Features({"text": Value("string"), "label": Value("int64")})
-    folder = save_splits(tmp_path / "senti", {"train": [{"text": "好", "label": 1}, {"text": " \u3000", "label": 0}],
-                                              "validation": [{"text": "好", "label": 1}],
-                                              "test": [{"text": "好", "label": 1}]}, features)
-    senti = get_task("chnsenticorp")
-    task = dataclasses.replace(senti, hub=dataclasses.replace(senti.hub, path=str(folder), label_names=None, label_map={}))
+    task = sentiment_from_hub_rows(tmp_path / "senti", {"text": " \u3000", "label": 0})
     with pytest.raises(DataError, match=r"\[train\] row 1.*whitespace-only text"):
         load_task_data(task, data_dir=None)
