@@ -113,7 +113,8 @@ def load_task_data(
     if train_on_dev and "dev" not in task.splits:
         raise CnbenchError(f"--train-on-dev: task {task.name!r} has no dev split (its dev is held out of train)")
     folder = data_dir / task.local.folder if data_dir is not None else None
-    if folder is not None and not folder.is_dir() and (data_dir / "data" / task.local.folder).is_dir():
+    if (source != "hub" and folder is not None and not folder.is_dir()
+            and (data_dir / "data" / task.local.folder).is_dir()):
         raise CnbenchError(f"data directory {data_dir} has no {task.local.folder}/ folder, but "
                            f"{data_dir / 'data' / task.local.folder} exists: name {data_dir / 'data'} instead "
                            "(--data-dir or CNBENCH_DATA_DIR)")
