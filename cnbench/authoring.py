@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from cnbench.data.load import local_folder
 from cnbench.data.readers import FORMATS, field_defaults, format_kinds, read_split
 from cnbench.display import print_table
 from cnbench.errors import CnbenchError
@@ -167,7 +168,7 @@ def check_task(task: Task, data_dir: Path | None) -> list[str]:
     on); a file that cannot be read raises ``DataError`` (file:line)."""
     if data_dir is None:
         raise CnbenchError("no data directory: pass --data-dir or set CNBENCH_DATA_DIR")
-    folder = data_dir / task.local.folder
+    folder = local_folder(task, data_dir)
     if not folder.is_dir():
         hub = f"; runs load the Hub dataset {task.hub.path!r} instead" if task.hub else ""
         hub = hub or ("; runs fetch its source files instead" if task.download else "")

@@ -222,11 +222,12 @@ def sweep_command(models, tasks, heads, seeds, lrs, batch_sizes, epoch_counts, t
                             executor=RayExecutor(**ray_options) if executor == "ray" else LocalExecutor())
     if outcome.ran:  # logs and pipes are not 80 columns wide: the table needs no squeezing there
         Console(width=None if sys.stdout.isatty() else 160).print(sweep_table(outcome.ran))
-    click.echo(f"sweep: {len(outcome.ran)} ran, {len(outcome.skipped)} already done, "
-               f"{len(outcome.errors)} could not start or crashed")
-    for line in outcome.errors:
+    crashes = f" ({len(outcome.crashed)} crashed, written as failed)" if outcome.crashed else ""
+    click.echo(f"sweep: {len(outcome.ran)} ran{crashes}, {len(outcome.skipped)} already done, "
+               f"{len(outcome.errors)} could not start or crashed before training")
+    for line in outcome.errors + outcome.crashed:
         click.echo(f"  {line}", err=True)
-    if outcome.errors:
+    if outcome.errors or outcome.crashed:
         sys.exit(1)
 
 
@@ -306,6 +307,9 @@ def _print_summary(results: list[dict]) -> None:
                 ("model", "head", "seed", "status", "best epoch", "dev", "test", "train s"), rows, names=("model",))
     for result in results:
         click.echo(f"result: {result['_path']}")
+    for result in results:
+        if result["status"] != "completed":
+            click.echo(f"seed {result['seed']} failed: {result['failure']}", err=True)
     scores = [r["metrics"]["test"][metric] for r in results if r["status"] == "completed"]
     if len(scores) > 1:
         from cnbench.stats import summarize

@@ -3,12 +3,14 @@
 An executor says which runs are written already (``written``, asked before the sweep starts),
 gets the sweep's pending runs (each already planned, none repeated) and yields ``(job, result,
 error)`` for each one as it finishes: the result document after its file is written to
-``job.plan.path``, or the one-line reason it could not run or crashed. It tells the sweep's
+``job.plan.path`` (a run that crashed once training had started is such a document, status
+"failed"), or the one-line reason it could not run or crashed before training. It tells the sweep's
 ``SweepMonitor`` (``watch``) when each run starts and how many run at once.
 
 - ``LocalExecutor`` runs them one after another in this process; ``run`` writes each result and
-  shows its progress on the sweep's display. A run that crashes with any other exception (a GPU
-  out of memory, a bug) is reported as that run's error, and the next run goes on.
+  shows its progress on the sweep's display. A run that raises anything but ``CnbenchError``
+  before its training starts (a GPU out of memory while loading, a bug) is reported as that
+  run's error, and the next run goes on.
 - ``RayExecutor`` submits each as a Ray task with its resource request (``cpus_per_run``,
   ``gpus_per_run``) to a Ray cluster, and yields results in the order they finish. The task runs
   in a scratch folder on its node and returns the result document; the driver (this process)
@@ -25,7 +27,6 @@ error)`` for each one as it finishes: the result document after its file is writ
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import shutil
 import tempfile
@@ -38,7 +39,7 @@ from cnbench import distributed
 from cnbench.errors import CnbenchError, first_line
 from cnbench.progress import Display, SweepMonitor
 from cnbench.results import write_json_atomic
-from cnbench.train import RunConfig, RunPlan, bf16_autocast, plan, run, written_result
+from cnbench.train import RunConfig, RunPlan, bf16_autocast, plan, read_result, run, written_result
 
 HEARTBEAT_SECONDS = 5.0  # how often the driver wakes while it waits on Ray runs
 
@@ -110,10 +111,7 @@ class RayExecutor:
     def written(self, planned: RunPlan) -> dict | None:
         """The result written already, if any. Each worker resolves ``--precision auto`` on its own
         hardware, which is not known here, so a result in either precision counts as written."""
-        try:
-            return json.loads(planned.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):  # none yet, or one ``run`` would replace
-            return None
+        return read_result(planned.path)
 
     def execute(self, jobs: list[Job], log, watch: SweepMonitor) -> Iterator[Outcome]:
         if not jobs:

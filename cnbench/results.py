@@ -8,7 +8,7 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
                 run whose key already has a result
     status      "completed" | "failed"
     failure     null | reason string (e.g. "training loss became nan in epoch 1 by step 100",
-                "abandoned: dev accuracy 0.51 < 0.6 after epoch 1", "crashed after 2 of 3 epochs:
+                "abandoned: dev accuracy 0.51 < 0.6 after epoch 1", "crashed in epoch 2 of 3:
                 OutOfMemoryError: CUDA out of memory. ...")
     created     ISO-8601 UTC timestamp
     command     the command line that reproduces the run

@@ -27,7 +27,6 @@ import itertools
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from cnbench.data.load import TaskData
 from cnbench.errors import CnbenchError
 from cnbench.executors import Job, LocalExecutor
 from cnbench.progress import Display
@@ -41,7 +40,8 @@ DEFAULT_GRID = {"lr": (2e-5, 3e-5, 5e-5), "batch_size": (16, 32), "epochs": (2, 
 class SweepOutcome:
     ran: list[dict]
     skipped: list[str]  # result paths that already existed
-    errors: list[str]  # one line per run that could not start or crashed
+    errors: list[str]  # one line per run that could not start, or crashed before training
+    crashed: list[str]  # one line per run that crashed once training had started (in ``ran`` too)
 
 
 def expand(models, tasks, heads, seeds, grid: dict, base: RunConfig) -> list[RunConfig]:
@@ -63,18 +63,26 @@ def _grid_fields(configs: list[RunConfig]) -> list[str]:
             and len({repr(getattr(config, field.name)) for config in configs}) > 1]
 
 
-class _DataOnce:
-    """Each task's data as ``run`` loads it, read once per sweep (many runs share it)."""
+class _DataIdentities:
+    """Each task's data identity and label as ``run`` would load the data, read once per sweep
+    (many runs share it); a load that fails raises its ``CnbenchError`` again, unretried."""
 
     def __init__(self):
-        self._loaded: dict[tuple, TaskData] = {}
+        self._known: dict[tuple, tuple[str, str] | CnbenchError] = {}
 
-    def __call__(self, planned: RunPlan) -> TaskData:
+    def __call__(self, planned: RunPlan) -> tuple[str, str]:
         config = planned.config
         where = (config.task, config.data_dir, config.train_on_dev, config.limit, config.source)
-        if where not in self._loaded:
-            self._loaded[where] = read_splits(planned.task, config)
-        return self._loaded[where]
+        if where not in self._known:
+            try:
+                data = read_splits(planned.task, config)
+                self._known[where] = (data.identity(), data.label())
+            except CnbenchError as err:
+                self._known[where] = err
+        known = self._known[where]
+        if isinstance(known, CnbenchError):
+            raise known
+        return known
 
 
 def run_sweep(configs: list[RunConfig], log=print, executor=None, display: Display | None = None) -> SweepOutcome:
@@ -83,10 +91,10 @@ def run_sweep(configs: list[RunConfig], log=print, executor=None, display: Displ
     for config in configs:  # a typo in the grid stops the sweep before any of it runs
         check_settings(config)
     executor = executor or LocalExecutor()
-    outcome = SweepOutcome([], [], [])
+    outcome = SweepOutcome([], [], [], [])
     jobs: dict[Path, Job] = {}  # by result path: a run listed twice is run once
     varying = _grid_fields(configs)
-    data_of = _DataOnce()
+    data_of = _DataIdentities()
     for number, config in enumerate(configs, start=1):
         point = "".join(f" {name}={getattr(config, name)}" for name in varying)
         label = f"[{number}/{len(configs)}] {config.model} {config.task} {config.head}{point} seed {config.seed}"
@@ -94,8 +102,7 @@ def run_sweep(configs: list[RunConfig], log=print, executor=None, display: Displ
             planned = plan(config)
             written = None if planned.path in jobs else executor.written(planned)
             if written is not None:
-                data = data_of(planned)
-                refuse_other_data(planned.path, written, data, data.split_facts("train"))
+                refuse_other_data(planned.path, written, *data_of(planned))
             done = written is not None and not crashed(written)
             skip = "listed twice" if planned.path in jobs else "done already" if done else None
         except CnbenchError as err:
@@ -116,8 +123,8 @@ def run_sweep(configs: list[RunConfig], log=print, executor=None, display: Displ
                 log(f"{job.label}: error: {error}  |  sweep {watch.status()}")
                 continue
             outcome.ran.append(result)
-            if crashed(result):  # written as a failed seed, and reported like a run that could not start
-                outcome.errors.append(f"{job.label}: {result['failure']}")
+            if crashed(result):  # written as a failed seed, and reported
+                outcome.crashed.append(f"{job.label}: {result['failure']}")
             metric = result["task"]["main_metric"]
             scores = " ".join(f"{split} {result['metrics'][split][metric]:.4f}"
                               for split in ("dev", "test") if metric in result["metrics"][split])

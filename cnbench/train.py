@@ -23,9 +23,12 @@ A run that cannot finish still writes its result, with ``status: "failed"`` and 
 ``run`` returns it rather than raising, so a sweep goes on: a loss that becomes NaN/inf
 (``"training loss became nan in epoch 1 by step 2"``), or a seed abandoned by ``abandon_below``
 (``"abandoned: dev accuracy 0.51 < 0.6 after epoch 1"``), or an exception once training has started
-(``"crashed after 2 of 3 epochs: OutOfMemoryError: ..."``, its traceback logged). A crashed run keeps
-its last checkpoint and is the one failure ``--resume`` does not keep: it goes on from that
-checkpoint (``cnbench run`` exits 1 after a crash). Bad input (unknown names, missing or
+(``"crashed in epoch 2 of 3: OutOfMemoryError: ..."``, or ``"crashed while scoring test with the
+weights of epoch 3: ..."``; the traceback goes to stderr). A crashed run keeps its last end-of-epoch
+checkpoint and is the one failure ``--resume`` does not keep: it goes on from that checkpoint, or
+from the start when there is none (a crash in epoch 1; the last epoch writes none), and
+``cnbench run`` exits 1 after a crash. Under a data-parallel launcher only rank 0 writes: a crash
+on another process shows on its stderr, and the launcher ends the run without a result. Bad input (unknown names, missing or
 malformed data, a results folder that cannot be written or lacks room for the checkpoints, a
 ``--precision auto`` run whose result file holds a result made in the other precision) raises
 ``CnbenchError`` before any training starts.
@@ -38,6 +41,7 @@ import math
 import os
 import random
 import shlex
+import sys
 import time
 import traceback
 from contextlib import nullcontext
@@ -188,6 +192,9 @@ def plan(config: RunConfig) -> RunPlan:
     return RunPlan(config, task, hparams, protocol, key, path)
 
 
+MAX_REASON = 160  # characters of a crash's message kept in its failure reason
+
+
 def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     """``display`` shows progress and training curves (default: none shown); ``log`` prints lines."""
     started = time.perf_counter()
@@ -209,7 +216,7 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     for note in data.notes:
         log(f"note: {note}")
     if written is not None:
-        refuse_other_data(p.path, written, data, train_facts)
+        refuse_other_data(p.path, written, data.identity_with("train", train_facts), data.label())
         if config.resume and not crashed(written):  # "--seeds 1,2,3 --resume" goes on where it stopped
             log(f"{p.path.name}: written already ({written['status']}); --resume keeps it")
             return {**written, "_path": str(p.path)}
@@ -273,9 +280,10 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     monitor = (display or Display("quiet")).watch_run(p.path.stem, optimizer, train_lengths, steps_per_epoch,
                                                       hp["epochs"], progress.epoch + 1, progress.curve)
     metrics, predictions = {"dev": {}, "test": {}}, {"dev": [], "test": []}
-    crash = None
+    crash, stage = None, "before epoch 1"
     try:
         for epoch in range(progress.epoch + 1, hp["epochs"] + 1):
+            stage = f"in epoch {epoch} of {hp['epochs']}"
             model.train()
             epoch_start = time.perf_counter()
             loss_sum = torch.zeros((), device=device)
@@ -335,17 +343,19 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
             load_weights(model, progress.best_state)
             eval_start = time.perf_counter()
             for split in ("dev", "test"):
+                stage = f"while scoring {split} with the weights of epoch {progress.best_epoch}"
                 with monitor.evaluating(split, len(features[split])) as advance:
                     metrics[split], predictions[split] = evaluate(forward, task, data.splits[split], features[split],
                                                                   hp["batch_size"], pad_id, device, autocast, advance)
             progress.eval_seconds += time.perf_counter() - eval_start
     except Exception as err:  # out of memory, a bug: the seed was started, so it is written as failed
         crash = traceback.format_exc()
-        failure = (f"{CRASHED_PREFIX} after {len(progress.history)} of {hp['epochs']} epochs: "
-                   f"{type(err).__name__}: {first_line(err) or '(no message)'}")
+        message = first_line(err) or "(no message)"  # short: it is a table cell on the leaderboard
+        message = message if len(message) <= MAX_REASON else message[:MAX_REASON - 1] + "…"
+        failure = f"{CRASHED_PREFIX} {stage}: {type(err).__name__}: {message}"
         metrics, predictions = {"dev": {}, "test": {}}, {"dev": [], "test": []}
-    if crash:
-        log(crash.rstrip())
+    if crash:  # on stderr on every process, whatever the display shows
+        print(crash, file=sys.stderr, end="", flush=True)
     if failure:
         log(f"failed: {failure}")
     curve = monitor.finish()
@@ -546,16 +556,24 @@ def bf16_autocast(device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16) if supported else None
 
 
+def read_result(path: Path) -> dict | None:
+    """The result document at ``path``; None where there is none a run would keep (no file, not
+    JSON, no ``status``): a run replaces such a file."""
+    try:
+        written = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return written if isinstance(written, dict) and "status" in written else None
+
+
 def written_result(path: Path, precision: str) -> dict | None:
     """The result this run already wrote, if any. One made in the other precision is refused: with
     ``--precision auto`` the run key (and so the file name) is the same on every machine, but a
     bf16 and an fp32 run are two configurations, and one must not silently take the other's place."""
+    written = read_result(path)
     try:
-        written = json.loads(path.read_text(encoding="utf-8"))
         existing = written["hparams"]["precision"]
-    except (OSError, ValueError, KeyError, TypeError):  # no result yet, or none that can be kept
-        return None
-    if "status" not in written:
+    except (KeyError, TypeError):  # no result yet, or none that can be kept
         return None
     if existing != precision:
         raise CnbenchError(f"{path} holds this run's {existing} result, and --precision auto means {precision} "
@@ -564,16 +582,15 @@ def written_result(path: Path, precision: str) -> dict | None:
     return written
 
 
-def refuse_other_data(path: Path, written: dict, data: TaskData, train_facts: dict) -> None:
+def refuse_other_data(path: Path, written: dict, identity: str, label: str) -> None:
     """The run key holds flags, not data: a result written on other data (another ``--data-dir``,
     a split now read from the Hub) must neither be kept by ``--resume`` (or a sweep's skip) nor
-    silently replaced."""
-    identity = data.identity_with("train", train_facts)
+    silently replaced. ``identity`` and ``label``: this run's data (``TaskData``)."""
     data_written = written.get("data") or {}
     written_identity = data_identity(data_written.get("files") or {}, (written.get("protocol") or {}).get("dev_split"))
     if written_identity != identity:
         raise CnbenchError(f"{path} holds this run's result on other data (identity {written_identity}, "
-                           f"{data_written.get('label', '?')}); this run's data is {identity} ({data.label()}). "
+                           f"{data_written.get('label', '?')}); this run's data is {identity} ({label}). "
                            "Pass --output another folder to keep both, or remove the file to replace it")
 
 

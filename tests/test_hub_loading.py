@@ -83,5 +83,5 @@ def test_a_hub_label_outside_the_task_labels_is_reported_with_its_row(tmp_path):
 
 def test_a_whitespace_only_hub_text_is_refused_like_a_local_one(tmp_path):
     task = sentiment_from_hub_rows(tmp_path / "senti", {"text": " \u3000", "label": 0})
-    with pytest.raises(DataError, match=r"\[train\] row 1.*whitespace-only text"):
+    with pytest.raises(DataError, match=r"\[train\] row 1.*'text' is ' \\u3000'; expected non-empty text"):
         load_task_data(task, data_dir=None)

@@ -56,3 +56,16 @@ def test_ray_options_are_checked_before_anything_runs(cnbench, tmp_path, args, m
     result = cnbench(*SWEEP, *args, "--output", tmp_path)
     assert result.code == 2 and message in result.err
     assert not list(tmp_path.glob("*.json"))
+
+
+def test_the_ray_driver_reads_written_results_by_runs_rule(tmp_path):
+    from cnbench.executors import RayExecutor
+    from cnbench.train import RunConfig, plan
+
+    planned = plan(RunConfig(task="chnsenticorp", model="scratch-tiny", output_dir=str(tmp_path)))
+    executor = RayExecutor()
+    for not_a_result in ("[1, 2]", '{"hparams": {"precision": "fp32"}}', "{half a docu"):
+        planned.path.write_text(not_a_result, encoding="utf-8")
+        assert executor.written(planned) is None  # run would replace it, so the sweep runs it
+    planned.path.write_text('{"status": "completed", "hparams": {"precision": "bf16"}}', encoding="utf-8")
+    assert executor.written(planned)["status"] == "completed"  # either precision: workers decide theirs

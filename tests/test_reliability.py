@@ -204,8 +204,9 @@ def test_a_crash_once_training_started_is_a_failed_seed_and_resume_goes_on_from_
     assert crashed.code == 1
     doc = only_result(tmp_path)
     assert doc["status"] == "failed"
-    assert doc["failure"] == "crashed after 1 of 3 epochs: OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"
-    assert "Traceback (most recent call last)" in crashed.out and f"failed: {doc['failure']}" in crashed.out
+    assert doc["failure"] == "crashed in epoch 2 of 3: OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"
+    assert "Traceback (most recent call last)" in crashed.err and f"failed: {doc['failure']}" in crashed.out
+    assert f"seed 42 failed: {doc['failure']}" in crashed.err
     assert result_problem(doc) is None and selection_score(doc) == WORST_SCORE  # counted, as the worst seed
     assert run_folders(tmp_path / ".checkpoints")  # kept for --resume
 
@@ -217,6 +218,31 @@ def test_a_crash_once_training_started_is_a_failed_seed_and_resume_goes_on_from_
     assert doc["status"] == "completed" and doc["timing"]["resumed_after_epochs"] == [1]
     assert [epoch["epoch"] for epoch in doc["history"]] == [1, 2, 3]
     assert not run_folders(tmp_path / ".checkpoints")
+
+
+def test_a_crash_while_scoring_test_says_so_even_with_quiet_and_resume_starts_over(cnbench, tmp_path, monkeypatch):
+    import cnbench.train as recipe
+
+    scored, calls = recipe.evaluate, []
+
+    def out_of_memory_on_test(*args):  # dev in epoch 1, then dev and test with the best weights
+        calls.append(args)
+        if len(calls) == 3:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered" + " x" * 200)
+        return scored(*args)
+
+    monkeypatch.setattr(recipe, "evaluate", out_of_memory_on_test)
+    crashed = cnbench("run", *TINY, "--epochs", "1", "--quiet", "--output", tmp_path)
+    assert crashed.code == 1 and "Traceback (most recent call last)" in crashed.err
+    failure = only_result(tmp_path)["failure"]
+    assert failure.startswith("crashed while scoring test with the weights of epoch 1: RuntimeError: CUDA error: ")
+    assert len(failure) < 250 and failure.endswith("…")  # a table cell, not the whole message
+    assert f"seed 42 failed: {failure}" in crashed.err
+
+    monkeypatch.setattr(recipe, "evaluate", scored)
+    again = cnbench("run", *TINY, "--epochs", "1", "--resume", "--output", tmp_path)  # the last epoch saves none
+    assert again.code == 0 and "no checkpoint of this run" in again.out
+    assert only_result(tmp_path)["status"] == "completed"
 
 
 @pytest.mark.parametrize("after", [1, 2])

@@ -212,7 +212,7 @@ def test_a_checkpoint_that_does_not_match_its_encoder_stops(cnbench, tmp_path, r
     run = cnbench("run", "--model", folder, "--task", "chnsenticorp", *TINY_RUN, "--output", tmp_path / "out")
     assert run.code == 2 and message in run.err and "Traceback" not in run.err
     assert len(run.err.strip().splitlines()) == 1
-    assert not list((tmp_path / "out").glob("*.json")) or not list((tmp_path / "out").rglob("*.json"))
+    assert not list((tmp_path / "out").rglob("*.json"))
 
 
 @pytest.mark.parametrize("family", ["roberta", "albert"])
@@ -295,6 +295,9 @@ def test_a_data_location_one_level_too_high_is_an_error(cnbench, tmp_path, monke
     run = cnbench("run", "--task", "chnsenticorp", "--limit", "8", "--data-dir", tmp_path / "shared",
                   "--output", tmp_path / "out")
     assert run.code == 2 and f"name {tmp_path / 'shared' / 'data'} instead" in run.err
+
+    check = cnbench("check-task", "chnsenticorp", "--data-dir", tmp_path / "shared")
+    assert check.code == 2 and f"name {tmp_path / 'shared' / 'data'} instead" in check.err
 
     monkeypatch.setenv("CNBENCH_SHARED_DIR", str(tmp_path / "shared" / "data"))  # the data folder, not the bundle
     run = cnbench("run", "--task", "lcqmc", "--limit", "8", "--output", tmp_path / "out")

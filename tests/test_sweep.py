@@ -142,7 +142,7 @@ def test_a_run_that_crashes_is_reported_and_the_local_sweep_goes_on(tmp_path, mo
         if config.seed == 2:
             raise RuntimeError("The size of tensor a (696) must match the size of tensor b (512)")
         if config.seed == 4:  # the crash came once training had started: run wrote it as failed
-            return {**completed(), "status": "failed", "failure": "crashed after 1 of 3 epochs: OutOfMemoryError: x",
+            return {**completed(), "status": "failed", "failure": "crashed in epoch 2 of 3: OutOfMemoryError: x",
                     "metrics": {"dev": {}, "test": {}}}
         return completed()
 
@@ -156,10 +156,10 @@ def test_a_run_that_crashes_is_reported_and_the_local_sweep_goes_on(tmp_path, mo
         "[1/4] scratch-tiny chnsenticorp linear seed 1: OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
         "[2/4] scratch-tiny chnsenticorp linear seed 2: RuntimeError: The size of tensor a (696) must match the size "
         "of tensor b (512)",
-        "[4/4] scratch-tiny chnsenticorp linear seed 4: crashed after 1 of 3 epochs: OutOfMemoryError: x",
     ]
+    assert outcome.crashed == ["[4/4] scratch-tiny chnsenticorp linear seed 4: crashed in epoch 2 of 3: OutOfMemoryError: x"]
     assert any(line.startswith("[3/4] scratch-tiny chnsenticorp linear seed 3: completed") for line in lines)
-    assert any(line.startswith("[4/4] scratch-tiny chnsenticorp linear seed 4: failed (crashed after") for line in lines)
+    assert any(line.startswith("[4/4] scratch-tiny chnsenticorp linear seed 4: failed (crashed in epoch") for line in lines)
 
 
 def test_a_local_sweep_skips_a_result_only_in_the_precision_this_machine_runs(tmp_path, monkeypatch):
@@ -178,7 +178,7 @@ def test_a_local_sweep_skips_a_result_only_in_the_precision_this_machine_runs(tm
     written = {1: {"status": "completed", "hparams": {"precision": "bf16"}, **on_this_data},
                2: {"status": "completed", "hparams": {"precision": "fp32"}},
                3: {"hparams": {"precision": "bf16"}},  # no status: not a result run would keep
-               4: {"status": "failed", "failure": "crashed after 1 of 3 epochs: OutOfMemoryError: CUDA out of memory",
+               4: {"status": "failed", "failure": "crashed in epoch 2 of 3: OutOfMemoryError: CUDA out of memory",
                    "hparams": {"precision": "bf16"}, **on_this_data}}  # a crash is run again
     for config in configs:
         plan(config).path.write_text(json.dumps(written[config.seed]), encoding="utf-8")

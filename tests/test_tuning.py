@@ -222,7 +222,7 @@ def test_small_checkpoints_resume_to_the_uninterrupted_result(tmp_path, monkeypa
     monkeypatch.setattr(train, "evaluate", interrupt_in_epoch_2)
     monkeypatch.setattr(train, "apply_strategy", snapshot)
     crashed = run(RunConfig(**config, output_dir=str(tmp_path / "resumed")), log=quiet)
-    assert crashed["failure"] == "crashed after 1 of 2 epochs: Interrupted: (no message)"  # its checkpoint kept
+    assert crashed["failure"] == "crashed in epoch 2 of 2: Interrupted: (no message)"  # its checkpoint kept
     checkpoint = Checkpoint(tmp_path / "resumed", plan(RunConfig(**config)).key)
     state = torch.load(checkpoint.path, weights_only=True)
     model = seen["model"]

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from cnbench.data.bio import repair_bio
 from cnbench.data.examples import TaggedSentence, TextExample
-from cnbench.data.readers import is_text, read_split
+from cnbench.data.readers import is_text, read_split, short_repr
 from cnbench.errors import CnbenchError, DataError, first_line
 from cnbench.hashing import files_sha256
 from cnbench.results import data_identity, gold_sha256
@@ -102,6 +102,19 @@ def _source_label(facts: dict) -> str:
     return facts["source"]
 
 
+def local_folder(task: Task, data_dir: Path | None) -> Path | None:
+    """``<data_dir>/<task folder>`` (None without a data directory). A data directory named one
+    level too high, with the task folder under its ``data/``, is an error naming the right one."""
+    if data_dir is None:
+        return None
+    folder = data_dir / task.local.folder
+    if not folder.is_dir() and (data_dir / "data" / task.local.folder).is_dir():
+        raise CnbenchError(f"data directory {data_dir} has no {task.local.folder}/ folder, but "
+                           f"{data_dir / 'data' / task.local.folder} exists: name {data_dir / 'data'} instead "
+                           "(--data-dir or CNBENCH_DATA_DIR)")
+    return folder
+
+
 def load_task_data(
     task: Task, data_dir: Path | None, train_on_dev: bool = False, limit: int | None = None, source: str = "auto",
     only: tuple[str, ...] | None = None,
@@ -112,12 +125,7 @@ def load_task_data(
         raise CnbenchError(f"--source {source!r}: expected one of {', '.join(SOURCES)}")
     if train_on_dev and "dev" not in task.splits:
         raise CnbenchError(f"--train-on-dev: task {task.name!r} has no dev split (its dev is held out of train)")
-    folder = data_dir / task.local.folder if data_dir is not None else None
-    if (source != "hub" and folder is not None and not folder.is_dir()
-            and (data_dir / "data" / task.local.folder).is_dir()):
-        raise CnbenchError(f"data directory {data_dir} has no {task.local.folder}/ folder, but "
-                           f"{data_dir / 'data' / task.local.folder} exists: name {data_dir / 'data'} instead "
-                           "(--data-dir or CNBENCH_DATA_DIR)")
+    folder = None if source == "hub" else local_folder(task, data_dir)
     wanted = [split for split in task.splits
               if not (train_on_dev and split == "train") and (only is None or split in only)]
     local = {split: folder / task.local.files[split] for split in wanted
@@ -368,10 +376,11 @@ def convert_hub_rows(task: Task, dataset, where: str) -> tuple[list, int, int]:
             repaired += len(repairs)
             examples.append(TaggedSentence(chars, tuple(tags)))
         else:
-            text_a = row[columns["text_a"]]
-            text_b = row[columns["text_b"]] if "text_b" in columns else None
-            if not is_text(text_a) or ("text_b" in columns and not is_text(text_b)):
-                raise DataError(here, None, "empty or whitespace-only text; expected non-empty text")
+            texts = [row[columns[name]] for name in ("text_a", "text_b") if name in columns]
+            for name, text in zip(("text_a", "text_b"), texts):
+                if not is_text(text):
+                    raise DataError(here, None, f"{columns[name]!r} is {short_repr(text)}; expected non-empty text")
+            text_a, text_b = texts if len(texts) == 2 else (texts[0], None)
             examples.append(TextExample(text_a, text_b, name_of(row[columns["label"]], here)))
     return examples, dropped, repaired
 

@@ -203,10 +203,10 @@ def read_jsonl(
             if isinstance(chars, str):
                 chars = list(chars)
             if not _is_list_of_str(chars) or not chars or any(len(char) != 1 for char in chars):
-                raise DataError(path, number, f"{fields['chars']!r} is {_short(chars)}; expected a non-empty "
+                raise DataError(path, number, f"{fields['chars']!r} is {short_repr(chars)}; expected a non-empty "
                                               "string or a list of single characters")
             if not _is_list_of_str(tags) or len(tags) != len(chars):
-                raise DataError(path, number, f"{fields['tags']!r} is {_short(tags)}; expected a list of "
+                raise DataError(path, number, f"{fields['tags']!r} is {short_repr(tags)}; expected a list of "
                                               f"{len(chars)} tag strings, one per character")
             for index, tag in enumerate(tags):
                 if tag not in label_set:
@@ -218,7 +218,7 @@ def read_jsonl(
         for name in ("text_a", "text_b") if kind == "pair" else ("text_a",):
             text = value(name)
             if not is_text(text):
-                raise DataError(path, number, f"{fields[name]!r} is {_short(text)}; expected non-empty text")
+                raise DataError(path, number, f"{fields[name]!r} is {short_repr(text)}; expected non-empty text")
             texts.append(text)
         label = value("label")
         name = str(label) if isinstance(label, int) and not isinstance(label, bool) else label
@@ -249,9 +249,9 @@ def read_spans(
         record = _json_object(path, number, line, fields)
         text, annotations = record[fields["text"]], record[fields["spans"]]
         if not isinstance(text, str) or not text:
-            raise DataError(path, number, f"{fields['text']!r} is {_short(text)}; expected non-empty text")
+            raise DataError(path, number, f"{fields['text']!r} is {short_repr(text)}; expected non-empty text")
         if not isinstance(annotations, dict):
-            raise DataError(path, number, f"{fields['spans']!r} is {_short(annotations)}; expected "
+            raise DataError(path, number, f"{fields['spans']!r} is {short_repr(annotations)}; expected "
                                           '{type: {mention: [[start, end], ...]}}')
         spans = []
         for entity_type, mentions in annotations.items():
@@ -259,11 +259,11 @@ def read_spans(
                 raise DataError(path, number, f"entity type {entity_type!r} is not one of {types} "
                                               "(a type needs B- and I- tags among the task's labels)")
             if not isinstance(mentions, dict):
-                raise DataError(path, number, f"{entity_type!r} holds {_short(mentions)}; expected "
+                raise DataError(path, number, f"{entity_type!r} holds {short_repr(mentions)}; expected "
                                               "{mention: [[start, end], ...]}")
             for mention, positions in mentions.items():
                 if not isinstance(positions, list) or not positions:
-                    raise DataError(path, number, f"{entity_type} {mention!r} has spans {_short(positions)}; "
+                    raise DataError(path, number, f"{entity_type} {mention!r} has spans {short_repr(positions)}; "
                                                   "expected a non-empty list of [start, end]")
                 for position in positions:
                     spans.append(_span(path, number, text, entity_type, mention, position))
@@ -287,7 +287,7 @@ def _span(path, number: int, text: str, entity_type: str, mention: str, position
     """Check one ``[start, end]`` (inclusive) against the text and its mention."""
     if (not isinstance(position, list) or len(position) != 2
             or not all(isinstance(i, int) and not isinstance(i, bool) for i in position)):
-        raise DataError(path, number, f"{entity_type} {mention!r}: span {_short(position)} is not "
+        raise DataError(path, number, f"{entity_type} {mention!r}: span {short_repr(position)} is not "
                                       "[start, end] (two integers, end inclusive)")
     start, end = position
     if not 0 <= start <= end < len(text):
@@ -324,7 +324,7 @@ def read_custom(
         where = f"example {index} from reader {name}"
         if task.kind == "tagging":
             if not _is_tagged_sentence(example):
-                raise DataError(path, None, f"{where} is {_short(example)}; expected a TaggedSentence with one "
+                raise DataError(path, None, f"{where} is {short_repr(example)}; expected a TaggedSentence with one "
                                             "tag string per single character")
             unknown = sorted(set(example.tags) - label_set)
             if unknown:
@@ -337,7 +337,7 @@ def read_custom(
         if not _is_text_example(example, pair):
             shape = "TextExample(text_a, text_b, label) with two non-empty texts" if pair else \
                 "TextExample(text_a, None, label) with a non-empty text"
-            raise DataError(path, None, f"{where} is {_short(example)}; expected a {shape}")
+            raise DataError(path, None, f"{where} is {short_repr(example)}; expected a {shape}")
         if example.label not in label_set:
             raise DataError(path, None, f"{where}: label {example.label!r} is not one of {sorted(label_set)}")
         checked.append(example)
@@ -441,7 +441,7 @@ def _json_object(path: Path, number: int, line: str, fields: dict[str, str]) -> 
     except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError; so are oversized ints
         raise DataError(path, number, f"not JSON ({str(err).split(':')[0]}); expected one JSON object per line") from None
     if not isinstance(record, dict):
-        raise DataError(path, number, f"{_short(record)} is not a JSON object; expected one object per line "
+        raise DataError(path, number, f"{short_repr(record)} is not a JSON object; expected one object per line "
                                       "(JSON lines, not one JSON array)")
     if "\\u" in line:  # an escape such as \ud800 decodes to a lone surrogate, which tokenizers refuse
         try:
@@ -495,7 +495,8 @@ def _is_list_of_str(value) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
-def _short(value) -> str:
+def short_repr(value) -> str:
+    """``value`` as an error message quotes it: its repr, cut to 60 characters."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
