@@ -39,7 +39,7 @@ from cnbench import distributed
 from cnbench.errors import CnbenchError, first_line
 from cnbench.progress import Display, SweepMonitor
 from cnbench.results import write_json_atomic
-from cnbench.train import RunConfig, RunPlan, bf16_autocast, plan, read_result, run, written_result
+from cnbench.train import RunConfig, RunPlan, plan, read_result, resolve_precision, run, written_result
 
 HEARTBEAT_SECONDS = 5.0  # how often the driver wakes while it waits on Ray runs
 
@@ -80,7 +80,7 @@ class LocalExecutor:
 @cache
 def _precision_here(requested: str) -> str:
     """What ``--precision`` resolves to on this machine, as ``run`` resolves it."""
-    return "bf16" if bf16_autocast(distributed.setup(), requested) is not None else "fp32"
+    return resolve_precision(distributed.setup(), requested)
 
 
 class RayExecutor:

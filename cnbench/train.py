@@ -206,8 +206,8 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     if device.type == "cpu":  # activation tensors of every batch width would stay on the heap
         allocator.return_large_blocks()
     reset_peak_memory(device)
-    autocast = bf16_autocast(device, config.precision)
-    precision = "bf16" if autocast is not None else "fp32"
+    precision = resolve_precision(device, config.precision)
+    autocast = bf16_autocast(device, precision)
     written = written_result(p.path, precision)
 
     # -- data: examples -> features ----------------------------------------------------------
@@ -543,17 +543,26 @@ def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, s
     return features
 
 
-def bf16_autocast(device, precision: str):
-    """bf16 autocast where the hardware runs it natively (AVX512-BF16/AMX CPUs, Ampere+ GPUs)."""
-    if precision == "fp32":
-        return None
+def resolve_precision(device, requested: str) -> str:
+    """What ``--precision`` means on ``device``: bf16 where the hardware runs it natively
+    (AVX512-BF16/AMX CPUs, Ampere+ GPUs) and ``auto`` or ``bf16`` was asked for, else fp32.
+    ``bf16`` on hardware without it raises ``CnbenchError``."""
+    if requested == "fp32":
+        return "fp32"
     if device.type == "cuda":
         supported = torch.cuda.is_bf16_supported()
     else:
         supported = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    if precision == "bf16" and not supported:
+    if requested == "bf16" and not supported:
         raise CnbenchError(f"--precision bf16: this {device.type} has no native bf16 support")
-    return torch.autocast(device.type, dtype=torch.bfloat16) if supported else None
+    return "bf16" if supported else "fp32"
+
+
+def bf16_autocast(device, requested: str):
+    """The bf16 autocast context ``requested`` resolves to on ``device``, or None for fp32."""
+    if resolve_precision(device, requested) == "fp32":
+        return None
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def read_result(path: Path) -> dict | None:
