@@ -595,6 +595,7 @@ def test_corrupt_and_foreign_json_are_listed_and_skipped(tmp_path, results_dir):
     (("hparams", "patience"), "3", "hparams.patience must be an integer or null, got '3'"),
     (("hparams", "epochs"), "3", "hparams.epochs must be an integer or null, got '3'"),
     (("history",), 3, "history must be a list, got 3"),
+    (("metrics", "test", "accuracy"), 89.5, "metrics.test.accuracy must be a fraction between 0 and 1, got 89.5"),
 ])
 def test_malformed_fields_are_listed_with_their_file_not_raised(tmp_path, results_dir, where, value, problem):
     make_result(results_dir, seed=1, test=0.90)

@@ -569,3 +569,32 @@ def test_model_folders_without_weights_or_with_a_mismatched_config_fail_clearly(
     assert line.startswith(f"error: {mismatched}: ") and "weights do not fit its config.json" in line
     assert "vs config (64,)" in line
     assert not list((tmp_path / "out").rglob("*.json"))
+
+
+def test_model_folders_without_tokenizer_files_or_with_cut_weights_fail_clearly(cnbench, tmp_path, tiny_checkpoint):
+    # save_pretrained of the model alone: transformers would build a tokenizer of special tokens
+    # only, and the run would train on [UNK] and be written as completed
+    weights_only = tmp_path / "weights-only"
+    weights_only.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(tiny_checkpoint / name, weights_only / name)
+    result = cnbench("run", *TINY, "--model", weights_only, "--output", tmp_path / "out")
+    assert result.code == 2 and "Traceback" not in result.err
+    assert f"error: tokenizer '{weights_only}': no tokenizer files (vocab.txt, tokenizer.json" in result.err
+    assert "pass --tokenizer" in result.err
+
+    no_config = tmp_path / "no-config"
+    shutil.copytree(tiny_checkpoint, no_config)
+    (no_config / "config.json").unlink()
+    result = cnbench("run", *TINY, "--model", no_config, "--output", tmp_path / "out")
+    assert result.code == 2 and result.err.startswith(f"error: {no_config}: ")
+    assert "Hugging Face cache" not in result.err
+
+    cut = tmp_path / "cut-weights"
+    shutil.copytree(tiny_checkpoint, cut)
+    weights = cut / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100_000])
+    result = cnbench("run", *TINY, "--model", cut, "--output", tmp_path / "out")
+    assert result.code == 2 and "Traceback" not in result.err
+    assert f"error: model '{cut}': its weights cannot be read (" in result.err and "download it again" in result.err
+    assert not list((tmp_path / "out").rglob("*.json"))

@@ -83,8 +83,8 @@ def result_problem(result: dict) -> str | None:
     Checks the fields the leaderboard reads: task name, kind and main metric, model alias, head, an
     integer seed, hparams (``epochs`` and ``patience`` integers when given), protocol
     (``train_on_dev``, ``limit``), a known status, a list ``history`` when given, string
-    ``data.files.<split>.sha256`` when given, and for a completed run a finite dev and test main
-    metric.
+    ``data.files.<split>.sha256`` when given, and for a completed run a dev and test main metric
+    between 0 and 1.
     """
     try:
         task, protocol = result["task"], result["protocol"]
@@ -121,6 +121,8 @@ def result_problem(result: dict) -> str | None:
                 return f"completed run without metrics.{split}.{metric}"
             if not is_finite_number(score):
                 return f"metrics.{split}.{metric} is not a finite number: {score!r}"
+            if not 0 <= score <= 1:  # every metric in task.METRICS is a fraction (a percentage would rank first)
+                return f"metrics.{split}.{metric} must be a fraction between 0 and 1, got {score!r}"
     return None
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cnbench.errors import CnbenchError
+from cnbench.errors import CnbenchError, first_line
 from cnbench.hashing import files_sha256
 from cnbench.models.presets import PRESETS, ModelPreset, check_model_name
 from cnbench.paths import tokenizer_dir
@@ -156,7 +156,14 @@ def _pretrained(model_id: str, alias: str, overrides: dict, tokenizer_source: st
                 local_files_only=local_only,
             )
     except (OSError, ValueError, KeyError) as err:
+        if local.is_dir():  # no config.json, or a broken one: the folder's fault, never the cache's
+            raise CnbenchError(f"{local}: {first_line(err)}") from None
         raise hub.not_available(f"model {model_id!r}", err) from None
+    except Exception as err:  # a truncated or corrupt weights file: SafetensorError, torch's zip reader
+        raise CnbenchError(
+            f"model {model_id!r}: its weights cannot be read ({type(err).__name__}: {first_line(err)}); the file "
+            "may be cut short: download it again (huggingface-cli download --force-download) or save it again"
+        ) from None
     loading = check_loaded_weights(model_id, model, info)
     if tokenizer_source is None:
         tokenizer, tokenizer_info = load_tokenizer(model_id, local_only, revision)
@@ -264,10 +271,17 @@ def load_tokenizer(source: str, local_only: bool = False, revision: str | None =
                                                       local_files_only=local_only)
             normalization = "lowercase" if lowercase else "cased"
         else:
+            if vocab is None and not any(has(name) for name in ("tokenizer.json", "vocab.json", *OWN_TOKENIZER_MODELS)):
+                # AutoTokenizer would build a tokenizer of special tokens only: every character [UNK]
+                raise OSError("no tokenizer files (vocab.txt, tokenizer.json, vocab.json or a "
+                              "sentencepiece model); save them beside the weights with tokenizer.save_pretrained, "
+                              "or pass --tokenizer")
             tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, local_files_only=local_only)
             lowercase = bool(getattr(tokenizer, "do_lower_case", False))
             normalization = "lowercase" if lowercase else "as published"
     except (OSError, ValueError, TypeError) as err:
+        if Path(source).expanduser().is_dir():  # a folder's own fault, never the cache's or the network's
+            raise CnbenchError(f"tokenizer {source!r}: {first_line(err)}") from None
         raise hub.not_available(f"tokenizer {source!r}", err) from None
     info = {"source": source, "class": type(tokenizer).__name__, "lowercase": lowercase,
             "normalization": normalization}
