@@ -451,8 +451,22 @@ def test_unverified_gold_is_a_problem_not_a_resample(tmp_path, results_dir):
     macbert = next(line for line in rows.splitlines() if "| macbert |" in line)
     assert "no bootstrap: this row's best-dev seed has unverified gold (see Problems)" in macbert
     problems = section(text, "Problems")
-    assert "--macbert--linear--" in problems and "not bootstrapped: scored on other gold labels" in problems
+    assert "--macbert--linear--" in problems and "gold not verified (kept out of the bootstrap, still in its cell's mean): scored on other gold labels" in problems
     assert "--bert--linear--" not in problems
+
+
+def test_every_seed_a_cell_averages_has_its_gold_checked_not_only_the_best_dev_seed(tmp_path, results_dir):
+    verified = with_data(gold_sha256={"test": gold_sha256(GOLD)})
+    for seed, test in ((1, 0.95), (2, 0.94), (3, 0.96)):
+        make_result(results_dir, model="bert", seed=seed, test=test, data=verified)
+    # The lowest-dev seed, never resampled, was scored on other gold labels (a task edited between seeds).
+    make_result(results_dir, model="macbert", seed=1, dev=0.93, test=0.90, data=verified)
+    make_result(results_dir, model="macbert", seed=2, dev=0.92, test=0.91, data=verified)
+    odd = make_result(results_dir, model="macbert", seed=3, dev=0.80, test=0.99,
+                      data=with_data(gold_sha256={"test": gold_sha256(GOLD[::-1])}))
+    problems = section(render(tmp_path, gold={"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)}), "Problems")
+    assert f"{odd.name}: gold not verified" in problems and "scored on other gold labels" in problems
+    assert problems.count("gold not verified") == 1
 
 
 # --------------------------------------------------------------------------- rendering

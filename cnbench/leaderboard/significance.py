@@ -148,8 +148,8 @@ class AgainstFull:
 class Significance:
     """``comparisons[cell.id]`` for every cell with completed seeds; ``against_full[cell.id]`` for
     every such cell of a strategy other than full fine-tuning that has a full fine-tuning cell to
-    compare with; ``problems``: one line per result whose gold could not be verified, as
-    ``(result path, reason)``."""
+    compare with; ``problems``: one line per completed seed of a shown configuration whose gold
+    could not be verified, as ``(result path, reason)``."""
 
     comparisons: dict
     against_full: dict
@@ -219,6 +219,14 @@ def compare_to_best(
                 full_is_higher = full.test["mean"] >= cell.test["mean"]
                 higher, lower = (full, cell) if full_is_higher else (cell, full)
                 against_full[cell.id] = AgainstFull(full, compare(higher, lower), full_is_higher)
+    # Every seed a cell averages, not only the best-dev seeds the bootstrap resamples: a seed scored
+    # on other gold labels (a task declaration edited between seeds) would pass into the mean unremarked.
+    for cell in (cell for column_cells in by_column.values() for cell in column_cells):
+        task_gold = gold.get(cell.column.task)
+        for run in cell.runs if task_gold is not None else ():
+            path = str(run.get("_path") or id(run))
+            if path not in unverified:
+                unverified[path] = verify_gold(run, task_gold)
     problems = tuple(sorted((str(path), reason) for path, reason in unverified.items() if reason is not None))
     return Significance(comparisons, against_full, problems)
 
