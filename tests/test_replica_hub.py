@@ -278,6 +278,33 @@ def test_without_a_network_the_hub_is_given_up_after_one_probe(cnbench, tmp_path
     assert len(run.err.strip().splitlines()) == 1
 
 
+def test_without_a_network_a_cached_model_loads_without_asking_the_hub(cnbench, tmp_path, monkeypatch, replica):
+    import transformers.models.auto.auto_factory as auto_factory
+
+    from cnbench import hub
+
+    adapter_lookups = []
+    find_adapter = auto_factory.find_adapter_config_file
+
+    def recording(model_id, **kwargs):
+        adapter_lookups.append(kwargs.get("local_files_only"))
+        return find_adapter(model_id, **kwargs)
+
+    monkeypatch.setattr(auto_factory, "find_adapter_config_file", recording)
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    hub.unreachable_reason.cache_clear()
+    try:
+        if hub.unreachable_reason() is None:
+            pytest.skip("this machine reaches the Hub")
+        run = cnbench("run", "--model", "macbert", "--task", "chnsenticorp", *TINY_RUN, "--output", tmp_path)
+    finally:
+        hub.unreachable_reason.cache_clear()
+    assert run.code == 0, run.err
+    # With peft installed, transformers looks for an adapter config on every load; offline, it
+    # must look in the cache only, not retry the Hub (about 20 s a load)
+    assert adapter_lookups == [True]
+
+
 def test_a_missing_checkpoint_folder_is_named_as_a_folder(cnbench, tmp_path):
     run = cnbench("run", "--model", "./checkpoints/run-7", "--task", "chnsenticorp", "--output", tmp_path)
     assert run.code == 2 and "./checkpoints/run-7: no such checkpoint folder" in run.err

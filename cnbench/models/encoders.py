@@ -154,6 +154,9 @@ def _pretrained(model_id: str, alias: str, overrides: dict, tokenizer_source: st
             model, info = AutoModel.from_pretrained(
                 model_id, config=config, revision=revision, ignore_mismatched_sizes=True, output_loading_info=True,
                 local_files_only=local_only,
+                # transformers' look-up of a PEFT adapter config ignores local_files_only: offline, it
+                # would retry the Hub for about 20 s on every load
+                adapter_kwargs={"local_files_only": local_only},
             )
     except (OSError, ValueError, KeyError) as err:
         if local.is_dir():  # no config.json, or a broken one: the folder's fault, never the cache's
