@@ -138,6 +138,19 @@ def encode_text(examples: list[TextExample], tokenizer, labels: tuple[str, ...],
     )
 
 
+def count_truncated(examples: list[TextExample], features: Features, tokenizer, max_len: int) -> int:
+    """How many of ``examples`` (encoded as ``features`` by ``encode_text``) lost pieces to
+    ``max_len``: only those encoded at full length can have, so only they are encoded again whole."""
+    at_limit = np.flatnonzero(np.diff(features.offsets) == max_len).tolist()
+    if not at_limit:
+        return 0
+    chunk = [examples[i] for i in at_limit]
+    pairs = chunk[0].text_b is not None
+    whole = tokenizer([ex.text_a for ex in chunk], [ex.text_b for ex in chunk] if pairs else None,
+                      truncation=False, verbose=False)["input_ids"]
+    return sum(len(ids) > max_len for ids in whole)
+
+
 WORD_START = "\u2581"  # "▁": the marker sentencepiece vocabularies (XLM-R) put on a word's first piece
 
 

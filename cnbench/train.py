@@ -58,7 +58,7 @@ from cnbench.cache import cached_features, caching_enabled, examples_fingerprint
 from cnbench.checkpoint import Checkpoint, Progress, ensure_disk_space, ensure_writable, load_weights, model_weights
 from cnbench.data.load import TaskData, load_task_data
 from cnbench.errors import CnbenchError, first_line
-from cnbench.features import Features, encode_tagging, encode_text
+from cnbench.features import Features, count_truncated, encode_tagging, encode_text
 from cnbench.heads import HEAD_DEFAULTS, build_head, head_input, head_names
 from cnbench.metrics import classification_metrics, tagging_metrics
 from cnbench.models.encoders import check_length_fits, load_model, sentence_vector
@@ -228,6 +228,13 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
             "(recorded in the result as model.loading.pooler)")
     tokenizer = loaded.tokenizer
     features = _features(task, config, data, fingerprints, tokenizer, hp["max_len"], loaded.uses_word_boundaries)
+    if task.kind != "tagging":  # tagging windows long sentences; a sentence task cuts them, and says so
+        for split, examples in data.splits.items():
+            cut = count_truncated(examples, features[split], tokenizer, hp["max_len"])
+            if cut:
+                data.notes.append(f"{split}: {cut} of {len(examples)} examples longer than max_len "
+                                  f"{hp['max_len']} pieces, truncated")
+                log(f"note: {data.notes[-1]}")
     data.hold_facts_only("train", train_facts)  # only dev and test are scored against examples
     if device.type == "cpu":
         allocator.give_back_free_heap()

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from cnbench.batching import collate, evaluation_batches, training_batches
 from cnbench.data.examples import TaggedSentence, TextExample
-from cnbench.features import IGNORE_INDEX, encode_tagging, encode_text, plan_windows
+from cnbench.features import IGNORE_INDEX, count_truncated, encode_tagging, encode_text, plan_windows
 from cnbench.registry import get_task
 
 TAGS = get_task("peoples_daily_ner").labels
@@ -115,6 +115,15 @@ def test_pair_encoding_uses_segment_ids_and_truncates(tokenizer):
     features = encode_text(examples, tokenizer, ("0", "1"), max_len=32)
     assert len(features.input_ids[0]) == 32 and features.labels.tolist() == [1, 0]
     assert features.token_type_ids[1].tolist() == [0, 0, 0, 0, 1, 1, 1]
+
+
+def test_truncated_examples_are_counted_not_those_that_fit_exactly(tokenizer):
+    # max_len 8: [CLS] + 6 characters + [SEP] fits exactly; 7 characters, or a pair of 4 + 3, does not
+    examples = [TextExample("一二三四五六", None, "pos"), TextExample("一二三四五六七", None, "pos"),
+                TextExample("一二", None, "neg"), TextExample("一二三四五六七八九十", None, "neg")]
+    assert count_truncated(examples, encode_text(examples, tokenizer, ("neg", "pos"), 8), tokenizer, 8) == 2
+    pairs = [TextExample("一二三四", "五六七", "pos"), TextExample("一二", "三四", "pos")]
+    assert count_truncated(pairs, encode_text(pairs, tokenizer, ("neg", "pos"), 8), tokenizer, 8) == 1
 
 
 def test_length_grouped_batches_are_a_seeded_permutation():
