@@ -585,6 +585,19 @@ def test_readme_contents(tmp_path, results_dir):
     assert "| chnsenticorp | nezha | linear | `" in failed and "` | 0 | 1 | loss became nan at epoch 1 step 40 |" in failed
 
 
+def test_a_cell_whose_seeds_partly_failed_is_not_the_best_on_its_survivors_mean(tmp_path, results_dir):
+    for seed, test in ((1, 0.89), (2, 0.88), (3, 0.90)):
+        make_result(results_dir, model="bert", seed=seed, test=test)
+    make_result(results_dir, model="macbert", seed=1, dev=0.95, test=0.95)
+    for seed in (2, 3):
+        make_result(results_dir, model="macbert", seed=seed, status="failed")
+    table = section(render(tmp_path), "Reproduced scores")
+    bert = next(line for line in table.splitlines() if "| bert | linear |" in line)
+    macbert = next(line for line in table.splitlines() if "| macbert | linear |" in line)
+    assert "**89.00 ± 1.00 (90.00), n=3 of 3** ★" in bert
+    assert "95.00 ± — (95.00), n=1 of 3, 2 failed" in macbert and "★" not in macbert and "**" not in macbert
+
+
 def test_one_completed_seed_has_no_spread_to_show(tmp_path, results_dir):
     make_result(results_dir, seed=1, test=0.8933)
     make_result(results_dir, seed=2, status="failed")

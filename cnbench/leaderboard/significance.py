@@ -184,8 +184,9 @@ def compare_to_best(
     n_resamples: int = 1000,
     seed: int = 0,
 ) -> Significance:
-    """Per column, compare every cell that has completed seeds with the column's best cell, and
-    every strategy's cell with its full fine-tuning cell.
+    """Per column, compare every cell that has completed seeds with the column's best cell (the
+    highest mean test score among cells with no failed seed, or among all when every cell has
+    one), and every strategy's cell with its full fine-tuning cell.
 
     ``gold`` maps a task name to its ``Gold``; a task without it gets the seed-level test alone.
     Cells whose chosen configuration completed no seed are not compared.
@@ -210,7 +211,10 @@ def compare_to_best(
 
     comparisons, against_full = {}, {}
     for column_cells in by_column.values():
-        best = min(column_cells, key=lambda cell: (-cell.test["mean"], cell.row.sort_key()))
+        # A cell whose seeds partly failed never takes the best place on its survivors' mean: the
+        # best is chosen among cells whose every started seed completed, when there is one.
+        contenders = [cell for cell in column_cells if not cell.config.failed] or column_cells
+        best = min(contenders, key=lambda cell: (-cell.test["mean"], cell.row.sort_key()))
         full_cells = {_build_and_head(cell.row): cell for cell in column_cells if cell.row.strategy == "full"}
         for cell in column_cells:
             comparisons[cell.id] = Comparison(is_best=True) if cell is best else compare(best, cell)
