@@ -256,6 +256,8 @@ def test_a_seed_rerun_after_failing_counts_as_its_rerun(tmp_path, results_dir):
     assert (len(cell.config.started), len(cell.config.failed), len(cell.superseded)) == (2, 0, 1)
     text = section(render(tmp_path), "Reproduced scores")
     assert "n=2 of 2** ★" in text and "1 older duplicate result(s) ignored" in text
+    assert "1 older duplicate result(s) ignored, among them earlier failures: [seed 1](" in text
+    assert "): loss became nan at epoch 1 step 40" in text
 
 
 def test_smoke_runs_are_excluded_from_the_main_table(tmp_path, results_dir):

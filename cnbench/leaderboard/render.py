@@ -200,6 +200,11 @@ def _config_entry(page: _Page, cell: Cell) -> str:
     failures = "; ".join(f"seed {run['seed']}: {run.get('failure') or 'no reason recorded'}" for run in config.failed)
     completed_dev = "" if cell.dev is None else f"; mean dev of the completed seeds {_pct(cell.dev['mean'])}"
     duplicates = f"; {len(cell.superseded)} older duplicate result(s) ignored" if cell.superseded else ""
+    earlier_failures = [run for run in cell.superseded if run["status"] == "failed"]
+    if earlier_failures:  # a seed re-run until it passed still shows that it failed before
+        duplicates += ", among them earlier failures: " + "; ".join(
+            f"[seed {run['seed']}]({_link(run['_path'], base)}): {run.get('failure') or 'no reason recorded'}"
+            for run in earlier_failures if "_path" in run)
     return (
         f'- <a id="config-{number}"></a>[{number}] {cell.column.task} {page.data_ref(cell.column)} / '
         f"{cell.row.model} / {cell.row.head} / {cell.row.strategy}: config `{config.key}`, chosen among "
@@ -229,7 +234,8 @@ def _reproduced_section(page: _Page) -> list[str]:
         "seed abandoned early with its best dev score before abandonment, and any other failed seed",
         f"(diverged, crashed) with {_pct(WORST_SCORE)}; ties go to more completed seeds, then to more",
         "started seeds, then to the smaller config key. A seed counts with its newest result: one re-run",
-        "after failing counts as its re-run, and the failed result is listed as an older duplicate.",
+        "after failing counts as its re-run, and the failed result is listed, with its reason, as an",
+        "older duplicate in the configuration's entry.",
         "std is the sample standard deviation over completed seeds (`± —` for a single one). Each",
         f"cell's [number] links to its configuration, seeds, failures and result files. {BEST_MARK} best mean",
         "test score of the column among the cells whose every started seed completed (among all cells",

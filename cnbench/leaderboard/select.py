@@ -324,8 +324,8 @@ class Cell:
     ``dev``/``test`` summarise the chosen configuration's completed seeds' main metric (``None``
     when none completed). ``all_selection_scores`` holds the selection score of every started seed
     of the cell, all configurations together (the hyper-parameter search, for the expected-maximum
-    curve). ``superseded`` lists result paths replaced by a newer result of the same configuration
-    and seed.
+    curve). ``superseded`` lists the results replaced by a newer result of the same configuration
+    and seed (a failure among them is still named on the page).
     """
 
     column: Column
@@ -333,7 +333,7 @@ class Cell:
     config: Config
     configs: tuple[Config, ...]
     all_selection_scores: tuple[float, ...]
-    superseded: tuple[str, ...]
+    superseded: tuple[dict, ...]
 
     @property
     def id(self) -> tuple[Column, Row]:
@@ -376,7 +376,7 @@ class Cell:
         return min(self.runs, key=lambda run: (-score(run, "dev"), run["seed"]))
 
 
-def _newest_per_seed(runs: list[dict]) -> tuple[list[dict], list[str]]:
+def _newest_per_seed(runs: list[dict]) -> tuple[list[dict], list[dict]]:
     newest_first = sorted(
         runs, key=lambda run: (str(run.get("created", "")), run.get("_path", "")), reverse=True
     )
@@ -384,7 +384,7 @@ def _newest_per_seed(runs: list[dict]) -> tuple[list[dict], list[str]]:
     superseded = []
     for run in newest_first:
         if run["seed"] in kept:
-            superseded.append(run.get("_path", ""))
+            superseded.append(run)
         else:
             kept[run["seed"]] = run
     return sorted(kept.values(), key=lambda run: run["seed"]), superseded
@@ -405,7 +405,7 @@ def _choose(column: Column, row: Row, runs: list[dict]) -> Cell:
         config=min(configs, key=Config.rank),
         configs=tuple(sorted(configs, key=Config.rank)),
         all_selection_scores=tuple(sorted(selection_score(run) for config in configs for run in config.started)),
-        superseded=tuple(sorted(superseded)),
+        superseded=tuple(sorted(superseded, key=lambda run: run.get("_path", ""))),
     )
 
 
