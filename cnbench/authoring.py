@@ -210,6 +210,11 @@ def check_task(task: Task, data_dir: Path | None) -> list[str]:
     unseen = sorted(set(task.labels) - {label for examples in splits.values() for label in _labels_of(task, examples)})
     if splits and unseen:
         click.echo(f"note: labels never seen in these files: {', '.join(unseen)}")
+    trained = set(_labels_of(task, splits["train"])) if "train" in splits else None
+    for split, examples in splits.items():
+        untrained = sorted(set(_labels_of(task, examples)) - trained) if trained is not None else []
+        if untrained:  # scored on dev/test, but no train example shows them to the model
+            click.echo(f"note: {split} has labels that train never has: {', '.join(untrained)}")
     if "dev" not in task.local.files and task.dev_from_train > 0:
         click.echo(f"note: no dev split; runs hold out every {round(1 / task.dev_from_train)}th train example as dev")
     return problems

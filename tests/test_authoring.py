@@ -138,3 +138,19 @@ def test_check_task_on_the_bundled_data(cnbench, data_dir):
     assert nowhere.code == 2 and f"--data-dir {data_dir / 'nowhere'}: no such directory" in nowhere.err
     empty = cnbench("check-task", "lcqmc", "--data-dir", data_dir / "chnsenticorp")  # a folder without lcqmc/
     assert empty.code == 2 and "runs load the Hub dataset 'C-MTEB/LCQMC' instead" in empty.err
+
+
+def test_check_task_notes_labels_that_dev_or_test_has_and_train_never_has(cnbench, tasks_path, tmp_path):
+    assert cnbench("new-task", "sentiment", "--kind", "single").code == 0
+    fill_in(tasks_path / "sentiment.py", **{'labels=("0", "1")': 'labels=("neg", "neu", "pos")'})
+    all_tasks.cache_clear()
+    data = tmp_path / "data" / "sentiment"
+    data.mkdir(parents=True)
+    (data / "train.tsv").write_text("label\ttext_a\npos\t好\nneg\t坏\n", encoding="utf-8")
+    (data / "dev.tsv").write_text("label\ttext_a\npos\t好\nneg\t坏坏\n", encoding="utf-8")
+    (data / "test.tsv").write_text("label\ttext_a\nneu\t还行\npos\t好\n", encoding="utf-8")
+    result = cnbench("check-task", "sentiment", "--data-dir", tmp_path / "data")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert "note: test has labels that train never has: neu" in lines
+    assert not any(line.startswith("note: dev has labels") for line in lines)
