@@ -619,6 +619,16 @@ def test_corrupt_and_foreign_json_are_listed_and_skipped(tmp_path, results_dir):
     assert "90.00" in section(text, "Reproduced scores")
 
 
+def test_a_problem_names_its_file_the_same_from_any_working_directory(tmp_path, results_dir, monkeypatch):
+    make_result(results_dir, seed=1, test=0.9)
+    (results_dir / "broken.json").write_text("{not json", encoding="utf-8")
+    pages = []
+    for cwd, root in ((tmp_path, Path(".")), (tmp_path / "leaderboard", Path(".."))):
+        monkeypatch.chdir(cwd)
+        pages.append(section(render(root), "Problems"))
+    assert "- results/broken.json: " in pages[0] and pages[0] == pages[1]
+
+
 @pytest.mark.parametrize("where, value, problem", [
     (("data", "files", "test", "sha256"), 123, "data.files.test.sha256 must be a string, got 123"),
     (("hparams", "patience"), "3", "hparams.patience must be an integer or null, got '3'"),

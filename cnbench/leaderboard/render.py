@@ -70,7 +70,7 @@ def _link(path: str | Path, base: Path) -> str:
 
 def _relative_problem(problem: str, base: Path) -> str:
     location, separator, reason = problem.partition(": ")
-    return f"{_link(location, base)}: {reason}" if separator and os.path.isabs(location) else problem
+    return f"{_link(location, base)}: {reason}" if separator and os.path.exists(location) else problem
 
 
 def _table_text(text: str) -> str:
