@@ -64,19 +64,19 @@ def _grid_fields(configs: list[RunConfig]) -> list[str]:
 
 
 class _DataIdentities:
-    """Each task's data identity and label as ``run`` would load the data, read once per sweep
-    (many runs share it); a load that fails raises its ``CnbenchError`` again, unretried."""
+    """Each task's data identity, label and scored gold as ``run`` would load the data, read once
+    per sweep (many runs share it); a load that fails raises its ``CnbenchError`` again, unretried."""
 
     def __init__(self):
-        self._known: dict[tuple, tuple[str, str] | CnbenchError] = {}
+        self._known: dict[tuple, tuple[str, str, dict] | CnbenchError] = {}
 
-    def __call__(self, planned: RunPlan) -> tuple[str, str]:
+    def __call__(self, planned: RunPlan) -> tuple[str, str, dict]:
         config = planned.config
         where = (config.task, config.data_dir, config.train_on_dev, config.limit, config.source)
         if where not in self._known:
             try:
                 data = read_splits(planned.task, config)
-                self._known[where] = (data.identity(), data.label())
+                self._known[where] = (data.identity(), data.label(), data.scored_gold())
             except CnbenchError as err:
                 self._known[where] = err
         known = self._known[where]

@@ -216,7 +216,7 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     for note in data.notes:
         log(f"note: {note}")
     if written is not None:
-        refuse_other_data(p.path, written, data.identity_with("train", train_facts), data.label())
+        refuse_other_data(p.path, written, data.identity_with("train", train_facts), data.label(), data.scored_gold())
         if config.resume and not crashed(written):  # "--seeds 1,2,3 --resume" goes on where it stopped
             log(f"{p.path.name}: written already ({written['status']}); --resume keeps it")
             return {**written, "_path": str(p.path)}
@@ -598,16 +598,24 @@ def written_result(path: Path, precision: str) -> dict | None:
     return written
 
 
-def refuse_other_data(path: Path, written: dict, identity: str, label: str) -> None:
+def refuse_other_data(path: Path, written: dict, identity: str, label: str, gold: dict[str, str]) -> None:
     """The run key holds flags, not data: a result written on other data (another ``--data-dir``,
     a split now read from the Hub) must neither be kept by ``--resume`` (or a sweep's skip) nor
-    silently replaced. ``identity`` and ``label``: this run's data (``TaskData``)."""
+    silently replaced. Nor one scored on other gold labels from the same files (a task declaration
+    that now reads another column or maps labels otherwise). ``identity``, ``label`` and ``gold``
+    (split -> ``gold_sha256`` of the scored splits): this run's data (``TaskData``)."""
     data_written = written.get("data") or {}
     written_identity = data_identity(data_written.get("files") or {}, (written.get("protocol") or {}).get("dev_split"))
     if written_identity != identity:
         raise CnbenchError(f"{path} holds this run's result on other data (identity {written_identity}, "
                            f"{data_written.get('label', '?')}); this run's data is {identity} ({label}). "
                            "Pass --output another folder to keep both, or remove the file to replace it")
+    recorded = data_written.get("gold_sha256") or {}
+    changed = [split for split, digest in gold.items() if recorded.get(split) not in (None, digest)]
+    if changed:
+        raise CnbenchError(f"{path} holds this run's result scored on other {' and '.join(changed)} gold labels "
+                           "from the same files (has the task's declaration changed?). Pass --output another "
+                           "folder to keep both, or remove the file to replace it")
 
 
 def _to_device(batch: dict, device) -> dict:

@@ -389,6 +389,24 @@ def test_a_result_on_other_data_is_neither_kept_nor_replaced(cnbench, data_dir, 
         assert written.read_text(encoding="utf-8") == before
 
 
+def test_a_result_scored_on_other_gold_from_the_same_files_is_neither_kept_nor_replaced(cnbench, tmp_path):
+    # The same files read through an edited task declaration (another label column, another label
+    # mapping) give the same data identity but other gold: the written scores are not this run's
+    out = tmp_path / "out"
+    assert cnbench("run", *TINY, "--epochs", "1", "--output", out).code == 0
+    written = next(out.glob("*.json"))
+    document = json.loads(written.read_text(encoding="utf-8"))
+    document["data"]["gold_sha256"]["test"] = "0" * 64
+    written.write_text(json.dumps(document), encoding="utf-8")
+    before = written.read_text(encoding="utf-8")
+
+    for resume in (("--resume",), ()):
+        result = cnbench("run", *TINY, "--epochs", "1", *resume, "--output", out)
+        assert result.code == 2 and "Traceback" not in result.err
+        assert f"{written} holds this run's result scored on other test gold labels" in result.err
+        assert written.read_text(encoding="utf-8") == before
+
+
 @pytest.mark.parametrize("flag, value, expected", [
     ("--grad-clip", "0", "expected above 0"), ("--epochs", "0", "expected at least 1"),
     ("--batch-size", "0", "expected at least 1"), ("--limit", "-5", "expected at least 1"),

@@ -97,6 +97,15 @@ def test_a_resumed_sweep_skips_finished_runs_and_gives_the_same_leaderboard(cnbe
     assert elsewhere.err.count("holds this run's result on other data") == 4
     assert [f.stat().st_mtime_ns for f in sorted(results.glob("*.json"))] == stamps
 
+    # Nor is a result scored on other gold labels from the same files (an edited task declaration).
+    regraded = sorted(results.glob("*.json"))[0]
+    document = json.loads(regraded.read_text())
+    document["data"]["gold_sha256"]["dev"] = "0" * 64
+    regraded.write_text(json.dumps(document))
+    relabelled = cnbench(*sweep)
+    assert relabelled.code == 1 and "sweep: 0 ran, 3 already done, 1 could not start" in relabelled.out
+    assert f"{regraded} holds this run's result scored on other dev gold labels" in relabelled.err
+
 
 def test_a_sweep_reports_runs_that_cannot_start_and_goes_on(cnbench, tmp_path, toy_task):
     result = cnbench("sweep", "--models", "scratch-tiny", "--tasks", "lcqmc,toy", "--lr", "5e-4", "--batch-size", "16",
