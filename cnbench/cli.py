@@ -252,7 +252,7 @@ def leaderboard_command(results_dir, out_path, data_dir):
         reported_path=REPO_ROOT / "leaderboard" / "reported.json",
         out_path=out_path,
         plots_dir=out_path.parent / "plots",
-        gold=gold_test_labels(tasks, data_dir),
+        gold=gold_test_labels(tasks, data_dir, warn=lambda line: click.echo(f"warning: {line}", err=True)),
     )
     click.echo(f"wrote {out_path}")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+from cnbench.paths import REPO_ROOT
 from cnbench.registry import get_task
 from cnbench.results import predicted_labels
 from conftest import only_result
@@ -150,3 +152,15 @@ def test_a_result_whose_task_has_no_name_is_a_leaderboard_problem_not_a_crash(cn
     assert result.code == 0, result.err
     problems = board.read_text(encoding="utf-8").split("## Problems", 1)[1]
     assert "nameless.json: missing or malformed field 'name'" in problems and "listed.json" in problems
+
+
+def test_a_leaderboard_made_without_the_data_warns_that_its_bootstrap_is_missing(cnbench, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    for path in (REPO_ROOT / "leaderboard" / "results").glob("chnsenticorp--*.json"):  # two rows to compare
+        shutil.copy(path, results)
+    (tmp_path / "no-data").mkdir()
+    result = cnbench("leaderboard", "--results", results, "--out", tmp_path / "board.md", "--data-dir", tmp_path / "no-data")
+    assert result.code == 0, result.err
+    assert "warning: no gold test labels for chnsenticorp here, so its cells get no bootstrap: " in result.err
+    assert "no bootstrap: gold test labels not available here" in (tmp_path / "board.md").read_text(encoding="utf-8")

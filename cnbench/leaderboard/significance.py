@@ -239,10 +239,11 @@ def _build_and_head(row) -> tuple:
     return (row.model, row.model_identity, row.tokenizer, row.head)
 
 
-def gold_test_labels(task_names: Sequence[str], data_dir=None) -> dict[str, Gold]:
+def gold_test_labels(task_names: Sequence[str], data_dir=None, warn=lambda line: None) -> dict[str, Gold]:
     """Each task's gold test labels, read from the local data (or the task's Hub dataset when no
     local folder exists), for the paired bootstrap. A task whose data cannot be loaded here is
-    left out: its cells get the seed-level test alone, and the leaderboard says so."""
+    left out: its cells get the seed-level test alone, the leaderboard says so, and ``warn`` gets
+    a line with the reason (a page regenerated without the data differs from one made with it)."""
     from cnbench import paths
     from cnbench.data.load import load_task_data
     from cnbench.errors import CnbenchError
@@ -253,7 +254,8 @@ def gold_test_labels(task_names: Sequence[str], data_dir=None) -> dict[str, Gold
         try:
             task = get_task(name)
             data = load_task_data(task, paths.data_dir(data_dir), only=("test",))
-        except CnbenchError:
+        except CnbenchError as err:
+            warn(f"no gold test labels for {name} here, so its cells get no bootstrap: {err}")
             continue
         labels = [list(ex.tags) if task.kind == "tagging" else ex.label for ex in data.splits["test"]]
         gold[name] = Gold(labels, data.provenance.get("test", {}).get("sha256"))
