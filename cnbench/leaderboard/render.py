@@ -525,7 +525,8 @@ def render_leaderboard(
             problems.append(f"{_link(result['_path'], base)}: {problem}")
     cells = select_configs(usable)
     significance = compare_to_best(cells, gold, n_resamples=n_resamples)
-    problems += [f"{_link(path, base)}: gold not verified (kept out of the bootstrap, still in its cell's mean): {reason}" for path, reason in significance.problems]
+    problems += [f"{_link(path, base)}: gold not verified (kept out of the bootstrap, still in its cell's mean): "
+                 f"{reason}" for path, reason in significance.problems]
     entries, sources, reported_problems = load_reported(None if reported_path is None else Path(reported_path))
     problems += reported_problems
     page = _Page(cells, significance.comparisons, significance.against_full, base)
