@@ -207,12 +207,12 @@ def check_task(task: Task, data_dir: Path | None) -> list[str]:
     if undeclared:
         click.echo("sha256 to declare in LocalFiles:")
         click.echo("        sha256={" + ", ".join(f'"{name}": "{digest}"' for name, digest in undeclared.items()) + "},")
-    unseen = sorted(set(task.labels) - {label for examples in splits.values() for label in _labels_of(task, examples)})
+    labels_in = {split: set(_labels_of(task, examples)) for split, examples in splits.items()}
+    unseen = sorted(set(task.labels).difference(*labels_in.values()))
     if splits and unseen:
         click.echo(f"note: labels never seen in these files: {', '.join(unseen)}")
-    trained = set(_labels_of(task, splits["train"])) if "train" in splits else None
-    for split, examples in splits.items():
-        untrained = sorted(set(_labels_of(task, examples)) - trained) if trained is not None else []
+    for split, labels in labels_in.items():
+        untrained = sorted(labels - labels_in["train"]) if "train" in labels_in else []
         if untrained:  # scored on dev/test, but no train example shows them to the model
             click.echo(f"note: {split} has labels that train never has: {', '.join(untrained)}")
     if "dev" not in task.local.files and task.dev_from_train > 0:
