@@ -330,6 +330,10 @@ def test_derived_data_identity_follows_the_files_and_the_dev_cut(results_dir):
     hub_identity, hub_label, hub_how = data_identity(hub)
     assert hub_label == "hub levow/msra_ner@34593fa" and hub_identity != identity
     assert hub_how == f"from test levow/msra_ner@{revision}, train levow/msra_ner@{revision}"
+    # The cut a task names is shown beside the identity (it separates nothing the files do not).
+    for facts in hub["data"]["files"].values():
+        facts["cut"] = "whole sentences"
+    assert data_identity(hub)[0] == hub_identity and data_identity(hub)[2].endswith("; cut: whole sentences")
 
 
 # --------------------------------------------------------------------------- significance on verified gold

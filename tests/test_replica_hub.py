@@ -124,7 +124,7 @@ def test_a_missing_local_split_comes_from_the_hub_and_each_split_says_where(cnbe
     files = result["data"]["files"]
     assert result["data"]["source"] == "mixed"
     assert files["train"]["source"] == "hub" and files["dev"]["source"] == files["test"]["source"] == "local"
-    assert "train: hub C-MTEB/LCQMC@17f9b09" in run.out and "test: local" in run.out
+    assert "data: train: hub C-MTEB/LCQMC@17f9b09, dev: local, test: local" in run.out  # as the README shows
 
     only_local = cnbench("run", "--model", "scratch-tiny", "--task", "lcqmc", "--source", "local", *TINY_RUN,
                          "--output", tmp_path / "local")

@@ -53,7 +53,8 @@ class TaskData:
 
     def label(self) -> str:
         """Short text for tables: ``local``, ``hub C-MTEB/LCQMC@17f9b09``, or per split when mixed."""
-        per_split = {split: _source_label(facts) for split, facts in self.provenance.items()}
+        per_split = {split: _source_label(self.provenance[split])
+                     for split in ("train", "dev", "test") if split in self.provenance}
         if len(set(per_split.values())) == 1:
             return next(iter(per_split.values()))
         return ", ".join(f"{split}: {label}" for split, label in per_split.items())

@@ -156,7 +156,9 @@ def data_identity(result: dict) -> tuple[str, str, str]:
         f"{split} sha256 {facts['sha256'][:12]}" if facts.get("sha256") else f"{split} {facts.get('hub')}@{facts.get('revision')}"
         for split, facts in sorted(files.items())
     )
-    how = f"from {described or 'no recorded files'}" + (f"; dev split: {dev_split}" if dev_split else "")
+    cuts = sorted({str(facts["cut"]) for facts in files.values() if facts.get("cut")})
+    how = (f"from {described or 'no recorded files'}" + (f"; dev split: {dev_split}" if dev_split else "")
+           + (f"; cut: {' / '.join(cuts)}" if cuts else ""))
     return identity, label, how
 
 
