@@ -4,6 +4,7 @@ its local data the way a run would and reports what it found, without training.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections import Counter
@@ -63,7 +64,7 @@ Fill in every TODO, put the files in <data dir>/{name}/, then run `cnbench check
 from cnbench.task import Defaults, HubDataset, LocalFiles, Task
 
 TASK = Task(
-    # The name for --task and in result files; keep it equal to the file name.
+    # The name for --task and in result files; it must equal the file name.
     name="{name}",
     # One line for `cnbench list` and the leaderboard.
     description="TODO ({kind_words})",
@@ -217,7 +218,32 @@ def check_task(task: Task, data_dir: Path | None) -> list[str]:
             click.echo(f"note: {split} has labels that train never has: {', '.join(untrained)}")
     if "dev" not in task.local.files and task.dev_from_train > 0:
         click.echo(f"note: no dev split; runs hold out every {round(1 / task.dev_from_train)}th train example as dev")
+    todo = _still_todo(task)
+    if todo:  # the data reads, but what `cnbench list` and the leaderboard show is unfinished
+        click.echo(f"note: still marked TODO: {', '.join(todo)}")
     return problems
+
+
+def _still_todo(task: Task) -> list[str]:
+    """Dotted names of the declaration's text fields that still hold ``new-task``'s TODO."""
+    found = []
+
+    def visit(value, name: str) -> None:
+        if dataclasses.is_dataclass(value):
+            for field in dataclasses.fields(value):
+                visit(getattr(value, field.name), f"{name}.{field.name}" if name else field.name)
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                visit(item, name)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                visit(key, name)
+                visit(item, name)
+        elif isinstance(value, str) and "TODO" in value and name not in found:
+            found.append(name)
+
+    visit(task, "")
+    return found
 
 
 def _length(example) -> int:

@@ -3,7 +3,8 @@
 Sources, in order: the ``tasks/`` folder of this checkout; folders listed in ``CNBENCH_TASKS_PATH``
 (``os.pathsep``-separated); entry points in the ``cnbench.tasks`` group (each resolving to a
 ``Task``). A module that fails to run (a bad declaration, a typo), one without ``TASK``, a ``TASK``
-that is not a ``Task``, or two tasks with one name is a ``CnbenchError`` naming the file (and line).
+that is not a ``Task``, a file not named after its task, or two tasks with one name is a
+``CnbenchError`` naming the file (and line).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def _load_file(path: Path) -> Task:
     task = getattr(module, "TASK", None)
     if not isinstance(task, Task):
         raise CnbenchError(f"{path}: a task module must define TASK = cnbench.task.Task(...)")
+    if task.name != path.stem:  # one name to find a task by: `--task X` is the file tasks/X.py
+        raise CnbenchError(f"{path}: the task is named {task.name!r}; a task file carries its task's name "
+                           f"(rename the file to {task.name}.py or the task to {path.stem!r})")
     return task
 
 

@@ -110,6 +110,12 @@ def test_check_task_reports_counts_lengths_labels_and_checksums(cnbench, tasks_p
     all_tasks.cache_clear()
     ok = cnbench("check-task", "sentiment", "--data-dir", tmp_path / "data")
     assert ok.code == 0 and f"{digest[:12]}… ok" in ok.out and "sentiment: every split read, no problems" in ok.out
+    assert "note: still marked TODO: description, local.how_to_get, citation" in ok.out.splitlines()
+    fill_in(tasks_path / "sentiment.py", **{'description="TODO (one text, N classes)"': 'description="toy sentiment"',
+                                           'how_to_get="TODO"': 'how_to_get="make it"', 'citation="TODO"': 'citation=""'})
+    all_tasks.cache_clear()
+    finished = cnbench("check-task", "sentiment", "--data-dir", tmp_path / "data")
+    assert finished.code == 0 and "TODO" not in finished.out
 
     (data / "dev.tsv").write_text("label\ttext_a\npos\t好\nneg\t坏\n", encoding="utf-8")
     changed = cnbench("check-task", "sentiment", "--data-dir", tmp_path / "data")

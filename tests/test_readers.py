@@ -83,13 +83,20 @@ def write(path, text: str | bytes):
         ("text\tlabel\n", r"bad.tsv:1: header is 'text\\tlabel'; expected label\\ttext"),
         ("", r"bad.tsv:1: empty file"),
         ("label\ttext\n", r"bad.tsv: no rows after the header"),
-        ("label\ttext\n1\tok\n\n", r"bad.tsv:3: blank line"),
+        ("label\ttext\n1\tok\n\n0\tbad\n", r"bad.tsv:3: blank line"),
+        ("label\ttext\n\n\n", r"bad.tsv: no rows after the header"),
     ],
 )
 def test_malformed_tsv_names_file_line_and_expectation(tmp_path, content, message):
     path = write(tmp_path / "bad.tsv", content)
     with pytest.raises(DataError, match=message):
         read_tsv(path, ("label", "text"), ("0", "1"))
+
+
+def test_blank_lines_that_end_a_file_are_not_rows(tmp_path):
+    path = write(tmp_path / "ok.tsv", "label\ttext\n1\tok\n\r\n\n")
+    (example,), _ = read_tsv(path, ("label", "text"), ("0", "1"))
+    assert example.text_a == "ok"
 
 
 def test_bom_crlf_and_quotes_are_read_as_text(tmp_path):

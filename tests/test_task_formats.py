@@ -13,6 +13,7 @@ from cnbench.data.examples import TaggedSentence, TextExample
 from cnbench.data.readers import FORMATS, read_spans, read_split
 from cnbench.errors import CnbenchError, DataError
 from cnbench.hashing import file_sha256
+from cnbench.paths import REPO_ROOT
 from cnbench.registry import all_tasks, get_task
 from cnbench.task import Defaults, LocalFiles, Task
 
@@ -76,10 +77,10 @@ def test_spans_read_gzip_and_mapped_keys(tmp_path):
     ({"text": "张三"}, r"no 'label' key"),
     ('{"text": "张三", "label": {}', "not JSON"),
     ('["张三"]', "not a JSON object"),
-    ("", "not JSON"),
+    ("", "not JSON"),  # a blank line between records; blank lines that end the file are no records
 ])
 def test_span_errors_name_file_and_line(tmp_path, line, message):
-    path = jsonl(tmp_path / "ner.json", {"text": "好", "label": {}}, line)
+    path = jsonl(tmp_path / "ner.json", {"text": "好", "label": {}}, line, {"text": "好", "label": {}})
     with pytest.raises(DataError, match=message) as caught:
         read_spans(path, NER, {"text": "text", "spans": "label"})
     assert str(caught.value).startswith(f"{path}:2: ")
@@ -210,9 +211,19 @@ def test_a_bad_task_file_is_an_error_naming_file_and_line(cnbench, tmp_path, mon
     assert result.code == 2 and "broken.py:3: cannot load the task" in result.err
 
 
-def test_the_readme_reader_example_works(tmp_path):
-    from cnbench.paths import REPO_ROOT
+def test_a_task_file_not_named_after_its_task_is_an_error(tmp_path, monkeypatch):
+    source = (REPO_ROOT / "tasks" / "chnsenticorp.py").read_text(encoding="utf-8")
+    (tmp_path / "sentiment.py").write_text(source.replace('name="chnsenticorp"', 'name="senti"'), encoding="utf-8")
+    monkeypatch.setenv("CNBENCH_TASKS_PATH", str(tmp_path))
+    all_tasks.cache_clear()
+    try:
+        with pytest.raises(CnbenchError, match=r"sentiment.py: the task is named 'senti'.*rename the file to senti.py"):
+            get_task("chnsenticorp")
+    finally:
+        all_tasks.cache_clear()
 
+
+def test_the_readme_reader_example_works(tmp_path):
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     code = next(block for block in readme.split("```python\n")[1:] if "def read_pipes" in block).split("```")[0]
     namespace = {}

@@ -16,8 +16,8 @@ non-gzip ``.gz``, a carriage return inside a line (CR-only line endings), a wron
 empty text, an unknown label or tag, a line that is not ``char tag`` or not a JSON object, a span
 that overlaps another, leaves the text or does not cover its mention. Nothing is silently dropped,
 and no other exception escapes, whatever the bytes (``tests/test_fuzz_readers.py``). A UTF-8 BOM
-and CRLF line endings are tolerated (they are encoding accidents, not content). TSV fields are
-split on tabs only, never on quotes: a ``"`` is text.
+and CRLF line endings are tolerated (they are encoding accidents, not content), and so are blank
+lines at the end of a file. TSV fields are split on tabs only, never on quotes: a ``"`` is text.
 
 BIO repair: an ``I-X`` that does not continue an ``X`` entity (after ``O``, after another type, or
 at sentence start) is an error by default; with ``repair_bio=True`` it becomes ``B-X`` and is
@@ -54,7 +54,9 @@ class ReadReport:
 
 
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, text)`` without the line ending, from a plain or ``.gz`` file.
+    """Yield ``(line_number, text)`` without the line ending, from a plain or ``.gz`` file. Blank
+    lines that end the file (an editor's extra newline) are not yielded; a blank line with content
+    after it is, for the reader to accept or refuse.
 
     Errors (missing file, bad UTF-8, broken gzip, CR-only endings) are ``DataError`` naming the
     file and line; custom task readers should read through this to keep that contract.
@@ -64,6 +66,7 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise DataError(path, None, "file not found")
     opener = gzip.open if path.suffix == ".gz" else open
     number = 0
+    blanks: list[tuple[int, str]] = []
     try:
         with opener(path, "rb") as raw:
             for number, data in enumerate(raw, start=1):
@@ -78,6 +81,11 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
                 text = text.rstrip("\r\n")
                 if "\r" in text:  # old Mac files end lines with CR alone: the whole file is one line
                     raise DataError(path, number, "carriage return inside the line; expected LF or CRLF line endings")
+                if text == "":
+                    blanks.append((number, text))
+                    continue
+                yield from blanks
+                blanks.clear()
                 yield number, text
     except EOFError:
         raise DataError(path, number + 1, "cannot read compressed data: it ends early; is the file truncated?") from None
