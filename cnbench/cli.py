@@ -90,7 +90,7 @@ RUN_OPTIONS = [
     click.option("--data-dir", type=click.Path(file_okay=False), help="Default: $CNBENCH_DATA_DIR or ../shared/data."),
     click.option("--source", type=click.Choice(["auto", "local", "hub"]), default="auto", show_default=True,
                  help="Data source: auto = per split, the local file if it exists, else the task's Hub dataset."),
-    click.option("--tokenizer", help="Tokenizer folder or Hub id to use instead of the checkpoint's own."),
+    click.option("--tokenizer", help="Model alias, tokenizer folder or Hub id (id@commit pins it) to use instead of the checkpoint's own."),
     click.option("--output", "output_dir", type=click.Path(file_okay=False), help="Results folder (default leaderboard/results)."),
     click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True),
     click.option("--compile", is_flag=True, help="torch.compile the model (opt-in)."),
@@ -144,7 +144,7 @@ def _display(quiet: bool, verbose: bool, tensorboard: str | None):
 
 @cli.command("run")
 @click.option("--task", required=True, help="Task name (see `cnbench list`).")
-@click.option("--model", default="scratch-tiny", show_default=True, help="Alias, Hub id or local checkpoint folder.")
+@click.option("--model", default="scratch-tiny", show_default=True, help="Alias, Hub id (id@commit pins it) or local checkpoint folder.")
 @click.option("--head", default="linear", show_default=True, help="linear | crf | bilstm | bilstm-crf")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--seeds", default=None, help="Several seeds: a count (5 -> 1..5) or a list (1,2,3).")
@@ -245,16 +245,25 @@ def leaderboard_command(results_dir, out_path, data_dir):
     results_dir = results_dir or default_results()
     out_path = Path(out_path or REPO_ROOT / "leaderboard" / "README.md")
     # Gold labels for the tasks that results name; a malformed result is the page's to list under Problems.
-    names = (r["task"].get("name") for r in load_results(results_dir)[0] if isinstance(r.get("task"), dict))
-    tasks = sorted({name for name in names if isinstance(name, str)})
+    readable = [r for r in load_results(results_dir)[0] if isinstance(r.get("task"), dict)]
+    tasks = sorted({name for name in (r["task"].get("name") for r in readable) if isinstance(name, str)})
+    hub_tasks = {r["task"].get("name") for r in readable if _test_from_hub(r)}
     render_leaderboard(
         results_dir=results_dir,
         reported_path=REPO_ROOT / "leaderboard" / "reported.json",
         out_path=out_path,
         plots_dir=out_path.parent / "plots",
-        gold=gold_test_labels(tasks, data_dir, warn=lambda line: click.echo(f"warning: {line}", err=True)),
+        gold=gold_test_labels(tasks, data_dir, warn=lambda line: click.echo(f"warning: {line}", err=True),
+                              hub_tasks=sorted(name for name in hub_tasks if isinstance(name, str))),
     )
     click.echo(f"wrote {out_path}")
+
+
+def _test_from_hub(result: dict) -> bool:
+    data = result.get("data")
+    files = data.get("files") if isinstance(data, dict) else None
+    test = files.get("test") if isinstance(files, dict) else None
+    return isinstance(test, dict) and bool(test.get("hub"))
 
 
 @cli.command("new-task")
@@ -310,15 +319,36 @@ def _print_summary(results: list[dict]) -> None:
     for result in results:
         if result["status"] != "completed":
             click.echo(f"seed {result['seed']} failed: {result['failure']}", err=True)
-    scores = [r["metrics"]["test"][metric] for r in results if r["status"] == "completed"]
-    if len(scores) > 1:
-        from cnbench.stats import summarize
-
-        spread = summarize(scores)  # the same statistics the leaderboard shows
-        click.echo(f"test {metric} over {spread['n']} seeds: "
-                   f"{spread['mean']:.4f} ± {spread['std']:.4f} (max {spread['max']:.4f})")
+    _print_spread([r for r in results if r["status"] == "completed"], metric)
     if any(r["protocol"]["train_on_dev"] or r["protocol"]["limit"] for r in results):
         click.secho("smoke run (trained on dev or limited data): not a comparable score", fg="yellow")
+
+
+def _print_spread(completed: list[dict], metric: str) -> None:
+    """Mean ± std of test over the seeds, with the statistics the leaderboard shows. Seeds made on
+    different models, data or tokenisation (``--resume`` keeps a seed written when an alias that
+    follows ``main`` resolved to an earlier commit) are never pooled: each kind gets its own line."""
+    from cnbench.results import data_identity, model_identity
+    from cnbench.stats import summarize
+
+    groups: dict[tuple, list[dict]] = {}
+    for result in completed:
+        data = data_identity(result["data"]["files"], result["protocol"].get("dev_split"))
+        same = (model_identity(result["model"]), data,
+                result.get("tokenizer", {}).get("normalization"))
+        groups.setdefault(same, []).append(result)
+    if len(groups) > 1:
+        click.echo(f"not averaged together: these seeds were made on {len(groups)} different models, data or "
+                   "tokenisations (the leaderboard keeps them apart)", err=True)
+    for runs in groups.values():
+        if len(runs) < 2:
+            continue
+        spread = summarize(run["metrics"]["test"][metric] for run in runs)
+        model = runs[0]["model"]
+        made_with = str(model.get("revision") or model.get("weights_sha256") or "")[:7]
+        which = f" ({runs[0]['model']['alias']}@{made_with}, seeds {', '.join(str(run['seed']) for run in runs)})"
+        click.echo(f"test {metric} over {spread['n']} seeds{which if len(groups) > 1 else ''}: "
+                   f"{spread['mean']:.4f} ± {spread['std']:.4f} (max {spread['max']:.4f})")
 
 
 def main(argv: list[str] | None = None) -> None:

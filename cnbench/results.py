@@ -20,7 +20,8 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
                  head_input (optional; older results lack it): what the head read, e.g. "pooler
                  output (pretrained dense + tanh on [CLS])", "[CLS] hidden state (the encoder has
                  no pooler)", "every token's hidden state"}
-    tokenizer   {source, class, lowercase, normalization: "lowercase"|"cased"|"as published"}
+    tokenizer   {source, class, lowercase, normalization: "lowercase"|"cased"|"as published",
+                 revision? (Hub tokenizers), warning? (a --tokenizer whose size differs from the model's table)}
     head        head name, e.g. "linear"
     seed        int
     hparams     {lr, head_lr, crf_lr, llrd, epochs, batch_size, max_len, warmup_ratio,

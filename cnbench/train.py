@@ -226,6 +226,8 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     if loaded.provenance.get("loading", {}).get("pooler") == "initialised randomly":
         log(f"WARNING: {config.model} has no pooler weights: the pooler is initialised randomly "
             "(recorded in the result as model.loading.pooler)")
+    if "warning" in loaded.tokenizer_info:
+        log(f"WARNING: {loaded.tokenizer_info['warning']} (recorded in the result as tokenizer.warning)")
     tokenizer = loaded.tokenizer
     features = _features(task, config, data, fingerprints, tokenizer, hp["max_len"], loaded.uses_word_boundaries)
     if task.kind != "tagging":  # tagging windows long sentences; a sentence task cuts them, and says so

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -252,6 +253,99 @@ def test_tokenizer_override_is_recorded_and_enters_the_run_key(cnbench, tmp_path
     assert overridden["protocol"]["tokenizer"] == "google-bert/bert-base-chinese"
     assert plain["run_key"] != overridden["run_key"]
     assert plain["predictions"] == overridden["predictions"]  # the same vocabulary and normalisation
+
+
+def test_tokenizer_override_by_alias_reads_that_models_pinned_tokenizer(cnbench, tmp_path, replica):
+    run = cnbench("run", "--model", "scratch-tiny", "--task", "chnsenticorp", *TINY_RUN, "--tokenizer", "macbert",
+                  "--output", tmp_path)
+    assert run.code == 0, run.err
+    tokenizer = only_result(tmp_path)["tokenizer"]
+    assert tokenizer["source"] == "hfl/chinese-macbert-base"
+    assert tokenizer["revision"] == COMMITS["hfl/chinese-macbert-base"] and "warning" not in tokenizer
+
+
+def test_a_tokenizer_override_of_another_size_than_the_embeddings_is_warned_about(cnbench, tmp_path, replica):
+    folder = _bert_folder(replica, tmp_path / "wide-vocab", None, vocab_size=21200)
+    own = cnbench("run", "--model", folder, "--task", "chnsenticorp", *TINY_RUN, "--output", tmp_path / "own")
+    assert own.code == 0, own.err
+    assert "WARNING" not in own.out and "warning" not in only_result(tmp_path / "own")["tokenizer"]
+    other = cnbench("run", "--model", folder, "--task", "chnsenticorp", *TINY_RUN, "--tokenizer", "bert",
+                    "--output", tmp_path / "other")
+    assert other.code == 0, other.err
+    warning = only_result(tmp_path / "other")["tokenizer"]["warning"]
+    assert "has 21128 tokens" in warning and "21200 embedding rows" in warning and f"WARNING: {warning}" in other.out
+
+
+def test_a_plain_hub_id_can_be_pinned_and_a_missing_revision_is_named(cnbench, tmp_path, replica):
+    commit = COMMITS["hfl/chinese-macbert-base"]
+    pinned = cnbench("run", "--model", f"hfl/chinese-macbert-base@{commit}", "--task", "chnsenticorp", *TINY_RUN,
+                     "--output", tmp_path / "pinned")
+    assert pinned.code == 0, pinned.err
+    model = only_result(tmp_path / "pinned")["model"]
+    assert (model["id"], model["revision"], model["requested_revision"]) == ("hfl/chinese-macbert-base", commit, commit)
+    absent = "0" * 40
+    missing = cnbench("run", "--model", f"hfl/chinese-macbert-base@{absent}", "--task", "chnsenticorp", *TINY_RUN,
+                      "--output", tmp_path / "missing")
+    assert missing.code == 2 and f"'hfl/chinese-macbert-base' at revision '{absent}'" in missing.err
+    assert "not in the Hugging Face cache" in missing.err and len(missing.err.strip().splitlines()) == 1
+
+
+def test_seeds_made_with_different_revisions_of_an_alias_are_not_averaged(cnbench, tmp_path, replica):
+    resumable = tuple(arg for arg in TINY_RUN if arg != "--no-checkpoint")
+    args = ("run", "--model", "bert", "--task", "chnsenticorp", *resumable, "--seeds", "1,2,3", "--output", tmp_path)
+    first = cnbench(*args)
+    assert first.code == 0, first.err
+    assert "test accuracy over 3 seeds: " in first.out and "not averaged" not in first.err
+    # main moved on between sessions: --resume keeps seed 3 as written, made with the older commit
+    path = next(tmp_path.glob("*--seed3.json"))
+    result = json.loads(path.read_text(encoding="utf-8"))
+    result["model"]["revision"] = "f" * 40
+    path.write_text(json.dumps(result), encoding="utf-8")
+    again = cnbench(*args, "--resume")
+    assert again.code == 0, again.err
+    assert "not averaged together: these seeds were made on 2 different models" in again.err
+    assert f"test accuracy over 2 seeds (bert@{_main_commit('model', 'google-bert/bert-base-chinese')[:7]}, seeds 1, 2)" \
+        in again.out and "over 3 seeds" not in again.out
+
+
+def test_the_leaderboard_bootstraps_a_hub_scored_column_on_the_hubs_gold(cnbench, tmp_path, replica, data_dir):
+    local = tmp_path / "data" / "chnsenticorp"  # small local files, other rows than the replica's test split
+    local.mkdir(parents=True)
+    for split, skip in (("train", 200), ("dev", 100), ("test", 100)):
+        with gzip.open(data_dir / "chnsenticorp" / f"{split}.tsv.gz", "rt", encoding="utf-8") as handle:
+            lines = handle.read().split("\n")
+        (local / f"{split}.tsv.gz").write_bytes(gzip.compress("\n".join(lines[:1] + lines[1 + skip:25 + skip]).encode()))
+    results = tmp_path / "results"
+    for source in ("hub", "local"):  # one column on the Hub's test split, one on the local file
+        for head in ("linear", "bilstm"):
+            run = cnbench("run", "--model", "scratch-tiny", "--task", "chnsenticorp", "--source", source, "--head", head,
+                          "--epochs", "1", "--max-len", "32", "--batch-size", "8", "--no-checkpoint",
+                          "--data-dir", tmp_path / "data", "--output", results)
+            assert run.code == 0, run.err
+    page = tmp_path / "board" / "README.md"
+    made = cnbench("leaderboard", "--results", results, "--out", page, "--data-dir", tmp_path / "data")
+    assert made.code == 0, made.err
+    text = page.read_text(encoding="utf-8")
+    assert "gold not verified" not in text and "no bootstrap" not in text
+    significance = text.split("## Significance", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in significance.splitlines() if line.startswith("| [[")]
+    assert len(rows) == 4 and sum("★ best" in row for row in rows) == 2
+    bootstrapped = [row.split(" | ")[6] for row in rows if "★ best" not in row]  # Bootstrap p
+    assert len(bootstrapped) == 2 and all(p != "—" for p in bootstrapped), rows
+
+
+def test_a_tokenizer_path_typo_is_named_as_no_folder(cnbench, tmp_path, replica):
+    run = cnbench("run", "--model", "scratch-tiny", "--task", "chnsenticorp", *TINY_RUN,
+                  "--tokenizer", "tokenizers/bret", "--output", tmp_path)
+    assert run.code == 2 and "tokenizer 'tokenizers/bret' (no folder of that name; looked up as a Hub id)" in run.err
+
+
+def test_only_model_weight_files_make_a_folders_weights_hash(tmp_path):
+    from cnbench.models.encoders import _weight_files
+
+    for name in ("model.safetensors", "pytorch_model-00001-of-00002.bin", "training_args.bin", "optimizer.pt"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [path.name for path in _weight_files(tmp_path)] == ["model.safetensors", "pytorch_model-00001-of-00002.bin"]
 
 
 # -- failing fast, with one line ------------------------------------------------------------------

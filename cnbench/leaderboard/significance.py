@@ -156,10 +156,24 @@ class Significance:
     problems: tuple[tuple[str, str], ...]
 
 
-def _bootstrap(reference: Cell, cell: Cell, gold: Gold | None, unverified: dict, n_resamples: int, seed: int):
+def gold_for(run: dict, candidates: Sequence[Gold]) -> Gold | None:
+    """The gold among a task's ``candidates`` (local, Hub) that ``run`` records it was scored on
+    (``data.gold_sha256.test``), else the first, for ``verify_gold`` to say why it does not fit."""
+    recorded = mapping(mapping(run.get("data")).get("gold_sha256")).get("test")
+    return next((gold for gold in candidates if gold.sha256 == recorded), candidates[0] if candidates else None)
+
+
+def _candidates(gold: Mapping[str, Gold | Sequence[Gold]], task: str) -> tuple[Gold, ...]:
+    found = gold.get(task)
+    return () if found is None else (found,) if isinstance(found, Gold) else tuple(found)
+
+
+def _bootstrap(reference: Cell, cell: Cell, candidates: Sequence[Gold], unverified: dict, n_resamples: int,
+               seed: int):
     metric = METRICS.get(cell.column.main_metric)
     if metric is None:
         return None, f"no bootstrap: no summable metric for {cell.column.main_metric!r}"
+    gold = gold_for(reference.best_dev_run, candidates)
     if gold is None:
         return None, "no bootstrap: gold test labels not available here"
     for which, run in (("the compared row's", reference.best_dev_run), ("this row's", cell.best_dev_run)):
@@ -180,7 +194,7 @@ def _bootstrap(reference: Cell, cell: Cell, gold: Gold | None, unverified: dict,
 
 def compare_to_best(
     cells: Sequence[Cell],
-    gold: Mapping[str, Gold] | None = None,
+    gold: Mapping[str, Gold | Sequence[Gold]] | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
 ) -> Significance:
@@ -188,7 +202,9 @@ def compare_to_best(
     highest mean test score among cells with no failed seed, or among all when every cell has
     one), and every strategy's cell with its full fine-tuning cell.
 
-    ``gold`` maps a task name to its ``Gold``; a task without it gets the seed-level test alone.
+    ``gold`` maps a task name to its ``Gold``, or to several (local and Hub test data): each run is
+    checked against the one it records (``gold_for``). A task without gold gets the seed-level test
+    alone.
     Cells whose chosen configuration completed no seed are not compared.
     """
     gold = gold or {}
@@ -200,7 +216,8 @@ def compare_to_best(
     unverified: dict = {}
 
     def compare(reference: Cell, cell: Cell) -> Comparison:
-        bootstrap, note = _bootstrap(reference, cell, gold.get(cell.column.task), unverified, n_resamples, seed)
+        bootstrap, note = _bootstrap(reference, cell, _candidates(gold, cell.column.task), unverified, n_resamples,
+                                     seed)
         notes = [note] if note else []
         seed_test = None
         if min(reference.n_seeds, cell.n_seeds) >= MIN_SEEDS_FOR_SEED_TEST:
@@ -226,11 +243,11 @@ def compare_to_best(
     # Every seed a cell averages, not only the best-dev seeds the bootstrap resamples: a seed scored
     # on other gold labels (a task declaration edited between seeds) would pass into the mean unremarked.
     for cell in (cell for column_cells in by_column.values() for cell in column_cells):
-        task_gold = gold.get(cell.column.task)
-        for run in cell.runs if task_gold is not None else ():
+        candidates = _candidates(gold, cell.column.task)
+        for run in cell.runs if candidates else ():
             path = str(run.get("_path") or id(run))
             if path not in unverified:
-                unverified[path] = verify_gold(run, task_gold)
+                unverified[path] = verify_gold(run, gold_for(run, candidates))
     problems = tuple(sorted((str(path), reason) for path, reason in unverified.items() if reason is not None))
     return Significance(comparisons, against_full, problems)
 
@@ -239,24 +256,34 @@ def _build_and_head(row) -> tuple:
     return (row.model, row.model_identity, row.tokenizer, row.head)
 
 
-def gold_test_labels(task_names: Sequence[str], data_dir=None, warn=lambda line: None) -> dict[str, Gold]:
-    """Each task's gold test labels, read from the local data (or the task's Hub dataset when no
-    local folder exists), for the paired bootstrap. A task whose data cannot be loaded here is
-    left out: its cells get the seed-level test alone, the leaderboard says so, and ``warn`` gets
-    a line with the reason (a page regenerated without the data differs from one made with it)."""
+def gold_test_labels(task_names: Sequence[str], data_dir=None, warn=lambda line: None,
+                     hub_tasks: Sequence[str] = ()) -> dict[str, tuple[Gold, ...]]:
+    """Each task's gold test labels, for the paired bootstrap: read from the local data (or the
+    task's Hub dataset when no local folder exists), and for ``hub_tasks`` (tasks with results
+    scored on Hub test data) from the Hub dataset as well. Data that cannot be loaded here is left
+    out: cells scored on it get the seed-level test alone, the leaderboard says so, and ``warn``
+    gets a line with the reason (a page regenerated without the data differs from one made with it)."""
     from cnbench import paths
     from cnbench.data.load import load_task_data
     from cnbench.errors import CnbenchError
     from cnbench.registry import get_task
 
-    gold = {}
+    gold: dict[str, tuple[Gold, ...]] = {}
     for name in task_names:
-        try:
-            task = get_task(name)
-            data = load_task_data(task, paths.data_dir(data_dir), only=("test",))
-        except CnbenchError as err:
-            warn(f"no gold test labels for {name} here, so its cells get no bootstrap: {err}")
-            continue
-        labels = [list(ex.tags) if task.kind == "tagging" else ex.label for ex in data.splits["test"]]
-        gold[name] = Gold(labels, data.provenance.get("test", {}).get("sha256"))
+        found: list[Gold] = []
+        for source in ("auto", "hub") if name in hub_tasks else ("auto",):
+            try:
+                task = get_task(name)
+                data = load_task_data(task, paths.data_dir(data_dir) if source == "auto" else None, only=("test",),
+                                      source=source)
+            except CnbenchError as err:
+                where = "" if source == "auto" else " on the Hub"
+                warn(f"no gold test labels for {name}{where} here, so its cells scored on them get no bootstrap: {err}")
+                continue
+            labels = [list(ex.tags) if task.kind == "tagging" else ex.label for ex in data.splits["test"]]
+            loaded = Gold(labels, data.provenance.get("test", {}).get("sha256"))
+            if all(loaded.sha256 != other.sha256 for other in found):
+                found.append(loaded)
+        if found:
+            gold[name] = tuple(found)
     return gold

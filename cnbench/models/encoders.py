@@ -68,30 +68,54 @@ class LoadedModel:
 
 def load_model(name: str, seed: int, use_word_boundaries: bool = False, tokenizer: str | None = None) -> LoadedModel:
     """Build the encoder named ``name``. Random initialisation draws from ``seed``. ``tokenizer``
-    (a folder or Hub id) replaces the checkpoint's own tokenizer files."""
+    (an alias, a folder or a Hub id, ``id@revision`` pinned) replaces the checkpoint's own
+    tokenizer files. A plain Hub id may be pinned the same way: ``owner/name@commit``."""
     check_model_name(name)
     preset = PRESETS.get(name)
     torch.manual_seed(seed)
+    if tokenizer is not None:
+        tokenizer = tokenizer_source(tokenizer)
     if preset is not None and preset.scratch_config is not None:
-        loaded = _scratch_bert(name, preset, tokenizer or tokenizer_dir())
+        loaded = _scratch_bert(name, preset, tokenizer or (tokenizer_dir(), None))
     elif name == "char-embed":
-        loaded = _char_embed(preset, use_word_boundaries, tokenizer or tokenizer_dir())
+        loaded = _char_embed(preset, use_word_boundaries, tokenizer or (tokenizer_dir(), None))
     elif preset is not None:
-        loaded = _pretrained(preset.hub_id, name, preset.overrides, tokenizer, preset.revision)
+        loaded = _pretrained(preset.hub_id, preset.revision, name, preset.overrides, tokenizer)
     else:
-        loaded = _pretrained(name, name, {}, tokenizer)
-    check_vocabulary_fits(loaded)
+        loaded = _pretrained(*_pinned(name), name, {}, tokenizer)
+    check_vocabulary_fits(loaded, overridden=tokenizer is not None)
     loaded.provenance["identity"] = model_identity(loaded.provenance)
     return loaded
 
 
-def _scratch_bert(name: str, preset: ModelPreset, tokenizer_source: str) -> LoadedModel:
+def _pinned(name: str) -> tuple[str, str | None]:
+    """``owner/name@revision`` -> ``(owner/name, revision)``; a folder or an unpinned id -> ``(name, None)``."""
+    if "@" not in name or Path(name).expanduser().is_dir():
+        return name, None
+    repo_id, _, revision = name.partition("@")
+    return repo_id, revision or None
+
+
+def tokenizer_source(name: str) -> tuple[str, str | None]:
+    """Where ``--tokenizer NAME`` reads from, as ``(folder or Hub id, revision)``: a model alias
+    means that model's tokenizer (its pinned commit; the scratch presets' is the bundled
+    bert-base-chinese one), anything else a folder or a Hub id, ``@revision`` pinned."""
+    preset = PRESETS.get(name)
+    if preset is None:
+        return _pinned(name)
+    if preset.hub_id is None:
+        return str(tokenizer_dir()), None
+    return preset.hub_id, preset.revision
+
+
+def _scratch_bert(name: str, preset: ModelPreset, tokenizer_from: tuple[str, str | None]) -> LoadedModel:
     from transformers import AutoConfig, BertModel
 
-    source = tokenizer_dir()
-    config = AutoConfig.from_pretrained(source, **preset.scratch_config)
+    from cnbench import hub
+
+    config = AutoConfig.from_pretrained(tokenizer_dir(), **preset.scratch_config)
     model = BertModel(config)
-    tokenizer, tokenizer_info = load_tokenizer(tokenizer_source)
+    tokenizer, tokenizer_info = load_tokenizer(*tokenizer_from, local_only=hub.local_only())
     return LoadedModel(
         encoder=TransformerEncoder(model),
         tokenizer=tokenizer,
@@ -101,7 +125,7 @@ def _scratch_bert(name: str, preset: ModelPreset, tokenizer_source: str) -> Load
             "revision": None,
             "weights_sha256": None,
             "source": "scratch",
-            "tokenizer": tokenizer_source,
+            "tokenizer": tokenizer_from[0],
             "config": _config_summary(config, model),
         },
         tokenizer_info=tokenizer_info,
@@ -109,10 +133,11 @@ def _scratch_bert(name: str, preset: ModelPreset, tokenizer_source: str) -> Load
     )
 
 
-def _char_embed(preset: ModelPreset, use_word_boundaries: bool, tokenizer_source: str) -> LoadedModel:
+def _char_embed(preset: ModelPreset, use_word_boundaries: bool, tokenizer_from: tuple[str, str | None]) -> LoadedModel:
+    from cnbench import hub
     from cnbench.models.char_embed import CharEmbedEncoder
 
-    tokenizer, tokenizer_info = load_tokenizer(tokenizer_source)
+    tokenizer, tokenizer_info = load_tokenizer(*tokenizer_from, local_only=hub.local_only())
     encoder = CharEmbedEncoder(
         vocab_size=len(tokenizer), use_word_boundaries=use_word_boundaries, pad_token_id=tokenizer.pad_token_id
     )
@@ -125,7 +150,7 @@ def _char_embed(preset: ModelPreset, use_word_boundaries: bool, tokenizer_source
             "revision": None,
             "weights_sha256": None,
             "source": "scratch",
-            "tokenizer": tokenizer_source,
+            "tokenizer": tokenizer_from[0],
             "config": {"embedding_dim": encoder.hidden_size, "word_boundaries": use_word_boundaries},
         },
         tokenizer_info=tokenizer_info,
@@ -134,8 +159,8 @@ def _char_embed(preset: ModelPreset, use_word_boundaries: bool, tokenizer_source
     )
 
 
-def _pretrained(model_id: str, alias: str, overrides: dict, tokenizer_source: str | None,
-                revision: str | None = None) -> LoadedModel:
+def _pretrained(model_id: str, revision: str | None, alias: str, overrides: dict,
+                tokenizer_from: tuple[str, str | None] | None) -> LoadedModel:
     import cnbench  # noqa: F401  (registers NEZHA with the Auto classes)
     from transformers import AutoConfig, AutoModel
 
@@ -144,7 +169,7 @@ def _pretrained(model_id: str, alias: str, overrides: dict, tokenizer_source: st
     local = Path(model_id).expanduser()
     if local.is_dir():
         if not _weight_files(local):
-            raise CnbenchError(f"{local}: no model weights (*.safetensors or *.bin) in this folder")
+            raise CnbenchError(f"{local}: no model weights (*.safetensors or pytorch_model*.bin) in this folder")
     elif not HUB_ID.fullmatch(model_id):
         raise CnbenchError(f"{model_id}: no such checkpoint folder, and not a Hub id (owner/name)")
     local_only = not local.is_dir() and hub.local_only()
@@ -161,17 +186,17 @@ def _pretrained(model_id: str, alias: str, overrides: dict, tokenizer_source: st
     except (OSError, ValueError, KeyError) as err:
         if local.is_dir():  # no config.json, or a broken one: the folder's fault, never the cache's
             raise CnbenchError(f"{local}: {first_line(err)}") from None
-        raise hub.not_available(f"model {model_id!r}", err) from None
+        raise hub.not_available(_hub_what("model", model_id, revision), err) from None
     except Exception as err:  # a truncated or corrupt weights file: SafetensorError, torch's zip reader
         raise CnbenchError(
             f"model {model_id!r}: its weights cannot be read ({type(err).__name__}: {first_line(err)}); the file "
             "may be cut short: download it again (huggingface-cli download --force-download) or save it again"
         ) from None
     loading = check_loaded_weights(model_id, model, info)
-    if tokenizer_source is None:
-        tokenizer, tokenizer_info = load_tokenizer(model_id, local_only, revision)
+    if tokenizer_from is None:
+        tokenizer, tokenizer_info = load_tokenizer(model_id, revision, local_only)
     else:
-        tokenizer, tokenizer_info = load_tokenizer(tokenizer_source, hub.local_only())
+        tokenizer, tokenizer_info = load_tokenizer(*tokenizer_from, local_only=hub.local_only())
     return LoadedModel(
         encoder=TransformerEncoder(model),
         tokenizer=tokenizer,
@@ -198,6 +223,13 @@ def _resolved_commit(model_id: str, revision: str | None) -> str:
 
 
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def _hub_what(kind: str, repo_id: str, revision: str | None) -> str:
+    """How an error names a Hub look-up: what, which id, which revision, and that no folder has
+    that name (``owner/name`` reads as a relative path too: a typo there is not the cache's fault)."""
+    pinned = f" at revision {revision!r}" if revision else ""
+    return f"{kind} {repo_id!r}{pinned} (no folder of that name; looked up as a Hub id)"
 
 
 def check_loaded_weights(model_id: str, model: nn.Module, info: dict) -> dict:
@@ -244,7 +276,7 @@ def _some(names: list[str], shown: int = 4) -> str:
 OWN_TOKENIZER_MODELS = ("spiece.model", "sentencepiece.bpe.model", "tokenizer.model", "merges.txt")
 
 
-def load_tokenizer(source: str, local_only: bool = False, revision: str | None = None) -> tuple[object, dict]:
+def load_tokenizer(source: str, revision: str | None = None, local_only: bool = False) -> tuple[object, dict]:
     """The tokenizer for ``source`` (folder or Hub id) and how it normalises text.
 
     A WordPiece vocabulary without upper-case Latin letters (every Chinese BERT-family model) is
@@ -285,7 +317,7 @@ def load_tokenizer(source: str, local_only: bool = False, revision: str | None =
     except (OSError, ValueError, TypeError) as err:
         if Path(source).expanduser().is_dir():  # a folder's own fault, never the cache's or the network's
             raise CnbenchError(f"tokenizer {source!r}: {first_line(err)}") from None
-        raise hub.not_available(f"tokenizer {source!r}", err) from None
+        raise hub.not_available(_hub_what("tokenizer", source, revision), err) from None
     info = {"source": source, "class": type(tokenizer).__name__, "lowercase": lowercase,
             "normalization": normalization}
     if not Path(source).expanduser().is_dir():  # a Hub id: the commit its files came from
@@ -306,19 +338,27 @@ def _has_upper_case_latin(vocab: Path) -> bool:
     return False
 
 
-def check_vocabulary_fits(loaded: LoadedModel) -> None:
+def check_vocabulary_fits(loaded: LoadedModel, overridden: bool = False) -> None:
     """A tokenizer whose ids run past the embedding table would crash inside the model (or, worse,
-    index the wrong rows): refuse it before training, naming both sides."""
+    index the wrong rows): refuse it before training, naming both sides. A ``--tokenizer`` whose
+    vocabulary is smaller than the table fits, but may belong to another model (``--model ernie
+    --tokenizer bert`` reads ERNIE's rows by BERT's ids): ``tokenizer_info["warning"]`` says so,
+    for the run to print and the result to keep."""
     embeddings = loaded.encoder.get_input_embeddings() if hasattr(loaded.encoder, "get_input_embeddings") else None
     if embeddings is None:
         return
+    source, rows = loaded.tokenizer_info["source"], embeddings.num_embeddings
     largest = max(loaded.tokenizer.get_vocab().values())
-    if largest >= embeddings.num_embeddings:
+    if largest >= rows:
         raise CnbenchError(
-            f"tokenizer {loaded.tokenizer_info['source']!r} ({loaded.tokenizer_info['class']}) produces ids up to "
-            f"{largest}, but {loaded.provenance['alias']!r} has {embeddings.num_embeddings} embedding rows: "
+            f"tokenizer {source!r} ({loaded.tokenizer_info['class']}) produces ids up to "
+            f"{largest}, but {loaded.provenance['alias']!r} has {rows} embedding rows: "
             "they do not belong together; pass --tokenizer with the checkpoint's vocabulary"
         )
+    if overridden and len(loaded.tokenizer) != rows:
+        loaded.tokenizer_info["warning"] = (
+            f"tokenizer {source!r} has {len(loaded.tokenizer)} tokens and {loaded.provenance['alias']!r} "
+            f"{rows} embedding rows: check that it is the vocabulary the model was pretrained with")
 
 
 def check_length_fits(loaded: LoadedModel, max_len: int) -> None:
@@ -367,7 +407,9 @@ def _quiet_transformers():
 
 
 def _weight_files(folder: Path) -> list[Path]:
-    return sorted([*folder.glob("*.safetensors"), *folder.glob("*.bin")])
+    """The model's weights as ``save_pretrained`` names them (sharded or not); other ``.bin`` files
+    a training folder holds (``training_args.bin``) are no part of the model's identity."""
+    return sorted([*folder.glob("*.safetensors"), *folder.glob("pytorch_model*.bin")])
 
 
 def _config_summary(config, model: nn.Module) -> dict:
