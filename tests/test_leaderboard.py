@@ -47,6 +47,7 @@ def make_result(
     data=None,
     revision="main",
     tokenizer=None,
+    tokenizer_override=None,
     extra_hparams=None,
     test_metrics=None,
     best_epoch=2,
@@ -61,6 +62,8 @@ def make_result(
         "limit": limit,
         "selection": f"best dev {main_metric} over epochs",
     }
+    if tokenizer_override is not None:
+        protocol["tokenizer"] = tokenizer_override
     key = run_key({"task": task, "model": model, "head": head, "hparams": hparams, "protocol": protocol, "seed": seed})
     completed = status == "completed"
     document = {
@@ -281,12 +284,17 @@ def test_runs_on_other_data_models_tokenizers_or_strategies_never_share_a_cell(t
     hub = {"source": "hub", "label": "hub levow/msra_ner@34593fa",
            "files": {"test": {"hub": "levow/msra_ner", "revision": "34593fa" + "0" * 33, "split": "test"}}}
     cased = {"source": "x", "class": "BertTokenizerFast", "lowercase": False, "normalization": "cased"}
+    lower = {"source": "x", "class": "BertTokenizer", "lowercase": True, "normalization": "lowercase"}
+    other_vocab = {**lower, "source": "hfl/chinese-macbert-base", "revision": "a986e004d2a7" + "0" * 28}
     variants = {
         "local": {},
         "hub data": {"data": hub},
         "other revision": {"revision": "0123abc"},
         "cased tokenizer": {"tokenizer": cased},
         "frozen": {"extra_hparams": {"tuning": "frozen", "features": "scalar-mix"}},
+        "own lowercase tokenizer": {"tokenizer": lower},
+        # --tokenizer with the same normalisation: still another vocabulary, so another row
+        "another model's tokenizer": {"tokenizer": other_vocab, "tokenizer_override": "macbert"},
     }
     for offset, (name, options) in enumerate(variants.items()):
         for seed in (1, 2):  # one folder per variant: their file names would collide
@@ -295,9 +303,10 @@ def test_runs_on_other_data_models_tokenizers_or_strategies_never_share_a_cell(t
     cells = select_configs(loaded(results_dir))
     assert len(cells) == len(variants)
     assert all(cell.n_seeds == 2 for cell in cells)
-    assert sorted(round(cell.test["mean"], 2) for cell in cells) == [0.80, 0.81, 0.82, 0.83, 0.84]
+    assert sorted(round(cell.test["mean"], 2) for cell in cells) == [0.80, 0.81, 0.82, 0.83, 0.84, 0.85, 0.86]
     assert len({cell.column for cell in cells}) == 2  # local and Hub data: two task columns
-    assert {cell.row.tokenizer for cell in cells} == {"unrecorded", "cased"}
+    assert {cell.row.tokenizer for cell in cells} == {"unrecorded", "cased", "lowercase",
+                                                      "lowercase, --tokenizer macbert@a986e00"}
     assert {cell.row.strategy for cell in cells} == {"full", "frozen, features=scalar-mix"}
 
     text = render(tmp_path)

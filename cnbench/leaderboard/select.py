@@ -168,8 +168,16 @@ def model_identity(result: dict) -> str:
 
 
 def tokenizer_normalization(result: dict) -> str:
-    value = mapping(result.get("tokenizer")).get("normalization")
-    return value if isinstance(value, str) and value else UNRECORDED
+    """How the run tokenised: the normalisation, and which tokenizer when ``--tokenizer`` replaced
+    the checkpoint's own (another vocabulary with the same normalisation is another model build)."""
+    tokenizer = mapping(result.get("tokenizer"))
+    value = tokenizer.get("normalization")
+    normalization = value if isinstance(value, str) and value else UNRECORDED
+    override = mapping(result.get("protocol")).get("tokenizer")
+    if not override:
+        return normalization
+    revision = tokenizer.get("revision")
+    return f"{normalization}, --tokenizer {override}" + (f"@{str(revision)[:7]}" if revision else "")
 
 
 def _hparam_text(value) -> str | None:
