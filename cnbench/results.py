@@ -12,7 +12,8 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
                 OutOfMemoryError: CUDA out of memory. ...")
     created     ISO-8601 UTC timestamp
     command     the command line that reproduces the run
-    task        {name, kind, main_metric, labels}
+    task        {name, kind, main_metric, labels, declaration_sha256 (``Task.declaration_sha256``;
+                 older results lack it)}
     model       {alias, id, revision, weights_sha256, source: "hub"|"local"|"scratch", config: {...},
                  identity: 12 hex digits (Hub id + resolved revision, weights hash, or preset + config),
                  loading (pretrained only): {missing_keys, unexpected_keys, pooler: "pretrained" |
@@ -143,7 +144,8 @@ def result_document(*, key, failure, command, task, model, head, tuning, seed, h
         "failure": failure,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command,
-        "task": {"name": task.name, "kind": task.kind, "main_metric": task.main_metric, "labels": list(task.labels)},
+        "task": {"name": task.name, "kind": task.kind, "main_metric": task.main_metric, "labels": list(task.labels),
+                 "declaration_sha256": task.declaration_sha256()},
         "model": model.provenance,
         "tokenizer": model.tokenizer_info,
         "head": head,

@@ -15,18 +15,22 @@ PACKAGES = ("cnbench", "torch", "transformers", "datasets", "accelerate", "token
 
 @lru_cache(maxsize=1)
 def code_version() -> dict:
-    """The git commit of the cnbench checkout (and whether it had uncommitted changes)."""
+    """The git commit of the cnbench checkout, and whether its code differed from it: a tracked
+    file changed, or an untracked file in the code a run executes (``cnbench/``, ``tasks/``: a
+    new task module). Untracked results and notes elsewhere do not make a run's code dirty."""
     def git(*args):
         return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=10)
 
     try:
         head = git("rev-parse", "HEAD")
-        status = git("status", "--porcelain", "--untracked-files=no")
+        status = git("status", "--porcelain", "--untracked-files=all")
     except (OSError, subprocess.TimeoutExpired):
         return {"git_commit": None, "git_dirty": None}
     if head.returncode != 0:
         return {"git_commit": None, "git_dirty": None}
-    return {"git_commit": head.stdout.strip(), "git_dirty": bool(status.stdout.strip())}
+    changes = [line for line in status.stdout.splitlines() if line.strip()]
+    dirty = any(not line.startswith("??") or line[3:].startswith(("cnbench/", "tasks/")) for line in changes)
+    return {"git_commit": head.stdout.strip(), "git_dirty": dirty}
 
 
 def _cpu_model() -> str:

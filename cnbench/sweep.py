@@ -102,7 +102,7 @@ def run_sweep(configs: list[RunConfig], log=print, executor=None, display: Displ
             planned = plan(config)
             written = None if planned.path in jobs else executor.written(planned)
             if written is not None:
-                refuse_other_data(planned.path, written, *data_of(planned))
+                refuse_other_data(planned.path, written, planned.task, *data_of(planned))
             done = written is not None and not crashed(written)
             skip = "listed twice" if planned.path in jobs else "done already" if done else None
         except CnbenchError as err:

@@ -8,6 +8,8 @@ checksums of the local files, and default hyper-parameters from the literature. 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -56,7 +58,8 @@ class LocalFiles:
     sha256: dict[str, str] = field(default_factory=dict)
     how_to_get: str = ""
     # Names this copy of the data when another source holds a different cut of the same corpus
-    # (MSRA: 100-character chunks here, whole sentences on the Hub); part of the data identity.
+    # (MSRA: 100-character chunks here, whole sentences on the Hub); recorded per split in results
+    # and shown in the leaderboard's data footnote.
     cut: str = ""
 
     def __post_init__(self):
@@ -170,6 +173,27 @@ class Task:
     @property
     def head_kind(self) -> str:
         return "tagging" if self.kind == "tagging" else "classification"
+
+    def declaration_sha256(self) -> str:
+        """sha256 of what in this declaration decides the examples a run reads and how it scores
+        them: kind, labels, main metric, how each source's files or columns are read and mapped,
+        the dev holdout and BIO repair. Text for people (description, citation, how_to_get, cut),
+        checksums and default hyper-parameters (recorded with each run) are left out, so editing
+        them leaves results comparable. A custom reader counts by its module and name."""
+        def reading(source) -> dict | None:
+            if source is None:
+                return None
+            facts = {name: getattr(source, name) for name in vars(source)
+                     if name not in ("sha256", "how_to_get", "cut", "files" if isinstance(source, HubDataset) else "")}
+            if callable(facts.get("format")):
+                facts["format"] = f"{facts['format'].__module__}.{facts['format'].__qualname__}"
+            return facts
+
+        facts = {"kind": self.kind, "labels": list(self.labels), "main_metric": self.main_metric,
+                 "local": reading(self.local), "hub": reading(self.hub), "download": reading(self.download),
+                 "repair_bio": self.repair_bio, "dev_from_train": self.dev_from_train}
+        canonical = json.dumps(facts, sort_keys=True, separators=(",", ":"), default=list, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     @property
     def splits(self) -> tuple[str, ...]:

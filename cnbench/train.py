@@ -69,6 +69,7 @@ from cnbench.registry import get_task
 from cnbench.results import (CRASHED_PREFIX, crashed, data_identity, encode_tags, result_document, result_filename, run_key,
                              write_json_atomic)
 from cnbench.runinfo import environment_info, peak_memory_mb, reset_peak_memory
+from cnbench.task import Task
 from cnbench.tuning import (apply_strategy, build_features, feature_hparams, layer_depth, num_layers,
                             strategy_hparams, tuning_report)
 
@@ -216,7 +217,8 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     for note in data.notes:
         log(f"note: {note}")
     if written is not None:
-        refuse_other_data(p.path, written, data.identity_with("train", train_facts), data.label(), data.scored_gold())
+        refuse_other_data(p.path, written, task, data.identity_with("train", train_facts), data.label(),
+                          data.scored_gold())
         if config.resume and not crashed(written):  # "--seeds 1,2,3 --resume" goes on where it stopped
             log(f"{p.path.name}: written already ({written['status']}); --resume keeps it")
             return {**written, "_path": str(p.path)}
@@ -600,12 +602,13 @@ def written_result(path: Path, precision: str) -> dict | None:
     return written
 
 
-def refuse_other_data(path: Path, written: dict, identity: str, label: str, gold: dict[str, str]) -> None:
+def refuse_other_data(path: Path, written: dict, task: Task, identity: str, label: str, gold: dict[str, str]) -> None:
     """The run key holds flags, not data: a result written on other data (another ``--data-dir``,
     a split now read from the Hub) must neither be kept by ``--resume`` (or a sweep's skip) nor
-    silently replaced. Nor one scored on other gold labels from the same files (a task declaration
-    that now reads another column or maps labels otherwise). ``identity``, ``label`` and ``gold``
-    (split -> ``gold_sha256`` of the scored splits): this run's data (``TaskData``)."""
+    silently replaced. Nor one scored on other gold labels from the same files, nor one read under
+    another task declaration (another text column, another holdout: ``Task.declaration_sha256``,
+    compared when the result records it). ``identity``, ``label`` and ``gold`` (split ->
+    ``gold_sha256`` of the scored splits): this run's data (``TaskData``)."""
     data_written = written.get("data") or {}
     written_identity = data_identity(data_written.get("files") or {}, (written.get("protocol") or {}).get("dev_split"))
     if written_identity != identity:
@@ -618,6 +621,11 @@ def refuse_other_data(path: Path, written: dict, identity: str, label: str, gold
         raise CnbenchError(f"{path} holds this run's result scored on other {' and '.join(changed)} gold labels "
                            "from the same files (has the task's declaration changed?). Pass --output another "
                            "folder to keep both, or remove the file to replace it")
+    declared = (written.get("task") or {}).get("declaration_sha256")
+    if declared not in (None, task.declaration_sha256()):
+        raise CnbenchError(f"{path} holds this run's result read under another declaration of task {task.name!r} "
+                           f"(declaration_sha256 {str(declared)[:12]}, now {task.declaration_sha256()[:12]}). "
+                           "Pass --output another folder to keep both, or remove the file to replace it")
 
 
 def _to_device(batch: dict, device) -> dict:

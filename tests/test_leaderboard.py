@@ -484,6 +484,21 @@ def test_every_seed_a_cell_averages_has_its_gold_checked_not_only_the_best_dev_s
     assert problems.count("gold not verified") == 1
 
 
+def test_a_column_whose_seeds_were_read_under_other_task_declarations_is_a_problem(tmp_path, results_dir):
+    paths = [make_result(results_dir, model=model, seed=seed) for model in ("bert", "macbert") for seed in (1, 2)]
+    for path, declared in zip(paths, ("a" * 64, "a" * 64, "a" * 64, "b" * 64)):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        document["task"]["declaration_sha256"] = declared
+        path.write_text(json.dumps(document), encoding="utf-8")
+    problems = section(render(tmp_path), "Problems")
+    assert "chnsenticorp [D1](#data-1): its seeds were read under 2 declarations of the task" in problems
+    assert f"`bbbbbbbbbbbb`: results/{paths[3].name}" in problems
+    document = json.loads(paths[3].read_text(encoding="utf-8"))  # the same declaration everywhere: nothing to say
+    document["task"]["declaration_sha256"] = "a" * 64
+    paths[3].write_text(json.dumps(document), encoding="utf-8")
+    assert "declarations of the task" not in render(tmp_path)
+
+
 # --------------------------------------------------------------------------- rendering
 
 

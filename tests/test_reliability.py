@@ -407,6 +407,40 @@ def test_a_result_scored_on_other_gold_from_the_same_files_is_neither_kept_nor_r
         assert written.read_text(encoding="utf-8") == before
 
 
+def test_a_result_read_under_another_task_declaration_is_neither_kept_nor_replaced(cnbench, tmp_path):
+    from cnbench.registry import get_task
+
+    out = tmp_path / "out"
+    assert cnbench("run", *TINY, "--epochs", "1", "--output", out).code == 0
+    written = next(out.glob("*.json"))
+    document = json.loads(written.read_text(encoding="utf-8"))
+    assert document["task"]["declaration_sha256"] == get_task("chnsenticorp").declaration_sha256()
+    document["task"]["declaration_sha256"] = "0" * 64  # e.g. text read from another column: same files, same gold
+    written.write_text(json.dumps(document), encoding="utf-8")
+    before = written.read_text(encoding="utf-8")
+
+    for resume in (("--resume",), ()):
+        result = cnbench("run", *TINY, "--epochs", "1", *resume, "--output", out)
+        assert result.code == 2 and "Traceback" not in result.err
+        assert f"{written} holds this run's result read under another declaration of task 'chnsenticorp'" in result.err
+        assert written.read_text(encoding="utf-8") == before
+
+
+def test_the_declaration_hash_follows_what_decides_the_examples_only():
+    import dataclasses
+
+    from cnbench.registry import get_task
+
+    task = get_task("chnsenticorp")
+    same = dataclasses.replace(task, description="edited", citation="x",
+                               local=dataclasses.replace(task.local, sha256={}, how_to_get="", cut="a cut"))
+    assert same.declaration_sha256() == task.declaration_sha256()
+    for edited in (dataclasses.replace(task, local=dataclasses.replace(task.local, columns=("text", "label"))),
+                   dataclasses.replace(task, hub=dataclasses.replace(task.hub, label_map={"negative": "1", "positive": "0"})),
+                   dataclasses.replace(task, dev_from_train=0.1)):
+        assert edited.declaration_sha256() != task.declaration_sha256()
+
+
 @pytest.mark.parametrize("flag, value, expected", [
     ("--grad-clip", "0", "expected above 0"), ("--epochs", "0", "expected at least 1"),
     ("--batch-size", "0", "expected at least 1"), ("--limit", "-5", "expected at least 1"),

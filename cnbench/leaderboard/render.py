@@ -27,6 +27,7 @@ from cnbench.leaderboard.select import (
     Column,
     config_key,
     data_identity,
+    declaration_conflicts,
     epochs_trained,
     is_smoke,
     ordered,
@@ -531,6 +532,11 @@ def render_leaderboard(
     entries, sources, reported_problems = load_reported(None if reported_path is None else Path(reported_path))
     problems += reported_problems
     page = _Page(cells, significance.comparisons, significance.against_full, base)
+    for column, declared in declaration_conflicts(cells).items():
+        groups = "; ".join(f"`{digest[:12]}`: {', '.join(_link(path, base) for path in sorted(paths))}"
+                           for digest, paths in sorted(declared.items()))
+        problems.append(f"{column.task} {page.data_ref(column)}: its seeds were read under {len(declared)} "
+                        f"declarations of the task, so its scores do not compare (declaration_sha256 {groups})")
 
     lines = [
         "# cnbench leaderboard",

@@ -419,6 +419,20 @@ def _choose(column: Column, row: Row, runs: list[dict]) -> Cell:
     )
 
 
+def declaration_conflicts(cells: Sequence[Cell]) -> dict[Column, dict[str, list[str]]]:
+    """Columns whose shown seeds were read under more than one declaration of their task (the
+    recorded ``task.declaration_sha256``; results without it say nothing): declaration -> result
+    paths. The data files and gold match, or the runs would sit in other columns, but another text
+    column or BIO repair makes other examples, so the column's scores do not compare."""
+    found: dict[Column, dict[str, list[str]]] = {}
+    for cell in cells:
+        for run in cell.runs:
+            declared = mapping(run.get("task")).get("declaration_sha256")
+            if isinstance(declared, str):
+                found.setdefault(cell.column, {}).setdefault(declared, []).append(str(run.get("_path", "?")))
+    return {column: paths for column, paths in found.items() if len(paths) > 1}
+
+
 def select_configs(results: Sequence[dict]) -> list[Cell]:
     """One ``Cell`` per (column, row) with comparable runs, in table order (columns, then rows).
 
