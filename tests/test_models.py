@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from cnbench.models.encoders import load_model
 from conftest import only_result
 
@@ -44,3 +48,19 @@ def test_a_local_nezha_checkpoint_runs_end_to_end(cnbench, tmp_path, tokenizer):
     assert doc["model"]["config"]["model_type"] == "nezha"
     assert doc["model"]["config"]["max_relative_position"] == 8
     assert doc["status"] == "completed"
+
+
+@pytest.mark.parametrize("stated, normalization, tokens", [
+    (None, "lowercase", ["apple", "好"]),  # no tokenizer_config.json (ERNIE's conversion): BertTokenizer's default
+    ({"do_lower_case": True}, "lowercase", ["apple", "好"]),
+    ({"do_lower_case": False}, "cased", ["Apple", "好"]),
+])
+def test_a_vocabulary_with_capitals_keeps_case_only_when_its_files_say_so(tmp_path, stated, normalization, tokens):
+    from cnbench.models.encoders import load_tokenizer
+
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "Apple", "apple", "好"])
+                                        + "\n", encoding="utf-8")
+    if stated is not None:
+        (tmp_path / "tokenizer_config.json").write_text(json.dumps(stated), encoding="utf-8")
+    tokenizer, info = load_tokenizer(str(tmp_path))
+    assert info["normalization"] == normalization and tokenizer.tokenize("Apple好") == tokens

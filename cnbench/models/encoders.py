@@ -17,6 +17,7 @@ without weights, or a checkpoint whose config cannot be read.
 
 from __future__ import annotations
 
+import json
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -282,8 +283,10 @@ def load_tokenizer(source: str, revision: str | None = None, local_only: bool = 
     A WordPiece vocabulary without upper-case Latin letters (every Chinese BERT-family model) is
     read lower-casing, as those models were pretrained: otherwise every capital letter becomes
     ``[UNK]`` under checkpoints whose files say ``do_lower_case: false``, and models would be
-    compared under different normalisation. A cased WordPiece vocabulary keeps its case; other
-    tokenizers (sentencepiece, BPE) are loaded as their files say.
+    compared under different normalisation. A WordPiece vocabulary with capitals keeps its case
+    only when the checkpoint's ``tokenizer_config.json`` says ``do_lower_case: false``; without
+    that file (ERNIE's conversion ships none) it is read lower-casing, as ``BertTokenizer`` reads
+    it by default. Other tokenizers (sentencepiece, BPE) are loaded as their files say.
     """
     from transformers import AutoTokenizer, BertTokenizer
 
@@ -301,7 +304,7 @@ def load_tokenizer(source: str, revision: str | None = None, local_only: bool = 
     try:
         vocab = has("vocab.txt")
         if vocab is not None and not any(has(name) for name in OWN_TOKENIZER_MODELS):
-            lowercase = not _has_upper_case_latin(Path(vocab))
+            lowercase = not _has_upper_case_latin(Path(vocab)) or _says_lower_case(has("tokenizer_config.json"))
             tokenizer = BertTokenizer.from_pretrained(source, do_lower_case=lowercase, revision=revision,
                                                       local_files_only=local_only)
             normalization = "lowercase" if lowercase else "cased"
@@ -324,6 +327,19 @@ def load_tokenizer(source: str, revision: str | None = None, local_only: bool = 
         found = vocab or has("tokenizer.json") or has("tokenizer_config.json")
         info["revision"] = Path(found).parent.name if found else None
     return tokenizer, info
+
+
+def _says_lower_case(tokenizer_config: str | None) -> bool:
+    """``do_lower_case`` as a ``tokenizer_config.json`` states it; ``BertTokenizer``'s default
+    (true) when there is no such file or key."""
+    if tokenizer_config is None:
+        return True
+    try:
+        with open(tokenizer_config, encoding="utf-8") as handle:
+            stated = json.load(handle).get("do_lower_case", True)
+    except (OSError, ValueError, AttributeError) as err:
+        raise OSError(f"{tokenizer_config}: not a readable JSON object ({first_line(err)})") from None
+    return stated is not False
 
 
 def _has_upper_case_latin(vocab: Path) -> bool:
