@@ -194,11 +194,11 @@ def write_json_atomic(path: Path, document: dict) -> Path:
     return path
 
 
-def load_results(folder: Path) -> tuple[list[dict], list[str]]:
+def load_results(folder: Path) -> tuple[list[dict], list[tuple[str, str]]]:
     """Read every ``*.json`` result under ``folder`` (recursively, sorted by path).
 
     Returns ``(results, problems)``: a file that is not valid JSON or not a cnbench result is
-    reported by name in ``problems`` and skipped, never raised. Temporary files of writes in
+    reported in ``problems`` as ``(path, reason)`` and skipped, never raised. Temporary files of writes in
     progress (``.*.tmp``) are not ``*.json`` and so are never read. Each result gets a
     ``_path`` key holding its path.
     """
@@ -207,10 +207,10 @@ def load_results(folder: Path) -> tuple[list[dict], list[str]]:
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            problems.append(f"{path}: not readable as JSON ({err})")
+            problems.append((str(path), f"not readable as JSON ({err})"))
             continue
         if not isinstance(document, dict) or document.get("schema") != SCHEMA:
-            problems.append(f"{path}: not a cnbench result (expected schema {SCHEMA!r})")
+            problems.append((str(path), f"not a cnbench result (expected schema {SCHEMA!r})"))
             continue
         document["_path"] = str(path)
         results.append(document)

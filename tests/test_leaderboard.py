@@ -628,6 +628,26 @@ def test_a_cell_whose_seeds_partly_failed_is_not_the_best_on_its_survivors_mean(
     assert "95.00 ± — (95.00), n=1 of 3, 2 failed" in macbert and "★" not in macbert and "**" not in macbert
 
 
+def test_an_unusable_result_file_naming_a_cell_is_shown_there_and_keeps_it_from_the_best_place(tmp_path, results_dir):
+    for seed, test in ((1, 0.89), (2, 0.88), (3, 0.90)):
+        make_result(results_dir, model="bert", seed=seed, test=test)
+    for seed, test in ((1, 0.95), (2, 0.94)):
+        make_result(results_dir, model="macbert", seed=seed, dev=test, test=test)
+    # seed 3 of macbert: a result cut short by hand-editing or a bad merge; it may have been a failure
+    broken = results_dir / "chnsenticorp--macbert--linear--0123456789ab--seed3.json"
+    broken.write_text('{"schema": "cnbench.result/1", "status": "comp', encoding="utf-8")
+    text = render(tmp_path)
+    table = section(text, "Reproduced scores")
+    bert = next(line for line in table.splitlines() if "| bert | linear |" in line)
+    macbert = next(line for line in table.splitlines() if "| macbert | linear |" in line)
+    assert "n=3 of 3** ★" in bert
+    assert "n=2 of 2, 1 unusable file(s)" in macbert and "★" not in macbert
+    entry = next(line for line in table.splitlines() if "/ macbert / linear /" in line)
+    assert f"[{broken.name}](results/{broken.name}): not readable as JSON" in entry
+    assert f"results/{broken.name}: not readable as JSON" in section(text, "Problems")
+    assert "unusable" not in next(line for line in table.splitlines() if "/ bert / linear /" in line)
+
+
 def test_one_completed_seed_has_no_spread_to_show(tmp_path, results_dir):
     make_result(results_dir, seed=1, test=0.8933)
     make_result(results_dir, seed=2, status="failed")

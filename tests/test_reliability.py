@@ -607,9 +607,10 @@ def test_model_folders_without_weights_or_with_a_mismatched_config_fail_clearly(
     shutil.copytree(tiny_checkpoint, empty)
     for weights in empty.glob("*.safetensors"):
         weights.unlink()
+    (empty / "training_args.bin").write_bytes(b"not weights")  # a Trainer output folder's other .bin
     result = cnbench("run", *TINY, "--model", empty, "--output", tmp_path / "out")
     assert result.code == 2 and "Traceback" not in result.err
-    assert f"error: {empty}: no model weights (*.safetensors or *.bin) in this folder" in result.err
+    assert f"error: {empty}: no model weights (*.safetensors or pytorch_model*.bin) in this folder" in result.err
 
     mismatched = tmp_path / "mismatched"
     shutil.copytree(tiny_checkpoint, mismatched)

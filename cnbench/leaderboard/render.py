@@ -69,11 +69,6 @@ def _link(path: str | Path, base: Path) -> str:
     return Path(os.path.relpath(Path(path), base)).as_posix()
 
 
-def _relative_problem(problem: str, base: Path) -> str:
-    location, separator, reason = problem.partition(": ")
-    return f"{_link(location, base)}: {reason}" if separator and os.path.exists(location) else problem
-
-
 def _table_text(text: str) -> str:
     """A "|" or newline would break a Markdown table row."""
     return text.replace("|", "/").replace("\n", " ")
@@ -89,6 +84,7 @@ def _seed_counts(cell: Cell) -> str:
     config = cell.config
     text = f"n={len(config.completed)} of {len(config.started)}"
     text += f", {len(config.failed)} failed" if config.failed else ""
+    text += f", {len(cell.unusable)} unusable file(s)" if cell.unusable else ""
     improving = len(config.still_improving)
     return text + (f", {improving} still improving at cap" if improving else "")
 
@@ -212,11 +208,19 @@ def _config_entry(page: _Page, cell: Cell) -> str:
         f"{cell.n_configs} configuration(s) with mean dev {_pct(config.selection)} over all "
         f"{len(config.started)} started seed(s){completed_dev}. Seeds: {len(config.started)} started, "
         f"{len(config.completed)} completed, {len(config.failed)} failed{duplicates}. "
-        f"Failures: {failures or 'none'}. Model identity `{cell.row.model_identity}`; tokenizer "
+        f"Failures: {failures or 'none'}. {_unusable_text(cell, base)}Model identity `{cell.row.model_identity}`; tokenizer "
         f"normalisation: {cell.row.tokenizer}. Training: {_training_length(config)}. "
         f"Hyper-parameters: {_format_hparams(config.hparams)}. "
         f"Results: {links or '—'}. Reproduce: {_reproduce_command(cell)}."
     )
+
+
+def _unusable_text(cell: Cell, base: Path) -> str:
+    if not cell.unusable:
+        return ""
+    files = "; ".join(f"[{Path(path).name}]({_link(path, base)}): {reason}" for path, reason in cell.unusable)
+    return (f"Unusable result files that name this task, model and head (counted nowhere, maybe a failed "
+            f"seed of this cell): {files}. ")
 
 
 def _reproduced_section(page: _Page) -> list[str]:
@@ -240,13 +244,16 @@ def _reproduced_section(page: _Page) -> list[str]:
         "older duplicate in the configuration's entry.",
         "std is the sample standard deviation over completed seeds (`± —` for a single one). Each",
         f"cell's [number] links to its configuration, seeds, failures and result files. {BEST_MARK} best mean",
-        "test score of the column among the cells whose every started seed completed (among all cells",
+        "test score of the column among the cells whose every started seed completed and that no",
+        "unusable result file names (among all cells",
         f"when none did; on a tie, the first row); {TIE_MARK} not significantly different from",
         f"{BEST_MARK} (p ≥ {ALPHA} in at least one test, see [Significance](#significance)); {UNTESTED_MARK} no test",
         "could be run; no mark: significantly worse. `k still improving at cap`: k completed seeds",
         "trained every epoch of their cap with their best dev epoch among the last `patience` epochs",
         "(the last epoch, without patience), so dev had not stopped improving and a longer schedule may",
-        "score higher. The average (of main metrics) needs every column.",
+        "score higher. `k unusable file(s)`: result files that could not be read or used but whose",
+        "file name gives this cell's task, model and head (named in its entry and under Problems).",
+        "The average (of main metrics) needs every column.",
         "",
     ]
     lines += _reproduced_table(page)
@@ -517,15 +524,16 @@ def render_leaderboard(
     results_dir, out_path, plots_dir = Path(results_dir), Path(out_path), Path(plots_dir)
     base = out_path.parent
     results, load_problems = load_results(results_dir)
-    problems = [_relative_problem(problem, base) for problem in load_problems]
+    unusable = list(load_problems)
     usable = []
     for result in results:
         problem = result_problem(result)
         if problem is None:
             usable.append(result)
         else:
-            problems.append(f"{_link(result['_path'], base)}: {problem}")
-    cells = select_configs(usable)
+            unusable.append((result["_path"], problem))
+    problems = [f"{_link(path, base)}: {reason}" for path, reason in unusable]
+    cells = select_configs(usable, unusable)
     significance = compare_to_best(cells, gold, n_resamples=n_resamples)
     problems += [f"{_link(path, base)}: gold not verified (kept out of the bootstrap, still in its cell's mean): "
                  f"{reason}" for path, reason in significance.problems]

@@ -40,8 +40,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Sequence
 
 from cnbench import results
@@ -335,7 +337,9 @@ class Cell:
     when none completed). ``all_selection_scores`` holds the selection score of every started seed
     of the cell, all configurations together (the hyper-parameter search, for the expected-maximum
     curve). ``superseded`` lists the results replaced by a newer result of the same configuration
-    and seed (a failure among them is still named on the page).
+    and seed (a failure among them is still named on the page). ``unusable`` lists the result
+    files that could not be used (corrupt, unknown status, ...) whose file name names this cell's
+    task, model and head: they cannot be placed in a configuration, but are never out of sight.
     """
 
     column: Column
@@ -344,6 +348,13 @@ class Cell:
     configs: tuple[Config, ...]
     all_selection_scores: tuple[float, ...]
     superseded: tuple[dict, ...]
+    unusable: tuple[tuple[str, str], ...] = ()  # (path, reason) of result files that name this cell
+
+    @property
+    def clean(self) -> bool:
+        """Every started seed of the chosen configuration completed, and no unusable result file
+        names the cell (a corrupt file may be a seed that failed)."""
+        return not self.config.failed and not self.unusable
 
     @property
     def id(self) -> tuple[Column, Row]:
@@ -433,16 +444,31 @@ def declaration_conflicts(cells: Sequence[Cell]) -> dict[Column, dict[str, list[
     return {column: paths for column, paths in found.items() if len(paths) > 1}
 
 
-def select_configs(results: Sequence[dict]) -> list[Cell]:
+def named_by(path: str) -> tuple[str, str, str] | None:
+    """``(task, model, head)`` a result file's name gives (``cnbench.results.result_filename``:
+    ``task--model--head--key--seedN.json``, ``/`` in a model as ``_``), or ``None``."""
+    parts = Path(path).name.removesuffix(".json").split("--")
+    if len(parts) != 5 or not re.fullmatch(r"seed\d+", parts[4]):
+        return None
+    return parts[0], parts[1], parts[2]
+
+
+def select_configs(results: Sequence[dict], unusable: Sequence[tuple[str, str]] = ()) -> list[Cell]:
     """One ``Cell`` per (column, row) with comparable runs, in table order (columns, then rows).
 
     Skips results that ``result_problem`` rejects and smoke runs; failed runs take part (see the
     module's choice rule). A cell whose chosen configuration completed no seed is kept, with
-    ``dev``/``test`` ``None``.
+    ``dev``/``test`` ``None``. ``unusable`` holds ``(path, reason)`` of the result files that could
+    not be used; each is attached to every cell of the task, model and head its name gives.
     """
     by_cell: dict[tuple[Column, Row], list[dict]] = defaultdict(list)
     for result in results:
         if result_problem(result) is None and not is_smoke(result):
             by_cell[(column_of(result), row_of(result))].append(result)
-    cells = [_choose(column, row, runs) for (column, row), runs in by_cell.items()]
+    cells = []
+    for (column, row), runs in by_cell.items():
+        cell = _choose(column, row, runs)
+        names = (column.task, row.model.replace("/", "_"), row.head)
+        naming = tuple((path, reason) for path, reason in unusable if named_by(path) == names)
+        cells.append(replace(cell, unusable=naming) if naming else cell)
     return sorted(cells, key=lambda cell: (cell.column.sort_key(), cell.row.sort_key()))

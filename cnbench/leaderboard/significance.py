@@ -229,8 +229,9 @@ def compare_to_best(
     comparisons, against_full = {}, {}
     for column_cells in by_column.values():
         # A cell whose seeds partly failed never takes the best place on its survivors' mean: the
-        # best is chosen among cells whose every started seed completed, when there is one.
-        contenders = [cell for cell in column_cells if not cell.config.failed] or column_cells
+        # best is chosen among clean cells (every started seed completed, no unusable file naming
+        # them), when there is one.
+        contenders = [cell for cell in column_cells if cell.clean] or column_cells
         best = min(contenders, key=lambda cell: (-cell.test["mean"], cell.row.sort_key()))
         full_cells = {_build_and_head(cell.row): cell for cell in column_cells if cell.row.strategy == "full"}
         for cell in column_cells:
