@@ -389,25 +389,15 @@ def test_a_result_on_other_data_is_neither_kept_nor_replaced(cnbench, data_dir, 
         assert written.read_text(encoding="utf-8") == before
 
 
-def test_a_result_scored_on_other_gold_from_the_same_files_is_neither_kept_nor_replaced(cnbench, tmp_path):
+@pytest.mark.parametrize("section, field, message", [
     # The same files read through an edited task declaration (another label column, another label
     # mapping) give the same data identity but other gold: the written scores are not this run's
-    out = tmp_path / "out"
-    assert cnbench("run", *TINY, "--epochs", "1", "--output", out).code == 0
-    written = next(out.glob("*.json"))
-    document = json.loads(written.read_text(encoding="utf-8"))
-    document["data"]["gold_sha256"]["test"] = "0" * 64
-    written.write_text(json.dumps(document), encoding="utf-8")
-    before = written.read_text(encoding="utf-8")
-
-    for resume in (("--resume",), ()):
-        result = cnbench("run", *TINY, "--epochs", "1", *resume, "--output", out)
-        assert result.code == 2 and "Traceback" not in result.err
-        assert f"{written} holds this run's result scored on other test gold labels" in result.err
-        assert written.read_text(encoding="utf-8") == before
-
-
-def test_a_result_read_under_another_task_declaration_is_neither_kept_nor_replaced(cnbench, tmp_path):
+    ("data", "gold_sha256", "scored on other test gold labels"),
+    # Another text column: same files, same gold, other examples
+    ("task", "declaration_sha256", "read under another declaration of task 'chnsenticorp'"),
+])
+def test_a_result_made_under_another_declaration_is_neither_kept_nor_replaced(cnbench, tmp_path, section, field,
+                                                                                message):
     from cnbench.registry import get_task
 
     out = tmp_path / "out"
@@ -415,14 +405,17 @@ def test_a_result_read_under_another_task_declaration_is_neither_kept_nor_replac
     written = next(out.glob("*.json"))
     document = json.loads(written.read_text(encoding="utf-8"))
     assert document["task"]["declaration_sha256"] == get_task("chnsenticorp").declaration_sha256()
-    document["task"]["declaration_sha256"] = "0" * 64  # e.g. text read from another column: same files, same gold
+    if field == "gold_sha256":
+        document[section][field]["test"] = "0" * 64
+    else:
+        document[section][field] = "0" * 64
     written.write_text(json.dumps(document), encoding="utf-8")
     before = written.read_text(encoding="utf-8")
 
     for resume in (("--resume",), ()):
         result = cnbench("run", *TINY, "--epochs", "1", *resume, "--output", out)
         assert result.code == 2 and "Traceback" not in result.err
-        assert f"{written} holds this run's result read under another declaration of task 'chnsenticorp'" in result.err
+        assert f"{written} holds this run's result {message}" in result.err
         assert written.read_text(encoding="utf-8") == before
 
 
