@@ -325,29 +325,25 @@ def _print_summary(results: list[dict]) -> None:
 
 
 def _print_spread(completed: list[dict], metric: str) -> None:
-    """Mean ± std of test over the seeds, with the statistics the leaderboard shows. Seeds made on
-    different models, data or tokenisation (``--resume`` keeps a seed written when an alias that
-    follows ``main`` resolved to an earlier commit) are never pooled: each kind gets its own line."""
-    from cnbench.results import data_identity, model_identity
+    """Mean ± std of test over the seeds, with the statistics the leaderboard shows. Seeds the
+    leaderboard would put in different cells (``--resume`` keeps a seed written when an alias that
+    follows ``main`` resolved to an earlier commit) are never pooled: each cell gets its own line."""
+    from cnbench.leaderboard.select import column_of, row_of
     from cnbench.stats import summarize
 
-    groups: dict[tuple, list[dict]] = {}
+    cells: dict[tuple, list[dict]] = {}
     for result in completed:
-        data = data_identity(result["data"]["files"], result["protocol"].get("dev_split"))
-        same = (model_identity(result["model"]), data,
-                result.get("tokenizer", {}).get("normalization"))
-        groups.setdefault(same, []).append(result)
-    if len(groups) > 1:
-        click.echo(f"not averaged together: these seeds were made on {len(groups)} different models, data or "
-                   "tokenisations (the leaderboard keeps them apart)", err=True)
-    for runs in groups.values():
+        cells.setdefault((column_of(result), row_of(result)), []).append(result)
+    if len(cells) > 1:
+        click.echo(f"not averaged together: these seeds belong to {len(cells)} leaderboard cells (other model, "
+                   "data or tokenisation)", err=True)
+    for (column, row), runs in cells.items():
         if len(runs) < 2:
             continue
         spread = summarize(run["metrics"]["test"][metric] for run in runs)
-        model = runs[0]["model"]
-        made_with = str(model.get("revision") or model.get("weights_sha256") or "")[:7]
-        which = f" ({runs[0]['model']['alias']}@{made_with}, seeds {', '.join(str(run['seed']) for run in runs)})"
-        click.echo(f"test {metric} over {spread['n']} seeds{which if len(groups) > 1 else ''}: "
+        which = (f" (model identity {row.model_identity}, data {column.data_identity}, tokenizer {row.tokenizer}; "
+                 f"seeds {', '.join(str(run['seed']) for run in runs)})")
+        click.echo(f"test {metric} over {spread['n']} seeds{which if len(cells) > 1 else ''}: "
                    f"{spread['mean']:.4f} ± {spread['std']:.4f} (max {spread['max']:.4f})")
 
 

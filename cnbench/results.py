@@ -22,7 +22,8 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
                  output (pretrained dense + tanh on [CLS])", "[CLS] hidden state (the encoder has
                  no pooler)", "every token's hidden state"}
     tokenizer   {source, class, lowercase, normalization: "lowercase"|"cased"|"as published",
-                 revision? (Hub tokenizers), warning? (a --tokenizer whose size differs from the model's table)}
+                 revision? (Hub tokenizers), fingerprint? (folders: cache.tokenizer_fingerprint),
+                 warning? (a --tokenizer whose size differs from the model's table)}
     head        head name, e.g. "linear"
     seed        int
     hparams     {lr, head_lr, crf_lr, llrd, epochs, batch_size, max_len, warmup_ratio,
@@ -120,6 +121,11 @@ def data_identity(files: dict, dev_split: str | None) -> str:
     return run_key({"files": parts, "dev_split": dev_split})
 
 
+def read_sources(files: dict) -> set[str]:
+    """Where a run's splits came from (``local``, ``download``, ``hub``), from its ``data.files``."""
+    return {str(facts.get("source")) for facts in files.values() if isinstance(facts, dict)}
+
+
 def model_identity(model: dict) -> str:
     """What makes two runs' encoders the same model: the weights' hash, else Hub id + resolved
     revision, else (randomly initialised presets) the alias and architecture."""
@@ -145,7 +151,7 @@ def result_document(*, key, failure, command, task, model, head, tuning, seed, h
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command,
         "task": {"name": task.name, "kind": task.kind, "main_metric": task.main_metric, "labels": list(task.labels),
-                 "declaration_sha256": task.declaration_sha256()},
+                 "declaration_sha256": task.declaration_sha256(read_sources(data.provenance))},
         "model": model.provenance,
         "tokenizer": model.tokenizer_info,
         "head": head,

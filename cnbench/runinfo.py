@@ -23,14 +23,13 @@ def code_version() -> dict:
 
     try:
         head = git("rev-parse", "HEAD")
-        status = git("status", "--porcelain", "--untracked-files=all")
+        changed = git("status", "--porcelain", "--untracked-files=no")
+        new_code = git("ls-files", "--others", "--exclude-standard", "-z", "--", "cnbench", "tasks")
     except (OSError, subprocess.TimeoutExpired):
         return {"git_commit": None, "git_dirty": None}
     if head.returncode != 0:
         return {"git_commit": None, "git_dirty": None}
-    changes = [line for line in status.stdout.splitlines() if line.strip()]
-    dirty = any(not line.startswith("??") or line[3:].startswith(("cnbench/", "tasks/")) for line in changes)
-    return {"git_commit": head.stdout.strip(), "git_dirty": dirty}
+    return {"git_commit": head.stdout.strip(), "git_dirty": bool(changed.stdout.strip() or new_code.stdout)}
 
 
 def _cpu_model() -> str:

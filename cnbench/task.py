@@ -13,7 +13,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Collection
 
 from cnbench.data.readers import check_declaration, check_format
 from cnbench.errors import CnbenchError
@@ -174,30 +174,37 @@ class Task:
     def head_kind(self) -> str:
         return "tagging" if self.kind == "tagging" else "classification"
 
-    def declaration_sha256(self) -> str:
-        """sha256 of what in this declaration decides the examples a run reads and how it scores
-        them: kind, labels, main metric, how each source's files or columns are read and mapped,
-        the dev holdout and BIO repair. Text for people (description, citation, how_to_get, cut),
-        checksums and default hyper-parameters (recorded with each run) are left out, so editing
-        them leaves results comparable. A custom reader counts by its module and name."""
-        def reading(source) -> dict | None:
-            if source is None:
-                return None
-            facts = {name: getattr(source, name) for name in vars(source)
-                     if name not in ("sha256", "how_to_get", "cut", "files" if isinstance(source, HubDataset) else "")}
-            if callable(facts.get("format")):
-                facts["format"] = f"{facts['format'].__module__}.{facts['format'].__qualname__}"
-            return facts
-
-        facts = {"kind": self.kind, "labels": list(self.labels), "main_metric": self.main_metric,
-                 "local": reading(self.local), "hub": reading(self.hub), "download": reading(self.download),
-                 "repair_bio": self.repair_bio, "dev_from_train": self.dev_from_train}
+    def declaration_sha256(self, sources: Collection[str]) -> str:
+        """sha256 of what in this declaration decides the examples a run reads from ``sources``
+        (the ``source`` of each split it read: ``local``, ``download``, ``hub``) and how it scores
+        them: kind, labels, main metric, the dev holdout and BIO repair, and for files (local or
+        downloaded) how they are parsed (format, columns, fields, header), for a Hub dataset how
+        its columns and labels map. What the data identity holds already (file bytes, Hub
+        coordinates), text for people (description, citation, how_to_get, cut), checksums and
+        default hyper-parameters (recorded with each run) are left out, and so are the sources a
+        run did not read. A custom reader counts by its module and name."""
+        facts: dict = {"kind": self.kind, "labels": list(self.labels), "main_metric": self.main_metric,
+                       "repair_bio": self.repair_bio, "dev_from_train": self.dev_from_train}
+        if {"local", "download"} & set(sources):
+            local = self.local
+            facts["files"] = {"format": _callable_name(local.format) if callable(local.format) else local.format,
+                              "columns": list(local.columns), "fields": local.fields, "header": local.header}
+        if "hub" in sources and self.hub is not None:
+            facts["hub"] = {"columns": self.hub.columns, "label_names": self.hub.label_names,
+                            "label_map": self.hub.label_map}
         canonical = json.dumps(facts, sort_keys=True, separators=(",", ":"), default=list, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     @property
     def splits(self) -> tuple[str, ...]:
         return tuple(self.local.files)
+
+
+def _callable_name(reader) -> str:
+    """``module.name`` of a custom reader: a function, a ``functools.partial`` or a callable object."""
+    target = getattr(reader, "func", reader)  # a partial names the function it wraps
+    named = target if hasattr(target, "__qualname__") else type(target)
+    return f"{getattr(named, '__module__', '?')}.{named.__qualname__}"
 
 
 def _check_bio(where: str, labels: tuple[str, ...]) -> None:

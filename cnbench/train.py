@@ -66,8 +66,8 @@ from cnbench.models.fast_dropout import use_fast_dropout
 from cnbench.models.presets import PRESETS, check_model_name
 from cnbench.progress import Display, sync_step
 from cnbench.registry import get_task
-from cnbench.results import (CRASHED_PREFIX, crashed, data_identity, encode_tags, result_document, result_filename, run_key,
-                             write_json_atomic)
+from cnbench.results import (CRASHED_PREFIX, crashed, data_identity, encode_tags, read_sources, result_document,
+                             result_filename, run_key, write_json_atomic)
 from cnbench.runinfo import environment_info, peak_memory_mb, reset_peak_memory
 from cnbench.task import Task
 from cnbench.tuning import (apply_strategy, build_features, feature_hparams, layer_depth, num_layers,
@@ -125,7 +125,7 @@ class RunConfig:
     limit: int | None = None
     data_dir: str | None = None
     source: str = "auto"  # "auto" (per split: local file, else remote) | "local" | "hub"
-    tokenizer: str | None = None  # folder or Hub id replacing the checkpoint's tokenizer
+    tokenizer: str | None = None  # alias, folder or Hub id (id@commit) replacing the checkpoint's tokenizer
     output_dir: str | None = None
     precision: str = "auto"  # "auto" | "bf16" | "fp32"
     compile: bool = False
@@ -622,9 +622,10 @@ def refuse_other_data(path: Path, written: dict, task: Task, identity: str, labe
                            "from the same files (has the task's declaration changed?). Pass --output another "
                            "folder to keep both, or remove the file to replace it")
     declared = (written.get("task") or {}).get("declaration_sha256")
-    if declared not in (None, task.declaration_sha256()):
+    now = task.declaration_sha256(read_sources(data_written.get("files") or {}))  # its sources are this run's
+    if declared not in (None, now):
         raise CnbenchError(f"{path} holds this run's result read under another declaration of task {task.name!r} "
-                           f"(declaration_sha256 {str(declared)[:12]}, now {task.declaration_sha256()[:12]}). "
+                           f"(declaration_sha256 {str(declared)[:12]}, now {now[:12]}). "
                            "Pass --output another folder to keep both, or remove the file to replace it")
 
 

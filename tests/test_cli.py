@@ -86,7 +86,7 @@ def test_same_seed_same_metrics(cnbench, tmp_path):
         (["run", "--task", "nope"], "unknown task 'nope'; choose one of: chnsenticorp, lcqmc"),
         (["run", "--task", "lcqmc", "--model", "nope"], "unknown model 'nope'; choose one of: bert,"),
         (["run", "--task", "lcqmc", "--head", "nope"], "unknown head 'nope'; choose one of:"),
-        (["run", "--task", "lcqmc", "--limit", "8"], "lcqmc train: "),
+        (["run", "--task", "lcqmc", "--source", "local", "--limit", "8"], "lcqmc train: "),  # whatever the cache holds
         (["run", "--task", "chnsenticorp", "--data-dir", "/nonexistent", "--limit", "8"], "--data-dir /nonexistent: no such directory"),
         (["run", "--task", "chnsenticorp", "--seeds", "x"], "--seeds 'x': expected a count"),
     ],
@@ -162,5 +162,5 @@ def test_a_leaderboard_made_without_the_data_warns_that_its_bootstrap_is_missing
     (tmp_path / "no-data").mkdir()
     result = cnbench("leaderboard", "--results", results, "--out", tmp_path / "board.md", "--data-dir", tmp_path / "no-data")
     assert result.code == 0, result.err
-    assert "warning: no gold test labels for chnsenticorp here, so its cells get no bootstrap: " in result.err
+    assert "warning: no gold test labels for chnsenticorp here, so its cells scored on them get no bootstrap: " in result.err
     assert "no bootstrap: gold test labels not available here" in (tmp_path / "board.md").read_text(encoding="utf-8")

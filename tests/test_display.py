@@ -23,9 +23,10 @@ class Terminal(io.StringIO):
 
 
 def summary_results(alias: str) -> list[dict]:
-    return [{"task": {"name": "peoples_daily_ner_with_a_long_name", "main_metric": "f1"},
+    return [{"task": {"name": "peoples_daily_ner_with_a_long_name", "kind": "tagging", "main_metric": "f1"},
              "metrics": {"dev": {"f1": 0.5}, "test": {"f1": 0.25}}, "model": {"alias": alias}, "head": "bilstm-crf",
              "seed": seed, "status": "completed", "best_epoch": 2, "timing": {"train_seconds": 12.3},
+             "hparams": {"lr": 3e-5}, "data": {"files": {}},
              "protocol": {"train_on_dev": False, "limit": None}, "_path": f"/results/{seed}.json"} for seed in (1, 2)]
 
 

@@ -306,7 +306,7 @@ def test_runs_on_other_data_models_tokenizers_or_strategies_never_share_a_cell(t
     assert sorted(round(cell.test["mean"], 2) for cell in cells) == [0.80, 0.81, 0.82, 0.83, 0.84, 0.85, 0.86]
     assert len({cell.column for cell in cells}) == 2  # local and Hub data: two task columns
     assert {cell.row.tokenizer for cell in cells} == {"unrecorded", "cased", "lowercase",
-                                                      "lowercase, --tokenizer macbert@a986e00"}
+                                                      "lowercase, --tokenizer hfl/chinese-macbert-base@a986e00"}
     assert {cell.row.strategy for cell in cells} == {"full", "frozen, features=scalar-mix"}
 
     text = render(tmp_path)

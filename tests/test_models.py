@@ -64,3 +64,23 @@ def test_a_vocabulary_with_capitals_keeps_case_only_when_its_files_say_so(tmp_pa
         (tmp_path / "tokenizer_config.json").write_text(json.dumps(stated), encoding="utf-8")
     tokenizer, info = load_tokenizer(str(tmp_path))
     assert info["normalization"] == normalization and tokenizer.tokenize("Apple好") == tokens
+
+
+def test_a_broken_tokenizer_config_is_named(tmp_path):
+    from cnbench.errors import CnbenchError
+    from cnbench.models.encoders import load_tokenizer
+
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nApple\n", encoding="utf-8")
+    (tmp_path / "tokenizer_config.json").write_text('{"do_lower_case": fal', encoding="utf-8")
+    with pytest.raises(CnbenchError, match=r"tokenizer_config.json: not a readable JSON object"):
+        load_tokenizer(str(tmp_path))
+
+
+def test_an_alias_given_to_tokenizer_cannot_be_pinned():
+    from cnbench.errors import CnbenchError
+    from cnbench.models.encoders import tokenizer_source
+
+    assert tokenizer_source("macbert")[0] == "hfl/chinese-macbert-base"
+    with pytest.raises(CnbenchError, match=r"--tokenizer macbert@abc: an alias cannot be pinned; pass its Hub id "
+                                           r"hfl/chinese-macbert-base@abc"):
+        tokenizer_source("macbert@abc")

@@ -404,7 +404,7 @@ def test_a_result_made_under_another_declaration_is_neither_kept_nor_replaced(cn
     assert cnbench("run", *TINY, "--epochs", "1", "--output", out).code == 0
     written = next(out.glob("*.json"))
     document = json.loads(written.read_text(encoding="utf-8"))
-    assert document["task"]["declaration_sha256"] == get_task("chnsenticorp").declaration_sha256()
+    assert document["task"]["declaration_sha256"] == get_task("chnsenticorp").declaration_sha256({"local"})
     if field == "gold_sha256":
         document[section][field]["test"] = "0" * 64
     else:
@@ -421,17 +421,27 @@ def test_a_result_made_under_another_declaration_is_neither_kept_nor_replaced(cn
 
 def test_the_declaration_hash_follows_what_decides_the_examples_only():
     import dataclasses
+    import functools
 
+    from cnbench.data.readers import read_split
     from cnbench.registry import get_task
 
     task = get_task("chnsenticorp")
+    both, local = ("local", "hub"), ("local",)
     same = dataclasses.replace(task, description="edited", citation="x",
                                local=dataclasses.replace(task.local, sha256={}, how_to_get="", cut="a cut"))
-    assert same.declaration_sha256() == task.declaration_sha256()
+    assert same.declaration_sha256(both) == task.declaration_sha256(both)
     for edited in (dataclasses.replace(task, local=dataclasses.replace(task.local, columns=("text", "label"))),
-                   dataclasses.replace(task, hub=dataclasses.replace(task.hub, label_map={"negative": "1", "positive": "0"})),
                    dataclasses.replace(task, dev_from_train=0.1)):
-        assert edited.declaration_sha256() != task.declaration_sha256()
+        assert edited.declaration_sha256(local) != task.declaration_sha256(local)
+    # The Hub mapping counts for runs that read the Hub, not for runs on local files
+    relabelled = dataclasses.replace(task, hub=dataclasses.replace(task.hub, label_map={"negative": "1", "positive": "0"}))
+    assert relabelled.declaration_sha256(local) == task.declaration_sha256(local)
+    assert relabelled.declaration_sha256(both) != task.declaration_sha256(both)
+    # Any callable reader has a name to hash, a partial and a callable object too
+    for reader in (functools.partial(read_split), type("Reader", (), {"__call__": lambda self, path, task: []})()):
+        custom = dataclasses.replace(task, local=dataclasses.replace(task.local, format=reader, columns=()))
+        assert len(custom.declaration_sha256(local)) == 64
 
 
 @pytest.mark.parametrize("flag, value, expected", [

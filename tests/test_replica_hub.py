@@ -257,11 +257,19 @@ def test_tokenizer_override_is_recorded_and_enters_the_run_key(cnbench, tmp_path
 
 def test_tokenizer_override_by_alias_reads_that_models_pinned_tokenizer(cnbench, tmp_path, replica):
     run = cnbench("run", "--model", "scratch-tiny", "--task", "chnsenticorp", *TINY_RUN, "--tokenizer", "macbert",
-                  "--output", tmp_path)
+                  "--output", tmp_path / "alias")
     assert run.code == 0, run.err
-    tokenizer = only_result(tmp_path)["tokenizer"]
+    tokenizer = only_result(tmp_path / "alias")["tokenizer"]
     assert tokenizer["source"] == "hfl/chinese-macbert-base"
     assert tokenizer["revision"] == COMMITS["hfl/chinese-macbert-base"] and "warning" not in tokenizer
+    # The same files named by Hub id and commit: the same model build, one leaderboard row
+    from cnbench.leaderboard.select import row_of
+
+    pinned = cnbench("run", "--model", "scratch-tiny", "--task", "chnsenticorp", *TINY_RUN,
+                     "--tokenizer", f"hfl/chinese-macbert-base@{COMMITS['hfl/chinese-macbert-base']}",
+                     "--output", tmp_path / "pinned")
+    assert pinned.code == 0, pinned.err
+    assert row_of(only_result(tmp_path / "pinned")) == row_of(only_result(tmp_path / "alias"))
 
 
 def test_a_tokenizer_override_of_another_size_than_the_embeddings_is_warned_about(cnbench, tmp_path, replica):
@@ -303,9 +311,13 @@ def test_seeds_made_with_different_revisions_of_an_alias_are_not_averaged(cnbenc
     path.write_text(json.dumps(result), encoding="utf-8")
     again = cnbench(*args, "--resume")
     assert again.code == 0, again.err
-    assert "not averaged together: these seeds were made on 2 different models" in again.err
-    assert f"test accuracy over 2 seeds (bert@{_main_commit('model', 'google-bert/bert-base-chinese')[:7]}, seeds 1, 2)" \
-        in again.out and "over 3 seeds" not in again.out
+    assert "not averaged together: these seeds belong to 2 leaderboard cells" in again.err
+    from cnbench.results import model_identity
+
+    identity = model_identity({"id": "google-bert/bert-base-chinese",
+                               "revision": _main_commit("model", "google-bert/bert-base-chinese")})
+    assert f"test accuracy over 2 seeds (model identity {identity}, " in again.out and "seeds 1, 2)" in again.out
+    assert "over 3 seeds" not in again.out
 
 
 def test_the_leaderboard_bootstraps_a_hub_scored_column_on_the_hubs_gold(cnbench, tmp_path, replica, data_dir):

@@ -31,7 +31,7 @@ from cnbench.data.readers import is_text, read_split, short_repr
 from cnbench.errors import CnbenchError, DataError, first_line
 from cnbench.hashing import files_sha256
 from cnbench.results import data_identity, gold_sha256
-from cnbench.task import Task
+from cnbench.task import SPLITS, Task
 
 SOURCES = ("auto", "local", "hub")
 
@@ -53,8 +53,7 @@ class TaskData:
 
     def label(self) -> str:
         """Short text for tables: ``local``, ``hub C-MTEB/LCQMC@17f9b09``, or per split when mixed."""
-        per_split = {split: _source_label(self.provenance[split])
-                     for split in ("train", "dev", "test") if split in self.provenance}
+        per_split = {split: _source_label(self.provenance[split]) for split in SPLITS if split in self.provenance}
         if len(set(per_split.values())) == 1:
             return next(iter(per_split.values()))
         return ", ".join(f"{split}: {label}" for split, label in per_split.items())
@@ -95,10 +94,10 @@ class TaskData:
         if facts["provenance"] is None:
             return self.provenance
         provenance = {**self.provenance, split: facts["provenance"]}
-        return {name: provenance[name] for name in ("train", "dev", "test") if name in provenance}
+        return {name: provenance[name] for name in SPLITS if name in provenance}
 
     def _split_names(self) -> list[str]:
-        return [split for split in ("train", "dev", "test") if split in self.splits or split in self.facts_only]
+        return [split for split in SPLITS if split in self.splits or split in self.facts_only]
 
 
 def _source_label(facts: dict) -> str:
@@ -168,7 +167,7 @@ def load_task_data(
         data.splits["dev"] = train[every - 1 :: every]
         data.splits["train"] = [ex for i, ex in enumerate(train) if (i + 1) % every]
         data.dev_split = f"every {every}th train example (held out)"
-    data.splits = {split: data.splits[split] for split in ("train", "dev", "test") if split in data.splits}
+    data.splits = {split: data.splits[split] for split in SPLITS if split in data.splits}
     if not train_on_dev and "train" in data.splits:
         _check_overlap_with_train(task, data)
     if limit is not None:

@@ -13,7 +13,7 @@ import math
 import os
 from collections import defaultdict
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from cnbench.leaderboard.plots import PLOT_PREFIXES, plot_expected_max, plot_names, plot_seed_spread
 from cnbench.leaderboard.reported import REPORTED_METRICS, load_reported
@@ -508,15 +508,15 @@ def render_leaderboard(
     out_path: str | Path,
     plots_dir: str | Path,
     *,
-    gold: Mapping[str, Gold] | None = None,
+    gold: Mapping[str, Gold | Sequence[Gold]] | None = None,
     n_resamples: int = 1000,
 ) -> str:
     """Write the leaderboard Markdown to ``out_path`` and its SVG plots under ``plots_dir``.
 
     Reads every result under ``results_dir`` (``load_results``) and the published scores in
     ``reported_path`` (may be ``None`` or missing), and ``notes.md`` beside ``out_path`` if there
-    is one, shown as the Notes section. ``gold`` maps task names to ``Gold`` test labels
-    for the paired bootstrap (``gold_test_labels``). Unreadable or foreign JSON, malformed results,
+    is one, shown as the Notes section. ``gold`` maps task names to their ``Gold`` test
+    labels, one or several (local and Hub), for the paired bootstrap (``gold_test_labels``). Unreadable or foreign JSON, malformed results,
     malformed reported entries and results whose gold cannot be verified are listed under
     "Problems", never raised. Plots this page no longer shows are removed from ``plots_dir``.
     Returns the Markdown text.

@@ -6,7 +6,7 @@ train split (``protocol.train_on_dev`` false) on the full data (``protocol.limit
 (train-on-dev or limited) are listed apart, never ranked.
 
 **Rows, columns, cells.** A *row* is one model build and fine-tuning strategy: model alias, model
-identity, tokenizer normalisation, head, ``hparams["tuning"]`` (default ``"full"``) and
+identity, tokenizer normalisation (and ``--tokenizer``), head, ``hparams["tuning"]`` (default ``"full"``) and
 ``hparams["features"]`` (default none). A *column* is one task on one exact data identity. A *cell*
 is a (column, row). Runs that differ in data, model weights or tokenizer normalisation therefore
 never share a cell, a mean or a significance test. The data and model identities are always
@@ -14,7 +14,13 @@ derived from what the result records (``data_identity`` from ``data.files`` and
 ``protocol.dev_split``, ``model_identity`` from ``model``), never read from its ``data.identity`` or
 ``model.identity``: one formula for every result, so results written before those fields existed
 compare equal to later ones. The tokenizer normalisation is read from ``tokenizer.normalization``;
-an unrecorded one reads ``"unrecorded"``.
+an unrecorded one reads ``"unrecorded"``; a ``--tokenizer`` that replaced the checkpoint's own adds
+what was read (Hub id and commit, or a folder tokenizer's fingerprint).
+
+**Unusable result files.** A file that cannot be used (unreadable, unknown status, malformed) has
+no configuration to count in; when its name is one a cell's runs would write (task, model, head,
+run key, seed: ``cnbench.results.result_filename``), the cell carries it as ``unusable`` and is not
+``clean``, so it never takes the column's best place on its usable seeds alone.
 
 **Configurations.** Within a cell, runs are grouped by ``config_key`` (hyper-parameters and
 protocol: everything but the seed). Repeated runs of one configuration and seed keep the newest
@@ -47,7 +53,7 @@ from pathlib import Path
 from typing import Sequence
 
 from cnbench import results
-from cnbench.results import run_key
+from cnbench.results import result_filename, run_key
 from cnbench.stats import summarize
 
 WORST_SCORE = 0.0
@@ -178,8 +184,12 @@ def tokenizer_normalization(result: dict) -> str:
     override = mapping(result.get("protocol")).get("tokenizer")
     if not override:
         return normalization
-    revision = tokenizer.get("revision")
-    return f"{normalization}, --tokenizer {override}" + (f"@{str(revision)[:7]}" if revision else "")
+    # What was read, not how it was named: an alias and its Hub id at the same commit are one tokenizer
+    if tokenizer.get("revision"):
+        return f"{normalization}, --tokenizer {tokenizer.get('source')}@{str(tokenizer['revision'])[:7]}"
+    if tokenizer.get("fingerprint"):
+        return f"{normalization}, --tokenizer folder with fingerprint {str(tokenizer['fingerprint'])[:12]}"
+    return f"{normalization}, --tokenizer {override}"
 
 
 def _hparam_text(value) -> str | None:
@@ -444,13 +454,10 @@ def declaration_conflicts(cells: Sequence[Cell]) -> dict[Column, dict[str, list[
     return {column: paths for column, paths in found.items() if len(paths) > 1}
 
 
-def named_by(path: str) -> tuple[str, str, str] | None:
-    """``(task, model, head)`` a result file's name gives (``cnbench.results.result_filename``:
-    ``task--model--head--key--seedN.json``, ``/`` in a model as ``_``), or ``None``."""
-    parts = Path(path).name.removesuffix(".json").split("--")
-    if len(parts) != 5 or not re.fullmatch(r"seed\d+", parts[4]):
-        return None
-    return parts[0], parts[1], parts[2]
+def _key_and_seed(path: str) -> tuple[str, int] | None:
+    """The run key and seed that end a result file's name (``...--<key>--seed<n>.json``), or ``None``."""
+    match = re.search(r"--([0-9a-f]{12})--seed(\d+)\.json$", Path(path).name)
+    return None if match is None else (match.group(1), int(match.group(2)))
 
 
 def select_configs(results: Sequence[dict], unusable: Sequence[tuple[str, str]] = ()) -> list[Cell]:
@@ -465,10 +472,12 @@ def select_configs(results: Sequence[dict], unusable: Sequence[tuple[str, str]] 
     for result in results:
         if result_problem(result) is None and not is_smoke(result):
             by_cell[(column_of(result), row_of(result))].append(result)
+    named = [(path, reason, _key_and_seed(path)) for path, reason in unusable]
     cells = []
     for (column, row), runs in by_cell.items():
         cell = _choose(column, row, runs)
-        names = (column.task, row.model.replace("/", "_"), row.head)
-        naming = tuple((path, reason) for path, reason in unusable if named_by(path) == names)
+        # the name this cell's run would write with that key and seed (results.result_filename)
+        naming = tuple((path, reason) for path, reason, found in named if found is not None
+                       and Path(path).name == result_filename(column.task, row.model, row.head, *found))
         cells.append(replace(cell, unusable=naming) if naming else cell)
     return sorted(cells, key=lambda cell: (cell.column.sort_key(), cell.row.sort_key()))

@@ -199,8 +199,8 @@ def compare_to_best(
     seed: int = 0,
 ) -> Significance:
     """Per column, compare every cell that has completed seeds with the column's best cell (the
-    highest mean test score among cells with no failed seed, or among all when every cell has
-    one), and every strategy's cell with its full fine-tuning cell.
+    highest mean test score among ``clean`` cells: no failed seed, no unusable result file; among
+    all when none is clean), and every strategy's cell with its full fine-tuning cell.
 
     ``gold`` maps a task name to its ``Gold``, or to several (local and Hub test data): each run is
     checked against the one it records (``gold_for``). A task without gold gets the seed-level test

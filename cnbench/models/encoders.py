@@ -5,8 +5,8 @@ Supported names (``cnbench list`` shows them):
 - aliases of published checkpoints: ``bert``, ``bert-wwm-ext``, ``roberta-wwm-ext``, ``macbert``,
   ``nezha`` (loaded with ``AutoModel.from_pretrained`` from the Hub; NEZHA by cnbench's own
   implementation, registered with transformers' Auto classes);
-- any Hub id or local directory holding a ``save_pretrained`` checkpoint and tokenizer: the same
-  code path as an alias;
+- any Hub id (``owner/name@commit`` pins one) or local directory holding a ``save_pretrained``
+  checkpoint and tokenizer: the same code path as an alias;
 - from-scratch presets: ``scratch-tiny`` / ``scratch-small`` (a randomly initialised BERT with the
   real bert-base-chinese vocabulary and config, resized) and ``char-embed`` (character embeddings
   only, for the classic BiLSTM-CRF baseline).
@@ -99,11 +99,16 @@ def _pinned(name: str) -> tuple[str, str | None]:
 
 def tokenizer_source(name: str) -> tuple[str, str | None]:
     """Where ``--tokenizer NAME`` reads from, as ``(folder or Hub id, revision)``: a model alias
-    means that model's tokenizer (its pinned commit; the scratch presets' is the bundled
-    bert-base-chinese one), anything else a folder or a Hub id, ``@revision`` pinned."""
+    means that model's tokenizer (at the commit the alias pins, else ``main``; the scratch
+    presets' is the bundled bert-base-chinese one), anything else a folder or a Hub id,
+    ``@revision`` pinned. ``alias@revision`` is an error: an alias's commit is its preset's."""
     preset = PRESETS.get(name)
     if preset is None:
-        return _pinned(name)
+        repo_id, revision = _pinned(name)
+        if revision is not None and repo_id in PRESETS:
+            raise CnbenchError(f"--tokenizer {name}: an alias cannot be pinned; pass its Hub id "
+                               f"{PRESETS[repo_id].hub_id or '(none: a scratch preset)'}@{revision}")
+        return repo_id, revision
     if preset.hub_id is None:
         return str(tokenizer_dir()), None
     return preset.hub_id, preset.revision
@@ -227,10 +232,12 @@ HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 def _hub_what(kind: str, repo_id: str, revision: str | None) -> str:
-    """How an error names a Hub look-up: what, which id, which revision, and that no folder has
-    that name (``owner/name`` reads as a relative path too: a typo there is not the cache's fault)."""
+    """How an error names a Hub look-up: what, which id, which revision, and for an id the user
+    typed (not an alias's), that no folder has that name: ``owner/name`` reads as a relative path
+    too, and a typo there is not the cache's fault."""
     pinned = f" at revision {revision!r}" if revision else ""
-    return f"{kind} {repo_id!r}{pinned} (no folder of that name; looked up as a Hub id)"
+    typed = repo_id not in {preset.hub_id for preset in PRESETS.values()}
+    return f"{kind} {repo_id!r}{pinned}" + (" (no folder of that name; looked up as a Hub id)" if typed else "")
 
 
 def check_loaded_weights(model_id: str, model: nn.Module, info: dict) -> dict:
@@ -326,6 +333,10 @@ def load_tokenizer(source: str, revision: str | None = None, local_only: bool = 
     if not Path(source).expanduser().is_dir():  # a Hub id: the commit its files came from
         found = vocab or has("tokenizer.json") or has("tokenizer_config.json")
         info["revision"] = Path(found).parent.name if found else None
+    else:  # a folder has no commit: what it held is named by the tokenizer's own fingerprint
+        from cnbench.cache import tokenizer_fingerprint
+
+        info["fingerprint"] = tokenizer_fingerprint(tokenizer)
     return tokenizer, info
 
 
@@ -338,7 +349,7 @@ def _says_lower_case(tokenizer_config: str | None) -> bool:
         with open(tokenizer_config, encoding="utf-8") as handle:
             stated = json.load(handle).get("do_lower_case", True)
     except (OSError, ValueError, AttributeError) as err:
-        raise OSError(f"{tokenizer_config}: not a readable JSON object ({first_line(err)})") from None
+        raise CnbenchError(f"{tokenizer_config}: not a readable JSON object ({first_line(err)})") from None
     return stated is not False
 
 
@@ -374,7 +385,7 @@ def check_vocabulary_fits(loaded: LoadedModel, overridden: bool = False) -> None
     if overridden and len(loaded.tokenizer) != rows:
         loaded.tokenizer_info["warning"] = (
             f"tokenizer {source!r} has {len(loaded.tokenizer)} tokens and {loaded.provenance['alias']!r} "
-            f"{rows} embedding rows: check that it is the vocabulary the model was pretrained with")
+            f"{rows} embedding rows: check that it is the vocabulary the model's embedding table was made for")
 
 
 def check_length_fits(loaded: LoadedModel, max_len: int) -> None:
