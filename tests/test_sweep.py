@@ -106,6 +106,15 @@ def test_a_resumed_sweep_skips_finished_runs_and_gives_the_same_leaderboard(cnbe
     assert relabelled.code == 1 and "sweep: 0 ran, 3 already done, 1 could not start" in relabelled.out
     assert f"{regraded} holds this run's result scored on other dev gold labels" in relabelled.err
 
+    # Nor one read under another declaration of the task, same files and gold (another text column).
+    redeclared = sorted(results.glob("*.json"))[1]
+    document = json.loads(redeclared.read_text())
+    document["task"]["declaration_sha256"] = "0" * 64
+    redeclared.write_text(json.dumps(document))
+    again = cnbench(*sweep)
+    assert again.code == 1 and "sweep: 0 ran, 2 already done, 2 could not start" in again.out
+    assert f"{redeclared} holds this run's result read under another declaration of task 'toy'" in again.err
+
 
 def test_a_sweep_reports_runs_that_cannot_start_and_goes_on(cnbench, tmp_path, toy_task):
     result = cnbench("sweep", "--models", "scratch-tiny", "--tasks", "lcqmc,toy", "--lr", "5e-4", "--batch-size", "16",
