@@ -12,8 +12,8 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
                 OutOfMemoryError: CUDA out of memory. ...")
     created     ISO-8601 UTC timestamp
     command     the command line that reproduces the run
-    task        {name, kind, main_metric, labels, declaration_sha256 (``Task.declaration_sha256``;
-                 older results lack it)}
+    task        {name, kind, main_metric, labels, declaration_sha256 (``Task.declaration_sha256`` over
+                 the sources the run read; older results lack it)}
     model       {alias, id, revision, weights_sha256, source: "hub"|"local"|"scratch", config: {...},
                  identity: 12 hex digits (Hub id + resolved revision, weights hash, or preset + config),
                  loading (pretrained only): {missing_keys, unexpected_keys, pooler: "pretrained" |
@@ -122,8 +122,10 @@ def data_identity(files: dict, dev_split: str | None) -> str:
 
 
 def read_sources(files: dict) -> set[str]:
-    """Where a run's splits came from (``local``, ``download``, ``hub``), from its ``data.files``."""
-    return {str(facts.get("source")) for facts in files.values() if isinstance(facts, dict)}
+    """Where a run's splits came from (``local``, ``download``, ``hub``), from its ``data.files``;
+    a split recorded without ``source`` counts as a Hub split when it names one, else as files."""
+    return {str(facts.get("source") or ("hub" if facts.get("hub") else "local"))
+            for facts in files.values() if isinstance(facts, dict)}
 
 
 def model_identity(model: dict) -> str:

@@ -29,6 +29,8 @@ def code_version() -> dict:
         return {"git_commit": None, "git_dirty": None}
     if head.returncode != 0:
         return {"git_commit": None, "git_dirty": None}
+    if changed.returncode != 0 or new_code.returncode != 0:  # unknown is not clean
+        return {"git_commit": head.stdout.strip(), "git_dirty": None}
     return {"git_commit": head.stdout.strip(), "git_dirty": bool(changed.stdout.strip() or new_code.stdout)}
 
 

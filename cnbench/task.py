@@ -8,6 +8,7 @@ checksums of the local files, and default hyper-parameters from the literature. 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -182,7 +183,10 @@ class Task:
         its columns and labels map. What the data identity holds already (file bytes, Hub
         coordinates), text for people (description, citation, how_to_get, cut), checksums and
         default hyper-parameters (recorded with each run) are left out, and so are the sources a
-        run did not read. A custom reader counts by its module and name."""
+        run did not read. A custom reader counts by its module and name, and a partial's or a
+        callable object's settings with it."""
+        if isinstance(sources, str):  # "local" would read as the set of its letters
+            raise TypeError("sources: expected a collection of source names, got a string")
         facts: dict = {"kind": self.kind, "labels": list(self.labels), "main_metric": self.main_metric,
                        "repair_bio": self.repair_bio, "dev_from_train": self.dev_from_train}
         if {"local", "download"} & set(sources):
@@ -201,10 +205,15 @@ class Task:
 
 
 def _callable_name(reader) -> str:
-    """``module.name`` of a custom reader: a function, a ``functools.partial`` or a callable object."""
-    target = getattr(reader, "func", reader)  # a partial names the function it wraps
-    named = target if hasattr(target, "__qualname__") else type(target)
-    return f"{getattr(named, '__module__', '?')}.{named.__qualname__}"
+    """``module.name`` of a custom reader (a function, a ``functools.partial``, a callable object),
+    with what else decides how it parses: a partial's arguments, a callable object's attributes."""
+    if isinstance(reader, functools.partial):
+        settings = f"({reader.args!r}, {sorted(reader.keywords.items())!r})"
+        return _callable_name(reader.func) + settings
+    if hasattr(reader, "__qualname__"):
+        return f"{getattr(reader, '__module__', '?')}.{reader.__qualname__}"
+    settings = sorted(vars(reader).items()) if hasattr(reader, "__dict__") else []
+    return f"{type(reader).__module__}.{type(reader).__qualname__}{settings!r}"
 
 
 def _check_bio(where: str, labels: tuple[str, ...]) -> None:

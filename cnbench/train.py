@@ -61,7 +61,7 @@ from cnbench.errors import CnbenchError, first_line
 from cnbench.features import Features, count_truncated, encode_tagging, encode_text
 from cnbench.heads import HEAD_DEFAULTS, build_head, head_input, head_names
 from cnbench.metrics import classification_metrics, tagging_metrics
-from cnbench.models.encoders import check_length_fits, load_model, sentence_vector
+from cnbench.models.encoders import check_length_fits, load_model, sentence_vector, tokenizer_source
 from cnbench.models.fast_dropout import use_fast_dropout
 from cnbench.models.presets import PRESETS, check_model_name
 from cnbench.progress import Display, sync_step
@@ -92,12 +92,15 @@ VALID_SETTINGS = {
 
 
 def check_settings(config: RunConfig) -> None:
-    """Refuse a setting out of ``VALID_SETTINGS``' range, naming its flag."""
+    """Refuse a setting out of ``VALID_SETTINGS``' range, naming its flag, and a ``--tokenizer``
+    that cannot name one (``alias@revision``), before any data is read."""
     for name, (valid, expected) in VALID_SETTINGS.items():
         value = getattr(config, name)
         if value is not None and not valid(value):
             shown = f"{value:g}" if isinstance(value, float) else value
             raise CnbenchError(f"--{name.replace('_', '-')} {shown}: expected {expected}")
+    if config.tokenizer is not None:
+        tokenizer_source(config.tokenizer)
 
 
 @dataclass

@@ -84,3 +84,10 @@ def test_an_alias_given_to_tokenizer_cannot_be_pinned():
     with pytest.raises(CnbenchError, match=r"--tokenizer macbert@abc: an alias cannot be pinned; pass its Hub id "
                                            r"hfl/chinese-macbert-base@abc"):
         tokenizer_source("macbert@abc")
+    with pytest.raises(CnbenchError, match=r"pass scratch-tiny unpinned \(its tokenizer is the bundled one\)"):
+        tokenizer_source("scratch-tiny@abc")
+
+
+def test_a_tokenizer_that_cannot_be_named_is_refused_before_any_data_is_read(cnbench, tmp_path):
+    run = cnbench("run", "--task", "lcqmc", "--source", "local", "--tokenizer", "macbert@abc", "--output", tmp_path)
+    assert run.code == 2 and "an alias cannot be pinned" in run.err  # not lcqmc's missing local train file

@@ -438,10 +438,18 @@ def test_the_declaration_hash_follows_what_decides_the_examples_only():
     relabelled = dataclasses.replace(task, hub=dataclasses.replace(task.hub, label_map={"negative": "1", "positive": "0"}))
     assert relabelled.declaration_sha256(local) == task.declaration_sha256(local)
     assert relabelled.declaration_sha256(both) != task.declaration_sha256(both)
-    # Any callable reader has a name to hash, a partial and a callable object too
-    for reader in (functools.partial(read_split), type("Reader", (), {"__call__": lambda self, path, task: []})()):
-        custom = dataclasses.replace(task, local=dataclasses.replace(task.local, format=reader, columns=()))
-        assert len(custom.declaration_sha256(local)) == 64
+    # Any callable reader has a name to hash, a partial and a callable object too, with their settings
+    def hashed(reader):
+        return dataclasses.replace(task, local=dataclasses.replace(task.local, format=reader, columns=())
+                                   ).declaration_sha256(local)
+
+    assert hashed(functools.partial(read_split, sep=",")) != hashed(functools.partial(read_split, sep="\t"))
+    reader_class = type("Reader", (), {"__call__": lambda self, path, task: []})
+    first, second = reader_class(), reader_class()
+    first.sep, second.sep = ",", "\t"
+    assert hashed(first) != hashed(second)
+    with pytest.raises(TypeError, match="got a string"):
+        task.declaration_sha256("local")
 
 
 @pytest.mark.parametrize("flag, value, expected", [

@@ -62,7 +62,7 @@ class LoadedModel:
     encoder: nn.Module
     tokenizer: object
     provenance: dict  # alias, id, revision, weights_sha256, source, config, identity, loading; head_input (run)
-    tokenizer_info: dict  # source, class, lowercase, normalization
+    tokenizer_info: dict  # source, class, lowercase, normalization; revision (Hub) or fingerprint (folder); warning?
     overrides: dict
     uses_word_boundaries: bool = False
 
@@ -106,8 +106,9 @@ def tokenizer_source(name: str) -> tuple[str, str | None]:
     if preset is None:
         repo_id, revision = _pinned(name)
         if revision is not None and repo_id in PRESETS:
-            raise CnbenchError(f"--tokenizer {name}: an alias cannot be pinned; pass its Hub id "
-                               f"{PRESETS[repo_id].hub_id or '(none: a scratch preset)'}@{revision}")
+            hub_id = PRESETS[repo_id].hub_id
+            instead = f"pass its Hub id {hub_id}@{revision}" if hub_id else f"pass {repo_id} unpinned (its tokenizer is the bundled one)"
+            raise CnbenchError(f"--tokenizer {name}: an alias cannot be pinned; {instead}")
         return repo_id, revision
     if preset.hub_id is None:
         return str(tokenizer_dir()), None
