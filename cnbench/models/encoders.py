@@ -107,7 +107,8 @@ def tokenizer_source(name: str) -> tuple[str, str | None]:
         repo_id, revision = _pinned(name)
         if revision is not None and repo_id in PRESETS:
             hub_id = PRESETS[repo_id].hub_id
-            instead = f"pass its Hub id {hub_id}@{revision}" if hub_id else f"pass {repo_id} unpinned (its tokenizer is the bundled one)"
+            instead = (f"pass its Hub id {hub_id}@{revision}" if hub_id
+                       else f"pass {repo_id} unpinned (its tokenizer is the bundled one)")
             raise CnbenchError(f"--tokenizer {name}: an alias cannot be pinned; {instead}")
         return repo_id, revision
     if preset.hub_id is None:
