@@ -239,31 +239,27 @@ def sweep_command(models, tasks, heads, seeds, lrs, batch_sizes, epoch_counts, t
 def leaderboard_command(results_dir, out_path, data_dir):
     """Regenerate leaderboard/README.md from the result files."""
     from cnbench.leaderboard import gold_test_labels, render_leaderboard
+    from cnbench.leaderboard.select import mapping
     from cnbench.paths import REPO_ROOT, results_dir as default_results
     from cnbench.results import load_results
 
     results_dir = results_dir or default_results()
     out_path = Path(out_path or REPO_ROOT / "leaderboard" / "README.md")
     # Gold labels for the tasks that results name; a malformed result is the page's to list under Problems.
-    readable = [r for r in load_results(results_dir)[0] if isinstance(r.get("task"), dict)]
-    tasks = sorted({name for name in (r["task"].get("name") for r in readable) if isinstance(name, str)})
-    hub_tasks = {r["task"].get("name") for r in readable if _test_from_hub(r)}
+    readable = [r for r in load_results(results_dir)[0] if isinstance(mapping(r.get("task")).get("name"), str)]
+    tasks = sorted({r["task"]["name"] for r in readable})
+    # tasks with results scored on Hub test data: their Hub gold is loaded too
+    hub_tasks = sorted({r["task"]["name"] for r in readable
+                        if mapping(mapping(mapping(r.get("data")).get("files")).get("test")).get("hub")})
     render_leaderboard(
         results_dir=results_dir,
         reported_path=REPO_ROOT / "leaderboard" / "reported.json",
         out_path=out_path,
         plots_dir=out_path.parent / "plots",
         gold=gold_test_labels(tasks, data_dir, warn=lambda line: click.echo(f"warning: {line}", err=True),
-                              hub_tasks=sorted(name for name in hub_tasks if isinstance(name, str))),
+                              hub_tasks=hub_tasks),
     )
     click.echo(f"wrote {out_path}")
-
-
-def _test_from_hub(result: dict) -> bool:
-    data = result.get("data")
-    files = data.get("files") if isinstance(data, dict) else None
-    test = files.get("test") if isinstance(files, dict) else None
-    return isinstance(test, dict) and bool(test.get("hub"))
 
 
 @cli.command("new-task")

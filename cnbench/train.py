@@ -605,6 +605,9 @@ def written_result(path: Path, precision: str) -> dict | None:
     return written
 
 
+_KEEP_BOTH = "Pass --output another folder to keep both, or remove the file to replace it"
+
+
 def refuse_other_data(path: Path, written: dict, task: Task, identity: str, label: str, gold: dict[str, str]) -> None:
     """The run key holds flags, not data: a result written on other data (another ``--data-dir``,
     a split now read from the Hub) must neither be kept by ``--resume`` (or a sweep's skip) nor
@@ -616,20 +619,17 @@ def refuse_other_data(path: Path, written: dict, task: Task, identity: str, labe
     written_identity = data_identity(data_written.get("files") or {}, (written.get("protocol") or {}).get("dev_split"))
     if written_identity != identity:
         raise CnbenchError(f"{path} holds this run's result on other data (identity {written_identity}, "
-                           f"{data_written.get('label', '?')}); this run's data is {identity} ({label}). "
-                           "Pass --output another folder to keep both, or remove the file to replace it")
+                           f"{data_written.get('label', '?')}); this run's data is {identity} ({label}). {_KEEP_BOTH}")
     recorded = data_written.get("gold_sha256") or {}
     changed = [split for split, digest in gold.items() if recorded.get(split) not in (None, digest)]
     if changed:
         raise CnbenchError(f"{path} holds this run's result scored on other {' and '.join(changed)} gold labels "
-                           "from the same files (has the task's declaration changed?). Pass --output another "
-                           "folder to keep both, or remove the file to replace it")
+                           f"from the same files (has the task's declaration changed?). {_KEEP_BOTH}")
     declared = (written.get("task") or {}).get("declaration_sha256")
     now = task.declaration_sha256(read_sources(data_written.get("files") or {}))  # its sources are this run's
     if declared not in (None, now):
         raise CnbenchError(f"{path} holds this run's result read under another declaration of task {task.name!r} "
-                           f"(declaration_sha256 {str(declared)[:12]}, now {now[:12]}). "
-                           "Pass --output another folder to keep both, or remove the file to replace it")
+                           f"(declaration_sha256 {str(declared)[:12]}, now {now[:12]}). {_KEEP_BOTH}")
 
 
 def _to_device(batch: dict, device) -> dict:

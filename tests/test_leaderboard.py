@@ -213,7 +213,7 @@ def test_a_column_without_any_completed_seed_is_rendered_and_says_so(tmp_path, r
     make_result(results_dir, model="nezha", seed=1, status="failed")
     make_result(results_dir, task="msra_ner", seed=1, test_predictions=["O"] * 3)
 
-    text = render(tmp_path, gold={"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)})
+    text = render(tmp_path, gold={"chnsenticorp": (Gold(GOLD, TEST_FILE_SHA),)})
     assert "no completed seed, n=0 of 3, 3 failed" in section(text, "Reproduced scores")
     significance = section(text, "Significance")
     chnsenticorp = significance.split("### chnsenticorp", 1)[1].split("###", 1)[0]
@@ -356,7 +356,7 @@ def test_significance_marks_ties_and_clear_losses(results_dir):
         make_result(results_dir, model="nezha", seed=seed, test=test - 0.45, test_predictions=wrong)
     cells = select_configs(loaded(results_dir))
 
-    significance = compare_to_best(cells, {"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)}, n_resamples=200)
+    significance = compare_to_best(cells, {"chnsenticorp": (Gold(GOLD, TEST_FILE_SHA),)}, n_resamples=200)
     assert significance.problems == ()
     by_model = {cell.row.model: significance.comparisons[cell.id] for cell in cells}
     assert by_model["bert"].mark == BEST_MARK
@@ -387,7 +387,7 @@ def test_a_row_whose_best_dev_seed_beats_the_best_rows_is_not_called_worse(tmp_p
             make_result(results_dir, seed=seed, dev=dev, test=1 - n_wrong / len(GOLD),
                         test_predictions=with_wrong(n_wrong), extra_hparams=strategy)
     cells = select_configs(loaded(results_dir))
-    gold = {"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)}
+    gold = {"chnsenticorp": (Gold(GOLD, TEST_FILE_SHA),)}
     significance = compare_to_best(cells, gold, n_resamples=200)
     lora = next(cell for cell in cells if cell.row.strategy == "lora")
 
@@ -416,7 +416,7 @@ def test_each_strategy_is_tested_against_full_fine_tuning_of_its_model_and_head(
         make_result(results_dir, model="nezha", seed=seed, test=test, extra_hparams={"tuning": "lora"})
     cells = select_configs(loaded(results_dir))
 
-    versus = compare_to_best(cells, {"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)}, n_resamples=200).against_full
+    versus = compare_to_best(cells, {"chnsenticorp": (Gold(GOLD, TEST_FILE_SHA),)}, n_resamples=200).against_full
     by_row = {(cell.row.model, cell.row.strategy): versus.get(cell.id) for cell in cells}
     assert by_row[("bert", "full")] is None and by_row[("nezha", "lora")] is None  # nothing to compare with
     assert by_row[("bert", "lora")].full.row.strategy == "full" and by_row[("bert", "lora")].full.row.model == "bert"
@@ -425,7 +425,7 @@ def test_each_strategy_is_tested_against_full_fine_tuning_of_its_model_and_head(
     assert by_row[("macbert", "frozen")].verdict == "better than full"
     assert by_row[("macbert", "frozen")].comparison.bootstrap["delta"] == pytest.approx(0.5)  # higher minus lower
 
-    text = render(tmp_path, gold={"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)}, n_resamples=200)
+    text = render(tmp_path, gold={"chnsenticorp": (Gold(GOLD, TEST_FILE_SHA),)}, n_resamples=200)
     table = section(text, "Significance").split("against full fine-tuning", 1)[1]
     frozen_line = next(line for line in table.splitlines() if "| macbert | linear | frozen |" in line)
     assert "| -45.00 | -50.00 [" in frozen_line and "| better than full |" in frozen_line
@@ -461,7 +461,7 @@ def test_unverified_gold_is_a_problem_not_a_resample(tmp_path, results_dir):
         make_result(results_dir, model="bert", seed=seed, test=0.95, data=with_data(gold_sha256={"test": gold_sha256(GOLD)}))
         # Same data identity, but a gold fingerprint that does not match the gold loaded here.
         make_result(results_dir, model="macbert", seed=seed, test=0.90, data=reordered)
-    text = render(tmp_path, gold={"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)})
+    text = render(tmp_path, gold={"chnsenticorp": (Gold(GOLD, TEST_FILE_SHA),)})
     rows = section(text, "Significance")
     macbert = next(line for line in rows.splitlines() if "| macbert |" in line)
     assert "no bootstrap: this row's best-dev seed has unverified gold (see Problems)" in macbert
@@ -479,7 +479,7 @@ def test_every_seed_a_cell_averages_has_its_gold_checked_not_only_the_best_dev_s
     make_result(results_dir, model="macbert", seed=2, dev=0.92, test=0.91, data=verified)
     odd = make_result(results_dir, model="macbert", seed=3, dev=0.80, test=0.99,
                       data=with_data(gold_sha256={"test": gold_sha256(GOLD[::-1])}))
-    problems = section(render(tmp_path, gold={"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)}), "Problems")
+    problems = section(render(tmp_path, gold={"chnsenticorp": (Gold(GOLD, TEST_FILE_SHA),)}), "Problems")
     assert f"{odd.name}: gold not verified" in problems and "scored on other gold labels" in problems
     assert problems.count("gold not verified") == 1
 
@@ -567,7 +567,7 @@ def test_render_is_deterministic_including_plots(tmp_path, results_dir):
         make_result(results_dir, model="macbert", seed=seed, test=test - 0.01, dev=test)
         make_result(results_dir, task="msra_ner", seed=seed, test=test - 0.05, test_predictions=["O"] * 3)
     make_result(results_dir, seed=1, lr=5e-5, dev=0.5)
-    gold = {"chnsenticorp": Gold(GOLD, TEST_FILE_SHA)}
+    gold = {"chnsenticorp": (Gold(GOLD, TEST_FILE_SHA),)}
 
     def snapshot(root: Path) -> dict[str, bytes]:
         folder = root / "leaderboard"

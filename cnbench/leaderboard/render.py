@@ -508,7 +508,7 @@ def render_leaderboard(
     out_path: str | Path,
     plots_dir: str | Path,
     *,
-    gold: Mapping[str, Gold | Sequence[Gold]] | None = None,
+    gold: Mapping[str, Sequence[Gold]] | None = None,
     n_resamples: int = 1000,
 ) -> str:
     """Write the leaderboard Markdown to ``out_path`` and its SVG plots under ``plots_dir``.

@@ -163,11 +163,6 @@ def gold_for(run: dict, candidates: Sequence[Gold]) -> Gold | None:
     return next((gold for gold in candidates if gold.sha256 == recorded), candidates[0] if candidates else None)
 
 
-def _candidates(gold: Mapping[str, Gold | Sequence[Gold]], task: str) -> tuple[Gold, ...]:
-    found = gold.get(task)
-    return () if found is None else (found,) if isinstance(found, Gold) else tuple(found)
-
-
 def _bootstrap(reference: Cell, cell: Cell, candidates: Sequence[Gold], unverified: dict, n_resamples: int,
                seed: int):
     metric = METRICS.get(cell.column.main_metric)
@@ -194,7 +189,7 @@ def _bootstrap(reference: Cell, cell: Cell, candidates: Sequence[Gold], unverifi
 
 def compare_to_best(
     cells: Sequence[Cell],
-    gold: Mapping[str, Gold | Sequence[Gold]] | None = None,
+    gold: Mapping[str, Sequence[Gold]] | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
 ) -> Significance:
@@ -202,8 +197,8 @@ def compare_to_best(
     highest mean test score among ``clean`` cells: no failed seed, no unusable result file; among
     all when none is clean), and every strategy's cell with its full fine-tuning cell.
 
-    ``gold`` maps a task name to its ``Gold``, or to several (local and Hub test data): each run is
-    checked against the one it records (``gold_for``). A task without gold gets the seed-level test
+    ``gold`` maps a task name to its ``Gold`` test labels, one per data source loaded (local, Hub;
+    ``gold_test_labels``): each run is checked against the one it records (``gold_for``). A task without gold gets the seed-level test
     alone.
     Cells whose chosen configuration completed no seed are not compared.
     """
@@ -216,7 +211,7 @@ def compare_to_best(
     unverified: dict = {}
 
     def compare(reference: Cell, cell: Cell) -> Comparison:
-        bootstrap, note = _bootstrap(reference, cell, _candidates(gold, cell.column.task), unverified, n_resamples,
+        bootstrap, note = _bootstrap(reference, cell, tuple(gold.get(cell.column.task, ())), unverified, n_resamples,
                                      seed)
         notes = [note] if note else []
         seed_test = None
@@ -244,7 +239,7 @@ def compare_to_best(
     # Every seed a cell averages, not only the best-dev seeds the bootstrap resamples: a seed scored
     # on other gold labels (a task declaration edited between seeds) would pass into the mean unremarked.
     for cell in (cell for column_cells in by_column.values() for cell in column_cells):
-        candidates = _candidates(gold, cell.column.task)
+        candidates = tuple(gold.get(cell.column.task, ()))
         for run in cell.runs if candidates else ():
             path = str(run.get("_path") or id(run))
             if path not in unverified:
