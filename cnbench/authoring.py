@@ -12,23 +12,16 @@ from pathlib import Path
 
 import click
 
-from cnbench.data.load import local_folder
-from cnbench.data.readers import FORMATS, field_defaults, format_kinds, read_split
+from cnbench.data.load import local_folder, read_split
 from cnbench.display import print_table
 from cnbench.errors import CnbenchError
+from cnbench.kinds import KIND_NAMES, kind_of, known_formats
 from cnbench.task import Task
-
-# kind -> (format by default, labels to start from, main metric, max_len, lr)
-_STARTS = {
-    "single": ("tsv", ("0", "1"), "accuracy", 256, 2e-5),
-    "pair": ("tsv", ("0", "1"), "accuracy", 128, 2e-5),
-    "tagging": ("conll", ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"), "f1", 256, 3e-5),
-}
 
 _FORMAT_LINES = {
     "tsv": '''\
-        # How the files are read: "tsv", "conll", "jsonl", "spans" (CLUENER-style JSON), or your own
-        # function reader(path, task) returning cnbench.data.examples.TextExample / TaggedSentence.
+        # How the files are read: {formats}, or your own function reader(path, task) returning
+        # cnbench.data.examples.{example}s.
         format="tsv",
         # The file's columns in order; its first line must be exactly this header (header=False if it
         # has none).
@@ -36,23 +29,28 @@ _FORMAT_LINES = {
         # Which column holds each of cnbench's fields; other columns (ids) are ignored.
         fields={fields},''',
     "jsonl": '''\
-        # How the files are read: "tsv", "conll", "jsonl", "spans" (CLUENER-style JSON), or your own
-        # function reader(path, task) returning cnbench.data.examples.TextExample / TaggedSentence.
+        # How the files are read: {formats}, or your own function reader(path, task) returning
+        # cnbench.data.examples.{example}s.
         format="jsonl",
         # Which key of each line's JSON object holds each of cnbench's fields; other keys are ignored.
         fields={fields},''',
     "spans": '''\
-        # How the files are read: "tsv", "conll", "jsonl", "spans" (CLUENER-style JSON), or your own
-        # function reader(path, task) returning cnbench.data.examples.TextExample / TaggedSentence.
+        # How the files are read: {formats}, or your own function reader(path, task) returning
+        # cnbench.data.examples.{example}s.
         # "spans": one {{"text": ..., "label": {{"PER": {{"张三": [[0, 1]]}}}}}} per line, spans inclusive.
         format="spans",
         # The keys holding the text and its entity spans.
         fields={fields},''',
     "conll": '''\
-        # How the files are read: "tsv", "conll", "jsonl", "spans" (CLUENER-style JSON), or your own
-        # function reader(path, task) returning cnbench.data.examples.TextExample / TaggedSentence.
+        # How the files are read: {formats}, or your own function reader(path, task) returning
+        # cnbench.data.examples.{example}s.
         # "conll": one "char tag" line per character, a blank line between sentences.
         format="conll",''',
+    "squad": '''\
+        # How the files are read: {formats}, or your own function reader(path, task) returning
+        # cnbench.data.examples.{example}s.
+        # "squad": SQuAD-v1 JSON (data -> paragraphs -> qas -> answers with text and answer_start).
+        format="squad",''',
 }
 
 _TEMPLATE = '''\
@@ -68,7 +66,8 @@ TASK = Task(
     name="{name}",
     # One line for `cnbench list` and the leaderboard.
     description="TODO ({kind_words})",
-    # single: one text -> a label; pair: two texts -> a label; tagging: one BIO tag per character.
+    # single: one text -> a label; pair: two texts -> a label; tagging: one BIO tag per character;
+    # span: a question answered by a span of its context.
     kind="{kind}",
     # {labels_help}
     labels={labels},
@@ -100,13 +99,9 @@ TASK = Task(
     citation="TODO",
     # No dev split? Hold out 1/k of train to choose the epoch on: every k-th example, the same in
     # every run (0.1 holds out every 10th; k must be a whole number of at least 2).
-    dev_from_train=0.0,{tagging_lines}
+    dev_from_train=0.0,{extra_lines}
 )
 '''
-
-_TAGGING_LINES = '''
-    # Read an I-X that starts an entity as B-X (counted in the result) instead of failing.
-    repair_bio=False,'''
 
 
 def write_task_file(name: str, kind: str, format: str | None, folder: Path, existing: dict[str, Task]) -> Path:
@@ -117,30 +112,27 @@ def write_task_file(name: str, kind: str, format: str | None, folder: Path, exis
         raise CnbenchError(f"task name {name!r}: expected lower-case letters, digits and _ (a Python module name)")
     if name in existing:
         raise CnbenchError(f"task {name!r} exists already; choose another name")
-    if kind not in _STARTS:
-        raise CnbenchError(f"--kind {kind}: expected one of {', '.join(_STARTS)}")
-    default_format, labels, metric, max_len, lr = _STARTS[kind]
-    format = format or default_format
-    if format not in FORMATS:
-        raise CnbenchError(f"--format {format}: expected one of {', '.join(FORMATS)}")
-    if kind not in format_kinds(format):
-        raise CnbenchError(f"--format {format} reads {' or '.join(format_kinds(format))} tasks, not {kind}")
-    fields = field_defaults(format, kind)
+    if kind not in KIND_NAMES:
+        raise CnbenchError(f"--kind {kind}: expected one of {', '.join(KIND_NAMES)}")
+    rules = kind_of(kind)
+    format = format or next(iter(rules.formats))
+    if format not in rules.formats:
+        readers = [name for name in KIND_NAMES if format in kind_of(name).formats]
+        if not readers:
+            raise CnbenchError(f"--format {format}: expected one of {', '.join(known_formats())}")
+        raise CnbenchError(f"--format {format} reads {' or '.join(readers)} tasks, not {kind}")
+    fields = rules.field_defaults(format)
     columns = ("label", *(name for name in fields if name != "label"))
-    extension = {"tsv": "tsv", "conll": "txt", "jsonl": "jsonl", "spans": "json"}[format]
+    max_len, lr = rules.starting_defaults
     text = _TEMPLATE.format(
-        name=name, kind=kind, labels=_py(labels), metric=metric, max_len=max_len, lr=lr,
-        kind_words={"single": "one text, N classes", "pair": "sentence pair, N classes",
-                    "tagging": "character tagging, BIO"}[kind],
-        labels_help=("every BIO tag, O first; a \"spans\" entity type X needs B-X and I-X" if kind == "tagging"
-                     else "TODO: the label names exactly as written in the files"),
-        metric_help=("strict entity F1 (\"f1\")" if kind == "tagging" else "\"accuracy\""),
-        format_lines=_FORMAT_LINES[format].format(columns=_py(columns), fields=_py(fields)),
-        files=_py({split: f"{split}.{extension}" for split in ("train", "dev", "test")}),
-        hub_fields="chars, tags" if kind == "tagging" else ", ".join(n for n in ("text_a", "text_b", "label")
-                                                                         if kind == "pair" or n != "text_b"),
-        hub_columns=_py({"chars": "tokens", "tags": "ner_tags"} if kind == "tagging" else field_defaults("jsonl", kind)),
-        tagging_lines=_TAGGING_LINES if kind == "tagging" else "",
+        name=name, kind=kind, labels=_py(rules.starting_labels), metric=rules.metrics[0], max_len=max_len, lr=lr,
+        kind_words=rules.words, labels_help=rules.labels_help, metric_help=rules.metric_help,
+        format_lines=_FORMAT_LINES[format].format(columns=_py(columns), fields=_py(fields),
+                                                  formats=", ".join(f'"{name}"' for name in rules.formats),
+                                                  example=rules.example_class),
+        files=_py({split: f"{split}.{rules.file_extensions[format]}" for split in ("train", "dev", "test")}),
+        hub_fields=", ".join(rules.hub_fields), hub_columns=_py(rules.hub_columns_example),
+        extra_lines=rules.template_lines,
     )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.py"
@@ -196,7 +188,7 @@ def check_task(task: Task, data_dir: Path | None) -> list[str]:
             verdict = f"{report.sha256[:12]}… differs from the declared {expected[:12]}…"
             problems.append(f"{path}: sha256 {report.sha256} differs from the declared {expected}")
         if report.repaired:
-            verdict += f"; {len(report.repaired)} I- tags read as B-"
+            verdict += f"; {task.kind_rules.repair_note(len(report.repaired))}"
         files.append((split, filename, str(len(examples)), verdict))
     if "dev" not in task.local.files:
         if task.dev_from_train <= 0:
@@ -205,10 +197,11 @@ def check_task(task: Task, data_dir: Path | None) -> list[str]:
                 ("split", "file", "examples", "sha256"), files, names=("file",))
     _print_lengths(task, splits)
     _print_labels(task, splits)
+    _print_split_stats(task, splits)
     if undeclared:
         click.echo("sha256 to declare in LocalFiles:")
         click.echo("        sha256={" + ", ".join(f'"{name}": "{digest}"' for name, digest in undeclared.items()) + "},")
-    labels_in = {split: set(_labels_of(task, examples)) for split, examples in splits.items()}
+    labels_in = {split: task.kind_rules.labels_used(examples) for split, examples in splits.items()}
     unseen = sorted(set(task.labels).difference(*labels_in.values()))
     if splits and unseen:
         click.echo(f"note: labels never seen in these files: {', '.join(unseen)}")
@@ -246,42 +239,31 @@ def _still_todo(task: Task) -> list[str]:
     return found
 
 
-def _length(example) -> int:
-    if hasattr(example, "chars"):
-        return len(example.chars)
-    return len(example.text_a) + len(example.text_b or "")
+def _percentiles(values: list) -> list:
+    ordered = sorted(values)
+    return [ordered[min(len(ordered) - 1, (len(ordered) * p + 99) // 100 - 1)] for p in PERCENTILES]
 
 
 def _print_lengths(task: Task, splits: dict[str, list]) -> None:
-    room = task.defaults.max_len - (3 if task.kind == "pair" else 2)
+    kind = task.kind_rules
+    room = kind.room(task.defaults.max_len)
     rows = []
     for split, examples in splits.items():
-        lengths = sorted(map(_length, examples))
-        ranks = [lengths[min(len(lengths) - 1, (len(lengths) * p + 99) // 100 - 1)] for p in PERCENTILES]
+        lengths = [kind.length(example) for example in examples]
         longer = sum(length > room for length in lengths)
-        rows.append((split, *map(str, ranks), str(lengths[-1]), str(longer)))
-    cut = "windowed, not cut" if task.kind == "tagging" else "truncated"
-    print_table(f"length in characters{' (text_a + text_b)' if task.kind == 'pair' else ''}",
-                ("split", *(f"p{p}" for p in PERCENTILES), "max", f"> {room} ({cut})"), rows)
-    click.echo(f"({room} characters fit: max_len {task.defaults.max_len} word pieces less [CLS] and "
-               f"{'two [SEP]' if task.kind == 'pair' else '[SEP]'}, one piece per Chinese character)")
-
-
-def _labels_of(task: Task, examples: list) -> list[str]:
-    """Labels for sentence tasks; the tags of every character for tagging."""
-    if task.kind == "tagging":
-        return [tag for sentence in examples for tag in sentence.tags]
-    return [example.label for example in examples]
+        rows.append((split, *map(str, _percentiles(lengths)), str(max(lengths)), str(longer)))
+    print_table(kind.length_title(), ("split", *(f"p{p}" for p in PERCENTILES), "max",
+                                      f"> {room} ({kind.beyond_room()})"), rows)
+    click.echo(f"({room} characters fit: {kind.room_explanation(task.defaults.max_len)})")
 
 
 def _print_labels(task: Task, splits: dict[str, list]) -> None:
-    if task.kind == "tagging":  # entities, counted by their B- tags, are what the F1 is over
-        counts = {split: Counter(tag[2:] for tag in _labels_of(task, examples) if tag.startswith("B-"))
-                  for split, examples in splits.items()}
-        names, title = sorted({tag[2:] for tag in task.labels if tag.startswith("B-")}), "entities by type"
-    else:
-        counts = {split: Counter(_labels_of(task, examples)) for split, examples in splits.items()}
-        names, title = list(task.labels), "labels"
+    kind = task.kind_rules
+    names = kind.label_names(task)
+    if not names:
+        return
+    counts = {split: kind.label_counts(task, examples) for split, examples in splits.items()}
+    title, first_column = kind.label_title()
     rows = []
     for name in names:
         cells = []
@@ -289,5 +271,12 @@ def _print_labels(task: Task, splits: dict[str, list]) -> None:
             total = sum(counter.values())
             cells.append(f"{counter[name]} ({100 * counter[name] / total:.1f} %)" if total else "0")
         rows.append((name, *cells))
-    print_table(title, ("label" if task.kind != "tagging" else "type", *counts), rows, names=("label", "type"))
+    print_table(title, (first_column, *counts), rows, names=("label", "type"))
 
+
+def _print_split_stats(task: Task, splits: dict[str, list]) -> None:
+    """The kind's own table (span tasks: answers checked, windows per question), if it has one."""
+    table = task.kind_rules.split_table(task, splits, _percentiles, PERCENTILES)
+    if table is not None:
+        title, header, rows = table
+        print_table(title, header, rows)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cnbench.features import IGNORE_INDEX, Features
+from cnbench.features import Features
+from cnbench.kinds import Kind
 
 # Batch widths are rounded up to a multiple of this. With one width per batch length, a CPU run
 # meets hundreds of tensor shapes: oneDNN caches kernels per shape and glibc's heap keeps blocks
@@ -36,9 +37,9 @@ def evaluation_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def collate(features: Features, indices: list[int], pad_id: int) -> dict[str, torch.Tensor]:
+def collate(features: Features, indices: list[int], pad_id: int, kind: Kind) -> dict[str, torch.Tensor]:
     """Pad the chosen sequences to the longest among them, rounded up to ``PAD_MULTIPLE``: one
-    gather from the flat arrays per field."""
+    gather from the flat arrays per field. The task's ``kind`` adds the labels its heads read."""
     rows = np.asarray(indices, dtype=np.int64)
     starts = features.offsets[rows]
     lengths = features.offsets[rows + 1] - starts
@@ -56,12 +57,5 @@ def collate(features: Features, indices: list[int], pad_id: int) -> dict[str, to
         "token_type_ids": padded(features.token_type_ids, 0),
         "attention_mask": torch.from_numpy(real),
     }
-    if features.is_tagging:
-        labels = padded(features.labels, IGNORE_INDEX)
-        batch["labels"] = labels
-        batch["score_mask"] = labels != IGNORE_INDEX
-        if features.boundary_ids is not None:
-            batch["boundary_ids"] = padded(features.boundary_ids, 0)
-    else:
-        batch["labels"] = torch.from_numpy(features.labels[rows].astype(np.int64))
+    batch.update(kind.batch_labels(features, rows, padded))
     return batch

@@ -265,9 +265,11 @@ def leaderboard_command(results_dir, out_path, data_dir):
 @cli.command("new-task")
 @click.argument("name")
 @click.option("--kind", required=True,
-              help="single (text -> label) | pair (two texts -> label) | tagging (a BIO tag per character).")
+              help="single (text -> label) | pair (two texts -> label) | tagging (a BIO tag per character) | "
+                   "span (a question answered by a span of its context).")
 @click.option("--format", "format_",
-              help="How the data files are written: tsv | conll | jsonl | spans [default: tsv, or conll for tagging].")
+              help="How the data files are written: tsv | conll | jsonl | spans | squad "
+                   "[default: tsv; conll for tagging; squad for span].")
 def new_task_command(name, kind, format_):
     """Write a task file to fill in (into $CNBENCH_TASKS_PATH's first folder, else tasks/)."""
     from cnbench.authoring import write_task_file

@@ -1,27 +1,11 @@
-"""Examples -> encoder inputs: token ids, labels, and (for tagging) which positions are scored.
-
-Sentence tasks: the tokenizer's own pair encoding, truncated to ``max_len`` (longest first).
-
-Tagging tasks: labels live on characters. Each character is tokenised on its own (a character the
-tokenizer drops becomes ``[UNK]``, so none vanishes; a sentencepiece word-start marker is dropped,
-see ``CharPieces``) and its *first* word piece carries its label.
-A sentence longer than ``max_len - 2`` pieces is cut into windows of that size overlapping by half;
-each character is scored in exactly one window, the one where it has the most context on both
-sides. Every gold character is therefore predicted and scored: nothing is truncated.
-"""
+"""Encoder inputs, as every kind stores them: token ids, labels, and what maps sequences back to
+examples. How examples become these is the kind's (``cnbench.kinds``: ``encode``)."""
 
 from __future__ import annotations
 
-from array import array
-from itertools import chain
-
 import numpy as np
 
-from cnbench.data.examples import TaggedSentence, TextExample
-from cnbench.errors import CnbenchError
-
 IGNORE_INDEX = -100  # label id of positions that are not scored (torch cross_entropy default)
-TEXT_CHUNK = 10_000  # examples per tokenizer call: the tokenizer's Python lists never exceed one chunk
 
 
 class Ragged:
@@ -56,14 +40,20 @@ class Features:
     - ``labels``: classification, one label id per sequence (an array); tagging, ``Ragged`` per
       token, ``IGNORE_INDEX`` where not scored;
     - tagging only: ``example_index[i]``, the source sentence of window ``i``, and ``scored[i]``,
-      its ``(token position, char index)`` rows, one per character scored in that window.
+      its ``(token position, char index)`` rows, one per character scored in that window;
+    - span (extractive QA) only, told apart by ``is_span``: ``labels`` is ``[n, 2]``, the answer's
+      start and end token positions in each window (both 0, the [CLS] position, where the window
+      does not hold the whole answer); ``example_index[i]``, the question of window ``i``; and
+      ``char_spans``, ``Ragged`` per token over the token offsets, ``[tokens, 2]`` rows of
+      ``(start, end)`` character offsets in the context (end exclusive), ``(-1, -1)`` for tokens
+      that are not context ([CLS], the question, [SEP]).
 
     ``arrays()`` and ``from_arrays()`` convert to and from named flat arrays (the cache's files);
     ``from_arrays`` raises ``ValueError`` when the arrays do not fit together.
     """
 
     def __init__(self, offsets, input_ids, token_type_ids, labels, example_index=None, scored_offsets=None,
-                 scored=None, boundary_ids=None):
+                 scored=None, boundary_ids=None, char_spans=None):
         self.offsets = offsets
         self.input_ids = Ragged(input_ids, offsets)
         self.token_type_ids = Ragged(token_type_ids, offsets)
@@ -72,6 +62,8 @@ class Features:
         self.example_index = example_index
         self.scored = Ragged(scored, scored_offsets) if self.is_tagging else None
         self.boundary_ids = Ragged(boundary_ids, offsets) if boundary_ids is not None else None
+        self.is_span = char_spans is not None
+        self.char_spans = Ragged(char_spans, offsets) if self.is_span else None
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -88,6 +80,8 @@ class Features:
                           scored=self.scored.values)
         if self.boundary_ids is not None:
             arrays["boundary_ids"] = self.boundary_ids.values
+        if self.is_span:
+            arrays.update(example_index=self.example_index, char_spans=self.char_spans.values)
         return arrays
 
     @classmethod
@@ -98,12 +92,17 @@ class Features:
             raise ValueError("token offsets do not cover the token arrays")
         tagging = "scored" in arrays
         sizes = {"token_type_ids": tokens, "labels": tokens if tagging else count,
-                 "boundary_ids": tokens, "example_index": count, "scored_offsets": count + 1}
+                 "boundary_ids": tokens, "example_index": count, "scored_offsets": count + 1, "char_spans": tokens}
         for name, size in sizes.items():
             if name in arrays and len(arrays[name]) != size:
                 raise ValueError(f"{name} has {len(arrays[name])} entries, expected {size}")
         if tagging and arrays["scored_offsets"][-1] != len(arrays["scored"]):
             raise ValueError("scored offsets do not cover the scored positions")
+        if "char_spans" in arrays:
+            if "example_index" not in arrays:
+                raise ValueError("span features have no example_index")
+            if arrays["labels"].shape != (count, 2) or arrays["char_spans"].shape != (tokens, 2):
+                raise ValueError("span labels must be [sequences, 2] and char_spans [tokens, 2]")
         return cls(**arrays)
 
     def __eq__(self, other) -> bool:
@@ -113,156 +112,7 @@ class Features:
         return mine.keys() == theirs.keys() and all(np.array_equal(mine[name], theirs[name]) for name in mine)
 
 
-def _offsets(lengths) -> np.ndarray:
+def offsets_of(lengths) -> np.ndarray:
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(np.asarray(lengths, dtype=np.int64), out=offsets[1:])
     return offsets
-
-
-def encode_text(examples: list[TextExample], tokenizer, labels: tuple[str, ...], max_len: int) -> Features:
-    label_id = {name: i for i, name in enumerate(labels)}
-    pairs = bool(examples) and examples[0].text_b is not None
-    input_ids, token_type_ids, lengths = array("i"), array("b"), array("q")
-    for begin in range(0, len(examples), TEXT_CHUNK):
-        chunk = examples[begin : begin + TEXT_CHUNK]
-        encoded = tokenizer([ex.text_a for ex in chunk], [ex.text_b for ex in chunk] if pairs else None,
-                            truncation=True, max_length=max_len, return_token_type_ids=True)
-        input_ids.extend(chain.from_iterable(encoded["input_ids"]))
-        token_type_ids.extend(chain.from_iterable(encoded["token_type_ids"]))
-        lengths.extend(len(ids) for ids in encoded["input_ids"])
-    return Features(
-        offsets=_offsets(lengths),
-        input_ids=np.frombuffer(input_ids, dtype=np.int32),
-        token_type_ids=np.frombuffer(token_type_ids, dtype=np.int8),
-        labels=np.fromiter((label_id[ex.label] for ex in examples), dtype=np.int32, count=len(examples)),
-    )
-
-
-def count_truncated(examples: list[TextExample], features: Features, tokenizer, max_len: int) -> int:
-    """How many of ``examples`` (encoded as ``features`` by ``encode_text``) lost pieces to
-    ``max_len``: only those encoded at full length can have, so only they are encoded again whole."""
-    at_limit = np.flatnonzero(np.diff(features.offsets) == max_len).tolist()
-    if not at_limit:
-        return 0
-    chunk = [examples[i] for i in at_limit]
-    pairs = chunk[0].text_b is not None
-    whole = tokenizer([ex.text_a for ex in chunk], [ex.text_b for ex in chunk] if pairs else None,
-                      truncation=False, verbose=False)["input_ids"]
-    return sum(len(ids) > max_len for ids in whole)
-
-
-WORD_START = "\u2581"  # "▁": the marker sentencepiece vocabularies (XLM-R) put on a word's first piece
-
-
-class CharPieces:
-    """Character -> word-piece ids, cached (a corpus has a few thousand distinct characters).
-
-    A character is given the pieces it has inside running text. A sentencepiece tokenizer treats a
-    lone character as a new word and puts its word-start marker in front: ``▁`` as a piece of its
-    own (``['▁', '中']``) or glued on (``['▁中']``). Unspaced Chinese has no such marker between
-    characters, and a bare ``▁`` would carry the character's label, so the marker is dropped (the
-    glued form is replaced by the unmarked piece when the vocabulary has it). WordPiece
-    vocabularies never produce the marker, so BERT-family pieces are untouched.
-    """
-
-    def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-        self.vocab = tokenizer.get_vocab()
-        self.cache: dict[str, list[int]] = {}
-
-    def __call__(self, char: str) -> list[int]:
-        ids = self.cache.get(char)
-        if ids is None:
-            ids = self.tokenizer.convert_tokens_to_ids(self._unmarked(self.tokenizer.tokenize(char)))
-            ids = ids or [self.tokenizer.unk_token_id]
-            self.cache[char] = ids
-        return ids
-
-    def _unmarked(self, pieces: list[str]) -> list[str]:
-        if len(pieces) > 1 and pieces[0] == WORD_START:
-            return pieces[1:]
-        if pieces and len(pieces[0]) > 1 and pieces[0].startswith(WORD_START) and pieces[0][1:] in self.vocab:
-            return [pieces[0][1:], *pieces[1:]]
-        return pieces
-
-
-def plan_windows(first_piece: list[int], n_pieces: int, width: int) -> list[tuple[int, int, list[int]]]:
-    """Cover ``n_pieces`` tokens with windows of ``width``, overlapping by half.
-
-    Returns ``(start, end, chars)`` per window, where ``chars`` are the indices of the characters
-    (by ``first_piece`` position) scored in that window; windows that score nothing are dropped.
-    Each character is scored in the window that gives it the most context on its shorter side (the
-    earliest such window on a tie). Linear in the sentence length: only the two or three windows
-    that contain a position are looked at, so a corpus read as one long sentence does not stall.
-    """
-    if n_pieces <= width:
-        return [(0, n_pieces, list(range(len(first_piece))))]
-    stride = max(1, width // 2)
-    starts = list(range(0, n_pieces - width, stride)) + [n_pieces - width]
-    windows = [(start, start + width, []) for start in starts]
-    last_strided = len(starts) - 2  # the final window is placed at the end, off the stride
-    for char_index, position in enumerate(first_piece):
-        # The strided windows that contain the position: those starting in (position - width, position].
-        lowest = max(0, (position - width) // stride + 1)
-        containing = windows[lowest : min(position // stride, last_strided) + 1]
-        if position >= starts[-1]:
-            containing.append(windows[-1])
-        best = max(containing, key=lambda window: min(position - window[0], window[1] - 1 - position))
-        best[2].append(char_index)
-    return [window for window in windows if window[2]]
-
-
-def encode_tagging(
-    sentences: list[TaggedSentence],
-    tokenizer,
-    labels: tuple[str, ...],
-    max_len: int,
-    boundary_tags=None,
-) -> Features:
-    """``boundary_tags(chars) -> list[int]`` adds per-character word-boundary ids when given."""
-    if max_len < 3:
-        raise CnbenchError(f"max_len {max_len}: expected at least 3, room for [CLS], [SEP] and one token")
-    label_id = {name: i for i, name in enumerate(labels)}
-    pieces_of = CharPieces(tokenizer)
-    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
-    input_ids, token_labels, boundary_ids, lengths = array("i"), array("i"), array("b"), array("q")
-    example_index, scored, scored_counts = array("i"), array("i"), array("q")
-    for sentence_index, sentence in enumerate(sentences):
-        tokens: list[int] = []
-        first_piece: list[int] = []
-        token_boundary: list[int] = []
-        char_boundary = boundary_tags(list(sentence.chars)) if boundary_tags is not None else None
-        for char_index, char in enumerate(sentence.chars):
-            pieces = pieces_of(char)
-            first_piece.append(len(tokens))
-            tokens.extend(pieces)
-            if char_boundary is not None:
-                token_boundary.extend([char_boundary[char_index]] * len(pieces))
-        for start, end, chars in plan_windows(first_piece, len(tokens), max_len - 2):
-            window_labels = [IGNORE_INDEX] * (end - start + 2)
-            for char_index in chars:
-                position = first_piece[char_index] - start + 1  # +1 for [CLS]
-                window_labels[position] = label_id[sentence.tags[char_index]]
-                scored.extend((position, char_index))
-            input_ids.append(cls_id)
-            input_ids.extend(tokens[start:end])
-            input_ids.append(sep_id)
-            token_labels.extend(window_labels)
-            lengths.append(end - start + 2)
-            example_index.append(sentence_index)
-            scored_counts.append(len(chars))
-            if char_boundary is not None:
-                boundary_ids.append(0)
-                boundary_ids.extend(token_boundary[start:end])
-                boundary_ids.append(0)
-    offsets = _offsets(lengths)
-    return Features(
-        offsets=offsets,
-        input_ids=np.frombuffer(input_ids, dtype=np.int32),
-        token_type_ids=np.zeros(offsets[-1], dtype=np.int8),
-        labels=np.frombuffer(token_labels, dtype=np.int32),
-        example_index=np.frombuffer(example_index, dtype=np.int32),
-        scored_offsets=_offsets(scored_counts),
-        scored=np.frombuffer(scored, dtype=np.int32).reshape(-1, 2),
-        boundary_ids=np.frombuffer(boundary_ids, dtype=np.int8) if boundary_tags is not None else None,
-    )

@@ -17,12 +17,14 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from cnbench.errors import CnbenchError
-from cnbench.paths import REPO_ROOT
 from cnbench.task import Task
+
+# The checkout's task modules (paths.py asks the registry for task folders, so this one stands alone).
+BUILT_IN_TASKS = Path(__file__).resolve().parents[1] / "tasks"
 
 
 def _task_folders() -> list[Path]:
-    folders = [REPO_ROOT / "tasks"]
+    folders = [BUILT_IN_TASKS]
     extra = os.environ.get("CNBENCH_TASKS_PATH", "")
     folders += [Path(item) for item in extra.split(os.pathsep) if item]
     return folders

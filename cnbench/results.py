@@ -44,8 +44,9 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
                 written before it existed lack it
     predictions {dev: [...], test: [...]}: per-example predicted label names, in split order;
                 tagging: one string per sentence, its tags joined by single spaces (a list per
-                sentence would put every tag on its own line: megabytes per NER result).
-                ``predicted_labels(result, split)`` decodes either kind.
+                sentence would put every tag on its own line: megabytes per NER result);
+                span: the answer text per question. ``predicted_labels(result, split)``
+                decodes any kind (``Kind.read_stored``).
     data        {source: "local"|"hub"|"download"|"mixed", identity: 12 hex digits over every
                  split's source facts, label: short text ("local", "hub C-MTEB/LCQMC@17f9b09"),
                  files: {split: {source, cut, and path + sha256 | hub, config, revision (the
@@ -101,8 +102,9 @@ def result_filename(task: str, model_alias: str, head: str, key: str, seed: int)
 
 
 def gold_sha256(labels: list) -> str:
-    """A fingerprint of a split's gold labels, in split order: label names (sentence tasks) or one
-    space-joined tag string per sentence (tagging), one per line. Two runs scored against the same
+    """A fingerprint of a split's gold labels, in split order: one line per example, its kind's
+    ``gold_line`` (label names; one space-joined tag string per sentence; a list given here is
+    space-joined the same way). Two runs scored against the same
     gold have the same value; the leaderboard checks it before resampling predictions."""
     lines = (" ".join(item) if isinstance(item, (list, tuple)) else str(item) for item in labels)
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
@@ -176,17 +178,13 @@ def result_document(*, key, failure, command, task, model, head, tuning, seed, h
     }
 
 
-def encode_tags(tags: list[str]) -> str:
-    """One sentence's predicted tags as stored in a result file."""
-    return " ".join(tags)
-
-
 def predicted_labels(result: dict, split: str) -> list:
-    """A result's predictions for ``split``: label names, or a list of tags per sentence."""
-    stored = result["predictions"][split]
-    if result["task"]["kind"] == "tagging":
-        return [sentence.split(" ") for sentence in stored]
-    return list(stored)
+    """A result's predictions for ``split`` as its kind reads them back (``Kind.read_stored``):
+    label names, a list of tags per sentence, an answer text per question."""
+    from cnbench.kinds import kind_of
+
+    read = kind_of(result["task"]["kind"]).read_stored
+    return [read(value) for value in result["predictions"][split]]
 
 
 def write_json_atomic(path: Path, document: dict) -> Path:

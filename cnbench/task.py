@@ -12,20 +12,14 @@ import functools
 import hashlib
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Callable, Collection
 
-from cnbench.data.readers import check_declaration, check_format
+from cnbench.data.readers import tsv_default_fields
 from cnbench.errors import CnbenchError
+from cnbench.kinds import KIND_NAMES, Kind, kind_of, known_formats
 
-KINDS = ("single", "pair", "tagging")
 SPLITS = ("train", "dev", "test")
-# What each head kind is scored by (``cnbench.metrics``: ``classification_metrics`` and
-# ``tagging_metrics``), and so what can pick the best epoch on dev.
-METRICS = {"classification": ("accuracy", "macro_f1"), "tagging": ("f1", "f1_lenient", "precision", "recall")}
-# A tagging label as seqeval's strict IOB2 scores it: outside, or the beginning or inside of an entity type.
-_BIO_TAG = re.compile(r"O|[BI]-(.+)")
 
 
 @dataclass(frozen=True)
@@ -42,7 +36,10 @@ class LocalFiles:
       ``chars``/``tags`` for tagging) to keys, by default keys of those names.
     - ``"spans"``: CLUENER2020-style JSON lines with inclusive entity spans (tagging tasks);
       ``fields`` maps ``text`` and ``spans`` to keys, by default ``"text"`` and ``"label"``.
-    - a function ``reader(path, task)`` returning a list of ``TextExample`` or ``TaggedSentence``.
+    - ``"squad"``: SQuAD-v1 JSON as CMRC 2018 and DRCD publish it (span tasks); ``"jsonl"`` for
+      span tasks: one question per line (``id``, ``context``, ``question``, ``answers``).
+    - a function ``reader(path, task)`` returning a list of the kind's examples
+      (``cnbench.data.examples``).
 
     ``files`` maps a split (``train``, ``dev``, ``test``; ``train`` is required) to its file name.
     An unknown format or split raises ``CnbenchError`` here; a format that does not suit the task's
@@ -64,8 +61,10 @@ class LocalFiles:
     cut: str = ""
 
     def __post_init__(self):
-        check_format(self)
         where = f"LocalFiles(folder={self.folder!r})"
+        if not callable(self.format) and self.format not in known_formats():
+            raise CnbenchError(f"{where}: format {self.format!r} is not one of {', '.join(known_formats())} "
+                               "(or a reader function)")
         unknown = [split for split in self.files if split not in SPLITS]
         if unknown:
             raise CnbenchError(f"{where}: files has splits {unknown}; expected only {', '.join(SPLITS)} "
@@ -134,16 +133,16 @@ class Defaults:
 @dataclass(frozen=True)
 class Task:
     """A task declaration, checked when it is built: a bad one raises ``CnbenchError`` here, not
-    hours into a run. ``main_metric`` must be one of ``METRICS`` for the task's kind; tagging labels
+    hours into a run. ``main_metric`` must be one of the kind's ``metrics``; tagging labels
     must be BIO (``O``, ``B-X``, ``I-X``, both prefixes for each type X); ``dev_from_train`` must be
     0 or ``1/k`` for a whole ``k >= 2`` (0.5, 0.1, 0.05, ...), so that the share held out is the
     fraction declared."""
 
     name: str
     description: str
-    kind: str  # "single" | "pair" | "tagging"
+    kind: str  # "single" | "pair" | "tagging" | "span": a module of cnbench.kinds
     labels: tuple[str, ...]
-    main_metric: str  # "accuracy" for sentence tasks, "f1" (strict entity F1) for tagging; see METRICS
+    main_metric: str  # "accuracy" for sentence tasks, "f1" (strict entity F1) for tagging, "f1" for span
     local: LocalFiles
     defaults: Defaults
     hub: HubDataset | None = None
@@ -157,23 +156,27 @@ class Task:
 
     def __post_init__(self):
         where = f"task {self.name!r}"
-        if self.kind not in KINDS:
-            raise CnbenchError(f"{where}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        if self.kind not in KIND_NAMES:
+            raise CnbenchError(f"{where}: kind {self.kind!r} is not one of {', '.join(KIND_NAMES)}")
         if self.hub is not None and self.download is not None:
             raise CnbenchError(f"{where}: declare either a Hub dataset or source files to download, not both")
-        check_declaration(self.local, self.kind)
-        metrics = METRICS[self.head_kind]
-        if self.main_metric not in metrics:
-            raise CnbenchError(f"{where}: main_metric {self.main_metric!r} is not one of {', '.join(metrics)}, "
+        kind = self.kind_rules
+        _check_files(self.local, kind)
+        if self.main_metric not in kind.metrics:
+            raise CnbenchError(f"{where}: main_metric {self.main_metric!r} is not one of {', '.join(kind.metrics)}, "
                                f"the metrics a {self.kind} task is scored by")
-        if self.kind == "tagging":
-            _check_bio(where, self.labels)
+        kind.check_task(self, where)
         if self.dev_from_train != 0:
             _check_holdout(where, self.dev_from_train)
 
     @property
+    def kind_rules(self) -> Kind:
+        """What this task's kind decides (``cnbench.kinds``)."""
+        return kind_of(self.kind)
+
+    @property
     def head_kind(self) -> str:
-        return "tagging" if self.kind == "tagging" else "classification"
+        return self.kind_rules.head_kind
 
     def declaration_sha256(self, sources: Collection[str]) -> str:
         """sha256 of what in this declaration decides the examples a run reads from ``sources``
@@ -216,23 +219,37 @@ def _callable_name(reader) -> str:
     return f"{type(reader).__module__}.{type(reader).__qualname__}{settings!r}"
 
 
-def _check_bio(where: str, labels: tuple[str, ...]) -> None:
-    """Tagging labels are scored as strict IOB2 (seqeval), so each must be ``O``, ``B-X`` or ``I-X``,
-    and a type with one prefix needs the other: ``repair_bio`` turns ``I-X`` into ``B-X``."""
-    types: dict[str, set[str]] = {}
-    for label in labels:
-        match = _BIO_TAG.fullmatch(label)
-        if match is None:
-            raise CnbenchError(f"{where}: label {label!r} is not BIO; expected 'O', 'B-<type>' or 'I-<type>' "
-                               "(strict IOB2: convert BIOES/BMES or IO tags to BIO)")
-        if match.group(1) is not None:
-            types.setdefault(match.group(1), set()).add(label[0])
-    for name, prefixes in sorted(types.items()):
-        if prefixes != {"B", "I"}:
-            [present] = prefixes
-            absent = "I" if present == "B" else "B"
-            raise CnbenchError(f"{where}: labels have {present}-{name} but no {absent}-{name}; "
-                               "expected both for every entity type")
+def _check_files(local: LocalFiles, kind: Kind) -> None:
+    """Check that a task's file format is one its kind reads and that its field mapping names
+    known fields (and, for TSV, existing columns). Raises ``CnbenchError`` saying what is expected."""
+    if callable(local.format):
+        return
+    where = f"LocalFiles(folder={local.folder!r}, format={local.format!r})"
+    if local.format not in kind.formats:
+        kinds = [name for name in KIND_NAMES if local.format in kind_of(name).formats]
+        raise CnbenchError(f"{where}: reads {' or '.join(kinds)} tasks, not {kind.name!r}")
+    known = kind.field_defaults(local.format)
+    if not known:
+        if local.fields:
+            raise CnbenchError(f"{where}: takes no fields (each line is 'char tag')")
+        return
+    if local.format == "tsv" and not local.columns:
+        raise CnbenchError(f"{where}: needs columns, the file's column names in order")
+    declared = local.fields or local.format != "tsv"
+    fields = local.fields if declared else tsv_default_fields(local.columns)
+    hint = "" if declared else (" (without fields=, the columns must be 'label' plus one text column per "
+                                "sentence; map the others with fields={'text_a': ..., 'label': ...})")
+    unknown = sorted(set(fields) - set(known))
+    if unknown:
+        raise CnbenchError(f"{where}: fields {unknown} are not among {sorted(known)} for a {kind.name} task{hint}")
+    if local.format != "tsv":
+        return
+    missing = sorted(set(known) - set(fields))
+    if missing:
+        raise CnbenchError(f"{where}: no column for {missing}{hint}")
+    absent = sorted(column for column in fields.values() if column not in local.columns)
+    if absent:
+        raise CnbenchError(f"{where}: fields name columns {absent} that are not among {local.columns}")
 
 
 def _check_holdout(where: str, fraction: float) -> None:

@@ -58,15 +58,14 @@ from cnbench.cache import cached_features, caching_enabled, examples_fingerprint
 from cnbench.checkpoint import Checkpoint, Progress, ensure_disk_space, ensure_writable, load_weights, model_weights
 from cnbench.data.load import TaskData, load_task_data
 from cnbench.errors import CnbenchError, first_line
-from cnbench.features import Features, count_truncated, encode_tagging, encode_text
+from cnbench.features import Features
 from cnbench.heads import HEAD_DEFAULTS, build_head, head_input, head_names
-from cnbench.metrics import classification_metrics, tagging_metrics
 from cnbench.models.encoders import check_length_fits, load_model, sentence_vector, tokenizer_source
 from cnbench.models.fast_dropout import use_fast_dropout
 from cnbench.models.presets import PRESETS, check_model_name
 from cnbench.progress import Display, sync_step
 from cnbench.registry import get_task
-from cnbench.results import (CRASHED_PREFIX, crashed, data_identity, encode_tags, read_sources, result_document,
+from cnbench.results import (CRASHED_PREFIX, crashed, data_identity, read_sources, result_document,
                              result_filename, run_key, write_json_atomic)
 from cnbench.runinfo import environment_info, peak_memory_mb, reset_peak_memory
 from cnbench.task import Task
@@ -167,6 +166,7 @@ def plan(config: RunConfig) -> RunPlan:
         raise CnbenchError(f"unknown head {config.head!r}; choose one of: {', '.join(head_names())}")
     hparams = {"llrd": 1.0, "grad_clip": 1.0, "dropout": 0.1, "patience": None, "head_lr": None, "crf_lr": None}
     hparams.update(asdict(task.defaults))
+    hparams.update(task.kind_rules.hparams)  # span: window stride, answer length (absent elsewhere: keys unchanged)
     hparams.update(HEAD_DEFAULTS.get(config.head, {}))
     check_model_name(config.model)
     preset = PRESETS.get(config.model)
@@ -234,14 +234,11 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     if "warning" in loaded.tokenizer_info:
         log(f"WARNING: {loaded.tokenizer_info['warning']} (recorded in the result as tokenizer.warning)")
     tokenizer = loaded.tokenizer
-    features = _features(task, config, data, fingerprints, tokenizer, hp["max_len"], loaded.uses_word_boundaries)
-    if task.kind != "tagging":  # tagging windows long sentences; a sentence task cuts them, and says so
-        for split, examples in data.splits.items():
-            cut = count_truncated(examples, features[split], tokenizer, hp["max_len"])
-            if cut:
-                data.notes.append(f"{split}: {cut} of {len(examples)} examples longer than max_len "
-                                  f"{hp['max_len']} pieces, truncated")
-                log(f"note: {data.notes[-1]}")
+    features = _features(task, config, data, fingerprints, tokenizer, hp, loaded.uses_word_boundaries)
+    for split, examples in data.splits.items():  # what encoding cut or left out, said and recorded
+        for note in task.kind_rules.feature_notes(split, examples, features[split], tokenizer, hp):
+            data.notes.append(note)
+            log(f"note: {note}")
     data.hold_facts_only("train", train_facts)  # only dev and test are scored against examples
     if device.type == "cpu":
         allocator.give_back_free_heap()
@@ -290,7 +287,7 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
 
     # -- train, select on dev ----------------------------------------------------------------
     failure = None
-    train_lengths, train_terms = features["train"].lengths(), _loss_terms(features["train"])
+    train_lengths, train_terms = features["train"].lengths(), task.kind_rules.loss_terms(features["train"])
     monitor = (display or Display("quiet")).watch_run(p.path.stem, optimizer, train_lengths, steps_per_epoch,
                                                       hp["epochs"], progress.epoch + 1, progress.curve)
     metrics, predictions = {"dev": {}, "test": {}}, {"dev": [], "test": []}
@@ -305,7 +302,7 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
             monitor.start_epoch(epoch, len(batches))
             for step, global_batch in enumerate(batches, start=1):
                 indices, weight = distributed.shard(global_batch, train_terms)
-                batch = _to_device(collate(features["train"], indices, pad_id), device)
+                batch = _to_device(collate(features["train"], indices, pad_id, task.kind_rules), device)
                 with autocast or nullcontext():
                     loss = forward(**batch).loss * weight
                 loss.backward()
@@ -328,7 +325,7 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
                 break
             eval_start = time.perf_counter()
             with monitor.evaluating("dev", len(features["dev"])) as advance:
-                dev_metrics, _ = evaluate(forward, task, data.splits["dev"], features["dev"], hp["batch_size"], pad_id,
+                dev_metrics, _ = evaluate(forward, task, data.splits["dev"], features["dev"], hp, pad_id,
                                           device, autocast, advance)
             progress.eval_seconds += time.perf_counter() - eval_start
             score = dev_metrics[task.main_metric]
@@ -360,7 +357,7 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
                 stage = f"while scoring {split} with the weights of epoch {progress.best_epoch}"
                 with monitor.evaluating(split, len(features[split])) as advance:
                     metrics[split], predictions[split] = evaluate(forward, task, data.splits[split], features[split],
-                                                                  hp["batch_size"], pad_id, device, autocast, advance)
+                                                                  hp, pad_id, device, autocast, advance)
             progress.eval_seconds += time.perf_counter() - eval_start
     except Exception as err:  # out of memory, a bug: the seed was started, so it is written as failed
         crash = traceback.format_exc()
@@ -421,35 +418,26 @@ class TaskModel(nn.Module):
 
 
 @torch.no_grad()
-def evaluate(model, task, examples, features, batch_size, pad_id, device, autocast, advance) -> tuple[dict, list]:
-    """Score one split; returns (metrics, predicted label names per example in split order).
-    Under several processes each scores its share of the sequences and all get every prediction.
-    ``advance(n)`` is called as about ``n`` more sequences (over all processes) are scored."""
+def evaluate(model, task, examples, features, hp, pad_id, device, autocast, advance) -> tuple[dict, list]:
+    """Score one split; returns (metrics, predictions per example in split order, as the result
+    file stores them). Under several processes each scores its share of the sequences and all get
+    every prediction. ``advance(n)`` is called as about ``n`` more sequences (over all processes)
+    are scored."""
+    kind = task.kind_rules
     model.eval()
     own, lengths = distributed.split(len(features)), features.lengths()
     rows = {}
-    for batch_positions in evaluation_batches([lengths[i] for i in own], batch_size):
+    for batch_positions in evaluation_batches([lengths[i] for i in own], hp["batch_size"]):
         indices = [own[position] for position in batch_positions]
-        batch = _to_device(collate(features, indices, pad_id), device)
+        batch = _to_device(collate(features, indices, pad_id, kind), device)
         with autocast or nullcontext():
-            predicted = model(**batch).predictions.cpu().tolist()
-        rows.update(zip(indices, predicted))
+            outputs = kind.outputs(model(**batch).predictions, [lengths[i] for i in indices])
+        rows.update(zip(indices, outputs))
         advance(len(indices) * distributed.world_size())
     per_sequence = distributed.gather(rows, len(features))
     model.train()
-    if task.kind != "tagging":
-        names = [task.labels[label] for label in per_sequence]
-        return classification_metrics([ex.label for ex in examples], names, task.labels), names
-    tags = [[None] * len(sentence.chars) for sentence in examples]
-    for index, row in enumerate(per_sequence):
-        sentence_tags = tags[features.example_index[index]]
-        for position, char_index in features.scored[index].tolist():
-            sentence_tags[char_index] = task.labels[row[position]]
-    missing = sum(tag is None for sentence in tags for tag in sentence)
-    if missing:  # windowing assigns every character to a window; this guards that promise
-        raise RuntimeError(f"{missing} characters were not predicted")
-    gold = [list(sentence.tags) for sentence in examples]
-    return tagging_metrics(gold, tags), [encode_tags(sentence) for sentence in tags]
+    predictions = kind.predict(task, examples, features, per_sequence, hp)
+    return kind.score(task, examples, predictions), [kind.stored(prediction) for prediction in predictions]
 
 
 def build_optimizer(model: TaskModel, hp: dict, device) -> tuple[torch.optim.Optimizer, dict]:
@@ -505,12 +493,6 @@ def seed_everything(seed: int) -> None:
     os.environ["PYTHONHASHSEED"] = str(seed)
 
 
-def _loss_terms(features) -> list[int]:
-    """How many terms each sequence adds to a head's mean loss: one per classification example,
-    one per scored character of a tagging window."""
-    return features.scored.lengths().tolist() if features.is_tagging else [1] * len(features)
-
-
 def _load_data(task, config: RunConfig) -> tuple[TaskData, dict, dict[str, str | None]]:
     """This process's examples, what the result file records of the train split
     (``TaskData.split_facts``), and per split the fingerprint of its examples for the feature
@@ -537,21 +519,20 @@ def read_splits(task, config: RunConfig, only: tuple[str, ...] | None = None) ->
 
 
 def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, str | None], tokenizer,
-              max_len: int, word_boundaries: bool) -> dict[str, Features]:
+              hp: dict, word_boundaries: bool) -> dict[str, Features]:
     """Features of every split, from the on-disk cache when this exact input was seen before."""
     def build(split: str) -> Features:
         examples = data.splits.get(split)
         if examples is None:  # train, left to this machine's first process, which cached no entry
             examples = read_splits(task, config, only=(split,)).splits[split]
-        if task.kind == "tagging":
-            boundary_tags = None
-            if word_boundaries:
-                from cnbench.models.char_embed import jieba_boundary_tags as boundary_tags
-            return encode_tagging(examples, tokenizer, task.labels, max_len, boundary_tags)
-        return encode_text(examples, tokenizer, task.labels, max_len)
+        if split == "train":
+            examples = kind.training_examples(examples)
+        return kind.encode(task, examples, tokenizer, hp, word_boundaries)
 
-    parts = {"tokenizer": tokenizer_fingerprint(tokenizer), "max_len": max_len, "word_boundaries": word_boundaries,
-             "labels": list(task.labels)}  # features hold label ids: another label order is another entry
+    kind = task.kind_rules
+    # Features hold label ids: another label order is another entry; so is another kind setting.
+    parts = {"tokenizer": tokenizer_fingerprint(tokenizer), "max_len": hp["max_len"], "word_boundaries": word_boundaries,
+             "labels": list(task.labels), **{name: hp[name] for name in kind.hparams}}
     features = {split: cached_features(f"{task.name}-{split}", parts, fingerprint, lambda split=split: build(split))
                 for split, fingerprint in fingerprints.items()}
     return features

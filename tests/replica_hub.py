@@ -1,7 +1,8 @@
 """A replica of the Hugging Face Hub repositories cnbench names, laid out in a local Hub cache.
 
 Each repository is built from what its public card shows (``../shared/hub-facts.md`` collects
-those facts with their sources): the files it holds, its config keys (leftovers included), its
+those facts with their sources, ``../shared/mrc-clue-facts.md`` §3 those of the reading
+comprehension repositories): the files it holds, its config keys (leftovers included), its
 tokenizer files, the weight names its checkpoint class saves, and its dataset features and quirks
 (ClassLabel names, the empty trailing row of the NER loading scripts, the parquet conversion
 branch). Sizes are tiny: 2 layers, 128 hidden, and a few real sentences per split. With
@@ -22,7 +23,11 @@ Facts the cards do not show are marked UNVERIFIED where they are laid out:
 - the exact config.json texts of hfl/chinese-roberta-wwm-ext and hfl/chinese-macbert-base (their
   keys are reconstructed: bert-base-chinese's plus the extra keys laid out in ``all_models``);
 - whether ``sijunhe/nezha-cn-base`` and ``voidful/albert_chinese_base`` store a pooler: their
-  files' sizes say so, see ``nezha`` and ``albert``.
+  files' sizes say so, see ``nezha`` and ``albert``;
+- the README texts of hfl/cmrc2018 and clue/clue beyond their license, ``dataset_info`` and
+  ``configs`` sections (the sections cnbench and ``datasets`` read are laid out);
+- that hfl/cmrc2018's ``test`` split is the CMRC trial set (its size says so; its ids were not seen);
+- that clue/clue's ``drcd`` rows are DRCD's own files, test answers included (its sizes match them).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 TINY = dict(num_hidden_layers=2, hidden_size=128, num_attention_heads=2, intermediate_size=256)
@@ -119,7 +125,40 @@ COMMITS = {
     "hfl/minirbt-h256": "446e1b4012b10946f479563005700c54c9db3f7c",
     "lansinuote/ChnSentiCorp": "b0c4c119c3fb33b8e735969202ef9ad13d717e5a",
     "C-MTEB/LCQMC": "17f9b096f80380fce5ed12a9be8be7784b337daf",
+    "hfl/cmrc2018": "137f2c45a24275fb68f6961c4d357f46288886aa",  # "Convert dataset to Parquet (#4)"
+    "clue/clue": "9bc980255c2fe8d2a9dda48c2001ace3101ad8f2",  # "Convert dataset to Parquet (#7)"
 }
+
+# The span-extraction features of both MRC repositories, as their cards' ``dataset_info`` lists
+# them (the parquet conversion bot wrote ``sequence:``, which ``datasets`` still reads).
+MRC_FEATURES = [
+    {"name": "id", "dtype": "string"}, {"name": "context", "dtype": "string"}, {"name": "question", "dtype": "string"},
+    {"name": "answers", "sequence": [{"name": "text", "dtype": "string"}, {"name": "answer_start", "dtype": "int32"}]},
+]
+# The paragraphs whose questions the replicas hold, by the files' paragraph ids. Train takes other
+# dev paragraphs than validation, since a train set that holds the evaluation data is refused.
+CMRC_PARAGRAPHS = {
+    "train": ("dev.json.gz", ("DEV_1", "DEV_2", "DEV_3")),
+    # the first; a free-form answer (DEV_10_QUERY_2, start -1); the file's own misplaced starts
+    # (DEV_101_QUERY_3); a leading space the Hub's strip removes (DEV_158_QUERY_1, answer 3)
+    "validation": ("dev.json.gz", ("DEV_0", "DEV_10", "DEV_101", "DEV_158")),
+    "test": ("trial.json.gz", ("TRIAL_800", "TRIAL_21")),  # TRIAL_21_QUERY_1 starts with a space
+}
+DRCD_PARAGRAPHS = {
+    "train": ("dev.json.gz", ("1147-9", "1149-1")),
+    "validation": ("dev.json.gz", ("1147-5", "1147-6")),
+    "test": ("test.json.gz", ("1147-2", "1147-3")),
+}
+
+
+@dataclass
+class HubConfig:
+    """One configuration of a parquet dataset repository: its features as the card lists them and
+    its rows per split, in the card's split order."""
+
+    name: str
+    features: list[dict]
+    splits: dict[str, list[dict]]
 
 
 def _commit_for(repo_id: str, revision: str) -> str:
@@ -432,12 +471,81 @@ class ReplicaHub:
         return self.repo("dataset", "peoples-daily-ner/peoples_daily_ner",
                          {"README.md": b"# peoples_daily_ner\n", "peoples_daily_ner.py": b"# loading script\n"})
 
+    def _mrc_rows(self, task: str, split_file: str, paragraph_ids: tuple[str, ...]) -> list[dict]:
+        """The questions of those paragraphs of a SQuAD-v1 bundle file, in file order, as the Hub's
+        loaders yield them: context, question and every answer text ``.strip()``ped while
+        ``answer_start`` stays where it was (hfl/cmrc2018's and clue's scripts, which the parquet
+        conversions ran), so an answer that lost leading whitespace starts on that whitespace."""
+        with gzip.open(self.shared / "data" / task / split_file, "rt", encoding="utf-8") as handle:
+            document = json.load(handle)
+        wanted = set(paragraph_ids)
+        return [{"id": question["id"], "context": paragraph["context"].strip(),
+                 "question": question["question"].strip(),
+                 "answers": {"text": [answer["text"].strip() for answer in question["answers"]],
+                             "answer_start": [answer["answer_start"] for answer in question["answers"]]}}
+                for article in document["data"] for paragraph in article["paragraphs"] if paragraph["id"] in wanted
+                for question in paragraph["qas"]]
+
+    def _parquet_dataset(self, repo_id: str, configs: list[HubConfig], card_header: dict, title: str) -> Path:
+        """A repository after a parquet conversion: ``<folder>/<split>-00000-of-00001.parquet`` per
+        configuration (folder ``data`` for the lone ``default`` one, else the configuration's name)
+        and a card whose ``dataset_info`` and ``configs`` are written as ``push_to_hub`` writes them:
+        one mapping for a lone default configuration, else a list of them, each with its name."""
+        import yaml
+        from datasets import Dataset, Features
+
+        files, infos, entries = {}, [], []
+        for config in configs:
+            folder = "data" if config.name == "default" else config.name
+            features = Features._from_yaml_list(config.features)  # what datasets reads from this card
+            # The replica's own sizes, which datasets checks against the rows (the Hub's are in the facts).
+            info = {"config_name": config.name, "features": config.features, "splits": []}
+            for split, rows in config.splits.items():
+                files[f"{folder}/{split}-00000-of-00001.parquet"] = self._parquet(rows, features)
+                num_bytes = Dataset.from_list(rows, features=features).data.nbytes
+                info["splits"].append({"name": split, "num_bytes": num_bytes, "num_examples": len(rows)})
+            info["download_size"] = sum(len(data) for name, data in files.items() if name.startswith(f"{folder}/"))
+            info["dataset_size"] = sum(split["num_bytes"] for split in info["splits"])
+            infos.append(info)
+            entries.append({"config_name": config.name,
+                            "data_files": [{"split": split, "path": f"{folder}/{split}-*"} for split in config.splits]})
+        lone_default = len(configs) == 1 and configs[0].name == "default"
+        dataset_info = ({key: value for key, value in infos[0].items() if key != "config_name"} if lone_default
+                        else infos)
+        card = yaml.safe_dump({**card_header, "dataset_info": dataset_info, "configs": entries},
+                              sort_keys=False, allow_unicode=True)
+        files["README.md"] = f"---\n{card}---\n\n# {title}\n".encode()
+        files[".gitattributes"] = b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"
+        return self.repo("dataset", repo_id, files, commit=COMMITS[repo_id], revision=COMMITS[repo_id])
+
+    def cmrc2018(self) -> Path:
+        """hfl/cmrc2018 at its parquet conversion: a lone ``default`` configuration, its ``test``
+        split the trial set (1,002 questions on the Hub, as trial has)."""
+        splits = {split: self._mrc_rows("cmrc2018", local, paragraphs)
+                  for split, (local, paragraphs) in CMRC_PARAGRAPHS.items()}
+        return self._parquet_dataset("hfl/cmrc2018", [HubConfig("default", MRC_FEATURES, splits)],
+                                     {"license": "cc-by-sa-4.0"}, "CMRC 2018")
+
+    def clue_drcd(self) -> HubConfig:
+        """clue/clue's ``drcd`` configuration: DRCD (Traditional Chinese) with the features of
+        cmrc2018 and the same strip; DRCD's answer ids are not kept."""
+        return HubConfig("drcd", MRC_FEATURES, {split: self._mrc_rows("drcd", local, paragraphs)
+                                                for split, (local, paragraphs) in DRCD_PARAGRAPHS.items()})
+
+    def clue(self, configs: tuple[str, ...] = ("drcd",)) -> Path:
+        """clue/clue at its parquet conversion, holding the configurations named: each is built by
+        its ``clue_<name>`` method (a configuration not laid out is absent from files and card)."""
+        builders = {"drcd": self.clue_drcd}
+        return self._parquet_dataset("clue/clue", [builders[name]() for name in configs], {}, "CLUE")
+
     def all_datasets(self, lcqmc_score_dtype: str = "int64") -> None:
         self.chnsenticorp()
         self.lcqmc(lcqmc_score_dtype)
         self.xnli()
         self.msra()
         self.peoples_daily_script_repo()
+        self.cmrc2018()
+        self.clue()
 
 
 def _json(document: dict) -> bytes:

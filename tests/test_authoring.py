@@ -57,9 +57,9 @@ def test_new_task_never_overwrites_and_checks_its_arguments(cnbench, tasks_path)
     bad_format = cnbench("new-task", "ner2", "--kind", "single", "--format", "spans")
     assert bad_format.code == 2 and bad_format.err == "error: --format spans reads tagging tasks, not single\n"
     unknown = cnbench("new-task", "x", "--kind", "single", "--format", "csv")
-    assert unknown.code == 2 and unknown.err == "error: --format csv: expected one of tsv, conll, jsonl, spans\n"
+    assert unknown.code == 2 and unknown.err == "error: --format csv: expected one of tsv, jsonl, conll, spans, squad\n"
     no_kind = cnbench("new-task", "x", "--kind", "ner")
-    assert no_kind.code == 2 and no_kind.err == "error: --kind ner: expected one of single, pair, tagging\n"
+    assert no_kind.code == 2 and no_kind.err == "error: --kind ner: expected one of single, pair, tagging, span\n"
     assert not list(tasks_path.glob("x.py"))
 
 
@@ -134,8 +134,8 @@ def test_check_task_reports_counts_lengths_labels_and_checksums(cnbench, tasks_p
 def test_check_task_on_the_bundled_data(cnbench, data_dir):
     result = cnbench("check-task", "msra_ner", "--data-dir", data_dir)
     assert result.code == 0, result.err
-    assert re.search(r"^train\s+train\.txt\.gz\s+50658\s+617fd70c2bab… ok; 6 I- tags read as B-$", result.out, re.M)
-    assert re.search(r"^test\s+test\.txt\.gz\s+4631\s+11aa441aa276… ok; 11 I- tags read as B-$", result.out, re.M)
+    assert re.search(r"^train\s+train\.txt\.gz\s+50658\s+617fd70c2bab… ok; 6 I- tags starting an entity read as B-$", result.out, re.M)
+    assert re.search(r"^test\s+test\.txt\.gz\s+4631\s+11aa441aa276… ok; 11 I- tags starting an entity read as B-$", result.out, re.M)
     assert "note: no dev split; runs hold out every 20th train example as dev" in result.out
     lcqmc = cnbench("check-task", "lcqmc", "--data-dir", data_dir)
     assert lcqmc.code == 1 and "train split not found (obtain it from: LCQMC is distributed" in lcqmc.err

@@ -12,7 +12,8 @@ import torch.multiprocessing
 
 from cnbench.cache import cached_features, examples_fingerprint, tokenizer_fingerprint
 from cnbench.data.examples import TaggedSentence, TextExample
-from cnbench.features import encode_tagging, encode_text
+from cnbench.kinds.classification import encode_text
+from cnbench.kinds.tagging import encode_tagging
 from cnbench.registry import get_task
 
 EXAMPLES = [TextExample("很好", None, "1"), TextExample("很差", None, "0")]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cnbench.leaderboard import gold_test_labels
-from cnbench.metrics import tagging_metrics
+from cnbench.kinds.tagging import tagging_metrics
 from cnbench.results import predicted_labels
 
 REPOSITORY = Path(__file__).resolve().parents[1]

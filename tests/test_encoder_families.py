@@ -114,7 +114,6 @@ def test_every_head_trains_on_every_task_kind(checkpoints, examples, family):
     import torch
 
     from cnbench.batching import collate
-    from cnbench.features import encode_tagging, encode_text
     from cnbench.heads import HEADS, build_head
     from cnbench.models.encoders import load_model
     from cnbench.train import TaskModel
@@ -123,9 +122,8 @@ def test_every_head_trains_on_every_task_kind(checkpoints, examples, family):
     loaded = load_model(str(checkpoints[family]), seed=0)
     embeddings = loaded.encoder.get_input_embeddings().weight
     for kind, (task, chosen) in examples.items():
-        encode = encode_tagging if kind == "tagging" else encode_text
-        features = encode(chosen, loaded.tokenizer, task.labels, 32)
-        batch = collate(features, list(range(len(features))), loaded.tokenizer.pad_token_id)
+        features = task.kind_rules.encode(task, chosen, loaded.tokenizer, {"max_len": 32}, False)
+        batch = collate(features, list(range(len(features))), loaded.tokenizer.pad_token_id, task.kind_rules)
         for head_name in (name for name, kinds in HEADS.items() if task.head_kind in kinds):
             head = build_head(head_name, task.head_kind, loaded.encoder.hidden_size, len(task.labels),
                               label_names=task.labels)

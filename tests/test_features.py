@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from cnbench.batching import collate, evaluation_batches, training_batches
 from cnbench.data.examples import TaggedSentence, TextExample
-from cnbench.features import IGNORE_INDEX, count_truncated, encode_tagging, encode_text, plan_windows
+from cnbench.features import IGNORE_INDEX
+from cnbench.kinds.classification import SINGLE, count_truncated, encode_text
+from cnbench.kinds.tagging import TAGGING, encode_tagging, plan_windows
 from cnbench.registry import get_task
 
 TAGS = get_task("peoples_daily_ner").labels
@@ -143,16 +145,16 @@ def test_length_grouped_batches_are_a_seeded_permutation():
 def test_collate_pads_and_masks(tokenizer):
     features = encode_tagging([TaggedSentence(("北", "京"), ("B-LOC", "I-LOC")), TaggedSentence(("人",), ("O",))],
                               tokenizer, TAGS, max_len=16)
-    batch = collate(features, [0, 1], tokenizer.pad_token_id)
+    batch = collate(features, [0, 1], tokenizer.pad_token_id, TAGGING)
     assert batch["input_ids"].shape == (2, 8)  # the longest, 4, rounded up to a multiple of 8
     assert batch["attention_mask"].tolist() == [[True] * 4 + [False] * 4, [True] * 3 + [False] * 5]
     assert batch["score_mask"].tolist() == [[False, True, True] + [False] * 5, [False, True] + [False] * 6]
 
 
 def test_text_features_are_flat_arrays_equal_to_one_call_per_example(tokenizer, monkeypatch):
-    import cnbench.features
+    import cnbench.kinds.classification
 
-    monkeypatch.setattr(cnbench.features, "TEXT_CHUNK", 2)  # three chunks, the last one short
+    monkeypatch.setattr(cnbench.kinds.classification, "TEXT_CHUNK", 2)  # three chunks, the last one short
     examples = [TextExample("今天天气很好" * 9, "明天下雨", "1"), TextExample("你好", "您好", "0"),
                 TextExample("北京", "上海" * 20, "1"), TextExample("人", "我", "0"), TextExample("好", "坏", "1")]
     features = encode_text(examples, tokenizer, ("0", "1"), max_len=24)
@@ -182,7 +184,7 @@ def test_features_from_arrays_refuses_arrays_that_do_not_fit(tokenizer):
 
 def test_collate_classification_and_boundary_ids(tokenizer):
     examples = [TextExample("北京欢迎你", None, "1"), TextExample("好", None, "0")]
-    batch = collate(encode_text(examples, tokenizer, ("0", "1"), max_len=16), [1, 0], tokenizer.pad_token_id)
+    batch = collate(encode_text(examples, tokenizer, ("0", "1"), max_len=16), [1, 0], tokenizer.pad_token_id, SINGLE)
     pad, cls, sep = tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id
     assert batch["input_ids"].tolist()[0] == [cls, tokenizer.convert_tokens_to_ids("好"), sep] + [pad] * 5
     assert batch["labels"].tolist() == [0, 1] and batch["input_ids"].dtype == batch["labels"].dtype == torch.long
@@ -190,7 +192,7 @@ def test_collate_classification_and_boundary_ids(tokenizer):
 
     tagged = encode_tagging([TaggedSentence(("北", "京"), ("B-LOC", "I-LOC")), TaggedSentence(("人",), ("O",))],
                             tokenizer, TAGS, max_len=16, boundary_tags=lambda chars: [len(chars)] * len(chars))
-    assert collate(tagged, [0, 1], pad)["boundary_ids"].tolist() == [[0, 2, 2, 0] + [0] * 4, [0, 1, 0, 0] + [0] * 4]
+    assert collate(tagged, [0, 1], pad, TAGGING)["boundary_ids"].tolist() == [[0, 2, 2, 0] + [0] * 4, [0, 1, 0, 0] + [0] * 4]
 
 
 def _sentencepiece_tokenizer(pieces: list[tuple[str, float]]):

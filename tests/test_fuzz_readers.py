@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cnbench.data.readers import read_conll, read_jsonl, read_spans, read_tsv
+from cnbench.data.readers import read_conll, read_jsonl_tagged, read_jsonl_texts, read_spans, read_tsv
 from cnbench.errors import DataError
 from cnbench.registry import get_task
 
@@ -118,7 +118,10 @@ def check_jsonl(path, kind: str):
     fields = {"chars": "chars", "tags": "tags"} if kind == "tagging" else {"text_a": "text_a", "text_b": "text_b", "label": "label"}
     labels = NER_TAGS if kind == "tagging" else TSV_LABELS
     try:
-        examples, report = read_jsonl(path, kind, labels, fields)
+        if kind == "tagging":
+            examples, report = read_jsonl_tagged(path, labels, fields)
+        else:
+            examples, report = read_jsonl_texts(path, ("text_a", "text_b"), labels, fields)
     except DataError as err:
         assert str(err).startswith(str(path))
         return

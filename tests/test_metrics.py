@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cnbench.metrics import classification_metrics, tagging_metrics
+from cnbench.kinds.classification import classification_metrics
+from cnbench.kinds.tagging import tagging_metrics
 
 
 def test_accuracy_and_macro_f1_by_hand():

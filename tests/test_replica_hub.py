@@ -160,7 +160,6 @@ def test_the_two_msra_cuts_are_different_data(replica, data_dir):
 def test_classlabel_names_that_differ_from_the_declaration_stop_the_load():
     from datasets import ClassLabel, Dataset, Features, Value
 
-    from cnbench.data.load import convert_hub_rows
     from cnbench.errors import DataError
     from cnbench.registry import get_task
 
@@ -168,7 +167,8 @@ def test_classlabel_names_that_differ_from_the_declaration_stop_the_load():
                          "label": ClassLabel(names=["contradiction", "neutral", "entailment"])})
     rows = Dataset.from_list([{"premise": "他在跑步", "hypothesis": "他在运动", "label": 2}], features=features)
     with pytest.raises(DataError, match="ClassLabel names"):
-        convert_hub_rows(get_task("xnli_zh"), rows, "xnli[test]")
+        task = get_task("xnli_zh")
+        task.kind_rules.from_hub(task, rows, "xnli[test]")
 
 
 # -- weights and tokenizers -----------------------------------------------------------------------

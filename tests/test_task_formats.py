@@ -10,7 +10,8 @@ import json
 import pytest
 
 from cnbench.data.examples import TaggedSentence, TextExample
-from cnbench.data.readers import FORMATS, read_spans, read_split
+from cnbench.data.load import read_split
+from cnbench.data.readers import read_spans
 from cnbench.errors import CnbenchError, DataError
 from cnbench.hashing import file_sha256
 from cnbench.paths import REPO_ROOT
@@ -177,7 +178,7 @@ def test_custom_tagging_reader_gets_bio_checks(tmp_path):
 
 
 @pytest.mark.parametrize("local, message", [
-    ({"format": "json"}, r"format 'json' is not one of tsv, conll, jsonl, spans \(or a reader function\)"),
+    ({"format": "json"}, r"format 'json' is not one of tsv, jsonl, conll, spans, squad \(or a reader function\)"),
     ({"format": "conll"}, r"reads tagging tasks, not 'single'"),
     ({"format": "spans"}, "not 'single'"),
     ({"format": "jsonl", "fields": {"chars": "x"}}, r"fields \['chars'\] are not among \['label', 'text_a'\]"),
@@ -191,8 +192,12 @@ def test_bad_declarations_fail_when_the_task_is_built(local, message):
         task("single", **local)
 
 
-def test_every_built_in_format_is_listed():
-    assert FORMATS == ("tsv", "conll", "jsonl", "spans")
+def test_every_built_in_format_is_listed_by_the_kinds_that_read_it():
+    from cnbench.kinds import kind_of
+
+    assert {name: tuple(kind_of(name).formats) for name in ("single", "pair", "tagging", "span")} == {
+        "single": ("tsv", "jsonl"), "pair": ("tsv", "jsonl"), "tagging": ("conll", "jsonl", "spans"),
+        "span": ("squad", "jsonl")}
 
 
 def test_a_bad_task_file_is_an_error_naming_file_and_line(cnbench, tmp_path, monkeypatch):
@@ -287,15 +292,15 @@ def test_sound_task_declarations_are_accepted(declaration):
 
 
 def test_the_main_metrics_a_task_may_declare_are_what_its_kind_is_scored_by():
-    from cnbench.metrics import classification_metrics, tagging_metrics
-    from cnbench.task import METRICS
+    from cnbench.kinds.classification import SINGLE, classification_metrics
+    from cnbench.kinds.tagging import TAGGING, tagging_metrics
 
     def scores(metrics):
         return {name for name, value in metrics.items() if isinstance(value, float)}
 
-    assert set(METRICS["classification"]) == scores(classification_metrics(["0", "1"], ["0", "0"], ("0", "1")))
-    assert set(METRICS["tagging"]) == scores(tagging_metrics([["B-PER", "I-PER", "O"]], [["B-PER", "O", "O"]]))
-    assert all(spec.main_metric in METRICS[spec.head_kind] for spec in all_tasks().values())
+    assert set(SINGLE.metrics) == scores(classification_metrics(["0", "1"], ["0", "0"], ("0", "1")))
+    assert set(TAGGING.metrics) == scores(tagging_metrics([["B-PER", "I-PER", "O"]], [["B-PER", "O", "O"]]))
+    assert all(spec.main_metric in spec.kind_rules.metrics for spec in all_tasks().values())
 
 
 @pytest.fixture

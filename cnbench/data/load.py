@@ -12,10 +12,10 @@ came from and what identifies the data exactly. ``source`` chooses:
 The remote source is the task's Hub dataset (the repository is fetched through the Hugging Face
 cache, so the resolved commit is known and recorded, then read with ``datasets.load_dataset``),
 or, for corpora whose Hub copy is only a loading script, the original files by URL, checked
-against the checksums the task declares. Whatever the source, one gold standard: rows that are
-entirely empty are dropped and counted in the notes, BIO repair is the task's rule everywhere
-(``cnbench.data.bio``), and integer labels are mapped through names checked against the
-dataset's ``ClassLabel``. Without a dev split, with ``task.dev_from_train``, every k-th train
+against the checksums the task declares. Whatever the source, one gold standard: the task's kind
+turns files and Hub rows into the same examples (``cnbench.kinds``: ``formats``, ``from_hub``), rows
+that are entirely empty are dropped and counted in the notes, and every repair a kind makes (BIO
+tags, answer offsets) is counted in them too. Without a dev split, with ``task.dev_from_train``, every k-th train
 example is held out as dev.
 """
 
@@ -25,12 +25,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnbench.data.bio import repair_bio
-from cnbench.data.examples import TaggedSentence, TextExample
-from cnbench.data.readers import is_text, read_split, short_repr
+from typing import Callable
+
+from cnbench.data.readers import ReadReport
 from cnbench.errors import CnbenchError, DataError, first_line
-from cnbench.hashing import files_sha256
+from cnbench.hashing import file_sha256, files_sha256
 from cnbench.results import data_identity, gold_sha256
+from cnbench.kinds import Kind
 from cnbench.task import SPLITS, Task
 
 SOURCES = ("auto", "local", "hub")
@@ -40,6 +41,7 @@ SOURCES = ("auto", "local", "hub")
 class TaskData:
     splits: dict[str, list]  # "train" / "dev" / "test" -> examples
     source: str  # "local" | "hub" | "download", or "mixed" when splits differ
+    kind: Kind  # the task's kind: what its examples are, what is hashed as gold
     provenance: dict[str, dict] = field(default_factory=dict)  # split -> file/hub facts
     notes: list[str] = field(default_factory=list)  # repairs, substitutions: shown and recorded
     train_split: str = "train"  # what the model was trained on ("train" or "dev")
@@ -74,8 +76,7 @@ class TaskData:
             return {"provenance": self.provenance.get(split), **self.facts_only[split]}
         examples = self.splits[split]
         return {"provenance": self.provenance.get(split), "count": len(examples),
-                "gold_sha256": gold_sha256([ex.tags if isinstance(ex, TaggedSentence) else ex.label
-                                            for ex in examples])}
+                "gold_sha256": gold_sha256([self.kind.gold_line(example) for example in examples])}
 
     def hold_facts_only(self, split: str, facts: dict | None = None) -> None:
         """Drop ``split``'s examples, keeping what the result file records of it: this process's own
@@ -140,7 +141,7 @@ def load_task_data(
     if remote and task.hub is None and task.download is None:
         raise CnbenchError(_missing_local(task, folder, remote) + " The task declares no remote source.")
 
-    data = TaskData(splits={}, source="")
+    data = TaskData(splits={}, source="", kind=task.kind_rules)
     for split, path in local.items():
         _read_local(task, split, path, data)
     if remote:
@@ -184,9 +185,7 @@ MAX_SHARE_IN_TRAIN = 0.5
 def _check_overlap_with_train(task: Task, data: TaskData) -> None:
     """Note how many dev and test examples occur verbatim (same text) in train, and refuse a train
     split that holds most of an evaluation split: its scores would measure memory, not the task."""
-    def text(example):
-        return example.chars if isinstance(example, TaggedSentence) else (example.text_a, example.text_b)
-
+    text = task.kind_rules.text_of
     train = {text(example) for example in data.splits["train"]}
     for split in ("dev", "test"):
         examples = data.splits.get(split)
@@ -224,6 +223,39 @@ def _missing_local(task: Task, folder: Path | None, splits: list[str]) -> str:
 
 # -- local files ---------------------------------------------------------------------------------
 
+def read_custom(reader: Callable, path: Path, task: Task) -> tuple[list, ReadReport]:
+    """Run a task's own reader and check what it returns as the built-in readers check files: a
+    non-empty list of the examples the task's kind reads (``Kind.check_example``: shapes, known
+    labels, BIO repaired only under ``repair_bio``). An exception other than ``CnbenchError``
+    becomes a ``DataError`` naming the reader.
+    """
+    path = Path(path)
+    name = getattr(reader, "__name__", repr(reader))
+    try:
+        examples = list(reader(path, task))
+    except CnbenchError:
+        raise
+    except Exception as err:  # the task's own code: report it in the error contract, with its name
+        raise DataError(path, None, f"reader {name} failed: {type(err).__name__}: {err}") from err
+    if not path.is_file():
+        raise DataError(path, None, "file not found")
+    report = ReadReport(str(path), file_sha256(path))
+    kind = task.kind_rules
+    checked = [kind.check_example(example, task, f"example {index} from reader {name}", report, path)
+               for index, example in enumerate(examples)]
+    if not checked:
+        raise DataError(path, None, f"reader {name} returned no examples")
+    return checked, report
+
+
+def read_split(local, path: Path, task: Task) -> tuple[list, ReadReport]:
+    """Read one split's file the way the task declares: a format its kind reads, or its own reader."""
+    if callable(local.format):
+        return read_custom(local.format, path, task)
+    return task.kind_rules.formats[local.format](local, path, task)
+
+
+
 def _read_local(task: Task, split: str, path: Path, data: TaskData) -> None:
     examples, report = read_split(task.local, path, task)
     expected = task.local.sha256.get(path.name)
@@ -234,13 +266,14 @@ def _read_local(task: Task, split: str, path: Path, data: TaskData) -> None:
                               "cut": task.local.cut}
     if expected is not None and expected != report.sha256:
         data.notes.append(f"{path}: sha256 differs from the published {expected[:12]}…")
-    _note_repairs(data, split, str(path), len(report.repaired))
+    _note_repairs(task, data, split, str(path), report.repaired)
 
 
-def _note_repairs(data: TaskData, split: str, where: str, repaired: int) -> None:
-    if repaired:
-        data.provenance[split]["bio_repairs"] = repaired
-        data.notes.append(f"{where}: {repaired} I- tags starting an entity read as B-")
+def _note_repairs(task: Task, data: TaskData, split: str, where: str, repairs: list[str]) -> None:
+    if repairs:
+        kind = task.kind_rules
+        data.provenance[split][kind.repairs_key] = len(repairs)
+        data.notes.append(f"{where}: {kind.repair_note(len(repairs))}")
 
 
 # -- original files by URL -------------------------------------------------------------------------
@@ -255,7 +288,7 @@ def _download(task: Task, splits: list[str], data: TaskData) -> None:
         data.splits[split] = examples
         data.provenance[split] = {"source": "download", "url": url, "checksum": checksum, "path": str(path),
                                   "sha256": report.sha256, "cut": task.download.cut}
-        _note_repairs(data, split, url, len(report.repaired))
+        _note_repairs(task, data, split, url, report.repaired)
 
 
 # -- Hub datasets ----------------------------------------------------------------------------------
@@ -284,7 +317,7 @@ def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
         except Exception as err:  # a split or config the repository does not have: one line
             raise CnbenchError(f"Hub dataset {spec.path!r} (config {spec.config}, split {hub_split}): "
                                f"{first_line(err) or type(err).__name__}") from None
-        examples, dropped, repaired = convert_hub_rows(task, dataset, where)
+        examples, dropped, repairs = task.kind_rules.from_hub(task, dataset, where)
         data.splits[split] = examples
         data.provenance[split] = {"source": "hub", "hub": spec.path, "config": spec.config, "revision": commit,
                                   "requested_revision": spec.revision, "data_dir": spec.data_dir,
@@ -294,7 +327,7 @@ def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
         if dropped:
             data.provenance[split]["empty_rows_dropped"] = dropped
             data.notes.append(f"{where}: {dropped} empty row(s) dropped")
-        _note_repairs(data, split, where, repaired)
+        _note_repairs(task, data, split, where, repairs)
 
 
 def _card_data_files(folder: Path, config: str | None):
@@ -326,65 +359,3 @@ def _quiet_datasets():
     finally:
         if enabled:
             logging.enable_progress_bar()
-
-
-def _label_namer(task: Task, dataset, column: str, where: str):
-    """A function from a column value to a task label, after checking the dataset's own names."""
-    spec = task.hub
-    feature = dataset.features[column]
-    feature = getattr(feature, "feature", feature)  # a Sequence (or List) of ClassLabel
-    names = tuple(feature.names) if hasattr(feature, "names") else None
-    if names is not None and spec.label_names is not None and names != tuple(spec.label_names):
-        raise DataError(where, None, f"column {column!r} has ClassLabel names {list(names)}; the task declares "
-                                     f"{list(spec.label_names)} (the dataset changed: check the mapping)")
-    names = names or spec.label_names
-
-    def name_of(value, here: str) -> str:
-        if isinstance(value, float) and value.is_integer():  # a score column stored as float: 1.0 is label 1
-            value = int(value)
-        if names is not None and isinstance(value, int):
-            name = names[value] if 0 <= value < len(names) else None
-        else:
-            name = None if value is None else str(value)
-        label = spec.label_map.get(name, name)
-        if label not in task.labels:
-            raise DataError(here, None, f"label {value!r} maps to {label!r}, not one of {list(task.labels)}")
-        return label
-
-    return name_of
-
-
-def convert_hub_rows(task: Task, dataset, where: str) -> tuple[list, int, int]:
-    """Hub rows -> examples; returns ``(examples, empty rows dropped, BIO repairs)``."""
-    columns = task.hub.columns
-    tagging = task.kind == "tagging"
-    name_of = _label_namer(task, dataset, columns["tags"] if tagging else columns["label"], where)
-    examples, dropped, repaired = [], 0, 0
-    for row_number, row in enumerate(dataset):
-        here = f"{where} row {row_number}"
-        values = [row[column] for column in columns.values()]
-        if all(value in (None, "", []) for value in values):  # the empty trailing rows of the NER scripts
-            dropped += 1
-            continue
-        if tagging:
-            chars = tuple(row[columns["chars"]])
-            tags = [name_of(tag, here) for tag in row[columns["tags"]]]
-            if len(chars) != len(tags) or not chars:
-                raise DataError(here, None, f"{len(chars)} characters but {len(tags)} tags")
-            if any(len(char) != 1 for char in chars):
-                raise DataError(here, None, "a token longer than one character; expected one character per token")
-            tags, repairs = repair_bio(tags)
-            if repairs and not task.repair_bio:
-                position, original, context = repairs[0]
-                raise DataError(here, None, f"tag {position} {original!r} after {context} is ill-formed BIO")
-            repaired += len(repairs)
-            examples.append(TaggedSentence(chars, tuple(tags)))
-        else:
-            texts = [row[columns[name]] for name in ("text_a", "text_b") if name in columns]
-            for name, text in zip(("text_a", "text_b"), texts):
-                if not is_text(text):
-                    raise DataError(here, None, f"{columns[name]!r} is {short_repr(text)}; expected non-empty text")
-            text_a, text_b = texts if len(texts) == 2 else (texts[0], None)
-            examples.append(TextExample(text_a, text_b, name_of(row[columns["label"]], here)))
-    return examples, dropped, repaired
-

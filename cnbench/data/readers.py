@@ -31,17 +31,12 @@ import json
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Callable, Iterator
 
 from cnbench.data.bio import repair_bio as repair_bio_tags
 from cnbench.data.examples import TaggedSentence, TextExample
 from cnbench.errors import CnbenchError, DataError
 from cnbench.hashing import file_sha256
-
-if TYPE_CHECKING:
-    from cnbench.task import LocalFiles, Task
-
-SENTENCE_KINDS = ("single", "pair")
 
 
 @dataclass
@@ -108,7 +103,7 @@ def read_tsv(
     it the ``label`` column is the label and the other columns, in order, are text_a and text_b.
     """
     path = Path(path)
-    fields = fields or _tsv_default_fields(columns)
+    fields = fields or tsv_default_fields(columns)
     at = {name: columns.index(column) for name, column in fields.items()}
     text_fields = [name for name in ("text_a", "text_b") if name in at]
     label_set = set(labels)
@@ -157,7 +152,7 @@ def read_conll(
 
     def finish() -> None:
         if chars:
-            fixed = _bio(sentence_tags, repair_bio, report, path, lambda i: (line_numbers[i], ""))
+            fixed = bio_checked(sentence_tags, repair_bio, report, path, lambda i: (line_numbers[i], ""))
             sentences.append(TaggedSentence(tuple(chars), fixed))
         chars.clear()
         sentence_tags.clear()
@@ -185,56 +180,71 @@ def read_conll(
     return sentences, report
 
 
-def read_jsonl(
+def _json_records(path: Path, fields: dict[str, str]):
+    """``(line number, record)`` per line of a JSON-lines file, each record holding every key of
+    ``fields``; an empty file is refused."""
+    count = 0
+    for number, line in read_lines(path):
+        count += 1
+        yield number, _json_object(path, number, line, fields)
+    if not count:
+        raise DataError(path, None, "no lines; expected one JSON object per line")
+
+
+def read_jsonl_texts(
     path: Path,
-    kind: str,
+    texts: tuple[str, ...],
     labels: tuple[str, ...],
     fields: dict[str, str],
-    repair_bio: bool = False,
-) -> tuple[list, ReadReport]:
-    """Read one JSON object per line; ``fields`` maps cnbench's fields (``text_a``/``text_b``/
-    ``label``, or ``chars``/``tags`` for tagging) to the objects' keys. Other keys are ignored.
-    Labels may be strings or integers (an integer matches the label with its decimal spelling).
-    """
+) -> tuple[list[TextExample], ReadReport]:
+    """Read one JSON object per line holding the ``texts`` fields (``text_a``, and ``text_b`` for
+    pairs) and ``label``, at the keys ``fields`` maps them to; other keys are ignored. Labels may
+    be strings or integers (an integer matches the label with its decimal spelling)."""
     path = Path(path)
     label_set = set(labels)
-    report = ReadReport(str(path), "")
-    examples: list = []
-    for number, line in read_lines(path):
-        record = _json_object(path, number, line, fields)
-
-        def value(name: str):
-            return record[fields[name]]
-
-        if kind == "tagging":
-            chars, tags = value("chars"), value("tags")
-            if isinstance(chars, str):
-                chars = list(chars)
-            if not _is_list_of_str(chars) or not chars or any(len(char) != 1 for char in chars):
-                raise DataError(path, number, f"{fields['chars']!r} is {short_repr(chars)}; expected a non-empty "
-                                              "string or a list of single characters")
-            if not _is_list_of_str(tags) or len(tags) != len(chars):
-                raise DataError(path, number, f"{fields['tags']!r} is {short_repr(tags)}; expected a list of "
-                                              f"{len(chars)} tag strings, one per character")
-            for index, tag in enumerate(tags):
-                if tag not in label_set:
-                    raise DataError(path, number, f"tag {tag!r} at character {index} is not one of {sorted(label_set)}")
-            fixed = _bio(tags, repair_bio, report, path, lambda i: (number, f" at character {i}"))
-            examples.append(TaggedSentence(tuple(chars), fixed))
-            continue
-        texts = []
-        for name in ("text_a", "text_b") if kind == "pair" else ("text_a",):
-            text = value(name)
+    examples = []
+    for number, record in _json_records(path, fields):
+        values = []
+        for name in texts:
+            text = record[fields[name]]
             if not is_text(text):
                 raise DataError(path, number, f"{fields[name]!r} is {short_repr(text)}; expected non-empty text")
-            texts.append(text)
-        label = value("label")
+            values.append(text)
+        label = record[fields["label"]]
         name = str(label) if isinstance(label, int) and not isinstance(label, bool) else label
         if not isinstance(name, str) or name not in label_set:
             raise DataError(path, number, f"label {label!r} is not one of {sorted(label_set)}")
-        examples.append(TextExample(texts[0], texts[1] if kind == "pair" else None, name))
-    if not examples:
-        raise DataError(path, None, "no lines; expected one JSON object per line")
+        examples.append(TextExample(values[0], values[1] if len(values) > 1 else None, name))
+    return examples, ReadReport(str(path), file_sha256(path))
+
+
+def read_jsonl_tagged(
+    path: Path,
+    labels: tuple[str, ...],
+    fields: dict[str, str],
+    repair_bio: bool = False,
+) -> tuple[list[TaggedSentence], ReadReport]:
+    """Read one JSON object per line: ``chars`` (a string or a list of characters) and ``tags``
+    at the keys ``fields`` maps them to; other keys are ignored."""
+    path = Path(path)
+    label_set = set(labels)
+    report = ReadReport(str(path), "")
+    examples = []
+    for number, record in _json_records(path, fields):
+        chars, tags = record[fields["chars"]], record[fields["tags"]]
+        if isinstance(chars, str):
+            chars = list(chars)
+        if not _is_list_of_str(chars) or not chars or any(len(char) != 1 for char in chars):
+            raise DataError(path, number, f"{fields['chars']!r} is {short_repr(chars)}; expected a non-empty "
+                                          "string or a list of single characters")
+        if not _is_list_of_str(tags) or len(tags) != len(chars):
+            raise DataError(path, number, f"{fields['tags']!r} is {short_repr(tags)}; expected a list of "
+                                          f"{len(chars)} tag strings, one per character")
+        for index, tag in enumerate(tags):
+            if tag not in label_set:
+                raise DataError(path, number, f"tag {tag!r} at character {index} is not one of {sorted(label_set)}")
+        fixed = bio_checked(tags, repair_bio, report, path, lambda i, number=number: (number, f" at character {i}"))
+        examples.append(TaggedSentence(tuple(chars), fixed))
     report.sha256 = file_sha256(path)
     return examples, report
 
@@ -307,134 +317,7 @@ def _span(path, number: int, text: str, entity_type: str, mention: str, position
     return start, end, entity_type, mention
 
 
-def read_custom(
-    reader: Callable, path: Path, task: Task
-) -> tuple[list, ReadReport]:
-    """Run a task's own reader and check what it returns as the built-in readers check files:
-    a non-empty list of ``TextExample`` (``text_b`` set exactly for pair tasks) or
-    ``TaggedSentence``, with known labels and BIO tags (repaired only under ``repair_bio``).
-    An exception other than ``CnbenchError`` becomes a ``DataError`` naming the reader.
-    """
-    path = Path(path)
-    name = getattr(reader, "__name__", repr(reader))
-    try:
-        examples = list(reader(path, task))
-    except CnbenchError:
-        raise
-    except Exception as err:  # the task's own code: report it in the error contract, with its name
-        raise DataError(path, None, f"reader {name} failed: {type(err).__name__}: {err}") from err
-    if not path.is_file():
-        raise DataError(path, None, "file not found")
-    report = ReadReport(str(path), file_sha256(path))
-    label_set = set(task.labels)
-    checked = []
-    for index, example in enumerate(examples):
-        where = f"example {index} from reader {name}"
-        if task.kind == "tagging":
-            if not _is_tagged_sentence(example):
-                raise DataError(path, None, f"{where} is {short_repr(example)}; expected a TaggedSentence with one "
-                                            "tag string per single character")
-            unknown = sorted(set(example.tags) - label_set)
-            if unknown:
-                raise DataError(path, None, f"{where}: tags {unknown} are not among {sorted(label_set)}")
-            fixed = _bio(example.tags, task.repair_bio, report, path,
-                         lambda i: (None, f" in {where} at character {i}"))
-            checked.append(TaggedSentence(tuple(example.chars), fixed))
-            continue
-        pair = task.kind == "pair"
-        if not _is_text_example(example, pair):
-            shape = "TextExample(text_a, text_b, label) with two non-empty texts" if pair else \
-                "TextExample(text_a, None, label) with a non-empty text"
-            raise DataError(path, None, f"{where} is {short_repr(example)}; expected a {shape}")
-        if example.label not in label_set:
-            raise DataError(path, None, f"{where}: label {example.label!r} is not one of {sorted(label_set)}")
-        checked.append(example)
-    if not checked:
-        raise DataError(path, None, f"reader {name} returned no examples")
-    return checked, report
-
-
-# format -> (task kinds it can feed, reader(local, path, task))
-_FORMATS: dict[str, tuple[tuple[str, ...], Callable]] = {
-    "tsv": (SENTENCE_KINDS, lambda local, path, task: read_tsv(
-        path, local.columns, task.labels, local.fields or None, local.header)),
-    "conll": (("tagging",), lambda local, path, task: read_conll(path, task.labels, task.repair_bio)),
-    "jsonl": (SENTENCE_KINDS + ("tagging",), lambda local, path, task: read_jsonl(
-        path, task.kind, task.labels, resolved_fields(local, task.kind), task.repair_bio)),
-    "spans": (("tagging",), lambda local, path, task: read_spans(
-        path, task.labels, resolved_fields(local, task.kind))),
-}
-FORMATS = tuple(_FORMATS)
-
-
-def read_split(local: LocalFiles, path: Path, task: Task) -> tuple[list, ReadReport]:
-    """Read one split's file the way the task declares: a built-in format or its own reader."""
-    if callable(local.format):
-        return read_custom(local.format, path, task)
-    return _FORMATS[local.format][1](local, path, task)
-
-
-def format_kinds(format: str) -> tuple[str, ...]:
-    """The task kinds a built-in format can feed."""
-    return _FORMATS[format][0]
-
-
-def field_defaults(format: str, kind: str) -> dict[str, str]:
-    """The fields a format reads for a task kind, each mapped to the name it has by default."""
-    if format == "spans":
-        return {"text": "text", "spans": "label"}
-    if kind == "tagging":
-        return {"chars": "chars", "tags": "tags"}
-    names = ("text_a", "text_b", "label") if kind == "pair" else ("text_a", "label")
-    return {name: name for name in names}
-
-
-def resolved_fields(local: LocalFiles, kind: str) -> dict[str, str]:
-    """The task's ``fields`` over the format's defaults."""
-    return {**field_defaults(local.format, kind), **local.fields}
-
-
-def check_format(local: LocalFiles) -> None:
-    """Fail early, when a task is declared, on a format name that no reader handles."""
-    if not callable(local.format) and local.format not in _FORMATS:
-        raise CnbenchError(f"LocalFiles(folder={local.folder!r}): format {local.format!r} is not one of "
-                           f"{', '.join(FORMATS)} (or a reader function)")
-
-
-def check_declaration(local: LocalFiles, kind: str) -> None:
-    """Check that a task's format suits its kind and that its field mapping names known fields
-    (and, for TSV, existing columns). Raises ``CnbenchError`` saying what is expected."""
-    if callable(local.format):
-        return
-    where = f"LocalFiles(folder={local.folder!r}, format={local.format!r})"
-    kinds = format_kinds(local.format)
-    if kind not in kinds:
-        raise CnbenchError(f"{where}: reads {' or '.join(kinds)} tasks, not {kind!r}")
-    if local.format == "conll":
-        if local.fields:
-            raise CnbenchError(f"{where}: takes no fields (each line is 'char tag')")
-        return
-    known = field_defaults(local.format, kind)
-    if local.format == "tsv" and not local.columns:
-        raise CnbenchError(f"{where}: needs columns, the file's column names in order")
-    declared = local.fields or local.format != "tsv"
-    fields = local.fields if declared else _tsv_default_fields(local.columns)
-    hint = "" if declared else (" (without fields=, the columns must be 'label' plus one text column per "
-                                "sentence; map the others with fields={'text_a': ..., 'label': ...})")
-    unknown = sorted(set(fields) - set(known))
-    if unknown:
-        raise CnbenchError(f"{where}: fields {unknown} are not among {sorted(known)} for a {kind} task{hint}")
-    if local.format != "tsv":
-        return
-    missing = sorted(set(known) - set(fields))
-    if missing:
-        raise CnbenchError(f"{where}: no column for {missing}{hint}")
-    absent = sorted(column for column in fields.values() if column not in local.columns)
-    if absent:
-        raise CnbenchError(f"{where}: fields name columns {absent} that are not among {local.columns}")
-
-
-def _tsv_default_fields(columns: tuple[str, ...]) -> dict[str, str]:
+def tsv_default_fields(columns: tuple[str, ...]) -> dict[str, str]:
     texts = [name for name in columns if name != "label"]
     fields = dict(zip(("text_a", "text_b"), texts)) if len(texts) <= 2 else {}
     if "label" in columns:
@@ -463,7 +346,7 @@ def _json_object(path: Path, number: int, line: str, fields: dict[str, str]) -> 
     return record
 
 
-def _bio(tags, repair_bio: bool, report: ReadReport, path: Path, locate) -> tuple[str, ...]:
+def bio_checked(tags, repair_bio: bool, report: ReadReport, path: Path, locate) -> tuple[str, ...]:
     """Return ``tags`` as well-formed BIO (``cnbench.data.bio``): an ``I-X`` not continuing an
     ``X`` entity is an error at ``locate(index) -> (line, where)``, or, under ``repair_bio``,
     becomes ``B-X`` and is counted."""
@@ -480,23 +363,9 @@ def _bio(tags, repair_bio: bool, report: ReadReport, path: Path, locate) -> tupl
     return tuple(fixed)
 
 
-def _is_tagged_sentence(example) -> bool:
-    if not isinstance(example, TaggedSentence):
-        return False
-    chars, tags = example.chars, example.tags
-    return (isinstance(chars, (tuple, list, str)) and isinstance(tags, (tuple, list)) and 0 < len(chars) == len(tags)
-            and all(isinstance(char, str) and len(char) == 1 for char in chars)
-            and all(isinstance(tag, str) for tag in tags))
-
-
 def is_text(value) -> bool:
     """A sentence task's text: a string with something besides whitespace, from any source."""
     return isinstance(value, str) and value.strip() != ""
-
-
-def _is_text_example(example, pair: bool) -> bool:
-    return (isinstance(example, TextExample) and is_text(example.text_a) and isinstance(example.label, str)
-            and (is_text(example.text_b) if pair else example.text_b is None))
 
 
 def _is_list_of_str(value) -> bool:

@@ -9,10 +9,11 @@ the head type::
   pooler); ``attention_mask``: ``[B, T]`` bool, true on real tokens.
 - ``score_mask``: ``[B, T]`` bool, true where a tagging prediction is wanted (the first word piece of
   each character this window is responsible for). ``None`` for classification.
-- ``labels``: ``[B]`` (classification) or ``[B, T]`` (tagging, ``-100`` where not scored), or ``None``
-  at inference.
+- ``labels``: ``[B]`` (classification), ``[B, T]`` (tagging, ``-100`` where not scored) or ``[B, 2]``
+  (span: start and end token of the answer, 0 for none in the window), or ``None`` at inference.
 - ``HeadOutput.loss`` is the mean loss (``None`` without labels); ``HeadOutput.predictions`` is ``[B]``
-  or ``[B, T]`` label ids (tagging: only positions under ``score_mask`` are meaningful), or ``None``
+  or ``[B, T]`` label ids (tagging: only positions under ``score_mask`` are meaningful), ``[B, T, 2]``
+  start and end logits (span), or ``None``
   from a head in training mode that skips decoding (the training step uses only the loss).
 
 Each head says what it reads in a class attribute ``reads`` (recorded in the result as
@@ -55,6 +56,7 @@ HEADS: dict[str, dict[str, Callable[..., nn.Module] | str]] = {
     "linear": {
         "classification": "cnbench.heads.linear:LinearClassificationHead",
         "tagging": "cnbench.heads.linear:LinearTaggingHead",
+        "span": "cnbench.heads.span:SpanHead",
     },
     "crf": {"tagging": "cnbench.heads.crf_heads:CRFTaggingHead"},
     "bilstm": {
@@ -80,7 +82,8 @@ def register_head(name: str, kind: str, constructor: Callable[..., nn.Module] | 
 
 
 def build_head(name: str, kind: str, hidden_size: int, num_labels: int, **options) -> nn.Module:
-    """``kind`` is ``"classification"`` or ``"tagging"``; ``options`` are head-specific
+    """``kind`` is a task kind's ``head_kind`` (``"classification"``, ``"tagging"``, ``"span"``);
+    ``options`` are head-specific
     (e.g. ``label_names`` for a BIO-constrained CRF, ``lstm_hidden``)."""
     if name not in HEADS:
         raise CnbenchError(f"unknown head {name!r}; choose one of: {', '.join(sorted(HEADS))}")

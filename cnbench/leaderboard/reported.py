@@ -2,7 +2,10 @@
 
 Every entry names the metric the publication used; ``REPORTED_METRICS`` maps that name to the metric
 key in result files, so a published number is only ever set beside our score on the same metric
-(published Chinese NER F1 comes from conlleval, not from strict IOB2 matching).
+(published Chinese NER F1 comes from conlleval, not from strict IOB2 matching). "EM" and "F1" are the
+reading-comprehension metrics of the official CMRC 2018 evaluator (``baseline/cmrc2018_evaluate.py``,
+which HFL also applies to DRCD); ``cnbench.mrc_metric`` reimplements it and span tasks store them as
+"em" and "f1".
 """
 
 from __future__ import annotations
@@ -12,7 +15,14 @@ from pathlib import Path
 
 from cnbench.leaderboard.select import is_finite_number
 
-REPORTED_METRICS = {"accuracy": "accuracy", "conlleval F1": "f1_lenient", "strict F1": "f1"}
+REPORTED_METRICS = {
+    "accuracy": "accuracy",
+    "conlleval F1": "f1_lenient",
+    "strict F1": "f1",
+    # Span tasks (CMRC 2018, DRCD): the official CMRC 2018 evaluator's exact match and F1.
+    "EM": "em",
+    "F1": "f1",
+}
 
 
 def _entry_ok(entry, sources: dict) -> bool:
@@ -56,6 +66,6 @@ def load_reported(path: Path | None) -> tuple[list[dict], dict, list[str]]:
         else:
             problems.append(
                 f"{name}: entry {index} skipped (needs model, task, split, a metric among "
-                f"{', '.join(sorted(REPORTED_METRICS))}, a known source and a number in max or mean)"
+                f"{', '.join(REPORTED_METRICS)}, a known source and a number in max or mean)"
             )
     return entries, sources, problems

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Sequence
 
 from cnbench import results
+from cnbench.kinds import KIND_NAMES, kind_of
 from cnbench.results import result_filename, run_key
 from cnbench.stats import summarize
 
@@ -60,18 +61,12 @@ WORST_SCORE = 0.0
 ABANDONED_PREFIX = "abandoned:"
 UNRECORDED = "unrecorded"
 
-TASK_ORDER = ("chnsenticorp", "lcqmc", "xnli_zh", "peoples_daily_ner", "msra_ner")
+TASK_ORDER = ("chnsenticorp", "lcqmc", "xnli_zh", "peoples_daily_ner", "msra_ner", "cmrc2018", "drcd")
 MODEL_ORDER = (
     "bert", "bert-wwm-ext", "roberta-wwm-ext", "macbert", "nezha",
     "scratch-tiny", "scratch-small", "char-embed",
 )
 HEAD_ORDER = ("linear", "crf", "bilstm", "bilstm-crf")
-
-# Metrics shown beside the main metric, per task kind: (metric key in result files, display name).
-# seqeval's default-mode F1 (``f1_lenient``) counts entities exactly as the CoNLL conlleval script
-# does; tests/test_conlleval.py checks that against an independent conlleval counter.
-SIDE_METRICS = {"tagging": (("f1_lenient", "conlleval F1"),)}
-MAIN_METRIC_NAMES = {("tagging", "f1"): "strict F1"}
 
 
 def ordered(name: str, order: Sequence[str]) -> tuple[int, str]:
@@ -103,6 +98,8 @@ def result_problem(result: dict) -> str | None:
         return f"missing or malformed field {err}"
     if not all(isinstance(text, str) and text for text in texts):
         return "task name, kind, main metric, model alias and head must be non-empty strings"
+    if task["kind"] not in KIND_NAMES:
+        return f"unknown task kind {task['kind']!r}; expected one of {', '.join(KIND_NAMES)}"
     if type(seed) is not int:
         return f"seed must be an integer, got {seed!r}"
     if not isinstance(hparams, dict):
@@ -129,7 +126,7 @@ def result_problem(result: dict) -> str | None:
                 return f"completed run without metrics.{split}.{metric}"
             if not is_finite_number(score):
                 return f"metrics.{split}.{metric} is not a finite number: {score!r}"
-            if not 0 <= score <= 1:  # every metric in task.METRICS is a fraction (a percentage would rank first)
+            if not 0 <= score <= 1:  # every kind's metrics are fractions (a percentage would rank first)
                 return f"metrics.{split}.{metric} must be a fraction between 0 and 1, got {score!r}"
     return None
 
@@ -232,11 +229,13 @@ class Column:
 
     @property
     def metric_name(self) -> str:
-        return MAIN_METRIC_NAMES.get((self.kind, self.main_metric), self.main_metric)
+        return kind_of(self.kind).metric_names.get(self.main_metric, self.main_metric)
 
     @property
     def side_metrics(self) -> tuple[tuple[str, str], ...]:
-        return SIDE_METRICS.get(self.kind, ())
+        """Metrics shown beside the main one (the kind's ``side_metrics``): for tagging seqeval's
+        default-mode F1, which counts entities exactly as the CoNLL conlleval script does."""
+        return kind_of(self.kind).side_metrics
 
 
 def row_of(result: dict) -> Row:

@@ -29,12 +29,13 @@ that beats full fine-tuning shows up as such.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from cnbench.leaderboard.select import Cell, Column, mapping
 from cnbench.results import gold_sha256, predicted_labels
-from cnbench.stats import METRICS, MIN_SEEDS_FOR_SEED_TEST, paired_bootstrap, seed_level_test
+from cnbench.kinds import kind_of
+from cnbench.stats import MIN_SEEDS_FOR_SEED_TEST, paired_bootstrap, seed_level_test
 
 ALPHA = 0.05
 BEST_MARK = "★"
@@ -46,17 +47,20 @@ UNTESTED_MARK = "?"
 class Gold:
     """A task's gold test labels as the leaderboard loaded them.
 
-    ``labels`` in split order (label names; for tagging one list of tags per sentence);
+    ``labels`` in split order, as the kind's bootstrap metric reads them (``Kind.scoring_gold``:
+    label names; for tagging one list of tags per sentence; for span the answer texts per question);
     ``file_sha256`` the sha256 of the local test file they were read from (``None`` for Hub data);
-    ``sha256`` the ``cnbench.results.gold_sha256`` fingerprint of ``labels``.
+    ``sha256`` the ``cnbench.results.gold_sha256`` fingerprint runs record of this gold: given by
+    the loader (``TaskData.split_facts``), or, left empty, computed from ``labels``.
     """
 
     labels: Sequence
     file_sha256: str | None = None
-    sha256: str = field(init=False)
+    sha256: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sha256", gold_sha256(list(self.labels)))
+        if not self.sha256:
+            object.__setattr__(self, "sha256", gold_sha256(list(self.labels)))
 
 
 def verify_gold(result: dict, gold: Gold) -> str | None:
@@ -165,7 +169,7 @@ def gold_for(run: dict, candidates: Sequence[Gold]) -> Gold | None:
 
 def _bootstrap(reference: Cell, cell: Cell, candidates: Sequence[Gold], unverified: dict, n_resamples: int,
                seed: int):
-    metric = METRICS.get(cell.column.main_metric)
+    metric = kind_of(cell.column.kind).summable(cell.column.main_metric)
     if metric is None:
         return None, f"no bootstrap: no summable metric for {cell.column.main_metric!r}"
     gold = gold_for(reference.best_dev_run, candidates)
@@ -276,8 +280,8 @@ def gold_test_labels(task_names: Sequence[str], data_dir=None, warn=lambda line:
                 where = "" if source == "auto" else " on the Hub"
                 warn(f"no gold test labels for {name}{where} here, so its cells scored on them get no bootstrap: {err}")
                 continue
-            labels = [list(ex.tags) if task.kind == "tagging" else ex.label for ex in data.splits["test"]]
-            loaded = Gold(labels, data.provenance.get("test", {}).get("sha256"))
+            labels = [task.kind_rules.scoring_gold(example) for example in data.splits["test"]]
+            loaded = Gold(labels, data.provenance.get("test", {}).get("sha256"), data.split_facts("test")["gold_sha256"])
             if all(loaded.sha256 != other.sha256 for other in found):
                 found.append(loaded)
         if found:
