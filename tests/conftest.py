@@ -81,3 +81,15 @@ def only_result(folder: Path) -> dict:
     files = sorted(Path(folder).rglob("*.json"))
     assert len(files) == 1, files
     return json.loads(files[0].read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def tasks_path(tmp_path, monkeypatch):
+    """An empty task folder first in $CNBENCH_TASKS_PATH, where new-task writes."""
+    folder = tmp_path / "my_tasks"
+    monkeypatch.setenv("CNBENCH_TASKS_PATH", f"{folder}:{tmp_path / 'other'}")
+    from cnbench.registry import all_tasks
+
+    all_tasks.cache_clear()
+    yield folder
+    all_tasks.cache_clear()

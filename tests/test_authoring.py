@@ -12,16 +12,6 @@ import pytest
 from cnbench.registry import all_tasks, get_task
 
 
-@pytest.fixture
-def tasks_path(tmp_path, monkeypatch):
-    """An empty task folder first in $CNBENCH_TASKS_PATH, where new-task writes."""
-    folder = tmp_path / "my_tasks"
-    monkeypatch.setenv("CNBENCH_TASKS_PATH", f"{folder}:{tmp_path / 'other'}")
-    all_tasks.cache_clear()
-    yield folder
-    all_tasks.cache_clear()
-
-
 @pytest.mark.parametrize("kind, format, reads", [
     ("single", None, "tsv"), ("pair", None, "tsv"), ("tagging", None, "conll"),
     ("pair", "jsonl", "jsonl"), ("tagging", "jsonl", "jsonl"), ("tagging", "spans", "spans"), ("single", "jsonl", "jsonl"),

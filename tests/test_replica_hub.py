@@ -25,7 +25,7 @@ from conftest import only_result
 from replica_hub import COMMITS, ReplicaHub
 
 ALIASES = ("bert", "bert-wwm-ext", "roberta-wwm-ext", "macbert", "nezha")
-TASKS = ("chnsenticorp", "lcqmc", "xnli_zh", "peoples_daily_ner", "msra_ner")
+TASKS = ("chnsenticorp", "lcqmc", "xnli_zh", "peoples_daily_ner", "msra_ner", "cmrc2018", "drcd")
 TINY_RUN = ("--limit", "12", "--epochs", "1", "--max-len", "32", "--batch-size", "4", "--no-checkpoint")
 
 
@@ -62,7 +62,9 @@ def test_every_alias_runs_every_task_from_the_hub(cnbench, tmp_path, replica, pe
     # People's Daily's train file is known only by its git blob id, so no replica can match it:
     # this run trains on dev; dev and test are the real files, verified by their sha256.
     smoke = ("--train-on-dev",) if task == "peoples_daily_ner" else ()
-    run = cnbench("run", "--model", alias, "--task", task, "--source", "hub", *TINY_RUN, *smoke, "--output", tmp_path)
+    room = ("--max-len", "96") if task in ("cmrc2018", "drcd") else ()  # a window holds a 64-piece question
+    run = cnbench("run", "--model", alias, "--task", task, "--source", "hub", *TINY_RUN, *smoke, *room,
+                  "--output", tmp_path)
     assert run.code == 0, run.err
     result = only_result(tmp_path)
     preset = PRESETS[alias]
@@ -82,13 +84,16 @@ def test_every_alias_runs_every_task_from_the_hub(cnbench, tmp_path, replica, pe
         assert result["data"]["source"] == "download" and files["test"]["checksum"].startswith("sha256:")
     else:
         hub_id = {"chnsenticorp": "lansinuote/ChnSentiCorp", "lcqmc": "C-MTEB/LCQMC", "xnli_zh": "facebook/xnli",
-                  "msra_ner": "levow/msra_ner"}[task]
+                  "msra_ner": "levow/msra_ner", "cmrc2018": "hfl/cmrc2018", "drcd": "clue/clue"}[task]
         assert result["data"]["source"] == "hub" and files["test"]["hub"] == hub_id
         assert files["test"]["revision"] == _snapshot_commit("dataset", hub_id, files["test"]["requested_revision"])
         assert result["data"]["label"].startswith(f"hub {hub_id}@")
     if task == "msra_ner":  # the scripts' empty trailing rows are dropped, counted; BIO repaired as locally
         assert files["train"]["empty_rows_dropped"] == 1 and files["train"]["bio_repairs"] == 1
         assert "whole sentences" in files["test"]["cut"]
+    if task == "cmrc2018":  # the Hub copy's stripped answers are found again and counted, as locally
+        assert files["test"]["answer_repairs"] > 0 and set(result["metrics"]["test"]) >= {"f1", "em"}
+        assert len(result["predictions"]["test"]) == result["data"]["counts"]["test"]
 
 
 def _main_commit(repo_type: str, repo_id: str) -> str:
