@@ -84,7 +84,7 @@ def child(data_dir: str, phase: str, out: str) -> None:
         data, train_facts, fingerprints = _load_data(task, config)
         loaded_at = rss_mb("VmRSS")
         start = time.perf_counter()
-        features = _features(task, config, data, fingerprints, tokenizer, task.defaults.max_len, False)["train"]
+        features = _features(task, config, data, fingerprints, tokenizer, {"max_len": task.defaults.max_len}, False)["train"]
         data.hold_facts_only("train", train_facts)
     encoded = time.perf_counter() - start
     features_peak = rss_mb("VmHWM") - floor
@@ -98,7 +98,7 @@ def child(data_dir: str, phase: str, out: str) -> None:
         forward = distributed.wrap(model)
         batches = training_batches(features.lengths(), 32, torch.Generator().manual_seed(42))
         indices, _ = distributed.shard(batches[0], [1] * len(features))
-        forward(**collate(features, indices, tokenizer.pad_token_id)).loss.backward()
+        forward(**collate(features, indices, tokenizer.pad_token_id, task.kind_rules)).loss.backward()
         optimizer.step()
         first_step = time.perf_counter() - start
     report = {"rank": distributed.rank(), "floor_mb": floor, "examples_mb": loaded_at - floor,

@@ -2,7 +2,9 @@
 
 Training batches are length-grouped: shuffle, cut into mega-batches of ``group`` batches, sort each
 by length, cut into batches, shuffle the batches. Padding per batch then stays small while the
-order stays random. Batches are padded to their longest sequence rounded up to ``PAD_MULTIPLE``.
+order stays random. Batches are padded to their longest sequence rounded up to ``PAD_MULTIPLE``,
+but never beyond the encoder's positions (``max_width``): a model with 100 positions at
+``--max-len 100`` gets batches of width 100, not 104.
 Evaluation runs in length order (the order does not change the scores).
 """
 
@@ -37,13 +39,26 @@ def evaluation_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def collate(features: Features, indices: list[int], pad_id: int, kind: Kind) -> dict[str, torch.Tensor]:
-    """Pad the chosen sequences to the longest among them, rounded up to ``PAD_MULTIPLE``: one
-    gather from the flat arrays per field. The task's ``kind`` adds the labels its heads read."""
+def padded_width(longest: int, max_width: int | None = None) -> int:
+    """``longest`` rounded up to ``PAD_MULTIPLE``, capped at ``max_width`` (the encoder's positions;
+    ``None``: no limit). ``ValueError`` where ``longest`` itself exceeds ``max_width``."""
+    width = -(-longest // PAD_MULTIPLE) * PAD_MULTIPLE
+    if max_width is None:
+        return width
+    if longest > max_width:
+        raise ValueError(f"a sequence of {longest} tokens does not fit the encoder's {max_width} positions")
+    return min(width, max_width)
+
+
+def collate(features: Features, indices: list[int], pad_id: int, kind: Kind,
+            max_width: int | None = None) -> dict[str, torch.Tensor]:
+    """Pad the chosen sequences to the longest among them, rounded up to ``PAD_MULTIPLE`` and capped
+    at ``max_width`` (``padded_width``): one gather from the flat arrays per field. The task's
+    ``kind`` adds the labels its heads read."""
     rows = np.asarray(indices, dtype=np.int64)
     starts = features.offsets[rows]
     lengths = features.offsets[rows + 1] - starts
-    columns = np.arange(-(-lengths.max() // PAD_MULTIPLE) * PAD_MULTIPLE)
+    columns = np.arange(padded_width(int(lengths.max()), max_width))
     real = columns < lengths[:, None]
     gather = np.where(real, starts[:, None] + columns, 0)  # padding cells read token 0, then are overwritten
 

@@ -7,8 +7,9 @@ trained part of the model (a parameter-efficient run's frozen weights are not st
 run loads or seeds them as the first did), the optimiser and scheduler states, the RNG states of
 python, numpy, torch and the data-order generator of every process (a data-parallel run's
 processes draw different dropout masks), and the loop's ``Progress`` (epoch, best dev score,
-epoch and weights, history, timing so far). Restoring all of it makes the continued run the one that was never interrupted: same
-hardware and seed, same metrics and predictions. The run key names the folder, so the same config
+epoch and weights, history, timing so far). Restoring all of it makes the continued run the one
+that was never interrupted: same hardware and seed, same metrics and predictions, on a CPU, and on a
+GPU only under ``--deterministic`` (``cnbench.determinism``: CUDA's atomics otherwise reorder sums). The run key names the folder, so the same config
 and seed find it; the folder is removed once the run's result is written. Checkpoints are ``.pt``
 files, never ``*.json``, so ``load_results`` never takes one for a result, and ``.checkpoints``
 holds a ``.gitignore`` of ``*`` so git never takes them for source.

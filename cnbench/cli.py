@@ -92,8 +92,12 @@ RUN_OPTIONS = [
                  help="Data source: auto = per split, the local file if it exists, else the task's Hub dataset."),
     click.option("--tokenizer", help="Model alias, tokenizer folder or Hub id (id@commit pins it) to use instead of the checkpoint's own."),
     click.option("--output", "output_dir", type=click.Path(file_okay=False), help="Results folder (default leaderboard/results)."),
-    click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True),
+    click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True,
+                 help="auto: bf16 where the hardware runs it natively (AVX512-BF16/AMX CPU, GPU of compute "
+                      "capability 8.0+), else fp32; bf16 elsewhere is refused."),
     click.option("--compile", is_flag=True, help="torch.compile the model (opt-in)."),
+    click.option("--deterministic", is_flag=True,
+                 help="Deterministic algorithms: repeatable GPU runs and exact GPU --resume (can be slower)."),
     click.option("--resume", is_flag=True,
                  help="Continue an interrupted run from its last end-of-epoch checkpoint (without it, a checkpoint is ignored)."),
     click.option("--no-checkpoint", "save_checkpoints", is_flag=True, flag_value=False, default=True,
@@ -152,6 +156,9 @@ def _display(quiet: bool, verbose: bool, tensorboard: str | None):
 @click.option("--lr", type=float, help="Encoder learning rate.")
 @click.option("--batch-size", type=int)
 @click.option("--tuning", help="full | frozen | top-K (e.g. top-2) | adapter | lora [default: full].")
+@click.option("--submission", type=click.Path(file_okay=False), metavar="DIR",
+              help="Also predict the task's unlabelled test split (CLUE's hidden test) with the best-dev weights "
+                   "and write its submission file into DIR/seed<N>/ (e.g. afqmc_predict.json).")
 @run_options
 @display_options
 def run_command(seeds, quiet, verbose, tensorboard, **options):

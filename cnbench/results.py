@@ -18,9 +18,13 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
                  identity: 12 hex digits (Hub id + resolved revision, weights hash, or preset + config),
                  loading (pretrained only): {missing_keys, unexpected_keys, pooler: "pretrained" |
                  "initialised randomly" | "none (the model has no pooler)"},
-                 head_input (optional; older results lack it): what the head read, e.g. "pooler
-                 output (pretrained dense + tanh on [CLS])", "[CLS] hidden state (the encoder has
-                 no pooler)", "every token's hidden state"}
+                 head_input (optional; older results lack it): what the head read and whether it
+                 was learnt, e.g. "pooler output (pretrained dense + tanh on [CLS])", "pooler output
+                 (pretrained dense + tanh on [CLS], kept frozen)", "[CLS] hidden state (the encoder
+                 has no pooler)", "every token's hidden state",
+                 stored_dtype (pretrained only; older results lack it): the floating dtype(s) of the
+                 checkpoint's files, e.g. "float32", "bfloat16", "float16+float32" (null: unread);
+                 training always runs on float32 master weights}
     tokenizer   {source, class, lowercase, normalization: "lowercase"|"cased"|"as published",
                  revision? (Hub tokenizers), fingerprint? (folders: cache.tokenizer_fingerprint),
                  warning? (a --tokenizer whose size differs from the model's table)}
@@ -54,7 +58,11 @@ Schema ``cnbench.result/1`` (keys always present unless marked optional)::
                  counts: {split: n}, gold_sha256: {split: gold_sha256(gold labels)}}
     environment {cnbench, git_commit, git_dirty, python, platform, packages: {...},
                  hardware: {device, cpu, cpu_count, torch_threads, world_size, gpu?, gpu_count?},
-                 dropout_masks: "cnbench bulk draw" (CPU) | "torch"}
+                 dropout_masks: "cnbench bulk draw" (CPU) | "torch",
+                 precision_reason (optional; older results lack it): why hparams.precision is what
+                 it is, e.g. "auto: CPU without AVX512-BF16 or AMX: no native bf16",
+                 determinism (optional): {deterministic: bool, ...the settings --deterministic made},
+                 repeatability (optional): what repeating the run with the same seed gives}
     timing      {train_seconds, eval_seconds, total_seconds, train_examples_per_second,
                  train_tokens_per_second, peak_memory_mb}; optional resumed_after_epochs (list of
                  epochs after which an interrupted run was resumed)

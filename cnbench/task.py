@@ -42,6 +42,8 @@ class LocalFiles:
       (``cnbench.data.examples``).
 
     ``files`` maps a split (``train``, ``dev``, ``test``; ``train`` is required) to its file name.
+    ``unlabelled`` names a file of the same format whose labels are hidden (CLUE's ``test.json``):
+    never read for training or scoring, only predicted for a submission (``cnbench.submission``).
     An unknown format or split raises ``CnbenchError`` here; a format that does not suit the task's
     kind, or fields it does not read, raise it when the ``Task`` is built. ``sha256`` maps a file
     name to the published hash of the file as distributed; a mismatch is reported, not fatal.
@@ -59,6 +61,7 @@ class LocalFiles:
     # (MSRA: 100-character chunks here, whole sentences on the Hub); recorded per split in results
     # and shown in the leaderboard's data footnote.
     cut: str = ""
+    unlabelled: str = ""
 
     def __post_init__(self):
         where = f"LocalFiles(folder={self.folder!r})"
@@ -86,6 +89,11 @@ class HubDataset:
     float) they name its values. ``label_map`` then turns dataset names into the task's labels
     where the two differ. ``revision`` pins a branch, tag or commit (``refs/convert/parquet``
     for the Hub's parquet conversion of a script-only dataset), ``data_dir`` a folder in it.
+
+    ``row_reader``, for rows whose fields are not plain columns (CLUEWSC2020's spans in a ``target``
+    struct, CSL's keyword list): a function ``(row) -> dict`` whose keys are added to every row
+    before ``columns`` are looked up, so ``columns`` may name them. ``unlabelled`` names the split
+    whose labels are hidden (``-1``), predicted only for a submission, never scored.
     """
 
     path: str
@@ -100,6 +108,8 @@ class HubDataset:
     label_names: tuple[str, ...] | None = None
     label_map: dict[str, str] = field(default_factory=dict)
     cut: str = ""
+    row_reader: Callable | None = None
+    unlabelled: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,11 +163,17 @@ class Task:
     # For data with no dev split: a fraction 1/k, and every k-th train example becomes dev (fixed,
     # not seeded, so every run of the task selects epochs on the same examples).
     dev_from_train: float = 0.0
+    # Label values that mean "no gold label" (CLUE's NLI files write ``-`` where the annotators did
+    # not agree): such examples are dropped and counted in the notes, from files and Hub rows alike.
+    no_label: tuple[str, ...] = ()
 
     def __post_init__(self):
         where = f"task {self.name!r}"
         if self.kind not in KIND_NAMES:
             raise CnbenchError(f"{where}: kind {self.kind!r} is not one of {', '.join(KIND_NAMES)}")
+        if set(self.no_label) & set(self.labels):
+            raise CnbenchError(f"{where}: no_label {sorted(set(self.no_label) & set(self.labels))} are also "
+                               "labels; a value cannot both be a label and mean 'no label'")
         if self.hub is not None and self.download is not None:
             raise CnbenchError(f"{where}: declare either a Hub dataset or source files to download, not both")
         kind = self.kind_rules
@@ -192,6 +208,8 @@ class Task:
             raise TypeError("sources: expected a collection of source names, got a string")
         facts: dict = {"kind": self.kind, "labels": list(self.labels), "main_metric": self.main_metric,
                        "repair_bio": self.repair_bio, "dev_from_train": self.dev_from_train}
+        if self.no_label:  # only when declared: the hashes of tasks without it stay as they were
+            facts["no_label"] = list(self.no_label)
         if {"local", "download"} & set(sources):
             local = self.local
             facts["files"] = {"format": _callable_name(local.format) if callable(local.format) else local.format,
@@ -199,6 +217,8 @@ class Task:
         if "hub" in sources and self.hub is not None:
             facts["hub"] = {"columns": self.hub.columns, "label_names": self.hub.label_names,
                             "label_map": self.hub.label_map}
+            if self.hub.row_reader is not None:
+                facts["hub"]["row_reader"] = _callable_name(self.hub.row_reader)
         canonical = json.dumps(facts, sort_keys=True, separators=(",", ":"), default=list, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

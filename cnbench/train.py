@@ -7,7 +7,8 @@
 3. load the task's examples and turn them into features (tagging: windows, first-piece labels);
 4. build encoder + head, AdamW with per-part learning rates (encoder with optional layer-wise
    decay, head, CRF), linear warm-up then linear decay, gradient clipping, bf16 autocast where the
-   hardware has it;
+   hardware runs it natively (``cnbench.precision``), deterministic algorithms on request
+   (``cnbench.determinism``);
 5. each epoch: train, score dev, keep the best-dev weights (early stop after ``patience`` epochs
    without improvement), checkpoint (``cnbench.checkpoint``) so ``resume`` continues from here;
 6. score test once with the best-dev weights, write the result JSON atomically, drop the
@@ -45,14 +46,14 @@ import sys
 import time
 import traceback
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from cnbench import allocator, distributed, paths
+from cnbench import allocator, determinism, distributed, paths
 from cnbench.batching import collate, evaluation_batches, training_batches
 from cnbench.cache import cached_features, caching_enabled, examples_fingerprint, tokenizer_fingerprint
 from cnbench.checkpoint import Checkpoint, Progress, ensure_disk_space, ensure_writable, load_weights, model_weights
@@ -63,14 +64,15 @@ from cnbench.heads import HEAD_DEFAULTS, build_head, head_input, head_names
 from cnbench.models.encoders import check_length_fits, load_model, sentence_vector, tokenizer_source
 from cnbench.models.fast_dropout import use_fast_dropout
 from cnbench.models.presets import PRESETS, check_model_name
+from cnbench.precision import bf16_autocast, choose, resolve_precision
 from cnbench.progress import Display, sync_step
 from cnbench.registry import get_task
 from cnbench.results import (CRASHED_PREFIX, crashed, data_identity, read_sources, result_document,
                              result_filename, run_key, write_json_atomic)
 from cnbench.runinfo import environment_info, peak_memory_mb, reset_peak_memory
 from cnbench.task import Task
-from cnbench.tuning import (apply_strategy, build_features, feature_hparams, layer_depth, num_layers,
-                            strategy_hparams, tuning_report)
+from cnbench.tuning import (apply_strategy, build_features, feature_hparams, num_layers, parameter_depths,
+                            pooler_trains, strategy_hparams, tuning_report)
 
 HPARAM_KEYS = ("lr", "head_lr", "crf_lr", "llrd", "epochs", "batch_size", "max_len",
                "warmup_ratio", "weight_decay", "grad_clip", "dropout", "patience")
@@ -131,6 +133,7 @@ class RunConfig:
     output_dir: str | None = None
     precision: str = "auto"  # "auto" | "bf16" | "fp32"
     compile: bool = False
+    deterministic: bool = False  # torch's deterministic algorithms (cnbench.determinism); not in the run key
     # Fine-tuning strategy and head features (``cnbench.tuning``); None: full fine-tuning, the
     # head's default features, and each strategy's default options.
     tuning: str | None = None  # "full" | "frozen" | "top-K" | "adapter" | "lora"
@@ -145,6 +148,9 @@ class RunConfig:
     save_checkpoints: bool = True  # False: no end-of-epoch checkpoints (tight disks); cannot resume
     abandon_below: float | None = None  # fail the seed if its best dev score after ...
     abandon_after: int = 1  # ... this many epochs is below this threshold
+    # Predict the task's unlabelled split (CLUE's hidden test) with the best-dev weights and write
+    # its submission file into this folder (``cnbench.submission``).
+    submission: str | None = None
 
 
 @dataclass
@@ -176,7 +182,8 @@ def plan(config: RunConfig) -> RunPlan:
     hparams["word_boundaries"] = config.word_boundaries
     hparams.update(strategy_hparams(config.tuning, {name: getattr(config, name) for name in
                                                     ("adapter_size", "lora_rank", "lora_alpha", "lora_targets")}))
-    hparams.update(feature_hparams(config.features, config.head, task.head_kind))
+    hparams.update(feature_hparams(config.features, config.head, task.kind_rules))
+    task.kind_rules.check_hparams(hparams)
     if config.resume and not config.save_checkpoints:
         raise CnbenchError("--resume continues from a checkpoint, which --no-checkpoint never writes")
     if config.abandon_below is not None and not 1 <= config.abandon_after <= hparams["epochs"]:
@@ -203,28 +210,96 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     """``display`` shows progress and training curves (default: none shown); ``log`` prints lines."""
     started = time.perf_counter()
     p = plan(config)
-    task, hp = p.task, p.hparams
     ensure_writable(p.path.parent)
     seed_everything(config.seed)
+    device = _set_up_device()
+    precision = resolve_precision(device, config.precision)
+    written = written_result(p.path, precision)
+
+    # -- data and model -----------------------------------------------------------------------------
+    data, train_facts, fingerprints = _load_data(p.task, config)
+    _say(log, f"data: {data.label()}", *(f"note: {note}" for note in data.notes))
+    unlabelled = _read_unlabelled(p.task, config)  # before training: a bad test file stops the run here
+    if written is not None and _keeps_written(p, written, data, train_facts, log):
+        if unlabelled is not None:
+            log("no submission written: the kept result's weights are not stored; run without --resume")
+        return {**written, "_path": str(p.path)}
+    loaded = _load_model(config, p.hparams, log)
+    features = _features(p.task, config, data, fingerprints, loaded.tokenizer, p.hparams, loaded.uses_word_boundaries)
+    _note_encoding(p.task, data, features, loaded.tokenizer, p.hparams, train_facts, log)
+    if device.type == "cpu":
+        allocator.give_back_free_heap()
+    training = _build_training(p, loaded, features["train"], device, precision)
+    log(training.header(p, features["train"]))
+
+    # -- train, select on dev, score test once, write -----------------------------------------------
+    checkpoint = Checkpoint(p.path.parent, p.key)
+    fingerprint = run_key({"data": data.provenance, "model": loaded.provenance, "precision": precision})
+    progress = _resume_or_start(p, training, checkpoint, fingerprint, log)
+    started -= progress.elapsed_seconds  # total_seconds counts an interrupted process's time too
+    monitor = (display or Display("quiet")).watch_run(
+        p.path.stem, training.optimizer, features["train"].lengths(), training.steps_per_epoch, p.hparams["epochs"],
+        progress.epoch + 1, progress.curve)
+    outcome = _train_and_score(p, training, data, features, progress, monitor, checkpoint, fingerprint, started, log)
+    if unlabelled is not None and not outcome.failure:  # the best-dev weights are loaded
+        _write_submission(p, training, loaded, unlabelled, log)
+    result = _result(p, loaded, training, data, outcome, progress, monitor.finish(), started)
+    if distributed.is_main():
+        write_json_atomic(p.path, result)
+        if outcome.crash is None:  # a crashed run keeps its last checkpoint: --resume goes on from there
+            checkpoint.discard()
+    result["_path"] = str(p.path)
+    return result
+
+
+def _read_unlabelled(task, config: RunConfig):
+    if config.submission is None:
+        return None
+    from cnbench.submission import read_unlabelled
+
+    return read_unlabelled(task, paths.data_dir(config.data_dir), config.source)
+
+
+def _write_submission(p: RunPlan, training: Training, loaded, unlabelled, log) -> None:
+    """Predict the unlabelled split with the model as it is (the best-dev weights) and write the
+    task's submission file."""
+    from cnbench.submission import write_submission
+
+    task, hp = p.task, p.hparams
+    features = task.kind_rules.encode(task, unlabelled.examples, loaded.tokenizer, hp, loaded.uses_word_boundaries)
+    _, stored = evaluate(training.forward, task, unlabelled.examples, features, hp, training.pad_id, training.device,
+                         training.autocast, lambda count: None, training.max_width)
+    if distributed.is_main():
+        path = write_submission(Path(p.config.submission) / f"seed{p.config.seed}", task, unlabelled, stored)
+        log(f"submission: {path} ({len(stored)} predictions of {unlabelled.where})")
+
+
+def _say(log, *lines: str) -> None:
+    for line in lines:
+        log(line)
+
+
+def _set_up_device():
     device = distributed.setup()
     if device.type == "cpu":  # activation tensors of every batch width would stay on the heap
         allocator.return_large_blocks()
     reset_peak_memory(device)
-    precision = resolve_precision(device, config.precision)
-    autocast = bf16_autocast(device, precision)
-    written = written_result(p.path, precision)
+    return device
 
-    # -- data: examples -> features ----------------------------------------------------------
-    data, train_facts, fingerprints = _load_data(task, config)
-    log(f"data: {data.label()}")
-    for note in data.notes:
-        log(f"note: {note}")
-    if written is not None:
-        refuse_other_data(p.path, written, task, data.identity_with("train", train_facts), data.label(),
-                          data.scored_gold())
-        if config.resume and not crashed(written):  # "--seeds 1,2,3 --resume" goes on where it stopped
-            log(f"{p.path.name}: written already ({written['status']}); --resume keeps it")
-            return {**written, "_path": str(p.path)}
+
+def _keeps_written(p: RunPlan, written: dict, data: TaskData, train_facts: dict, log) -> bool:
+    """Whether the result this run wrote before stands (``--resume`` keeps one that did not crash);
+    one written on other data is refused, never replaced."""
+    refuse_other_data(p.path, written, p.task, data.identity_with("train", train_facts), data.label(),
+                      data.scored_gold())
+    if p.config.resume and not crashed(written):  # "--seeds 1,2,3 --resume" goes on where it stopped
+        log(f"{p.path.name}: written already ({written['status']}); --resume keeps it")
+        return True
+    return False
+
+
+def _load_model(config: RunConfig, hp: dict, log):
+    """The encoder, its tokenizer and what identifies them, checked against the run's lengths."""
     loaded = load_model(config.model, config.seed, use_word_boundaries=config.word_boundaries,
                         tokenizer=config.tokenizer)
     check_length_fits(loaded, hp["max_len"])
@@ -233,147 +308,201 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
             "(recorded in the result as model.loading.pooler)")
     if "warning" in loaded.tokenizer_info:
         log(f"WARNING: {loaded.tokenizer_info['warning']} (recorded in the result as tokenizer.warning)")
-    tokenizer = loaded.tokenizer
-    features = _features(task, config, data, fingerprints, tokenizer, hp, loaded.uses_word_boundaries)
-    for split, examples in data.splits.items():  # what encoding cut or left out, said and recorded
-        for note in task.kind_rules.feature_notes(split, examples, features[split], tokenizer, hp):
-            data.notes.append(note)
-            log(f"note: {note}")
-    data.hold_facts_only("train", train_facts)  # only dev and test are scored against examples
-    if device.type == "cpu":
-        allocator.give_back_free_heap()
+    return loaded
 
-    # -- model and optimiser -----------------------------------------------------------------
-    head = build_head(config.head, task.head_kind, loaded.encoder.hidden_size, len(task.labels),
+
+@dataclass
+class Training:
+    """What a run trains with, built once the model and the train features are known."""
+
+    model: TaskModel
+    forward: nn.Module  # the model as called: wrapped for data parallelism, compiled on request
+    optimizer: torch.optim.Optimizer
+    lr_groups: dict
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    order: torch.Generator  # the data order, saved with checkpoints
+    steps_per_epoch: int
+    warmup_steps: int
+    total_steps: int
+    device: torch.device
+    precision: str
+    autocast: object  # a bf16 autocast context, or None for fp32
+    pad_id: int
+    max_width: int | None = None  # the encoder's positions: no padded batch is wider (None: no limit)
+    determinism: dict = field(default_factory=dict)  # cnbench.determinism.configure's facts
+
+    def header(self, p: RunPlan, train: Features) -> str:
+        hp, processes = p.hparams, distributed.world_size()
+        return (f"{p.task.name} | {p.config.model} + {p.config.head} | seed {p.config.seed} | {len(train)} train "
+                f"sequences, {hp['epochs']} epochs, lr {hp['lr']:g}, batch {hp['batch_size']}, {self.device}"
+                f"{' bf16' if self.autocast is not None else ''}{f' x {processes} processes' if processes > 1 else ''}")
+
+
+def _build_training(p: RunPlan, loaded, train: Features, device, precision: str) -> Training:
+    """Encoder + head, the fine-tuning strategy, AdamW with per-part learning rates, and linear
+    warm-up then linear decay."""
+    hp, task = p.hparams, p.task
+    determinism_facts = determinism.configure(p.config.deterministic)  # each run sets the mode it asks for
+    head = build_head(p.config.head, task.head_kind, loaded.encoder.hidden_size, len(task.labels),
                       label_names=task.labels, dropout=hp["dropout"])
-    loaded.provenance["head_input"] = head_input(head, sentence_vector(loaded))
     model = TaskModel(loaded.encoder, head, build_features(hp, loaded.encoder))
     apply_strategy(model, hp)  # after the head, so every strategy starts from the same head weights
+    loaded.provenance["head_input"] = head_input(head, sentence_vector(loaded, pooler_trains(model)))
     model = model.to(device)
     if device.type == "cpu":  # one bulk random draw per dropout mask instead of one per element
         use_fast_dropout(model)
     optimizer, lr_groups = build_optimizer(model, hp, device)
     forward = distributed.wrap(model)
-    distributed.seed_process(config.seed)  # same weights everywhere, independent dropout masks
-    forward = torch.compile(forward) if config.compile else forward
-    steps_per_epoch = math.ceil(len(features["train"]) / hp["batch_size"])
+    distributed.seed_process(p.config.seed)  # same weights everywhere, independent dropout masks
+    forward = torch.compile(forward) if p.config.compile else forward
+    steps_per_epoch = math.ceil(len(train) / hp["batch_size"])
     total_steps = steps_per_epoch * hp["epochs"]
     warmup_steps = int(hp["warmup_ratio"] * total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min((step + 1) / max(1, warmup_steps), max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps)))
-    )
-    order = torch.Generator().manual_seed(config.seed)
-    pad_id = tokenizer.pad_token_id
-    processes = f" x {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
-    log(f"{task.name} | {config.model} + {config.head} | seed {config.seed} | {len(features['train'])} train "
-        f"sequences, {hp['epochs']} epochs, lr {hp['lr']:g}, batch {hp['batch_size']}, {device}"
-        f"{' bf16' if autocast is not None else ''}{processes}")
+        optimizer, lambda step: min((step + 1) / max(1, warmup_steps),
+                                    max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))))
+    return Training(model, forward, optimizer, lr_groups, scheduler, torch.Generator().manual_seed(p.config.seed),
+                    steps_per_epoch, warmup_steps, total_steps, device, precision, bf16_autocast(device, precision),
+                    loaded.tokenizer.pad_token_id, max_width=loaded.max_positions,
+                    determinism=determinism_facts)
 
-    # -- continue an interrupted run, or start afresh ----------------------------------------
-    if hp["epochs"] > 1 and config.save_checkpoints:  # checkpoints are written between epochs only
-        ensure_disk_space(p.path.parent, model)
-    checkpoint = Checkpoint(p.path.parent, p.key)
-    fingerprint = run_key({"data": data.provenance, "model": loaded.provenance, "precision": precision})
-    progress = Progress()
+
+def _resume_or_start(p: RunPlan, training: Training, checkpoint: Checkpoint, fingerprint: str, log) -> Progress:
+    """Continue an interrupted run from its last end-of-epoch checkpoint (``--resume``), or start afresh."""
+    config = p.config
+    if p.hparams["epochs"] > 1 and config.save_checkpoints:  # checkpoints are written between epochs only
+        ensure_disk_space(p.path.parent, training.model)
     if checkpoint.exists() and config.resume:
-        progress = checkpoint.restore(model, optimizer, scheduler, order, fingerprint)
-        started -= progress.elapsed_seconds  # total_seconds counts the interrupted process's time too
+        progress = checkpoint.restore(training.model, training.optimizer, training.scheduler, training.order,
+                                      fingerprint)
         log(f"resumed from {checkpoint.path} after epoch {progress.epoch}")
-    elif checkpoint.exists():
+        return progress
+    if checkpoint.exists():
         log(f"note: ignoring the checkpoint of an interrupted run at {checkpoint.path} (it will be "
             "overwritten); pass --resume to continue from it")
     elif config.resume:
         log(f"note: no checkpoint of this run at {checkpoint.path}; starting from epoch 1")
+    return Progress()
 
-    # -- train, select on dev ----------------------------------------------------------------
-    failure = None
-    train_lengths, train_terms = features["train"].lengths(), task.kind_rules.loss_terms(features["train"])
-    monitor = (display or Display("quiet")).watch_run(p.path.stem, optimizer, train_lengths, steps_per_epoch,
-                                                      hp["epochs"], progress.epoch + 1, progress.curve)
-    metrics, predictions = {"dev": {}, "test": {}}, {"dev": [], "test": []}
-    crash, stage = None, "before epoch 1"
+
+@dataclass
+class Outcome:
+    """How the training ended: scores and predictions (empty for a failed run), why it failed, and
+    a crash's traceback."""
+
+    metrics: dict = field(default_factory=lambda: {"dev": {}, "test": {}})
+    predictions: dict = field(default_factory=lambda: {"dev": [], "test": []})
+    failure: str | None = None
+    crash: str | None = None
+
+
+def _train_and_score(p: RunPlan, training: Training, data: TaskData, features: dict[str, Features],
+                     progress: Progress, monitor, checkpoint: Checkpoint, fingerprint: str, started: float,
+                     log) -> Outcome:
+    """Each epoch: train, score dev, keep the best-dev weights (early stop after ``patience`` epochs
+    without improvement), checkpoint; then score dev and test once with the best-dev weights. An
+    exception once training has started is a failed run, written with its reason."""
+    hp, task, outcome = p.hparams, p.task, Outcome()
+    stage = "before epoch 1"
     try:
         for epoch in range(progress.epoch + 1, hp["epochs"] + 1):
             stage = f"in epoch {epoch} of {hp['epochs']}"
-            model.train()
             epoch_start = time.perf_counter()
-            loss_sum = torch.zeros((), device=device)
-            batches = training_batches(train_lengths, hp["batch_size"], order)  # the same on every process
-            monitor.start_epoch(epoch, len(batches))
-            for step, global_batch in enumerate(batches, start=1):
-                indices, weight = distributed.shard(global_batch, train_terms)
-                batch = _to_device(collate(features["train"], indices, pad_id, task.kind_rules), device)
-                with autocast or nullcontext():
-                    loss = forward(**batch).loss * weight
-                loss.backward()
-                grad_norm = nn.utils.clip_grad_norm_(model.parameters(), hp["grad_clip"])
-                optimizer.step()
-                monitor.step(global_batch, loss.detach(), grad_norm)
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                loss_sum += loss.detach()
-                if sync_step(step, len(batches)):  # one host sync per SYNC_EVERY steps, not per step
-                    epoch_loss = distributed.average(loss_sum)  # every process must take the same decision
-                    monitor.synced(step, epoch_loss)
-                    if not torch.isfinite(epoch_loss):
-                        failure = f"training loss became {epoch_loss.item()} in epoch {epoch} by step {step}"
-                        break
-            progress.tokens_seen += sum(train_lengths)
-            progress.examples_seen += len(train_lengths)
-            progress.train_seconds += time.perf_counter() - epoch_start
-            if failure:
+            epoch_loss, outcome.failure = _train_epoch(p, training, features["train"], epoch, progress, monitor)
+            if outcome.failure:
                 break
-            eval_start = time.perf_counter()
-            with monitor.evaluating("dev", len(features["dev"])) as advance:
-                dev_metrics, _ = evaluate(forward, task, data.splits["dev"], features["dev"], hp, pad_id,
-                                          device, autocast, advance)
-            progress.eval_seconds += time.perf_counter() - eval_start
+            dev_metrics, _ = _evaluate_split(training, task, data, features, "dev", hp, progress, monitor)
             score = dev_metrics[task.main_metric]
-            progress.history.append({"epoch": epoch, "train_loss": epoch_loss.item() / len(batches),
-                                     "dev": _brief(dev_metrics),
+            progress.history.append({"epoch": epoch, "train_loss": epoch_loss, "dev": _brief(dev_metrics),
                                      "seconds": round(time.perf_counter() - epoch_start, 2)})
-            log(f"epoch {epoch}: train loss {progress.history[-1]['train_loss']:.4f}  "
-                f"dev {task.main_metric} {score:.4f}")
+            log(f"epoch {epoch}: train loss {epoch_loss:.4f}  dev {task.main_metric} {score:.4f}")
             improved = score > progress.best
             stopping = not improved and hp["patience"] is not None and epoch - progress.best_epoch >= hp["patience"]
-            failure = _abandoned(config, task.main_metric, epoch, max(score, progress.best), stopping)
-            if failure:
+            outcome.failure = _abandoned(p.config, task.main_metric, epoch, max(score, progress.best), stopping)
+            if outcome.failure:
                 break
             if improved:
-                progress.best, progress.best_epoch, progress.best_state = score, epoch, model_weights(model)
+                progress.best, progress.best_epoch, progress.best_state = score, epoch, model_weights(training.model)
             elif stopping:
                 log(f"early stop: no dev improvement for {hp['patience']} epochs")
                 break
             progress.epoch = epoch
-            if epoch < hp["epochs"] and config.save_checkpoints:  # after the last epoch the result file takes over
+            if epoch < hp["epochs"] and p.config.save_checkpoints:  # after the last epoch the result file takes over
                 progress.elapsed_seconds = time.perf_counter() - started
-                checkpoint.save(progress, model, optimizer, scheduler, order, fingerprint)
-
-        # -- test once, with the best-dev weights ------------------------------------------------
-        if not failure:
-            load_weights(model, progress.best_state)
-            eval_start = time.perf_counter()
+                checkpoint.save(progress, training.model, training.optimizer, training.scheduler, training.order,
+                                fingerprint)
+        if not outcome.failure:  # test once, with the best-dev weights
+            load_weights(training.model, progress.best_state)
             for split in ("dev", "test"):
                 stage = f"while scoring {split} with the weights of epoch {progress.best_epoch}"
-                with monitor.evaluating(split, len(features[split])) as advance:
-                    metrics[split], predictions[split] = evaluate(forward, task, data.splits[split], features[split],
-                                                                  hp, pad_id, device, autocast, advance)
-            progress.eval_seconds += time.perf_counter() - eval_start
+                outcome.metrics[split], outcome.predictions[split] = _evaluate_split(
+                    training, task, data, features, split, hp, progress, monitor)
     except Exception as err:  # out of memory, a bug: the seed was started, so it is written as failed
-        crash = traceback.format_exc()
+        outcome = Outcome(crash=traceback.format_exc())
         message = first_line(err) or "(no message)"  # short: it is a table cell on the leaderboard
         message = message if len(message) <= MAX_REASON else message[:MAX_REASON - 1] + "…"
-        failure = f"{CRASHED_PREFIX} {stage}: {type(err).__name__}: {message}"
-        metrics, predictions = {"dev": {}, "test": {}}, {"dev": [], "test": []}
-    if crash:  # on stderr on every process, whatever the display shows
-        print(crash, file=sys.stderr, end="", flush=True)
-    if failure:
-        log(f"failed: {failure}")
-    curve = monitor.finish()
+        outcome.failure = f"{CRASHED_PREFIX} {stage}: {type(err).__name__}: {message}"
+        print(outcome.crash, file=sys.stderr, end="", flush=True)  # on every process, whatever the display shows
+    if outcome.failure:
+        log(f"failed: {outcome.failure}")
+    return outcome
 
+
+def _train_epoch(p: RunPlan, training: Training, train: Features, epoch: int, progress: Progress,
+                 monitor) -> tuple[float, str | None]:
+    """One pass over the length-grouped train batches: ``(mean loss, failure or None)``. The loss
+    is synced every ``SYNC_EVERY`` steps only, and a NaN/inf loss fails the run."""
+    hp, kind, device = p.hparams, p.task.kind_rules, training.device
+    lengths, terms = train.lengths(), kind.loss_terms(train)
+    started = time.perf_counter()
+    training.model.train()
+    loss_sum, failure = torch.zeros((), device=device), None
+    batches = training_batches(lengths, hp["batch_size"], training.order)  # the same on every process
+    monitor.start_epoch(epoch, len(batches))
+    for step, global_batch in enumerate(batches, start=1):
+        indices, weight = distributed.shard(global_batch, terms)
+        batch = _to_device(collate(train, indices, training.pad_id, kind, training.max_width), device)
+        with training.autocast or nullcontext():
+            loss = training.forward(**batch).loss * weight
+        loss.backward()
+        grad_norm = nn.utils.clip_grad_norm_(training.model.parameters(), hp["grad_clip"])
+        training.optimizer.step()
+        monitor.step(global_batch, loss.detach(), grad_norm)
+        training.scheduler.step()
+        training.optimizer.zero_grad(set_to_none=True)
+        loss_sum += loss.detach()
+        if sync_step(step, len(batches)):  # one host sync per SYNC_EVERY steps, not per step
+            epoch_loss = distributed.average(loss_sum)  # every process must take the same decision
+            monitor.synced(step, epoch_loss)
+            if not torch.isfinite(epoch_loss):
+                failure = f"training loss became {epoch_loss.item()} in epoch {epoch} by step {step}"
+                break
+    progress.tokens_seen += sum(lengths)
+    progress.examples_seen += len(lengths)
+    progress.train_seconds += time.perf_counter() - started
+    return epoch_loss.item() / len(batches), failure
+
+
+def _evaluate_split(training: Training, task, data: TaskData, features: dict[str, Features], split: str, hp: dict,
+                    progress: Progress, monitor) -> tuple[dict, list]:
+    started = time.perf_counter()
+    with monitor.evaluating(split, len(features[split])) as advance:
+        scored = evaluate(training.forward, task, data.splits[split], features[split], hp, training.pad_id,
+                          training.device, training.autocast, advance, training.max_width)
+    progress.eval_seconds += time.perf_counter() - started
+    return scored
+
+
+def _result(p: RunPlan, loaded, training: Training, data: TaskData, outcome: Outcome, progress: Progress, curve,
+            started: float) -> dict:
+    """The result document (``cnbench.results``) of a finished or failed run."""
+    device = training.device
     environment = environment_info(device)
     environment["hardware"]["world_size"] = distributed.world_size()
     environment["dropout_masks"] = "cnbench bulk draw" if device.type == "cpu" else "torch"
+    environment["precision_reason"] = choose(device, p.config.precision).reason
+    environment["determinism"] = training.determinism
+    environment["repeatability"] = determinism.repeatability(device, p.config.deterministic)
     timing = {
         "train_seconds": round(progress.train_seconds, 2),
         "eval_seconds": round(progress.eval_seconds, 2),
@@ -385,21 +514,15 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
         "peak_memory_mb": peak_memory_mb(device),
         "resumed_after_epochs": progress.resumed_after,
     }
-    hparams = {**hp, "lr_groups": lr_groups, "warmup_steps": warmup_steps, "total_steps": total_steps,
-               "precision": precision}
-    result = result_document(
-        key=p.key, failure=failure, command=reproduce_command(config), task=task, model=loaded, head=config.head,
-        tuning=tuning_report(model, hp, config.head, task.head_kind), seed=config.seed, hparams=hparams,
-        protocol=p.protocol, data=data, metrics=metrics, best_epoch=progress.best_epoch, history=progress.history, curve=curve,
-        predictions=predictions,
+    hparams = {**p.hparams, "lr_groups": training.lr_groups, "warmup_steps": training.warmup_steps,
+               "total_steps": training.total_steps, "precision": training.precision}
+    return result_document(
+        key=p.key, failure=outcome.failure, command=reproduce_command(p.config), task=p.task, model=loaded,
+        head=p.config.head, tuning=tuning_report(training.model, p.hparams, p.config.head, p.task.kind_rules),
+        seed=p.config.seed, hparams=hparams, protocol=p.protocol, data=data, metrics=outcome.metrics,
+        best_epoch=progress.best_epoch, history=progress.history, curve=curve, predictions=outcome.predictions,
         environment=environment, timing=timing,
     )
-    if distributed.is_main():
-        write_json_atomic(p.path, result)
-        if crash is None:  # a crashed run keeps its last checkpoint: --resume goes on from there
-            checkpoint.discard()
-    result["_path"] = str(p.path)
-    return result
 
 
 class TaskModel(nn.Module):
@@ -418,7 +541,8 @@ class TaskModel(nn.Module):
 
 
 @torch.no_grad()
-def evaluate(model, task, examples, features, hp, pad_id, device, autocast, advance) -> tuple[dict, list]:
+def evaluate(model, task, examples, features, hp, pad_id, device, autocast, advance,
+             max_width: int | None = None) -> tuple[dict, list]:
     """Score one split; returns (metrics, predictions per example in split order, as the result
     file stores them). Under several processes each scores its share of the sequences and all get
     every prediction. ``advance(n)`` is called as about ``n`` more sequences (over all processes)
@@ -429,7 +553,7 @@ def evaluate(model, task, examples, features, hp, pad_id, device, autocast, adva
     rows = {}
     for batch_positions in evaluation_batches([lengths[i] for i in own], hp["batch_size"]):
         indices = [own[position] for position in batch_positions]
-        batch = _to_device(collate(features, indices, pad_id, kind), device)
+        batch = _to_device(collate(features, indices, pad_id, kind, max_width), device)
         with autocast or nullcontext():
             outputs = kind.outputs(model(**batch).predictions, [lengths[i] for i in indices])
         rows.update(zip(indices, outputs))
@@ -446,6 +570,7 @@ def build_optimizer(model: TaskModel, hp: dict, device) -> tuple[torch.optim.Opt
     and scalar mix, and CRF transitions. No weight decay on biases, norms, CRF scores and mix
     weights. Returns the optimiser and ``{group name: lr}`` for the result file."""
     layers = num_layers(model.encoder)
+    depths = parameter_depths(model.encoder, prefix="encoder")  # by the model's structure, not names
     groups: dict[tuple[str, bool], list] = {}
     rates: dict[str, float] = {}
     for name, parameter in model.named_parameters():
@@ -456,7 +581,7 @@ def build_optimizer(model: TaskModel, hp: dict, device) -> tuple[torch.optim.Opt
         elif name.startswith(("head.", "features.")):
             group, lr = "head", hp["head_lr"]
         else:
-            depth = layer_depth(name, layers)
+            depth = depths[name]
             group = "encoder" if hp["llrd"] == 1.0 else f"encoder.depth{depth}"
             lr = hp["lr"] * hp["llrd"] ** (layers + 1 - depth)
         decay = parameter.ndim >= 2 and group != "crf"
@@ -518,9 +643,11 @@ def read_splits(task, config: RunConfig, only: tuple[str, ...] | None = None) ->
                           only=only)
 
 
-def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, str | None], tokenizer,
-              hp: dict, word_boundaries: bool) -> dict[str, Features]:
+def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, str | None], tokenizer, hp: dict,
+              word_boundaries: bool) -> dict[str, Features]:
     """Features of every split, from the on-disk cache when this exact input was seen before."""
+    kind = task.kind_rules
+
     def build(split: str) -> Features:
         examples = data.splits.get(split)
         if examples is None:  # train, left to this machine's first process, which cached no entry
@@ -529,35 +656,22 @@ def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, s
             examples = kind.training_examples(examples)
         return kind.encode(task, examples, tokenizer, hp, word_boundaries)
 
-    kind = task.kind_rules
     # Features hold label ids: another label order is another entry; so is another kind setting.
     parts = {"tokenizer": tokenizer_fingerprint(tokenizer), "max_len": hp["max_len"], "word_boundaries": word_boundaries,
              "labels": list(task.labels), **{name: hp[name] for name in kind.hparams}}
-    features = {split: cached_features(f"{task.name}-{split}", parts, fingerprint, lambda split=split: build(split))
-                for split, fingerprint in fingerprints.items()}
-    return features
+    return {split: cached_features(f"{task.name}-{split}", parts, fingerprint, lambda split=split: build(split))
+            for split, fingerprint in fingerprints.items()}
 
 
-def resolve_precision(device, requested: str) -> str:
-    """What ``--precision`` means on ``device``: bf16 where the hardware runs it natively
-    (AVX512-BF16/AMX CPUs, Ampere+ GPUs) and ``auto`` or ``bf16`` was asked for, else fp32.
-    ``bf16`` on hardware without it raises ``CnbenchError``."""
-    if requested == "fp32":
-        return "fp32"
-    if device.type == "cuda":
-        supported = torch.cuda.is_bf16_supported()
-    else:
-        supported = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    if requested == "bf16" and not supported:
-        raise CnbenchError(f"--precision bf16: this {device.type} has no native bf16 support")
-    return "bf16" if supported else "fp32"
-
-
-def bf16_autocast(device, requested: str):
-    """The bf16 autocast context ``requested`` resolves to on ``device``, or None for fp32."""
-    if resolve_precision(device, requested) == "fp32":
-        return None
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+def _note_encoding(task, data: TaskData, features: dict[str, Features], tokenizer, hp: dict, train_facts: dict,
+                   log) -> None:
+    """Say and record what encoding cut or left out; then let train's examples go (only dev and
+    test are scored against examples)."""
+    for split, examples in data.splits.items():
+        for note in task.kind_rules.feature_notes(split, examples, features[split], tokenizer, hp):
+            data.notes.append(note)
+            log(f"note: {note}")
+    data.hold_facts_only("train", train_facts)
 
 
 def read_result(path: Path) -> dict | None:
@@ -628,7 +742,7 @@ def reproduce_command(config: RunConfig) -> str:
     words = ["cnbench", "run"]
     for spec in fields(RunConfig):
         value = getattr(config, spec.name)
-        if value == spec.default or spec.name in ("output_dir", "resume", "save_checkpoints"):
+        if value == spec.default or spec.name in ("output_dir", "resume", "save_checkpoints", "submission"):
             continue
         flag = "--" + spec.name.replace("_", "-")
         words += [flag] if value is True else [flag, str(value)]

@@ -3,15 +3,25 @@
 Strategies, ``--tuning``:
 
 - ``full`` (default): every parameter trains.
-- ``frozen``: the encoder is frozen (pooler included); only the head trains, plus the scalar mix
-  with ``--features scalar-mix``. Dropout inside the frozen encoder stays active in training.
-- ``top-K`` (e.g. ``top-2``): the top K transformer layers, the pooler and the head train; the
-  embeddings and the lower layers are frozen. K runs from 1 to the number of layers.
+- ``frozen``: the encoder is frozen (a pretrained pooler included); only the head trains, plus the
+  scalar mix with ``--features scalar-mix``. Dropout inside the frozen encoder stays active in
+  training.
+- ``top-K`` (e.g. ``top-2``): the top K transformer layers, everything above them (pooler, a final
+  LayerNorm) and the head train; everything below layer 0 (embeddings, and an embedding
+  projection: ELECTRA's ``embeddings_project``, ALBERT's ``embedding_hidden_mapping_in``) and the
+  lower layers are frozen. K runs from 1 to the number of layers. Refused for ALBERT, whose one
+  layer serves every depth (so is ``--llrd``).
 - ``adapter``: a bottleneck adapter (Houlsby et al. 2019; one per layer, after the feed-forward
   block, as in the Pfeiffer et al. 2021 configuration) ``h + up(gelu(down(h)))`` with
   ``down: H -> --adapter-size`` and ``up`` initialised to zero, applied to the feed-forward output
-  projection before dropout, residual and LayerNorm. Adapters and head train; the encoder
+  projection before dropout, residual and LayerNorm (BERT-like: ``output.dense``; ALBERT:
+  ``ffn_output``, one adapter in its shared layer). Adapters and head train; the encoder
   (LayerNorms included) is frozen. ``2 H m + m + H`` parameters per layer for size ``m``.
+
+Layers, what lies below them and each layer's feed-forward output are read from the model's
+structure (``cnbench.models.structure``), never from parameter names. Under every strategy, a
+pooler the checkpoint did not hold (initialised randomly, e.g. MiniRBT's) trains when the head
+reads it: frozen, it would hand the head a fixed random projection of [CLS].
 - ``lora``: low-rank updates ``W + (alpha / r) B A`` of the linear layers named by
   ``--lora-targets`` (module-name suffixes as peft matches them: ``query``, ``key``, ``value``,
   ``attention.output.dense``, ``intermediate.dense``; default ``query,value`` as in Hu et al.
@@ -102,11 +112,13 @@ def strategy_hparams(tuning: str | None, options: dict) -> dict:
     return entries
 
 
-def default_features(head: str, kind: str) -> str:
-    return "pooler" if head == "linear" and kind == "classification" else "last"
+def default_features(head: str, kind) -> str:
+    """What ``head`` reads on a task of ``kind`` (a ``cnbench.kinds.Kind``) by default: the pooler
+    for the heads the kind names in ``pooled_heads``, else the last layer."""
+    return "pooler" if head in kind.pooled_heads else "last"
 
 
-def feature_hparams(features: str | None, head: str, kind: str) -> dict:
+def feature_hparams(features: str | None, head: str, kind) -> dict:
     """``{"features": ...}`` when ``features`` differs from the head's default, else ``{}``."""
     if features is None:
         return {}
@@ -114,7 +126,7 @@ def feature_hparams(features: str | None, head: str, kind: str) -> dict:
         raise CnbenchError(f"--features {features!r}: expected one of {', '.join(FEATURES)}")
     if features == "pooler" and default_features(head, kind) != "pooler":
         raise CnbenchError(f"--features pooler: the pooler gives one vector per sequence, read only by the linear "
-                           f"classification head, not by {head} on a {kind} task")
+                           f"classification head, not by {head} on a {kind.name} task")
     return {} if features == default_features(head, kind) else {"features": features}
 
 
@@ -146,16 +158,34 @@ class LayerFeatures(nn.Module):
         return self.mix(layers), None
 
 
-def build_features(hp: dict, encoder: nn.Module) -> LayerFeatures | None:
-    """The feature module for ``hp["features"]``, or ``None`` for the head's default."""
+class MeanPooling(nn.Module):
+    """Calls an encoder without context (``char-embed``) and hands a sentence-level head the mean of
+    its states over the real tokens as the sentence vector: its first state is the [CLS] embedding,
+    the same for every input, and a head reading it would predict a constant."""
+
+    def forward(self, encoder, input_ids, attention_mask, token_type_ids, boundary_ids=None):
+        hidden = encoder(input_ids, attention_mask, token_type_ids, boundary_ids=boundary_ids)[0]
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return hidden, (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+
+def build_features(hp: dict, encoder: nn.Module) -> nn.Module | None:
+    """The feature module for ``hp["features"]``, or ``None`` for the head's default; an encoder
+    that is not a transformer (``char-embed``) gets ``MeanPooling`` by default."""
     from cnbench.models.encoders import TransformerEncoder
 
     features = hp.get("features")
+    contextual = isinstance(encoder, TransformerEncoder)
     if features is None:
-        return None
-    if features == "scalar-mix" and not isinstance(encoder, TransformerEncoder):
+        return None if contextual else MeanPooling()
+    if features == "scalar-mix" and not contextual:
         raise CnbenchError("--features scalar-mix needs a transformer encoder (this one has a single layer)")
-    return LayerFeatures(features, num_layers(encoder))
+    if features == "last" and not contextual:  # only the linear classifier has another default
+        raise CnbenchError("--features last: this encoder has no context, so the [CLS] state a sentence head "
+                           "would read is the same for every input; leave --features out (it reads the mean "
+                           "over the real tokens)")
+    config = getattr(getattr(encoder, "model", None), "config", None)  # one hidden state per layer run
+    return LayerFeatures(features, getattr(config, "num_hidden_layers", 0))
 
 
 class Bottleneck(nn.Module):
@@ -184,20 +214,46 @@ class Adapted(nn.Module):
         return self.adapter(self.base(x))
 
 
-_FEED_FORWARD_OUTPUT = re.compile(r"(.*\.)?layer\.\d+\.output\.dense")  # BERT and NEZHA naming
+def encoder_structure(encoder: nn.Module):
+    """The ``cnbench.models.structure.Structure`` of a ``TransformerEncoder``'s model; None for
+    other encoders (char-embed) and for models whose layers cnbench cannot find."""
+    from cnbench.models.structure import structure_of
+
+    model = getattr(encoder, "model", None)
+    return structure_of(model) if model is not None else None
 
 
 def apply_strategy(model: nn.Module, hp: dict) -> None:
     """Freeze and extend ``model`` (a ``TaskModel``) in place for ``hp["tuning"]``. Everything
-    outside ``model.encoder`` (head, scalar mix) keeps training under every strategy."""
+    outside ``model.encoder`` (head, scalar mix) keeps training under every strategy, and so does a
+    pooler the checkpoint did not hold (``TransformerEncoder.fresh_pooler``) when the head reads it:
+    frozen at its random initialisation it would hand the head a fixed random projection.
+
+    Layers, embeddings and feed-forward outputs come from the model's structure
+    (``cnbench.models.structure``), so a strategy means the same in every family. Refused with one
+    line: any strategy but ``full`` and ``frozen`` on an encoder without layers; ``top-K`` and
+    ``--llrd`` on a model whose layers share weights (ALBERT: one layer serves every depth, so no
+    top K layers can be told apart from the rest)."""
     kind = strategy_kind(hp.get("tuning"))
     encoder = model.encoder
+    structure = encoder_structure(encoder)
+    shared = structure is not None and structure.shared
+    if shared and hp.get("llrd", 1.0) != 1.0:
+        raise CnbenchError(f"--llrd {hp['llrd']:g}: {_family(encoder)} shares one layer's weights across all "
+                           f"{len(structure.layers)} depths, so depths cannot get their own learning rates")
     if kind == "full":
         return
     if kind != "frozen" and num_layers(encoder) == 0:
         raise CnbenchError(f"--tuning {hp['tuning']} needs a transformer encoder; this one has no layers")
+    if kind != "frozen" and structure is None:
+        raise CnbenchError(f"--tuning {hp['tuning']}: cnbench does not know where the layers of model type "
+                           f"{_family(encoder)!r} are (cnbench.models.structure.FAMILIES)")
+    if kind == "top-K" and shared:
+        raise CnbenchError(f"--tuning {hp['tuning']}: {_family(encoder)} shares one layer's weights across all "
+                           f"{len(structure.layers)} depths, so there are no top layers to train apart; "
+                           "use full, frozen, adapter or lora")
     if kind == "adapter":
-        _add_adapters(encoder, hp["adapter_size"])
+        _add_adapters(structure, hp["adapter_size"])
     elif kind == "lora":
         _add_lora(encoder, hp)
     layers = num_layers(encoder)
@@ -205,21 +261,45 @@ def apply_strategy(model: nn.Module, hp: dict) -> None:
         top = int(_TOP.fullmatch(hp["tuning"]).group(1))
         if top > layers:
             raise CnbenchError(f"--tuning {hp['tuning']}: this encoder has only {layers} layers")
+        depths = parameter_depths(encoder, prefix="encoder")
     marker = {"adapter": ".adapter.", "lora": ".lora_"}.get(kind)
     for name, parameter in encoder.named_parameters(prefix="encoder"):
         if kind == "top-K":
-            parameter.requires_grad = layer_depth(name, layers) > layers - top
+            parameter.requires_grad = depths[name] > layers - top
         else:
             parameter.requires_grad = marker is not None and marker in name
+    pooler = getattr(getattr(encoder, "model", None), "pooler", None)
+    if getattr(encoder, "fresh_pooler", False) and pooler is not None and reads_sentence_vector(model):
+        pooler.requires_grad_(True)
 
 
-def _add_adapters(encoder: nn.Module, size: int) -> None:
-    targets = [name for name, module in encoder.named_modules()
-               if _FEED_FORWARD_OUTPUT.fullmatch(name) and isinstance(module, nn.Linear)]
-    for name in targets:
-        parent_name, _, child = name.rpartition(".")
-        parent = encoder.get_submodule(parent_name)
-        setattr(parent, child, Adapted(getattr(parent, child), size))
+def reads_sentence_vector(model: nn.Module) -> bool:
+    """Whether the head of ``model`` (a ``TaskModel``) reads the encoder's pooled output."""
+    from cnbench.heads import SENTENCE_VECTOR
+
+    return getattr(model.head, "reads", None) == SENTENCE_VECTOR and getattr(model, "features", None) is None
+
+
+def pooler_trains(model: nn.Module) -> bool:
+    """Whether every parameter of the encoder's pooler trains (True where there is none)."""
+    pooler = getattr(getattr(model.encoder, "model", None), "pooler", None)
+    return pooler is None or all(parameter.requires_grad for parameter in pooler.parameters())
+
+
+def _family(encoder: nn.Module) -> str:
+    return getattr(getattr(getattr(encoder, "model", None), "config", None), "model_type", None) or "this encoder"
+
+
+def _add_adapters(structure, size: int) -> None:
+    """One bottleneck after each distinct layer's feed-forward output projection (a layer shared by
+    several depths, as ALBERT's, gets one adapter, shared as the weights it adapts are)."""
+    for layer in structure.distinct_layers():
+        parent, attribute = structure.feed_forward_output(layer)
+        base = getattr(parent, attribute)
+        if not isinstance(base, nn.Linear):
+            raise CnbenchError(f"--tuning adapter: the feed-forward output of {type(layer).__name__} is a "
+                               f"{type(base).__name__}, not a linear layer")
+        setattr(parent, attribute, Adapted(base, size))
 
 
 def _add_lora(encoder: nn.Module, hp: dict) -> None:
@@ -234,13 +314,40 @@ def _add_lora(encoder: nn.Module, hp: dict) -> None:
 
 
 def num_layers(encoder: nn.Module) -> int:
-    """Transformer layers of a ``TransformerEncoder``; 0 for other encoders."""
+    """Transformer layers (depths) of a ``TransformerEncoder``; 0 for other encoders."""
+    structure = encoder_structure(encoder)
+    if structure is not None:
+        return len(structure.layers)
     config = getattr(getattr(encoder, "model", None), "config", None)
     return getattr(config, "num_hidden_layers", 0)
 
 
+def parameter_depths(encoder: nn.Module, prefix: str = "") -> dict[str, int]:
+    """Each encoder parameter's depth, by the module that holds it: 0 below the first layer
+    (embeddings, an embedding projection), ``i + 1`` in layer ``i`` (adapters and LoRA matrices
+    included, as they sit inside it), ``layers + 1`` above the top layer (pooler, a final
+    LayerNorm). A layer shared by several depths counts at its highest. Names carry ``prefix``
+    (``"encoder"`` for a ``TaskModel``'s). Encoders without a known structure (``char-embed``): by
+    BERT-style names (``layer_depth``)."""
+    dot = f"{prefix}." if prefix else ""
+    structure = encoder_structure(encoder)
+    if structure is None:
+        layers = num_layers(encoder)
+        return {f"{dot}{name}": layer_depth(f"{dot}{name}", layers) for name, _ in encoder.named_parameters()}
+    depth_of: dict[int, int] = {}
+    for module in structure.below:
+        for parameter in module.parameters():
+            depth_of[id(parameter)] = 0
+    for depth, layer in enumerate(structure.layers, start=1):
+        for parameter in layer.parameters():
+            depth_of[id(parameter)] = depth
+    above = len(structure.layers) + 1
+    return {f"{dot}{name}": depth_of.get(id(parameter), above) for name, parameter in encoder.named_parameters()}
+
+
 def layer_depth(name: str, layers: int) -> int:
-    """0 for embeddings, i + 1 for transformer layer i, ``layers + 1`` for anything above (pooler)."""
+    """Depth by BERT-style names, for encoders whose structure is unknown (``parameter_depths``
+    reads the structure wherever it is known)."""
     if ".embeddings." in name:
         return 0
     marker = ".layer."
@@ -249,7 +356,7 @@ def layer_depth(name: str, layers: int) -> int:
     return layers + 1
 
 
-def tuning_report(model: nn.Module, hp: dict, head: str, kind: str) -> dict:
+def tuning_report(model: nn.Module, hp: dict, head: str, kind) -> dict:
     """The result file's ``tuning`` section: strategy, features, parameter counts, and the trained
     scalar-mix weights (softmaxed, embeddings first) and scale."""
     parameters = list(model.parameters())

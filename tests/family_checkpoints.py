@@ -19,8 +19,10 @@ SIZE = dict(num_hidden_layers=2, hidden_size=32, num_attention_heads=2, intermed
 FAMILIES = ("bert", "roberta", "albert", "electra", "ernie", "megatron-bert", "xlm-roberta", "nezha")
 
 
-def build(family: str, folder: Path, shared: Path) -> Path:
-    """Save a randomly initialised ``family`` base model and its tokenizer files into ``folder``."""
+def build(family: str, folder: Path, shared: Path, dtype: str | None = None, **config_options) -> Path:
+    """Save a randomly initialised ``family`` base model and its tokenizer files into ``folder``;
+    ``dtype`` (``"bfloat16"``, ``"float16"``) saves the weights in that dtype, as many Hub
+    checkpoints are stored; ``config_options`` override the family's config."""
     import torch
 
     import cnbench  # noqa: F401  (registers NEZHA with the Auto classes)
@@ -46,11 +48,13 @@ def build(family: str, folder: Path, shared: Path) -> Path:
     else:
         (folder / "vocab.txt").write_bytes(vocab)
         extra = options[family]
-    config = AutoConfig.for_model(family, vocab_size=size, **SIZE, **extra)
+    config = AutoConfig.for_model(family, vocab_size=size, **{**SIZE, **extra, **config_options})
     torch.manual_seed(0)
     model = AutoModel.from_config(config)
     if family == "roberta":
         model.pooler = None  # a checkpoint without pooler weights, as RoBERTa MLM releases are
+    if dtype is not None:
+        model.to(getattr(torch, dtype))
     model.save_pretrained(folder)
     return folder
 

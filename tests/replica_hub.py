@@ -15,11 +15,18 @@ Facts the cards do not show are marked UNVERIFIED where they are laid out:
   is laid out: the same 269 kB size);
 - whether hfl checkpoints name LayerNorm parameters ``gamma/beta`` or ``weight/bias``: both are
   laid out, on different repositories, and both must load;
-- the weight names inside ``bert-base-chinese``'s ``model.safetensors`` (current names are laid
-  out) and inside ``sijunhe/nezha-cn-base`` (the names cnbench's NEZHA classes save);
+- the weight names inside ``bert-base-chinese``'s ``model.safetensors``: inferred, laid out as its
+  ``pytorch_model.bin`` holds them (``bert.`` prefix, ``LayerNorm.gamma/beta``), since the
+  safetensors file (PR #6) has the ``.bin``'s size, i.e. is a conversion of the same tensors;
+  and inside ``sijunhe/nezha-cn-base`` (the names cnbench's NEZHA classes save);
 - C-MTEB/LCQMC's ``score`` type: ``lcqmc_score_dtype`` chooses int64 or float64;
+- C-MTEB/LCQMC's card: inferred to be a ``push_to_hub`` card (``dataset_info`` with the features
+  and ``configs`` with ``data/<split>-*``), as its sibling C-MTEB cards are and as its 729-byte
+  size fits; see ``lcqmc``;
+- the ELECTRA-base discriminator's config.json (559 B, text not seen): see ``ELECTRA_BASE_CONFIG``;
+- the ``bert.embeddings.position_ids`` buffer in ``hfl/minirbt-h256``'s weights: inferred from its
+  ``transformers_version`` 4.22.2, whose BERT saved that buffer (newer versions no longer do);
 - the encoder families' repositories (ALBERT, ELECTRA, ERNIE, MiniRBT): see ``family_models``;
-- the README text of C-MTEB/LCQMC (a card without data configuration is laid out);
 - the exact config.json texts of hfl/chinese-roberta-wwm-ext and hfl/chinese-macbert-base (their
   keys are reconstructed: bert-base-chinese's plus the extra keys laid out in ``all_models``);
 - whether ``sijunhe/nezha-cn-base`` and ``voidful/albert_chinese_base`` store a pooler: their
@@ -90,10 +97,15 @@ ELECTRA_SMALL_CONFIG = {
     "summary_activation": "gelu", "summary_last_dropout": 0.1, "summary_type": "first", "summary_use_proj": True,
     "type_vocab_size": 2, "vocab_size": 21128,
 }
-# UNVERIFIED: the base discriminator's config.json (559 B) was not seen; the small one's key set
-# with the ELECTRA-base shape (embedding_size equal to hidden_size) is laid out.
-ELECTRA_BASE_CONFIG = {**ELECTRA_SMALL_CONFIG, "embedding_size": 768, "hidden_size": 768, "intermediate_size": 3072,
-                       "num_attention_heads": 12}
+# UNVERIFIED: the base discriminator's config.json (559 B) was not seen. The small one's key set
+# with base values makes 628 B, so the real file holds other keys. Laid out: the one subset of the
+# small one's keys that keeps every key the model needs (embedding_size 768 included: without it
+# ElectraConfig's default 128 would not fit the weights) and makes 559 B in the card's format
+# (indent 2, keys sorted, trailing newline): without ``_num_labels``, ``pad_token_id`` (the
+# default 0 stays in force) and ``summary_use_proj``. Inferred from the size only.
+ELECTRA_BASE_CONFIG = {key: value for key, value in {
+    **ELECTRA_SMALL_CONFIG, "embedding_size": 768, "hidden_size": 768, "intermediate_size": 3072,
+    "num_attention_heads": 12}.items() if key not in ("_num_labels", "pad_token_id", "summary_use_proj")}
 ERNIE_3_BASE_CONFIG = {  # verbatim; no pad_token_id
     "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 768,
     "initializer_range": 0.02, "max_position_embeddings": 2048, "num_attention_heads": 12, "num_hidden_layers": 12,
@@ -135,6 +147,13 @@ MRC_FEATURES = [
     {"name": "id", "dtype": "string"}, {"name": "context", "dtype": "string"}, {"name": "question", "dtype": "string"},
     {"name": "answers", "sequence": [{"name": "text", "dtype": "string"}, {"name": "answer_start", "dtype": "int32"}]},
 ]
+# clue/clue's ClassLabel names (mrc-clue-facts §3.2): TNEWS' names are its category codes, so an
+# index is not a code; the NLI order is the Hub's, not CLUE's baselines'.
+CLUE_BINARY = ("0", "1")
+TNEWS_CODES = ("100", "101", "102", "103", "104", "106", "107", "108", "109", "110", "112", "113", "114", "115", "116")
+CLUE_NLI = ("neutral", "entailment", "contradiction")
+CLUE_CONFIGS = ("drcd", "afqmc", "tnews", "iflytek", "cmnli", "ocnli", "cluewsc2020", "csl")
+
 # The paragraphs whose questions the replicas hold, by the files' paragraph ids. Train takes other
 # dev paragraphs than validation, since a train set that holds the evaluation data is refused.
 CMRC_PARAGRAPHS = {
@@ -217,10 +236,10 @@ class ReplicaHub:
 
     def bert_base_chinese(self) -> Path:
         config = {**BERT_BASE_CHINESE_CONFIG, **TINY}
-        state = self.bert_weights()  # UNVERIFIED names inside model.safetensors
+        state = self.bert_weights("gamma")  # UNVERIFIED (inferred) names inside model.safetensors: the .bin's
         files = {
             "config.json": _json(config), "tokenizer_config.json": _json({"do_lower_case": False, "model_max_length": 512}),
-            "model.safetensors": self._safetensors(state), "pytorch_model.bin": self._bin(self.bert_weights("gamma")),
+            "model.safetensors": self._safetensors(state), "pytorch_model.bin": self._bin(state),
             "README.md": b"# bert-base-chinese\n", **self._tokenizer_files(),
         }
         return self.repo("model", "google-bert/bert-base-chinese", files)
@@ -291,7 +310,11 @@ class ReplicaHub:
         although the architecture is ``AlbertForMaskedLM``: the card's file size (42.7 MB) is the
         float32 size of the base model with pooler (42.67 MB), not without (40.31 MB). UNVERIFIED
         beyond that arithmetic."""
-        config = {**ALBERT_CHINESE_BASE_CONFIG, **TINY}  # its own embedding_size 128 kept
+        # The embedding keeps its ratio to the hidden size (128 of 768), so the factorised embedding's
+        # projection up to the hidden size (encoder.embedding_hidden_mapping_in) runs as in the real model.
+        card = ALBERT_CHINESE_BASE_CONFIG
+        embedding = card["embedding_size"] * TINY["hidden_size"] // card["hidden_size"]
+        config = {**ALBERT_CHINESE_BASE_CONFIG, **TINY, "embedding_size": embedding}
         state = self._pretraining_checkpoint("AlbertForPreTraining", config, drop=("sop_classifier",))
         return self._model_repo("voidful/albert_chinese_base", {
             "config.json": _json(config), "tokenizer_config.json": _json(ALBERT_TOKENIZER_CONFIG),
@@ -331,9 +354,14 @@ class ReplicaHub:
 
     def minirbt(self) -> Path:
         """hfl/minirbt-h256: config, vocab.txt and weights only. UNVERIFIED weight names: laid out as
-        ``BertForMaskedLM`` (its architectures) saves them, so without a pooler."""
+        ``BertForMaskedLM`` (its architectures) saves them, so without a pooler, and, as transformers
+        4.22.2 (its ``transformers_version``) saved BERT, with the ``bert.embeddings.position_ids``
+        buffer that newer versions no longer store (inferred from the version)."""
+        import torch
+
         config = {**MINIRBT_H256_CONFIG, **TINY}
         state = self._pretraining_checkpoint("BertForMaskedLM", config)
+        state["bert.embeddings.position_ids"] = torch.arange(config["max_position_embeddings"]).unsqueeze(0)
         return self._model_repo("hfl/minirbt-h256", {
             "config.json": _json(config), "vocab.txt": self._tokenizer_files()["vocab.txt"],
             "pytorch_model.bin": self._bin(state),
@@ -404,13 +432,32 @@ class ReplicaHub:
     def lcqmc(self, score_dtype: str = "int64", count: int = 24, commit: str | None = None) -> Path:
         from datasets import Features, Value
 
+        """C-MTEB/LCQMC as ``push_to_hub`` leaves a repository (UNVERIFIED, inferred: its sibling
+        C-MTEB cards are such cards, and the 729-byte README fits one with three splits): hashed
+        parquet names under ``data/`` and a card whose ``dataset_info`` declares the features,
+        ``score`` as ``score_dtype`` (its type is not confirmed: int64 or float64), and whose
+        ``configs`` maps each split to ``data/<split>-*``."""
+        import yaml
+        from datasets import Dataset
+
         features = Features({"sentence1": Value("string"), "sentence2": Value("string"), "score": Value(score_dtype)})
         cast = float if score_dtype.startswith("float") else int
-        files = {"README.md": b"---\nlicense: unknown\n---\n# LCQMC\n"}  # UNVERIFIED text
+        files = {}
         hashes = {"train": "83493a6b9e29a4d0", "validation": "ae04bea7d65ea894", "test": "cb3f2553acbb3663"}
+        splits = []
         for split, local, skip in (("train", "dev.tsv.gz", count), ("validation", "dev.tsv.gz", 0), ("test", "test.tsv.gz", 0)):
             rows = [{"sentence1": a, "sentence2": b, "score": cast(label)} for a, b, label in self._rows("lcqmc", local, count, skip)]
             files[f"data/{split}-00000-of-00001-{hashes[split]}.parquet"] = self._parquet(rows, features)
+            splits.append({"name": split, "num_bytes": Dataset.from_list(rows, features=features).data.nbytes,
+                           "num_examples": len(rows)})
+        info = {"features": [{"name": name, "dtype": dtype} for name, dtype in
+                             (("sentence1", "string"), ("sentence2", "string"), ("score", score_dtype))],
+                "splits": splits, "download_size": sum(len(data) for data in files.values()),
+                "dataset_size": sum(split["num_bytes"] for split in splits)}
+        configs = [{"config_name": "default", "data_files": [{"split": split["name"], "path": f"data/{split['name']}-*"}
+                                                             for split in splits]}]
+        card = yaml.safe_dump({"dataset_info": info, "configs": configs}, sort_keys=False)
+        files["README.md"] = f"---\n{card}---\n".encode()
         commit = commit or COMMITS["C-MTEB/LCQMC"]
         return self.repo("dataset", "C-MTEB/LCQMC", files, commit=commit, revision=commit)
 
@@ -532,11 +579,103 @@ class ReplicaHub:
         return HubConfig("drcd", MRC_FEATURES, {split: self._mrc_rows("drcd", local, paragraphs)
                                                 for split, (local, paragraphs) in DRCD_PARAGRAPHS.items()})
 
+    # -- clue/clue's classification configurations (mrc-clue-facts §3.2: columns, ClassLabel names
+    # in index order, -1 labels on test). Rows are invented (OCNLI's come from its real files);
+    # each split takes its own rows, so no train row is an evaluation row.
+
+    @staticmethod
+    def _class_label(name: str, names) -> dict:
+        return {"name": name, "dtype": {"class_label": {"names": {str(i): label for i, label in enumerate(names)}}}}
+
+    @staticmethod
+    def _clue_rows(make, counts=(("train", 24), ("validation", 8), ("test", 6))) -> dict[str, list[dict]]:
+        """``make(i, labelled) -> row`` per split, numbers apart; ``idx`` is the row's line number,
+        and test rows carry label -1, as clue.py wrote them."""
+        splits = {}
+        for offset, (split, count) in enumerate(counts):
+            splits[split] = [{**make(offset * 100 + i, split != "test"), "idx": i} for i in range(count)]
+        return splits
+
+    @staticmethod
+    def _clue_text(i: int) -> str:
+        people, things = ("张伟", "王芳", "李娜", "刘洋", "陈静", "杨帆"), ("花呗", "借呗", "余额宝", "信用卡", "账单")
+        return f"{people[i % 6]}的{things[i % 5]}第{i}次怎么还款"
+
+    def clue_afqmc(self) -> HubConfig:
+        features = [{"name": "sentence1", "dtype": "string"}, {"name": "sentence2", "dtype": "string"},
+                    self._class_label("label", CLUE_BINARY), {"name": "idx", "dtype": "int32"}]
+        return HubConfig("afqmc", features, self._clue_rows(lambda i, labelled: {
+            "sentence1": self._clue_text(i), "sentence2": self._clue_text(i + 7), "label": i % 2 if labelled else -1}))
+
+    def clue_tnews(self) -> HubConfig:
+        features = [{"name": "sentence", "dtype": "string"}, self._class_label("label", TNEWS_CODES),
+                    {"name": "idx", "dtype": "int32"}]
+        return HubConfig("tnews", features, self._clue_rows(lambda i, labelled: {
+            "sentence": f"新闻标题：{self._clue_text(i)}", "label": i % 15 if labelled else -1}))
+
+    def clue_iflytek(self) -> HubConfig:
+        features = [{"name": "sentence", "dtype": "string"},
+                    self._class_label("label", [str(code) for code in range(119)]), {"name": "idx", "dtype": "int32"}]
+        return HubConfig("iflytek", features, self._clue_rows(lambda i, labelled: {
+            "sentence": f"这款应用可以查询{self._clue_text(i)}", "label": (i * 7) % 119 if labelled else -1}))
+
+    def _clue_nli(self, name: str, make) -> HubConfig:
+        features = [{"name": "sentence1", "dtype": "string"}, {"name": "sentence2", "dtype": "string"},
+                    self._class_label("label", CLUE_NLI), {"name": "idx", "dtype": "int32"}]
+        # 60 train rows: the task holds out every 50th for choosing the epoch
+        return HubConfig(name, features, self._clue_rows(make, (("train", 60), ("validation", 8), ("test", 6))))
+
+    def clue_cmnli(self) -> HubConfig:
+        return self._clue_nli("cmnli", lambda i, labelled: {
+            "sentence1": self._clue_text(i), "sentence2": f"有人问了第{i}次", "label": i % 3 if labelled else -1})
+
+    def clue_ocnli(self) -> HubConfig:
+        """Real OCNLI pairs: train from train.10k, validation from dev, test from test; the ``-`` rows
+        are absent, as clue.py dropped them."""
+        def lines(name: str) -> list[dict]:
+            with gzip.open(self.shared / "data" / "ocnli" / name, "rt", encoding="utf-8") as handle:
+                return [json.loads(line) for line in handle.read().split("\n") if line]
+
+        def rows(records: list[dict], count: int) -> list[dict]:
+            kept = [record for record in records if record.get("label", "") != "-"][:count]
+            return [{"sentence1": r["sentence1"], "sentence2": r["sentence2"],
+                     "label": CLUE_NLI.index(r["label"]) if "label" in r else -1, "idx": i} for i, r in enumerate(kept)]
+
+        features = [{"name": "sentence1", "dtype": "string"}, {"name": "sentence2", "dtype": "string"},
+                    self._class_label("label", CLUE_NLI), {"name": "idx", "dtype": "int32"}]
+        return HubConfig("ocnli", features, {"train": rows(lines("train.10k.json.gz"), 24),
+                                             "validation": rows(lines("dev.json.gz"), 8),
+                                             "test": rows(lines("test.json.gz"), 6)})
+
+    def clue_cluewsc2020(self) -> HubConfig:
+        features = [{"name": "idx", "dtype": "int32"}, {"name": "text", "dtype": "string"},
+                    self._class_label("label", ("true", "false")),
+                    {"name": "target", "struct": [{"name": "span1_text", "dtype": "string"},
+                                                  {"name": "span2_text", "dtype": "string"},
+                                                  {"name": "span1_index", "dtype": "int32"},
+                                                  {"name": "span2_index", "dtype": "int32"}]}]
+
+        def make(i: int, labelled: bool) -> dict:
+            person = ("张伟", "王芳", "李娜", "刘洋")[i % 4]
+            text = f"{person}把伞借给了朋友，因为他第{i}次忘了带。"
+            return {"text": text, "label": i % 2 if labelled else -1,
+                    "target": {"span1_text": person, "span2_text": "他", "span1_index": 0,
+                               "span2_index": text.index("他")}}
+
+        return HubConfig("cluewsc2020", features, self._clue_rows(make))
+
+    def clue_csl(self) -> HubConfig:
+        features = [{"name": "idx", "dtype": "int32"}, {"name": "corpus_id", "dtype": "int32"},
+                    {"name": "abst", "dtype": "string"}, self._class_label("label", CLUE_BINARY),
+                    {"name": "keyword", "sequence": "string"}]
+        return HubConfig("csl", features, self._clue_rows(lambda i, labelled: {
+            "corpus_id": 1000 + i, "abst": f"本文研究{self._clue_text(i)}的问题。", "label": i % 2 if labelled else -1,
+            "keyword": ["还款", f"模型{i}"]}))
+
     def clue(self, configs: tuple[str, ...] = ("drcd",)) -> Path:
         """clue/clue at its parquet conversion, holding the configurations named: each is built by
         its ``clue_<name>`` method (a configuration not laid out is absent from files and card)."""
-        builders = {"drcd": self.clue_drcd}
-        return self._parquet_dataset("clue/clue", [builders[name]() for name in configs], {}, "CLUE")
+        return self._parquet_dataset("clue/clue", [getattr(self, f"clue_{name}")() for name in configs], {}, "CLUE")
 
     def all_datasets(self, lcqmc_score_dtype: str = "int64") -> None:
         self.chnsenticorp()
@@ -545,7 +684,7 @@ class ReplicaHub:
         self.msra()
         self.peoples_daily_script_repo()
         self.cmrc2018()
-        self.clue()
+        self.clue(CLUE_CONFIGS)
 
 
 def _json(document: dict) -> bytes:

@@ -83,7 +83,7 @@ def test_same_seed_same_metrics(cnbench, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["run", "--task", "nope"], "unknown task 'nope'; choose one of: chnsenticorp, lcqmc"),
+        (["run", "--task", "nope"], "unknown task 'nope'; choose one of: afqmc, chnsenticorp, cluener, cluewsc2020, cmnli, cmrc2018"),
         (["run", "--task", "lcqmc", "--model", "nope"], "unknown model 'nope'; choose one of: bert,"),
         (["run", "--task", "lcqmc", "--head", "nope"], "unknown head 'nope'; choose one of:"),
         (["run", "--task", "lcqmc", "--source", "local", "--limit", "8"], "lcqmc train: "),  # whatever the cache holds

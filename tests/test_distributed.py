@@ -105,6 +105,15 @@ def test_evaluation_split_and_gather_score_every_sequence_once(world):
         distributed.gather({0: "a"}, 2)
 
 
+def launch_two_processes(run: tuple, output: Path, env: dict) -> subprocess.CompletedProcess:
+    """``cnbench RUN`` as two data-parallel processes (gloo on the CPU), through ``accelerate launch``."""
+    return subprocess.run(
+        [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+         "-m", "cnbench", *run, "--output", str(output)],
+        env=env, capture_output=True, text=True, timeout=300)
+
+
 def test_two_processes_give_the_single_process_result(cnbench, tmp_path, no_dropout_model, monkeypatch):
     # Both runs on the CPU whatever the machine: gloo for the two processes (accelerate's
     # --multi_gpu launcher is torchrun, which works the same without GPUs).
@@ -113,11 +122,7 @@ def test_two_processes_give_the_single_process_result(cnbench, tmp_path, no_drop
     run = (*RUN, "--model", str(no_dropout_model))
     single = cnbench(*run, "--output", tmp_path / "one")
     assert single.code == 0, single.err
-    launch = subprocess.run(
-        [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-         "-m", "cnbench", *run, "--output", str(tmp_path / "two")],
-        env=env, capture_output=True, text=True, timeout=300)
+    launch = launch_two_processes(run, tmp_path / "two", env)
     assert launch.returncode == 0, launch.stderr[-3000:]
     assert launch.stdout.count("result:") == 1  # only rank 0 prints
 
@@ -138,6 +143,24 @@ def test_two_processes_give_the_single_process_result(cnbench, tmp_path, no_drop
     assert [h["train_loss"] for h in two["history"]] == pytest.approx([h["train_loss"] for h in one["history"]],
                                                                       rel=LOSS_RTOL)
     assert one["best_epoch"] == two["best_epoch"]
+
+
+def test_a_span_task_under_two_processes_answers_every_question_as_one_process_does(cnbench, tmp_path,
+                                                                                    no_dropout_model, monkeypatch):
+    """Span windows are scored on two processes and gathered back into questions: every question
+    answered once, and the answers those of the single-process run."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    run = ("run", "--task", "drcd", "--train-on-dev", "--limit", "21", "--max-len", "96", "--batch-size", "4",
+           "--epochs", "1", "--lr", "3e-5", "--precision", "fp32", "--dropout", "0", "--model", str(no_dropout_model))
+    single = cnbench(*run, "--output", tmp_path / "one")
+    assert single.code == 0, single.err
+    launch = launch_two_processes(run, tmp_path / "two", env)
+    assert launch.returncode == 0, launch.stderr[-3000:]
+    one, two = only_result(tmp_path / "one"), only_result(tmp_path / "two")
+    for split in ("dev", "test"):
+        assert len(two["predictions"][split]) == two["metrics"][split]["n"] == two["data"]["counts"][split] == 21
+        assert two["predictions"][split] == one["predictions"][split]
 
 
 def _load_as_process(rank: int, port: int, cache: str, out: str, tokenizer) -> None:
@@ -165,7 +188,7 @@ def _load_and_encode(tokenizer) -> dict:
     config = train.RunConfig(task="chnsenticorp", model="scratch-tiny", limit=40)
     task = get_task(config.task)
     data, train_facts, fingerprints = train._load_data(task, config)
-    features = train._features(task, config, data, fingerprints, tokenizer, 64, False)
+    features = train._features(task, config, data, fingerprints, tokenizer, {"max_len": 64}, False)
     data.hold_facts_only("train", train_facts)  # as ``train.run`` does
     return {"examples_held": sorted(data.splits), "counts": data.counts(), "gold": data.gold_sha256(),
             "provenance": data.provenance, "train_ids": [row.tolist() for row in features["train"].input_ids]}

@@ -70,9 +70,12 @@ def finish(process: subprocess.Popen) -> str:
 # --------------------------------------------------------------------------- resume
 
 
-def test_a_run_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_path):
-    args = ("--task", "chnsenticorp", "--model", "scratch-tiny", "--limit", "64", "--max-len", "32",
-            "--batch-size", "8", "--epochs", "3")  # 8 steps an epoch: time to kill it before it ends
+@pytest.mark.parametrize("task_args", [
+    ("--task", "chnsenticorp", "--limit", "64", "--max-len", "32"),  # 8 steps an epoch: time to kill it
+    ("--task", "drcd", "--train-on-dev", "--limit", "24", "--max-len", "96"),  # span windows, answers decoded
+], ids=["sentence", "span"])
+def test_a_run_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_path, task_args):
+    args = (*task_args, "--model", "scratch-tiny", "--batch-size", "8", "--epochs", "3")
     reference = start(*args, "--output", tmp_path / "reference")
     victim = start(*args, "--output", tmp_path / "resumed")
     checkpoints = tmp_path / "resumed" / ".checkpoints"
@@ -94,7 +97,8 @@ def test_a_run_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_pat
     assert [(h["train_loss"], h["dev"]) for h in a["history"]] == [(h["train_loss"], h["dev"]) for h in b["history"]]
     assert a["command"] == b["command"] and "--resume" not in b["command"]
     curve = ("step", "epoch", "loss", "grad_norm", "lr")  # the points made before the kill were kept
-    assert [a["curve"][key] for key in curve] == [b["curve"][key] for key in curve] and len(a["curve"]["step"]) == 24
+    assert [a["curve"][key] for key in curve] == [b["curve"][key] for key in curve]
+    assert len(a["curve"]["step"]) == a["hparams"]["total_steps"]
     assert not run_folders(checkpoints), "the checkpoint outlived the result"
     assert (checkpoints / ".gitignore").read_text() == "*\n"
 
@@ -423,7 +427,7 @@ def test_the_declaration_hash_follows_what_decides_the_examples_only():
     import dataclasses
     import functools
 
-    from cnbench.data.readers import read_split
+    from cnbench.data.load import read_split
     from cnbench.registry import get_task
 
     task = get_task("chnsenticorp")
@@ -482,11 +486,11 @@ def test_the_feature_cache_keeps_label_orders_apart(tmp_path, monkeypatch, token
 
     monkeypatch.setenv("CNBENCH_CACHE_DIR", str(tmp_path))
     examples = [TextExample("很好", None, "1"), TextExample("很差", None, "0")]
-    data = TaskData(splits={"train": examples}, source="local")
+    data = TaskData(splits={"train": examples}, source="local", kind=get_task("chnsenticorp").kind_rules)
     fingerprints = {"train": examples_fingerprint(examples)}
     task = get_task("chnsenticorp")
     config = RunConfig("chnsenticorp", "scratch-tiny")
-    ids = [train._features(labelled, config, data, fingerprints, tokenizer, 16, False)["train"].labels.tolist()
+    ids = [train._features(labelled, config, data, fingerprints, tokenizer, {"max_len": 16}, False)["train"].labels.tolist()
            for labelled in (task, dataclasses.replace(task, labels=task.labels[::-1]))]
     assert ids == [[task.labels.index("1"), task.labels.index("0")], [task.labels[::-1].index("1"), task.labels[::-1].index("0")]]
 

@@ -93,3 +93,35 @@ def test_a_file_that_is_not_squad_shaped_is_one_line_and_nothing_is_written(cnbe
     assert run.code == 2 and len(run.err.strip().splitlines()) == 1
     assert str(folder / "dev.json.gz") in run.err and "data" in run.err
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.json"))
+
+
+def test_the_leaderboard_shows_f1_with_em_beside_it_and_bootstraps_over_questions(tmp_path):
+    from test_leaderboard import make_result, render, section
+
+    from cnbench.leaderboard import Gold, compare_to_best, select_configs
+    from cnbench.results import gold_sha256, load_results
+
+    gold = [("北京大学",), ("五个", "5个"), ("《战国无双3》",)] * 10
+    gold_lines = [json.dumps(list(answers), ensure_ascii=False) for answers in gold]
+    right = [answers[0] for answers in gold]
+    wrong = ["上海"] * len(gold)
+    results = tmp_path / "leaderboard" / "results"
+    for model, predictions in (("bert", right), ("macbert", wrong)):
+        for seed in (1, 2, 3):
+            scores = cmrc_metrics(gold, predictions)
+            path = make_result(results, task="drcd", model=model, seed=seed, test_predictions=predictions)
+            document = json.loads(path.read_text(encoding="utf-8"))
+            document["task"].update(kind="span", main_metric="f1", labels=[])
+            document["metrics"] = {"dev": {"f1": scores["f1"], "em": scores["em"]},
+                                   "test": {"f1": scores["f1"], "em": scores["em"]}}
+            document["data"]["gold_sha256"] = {"test": gold_sha256(gold_lines)}
+            document["data"]["counts"] = {"test": len(gold)}
+            path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    page = render(tmp_path)
+    table = section(page, "Reproduced scores")
+    assert "| drcd F1 [D1](#data-1) | drcd EM [D1](#data-1) |" in table
+    cells = select_configs(load_results(results)[0])
+    significance = compare_to_best(cells, {"drcd": (Gold(gold, sha256=gold_sha256(gold_lines)),)}, n_resamples=200)
+    assert significance.problems == ()
+    worse = next(significance.comparisons[cell.id] for cell in cells if cell.row.model == "macbert")
+    assert worse.bootstrap["delta"] == pytest.approx(1.0) and worse.significantly_worse is True

@@ -22,6 +22,7 @@ from cnbench import train
 from cnbench.checkpoint import Checkpoint
 from cnbench.errors import CnbenchError
 from cnbench.heads import build_head
+from cnbench.kinds.classification import SINGLE
 from cnbench.models.encoders import TransformerEncoder
 from cnbench.sweep import expand
 from cnbench.train import RunConfig, TaskModel, plan, run
@@ -121,7 +122,7 @@ FULL = EMBEDDINGS + L * LAYER + POOLER + HEAD
 ])
 def test_trainable_and_total_counts_match_the_formulas(tuning, options, trainable, added):
     hp = strategy_hparams(tuning, options)
-    report = tuning_report(tiny_model(hp), hp, "linear", "classification")
+    report = tuning_report(tiny_model(hp), hp, "linear", SINGLE)
     assert (report["trainable_parameters"], report["total_parameters"]) == (trainable, FULL + added)
 
 
@@ -129,13 +130,13 @@ def test_lora_rank_r_adds_r_times_in_plus_out_per_adapted_layer():
     added = {}
     for rank in (1, 2, 8):
         hp = strategy_hparams("lora", {"lora_rank": rank, "lora_targets": "query,key,value"})
-        added[rank] = tuning_report(tiny_model(hp), hp, "linear", "classification")["total_parameters"] - FULL
+        added[rank] = tuning_report(tiny_model(hp), hp, "linear", SINGLE)["total_parameters"] - FULL
     assert added == {rank: L * 3 * rank * 2 * H for rank in (1, 2, 8)}
 
 
 def test_a_scalar_mix_adds_one_weight_per_layer_and_embeddings_plus_a_scale():
     hp = {"tuning": "frozen", "features": "scalar-mix"}
-    report = tuning_report(tiny_model(hp), hp, "linear", "classification")
+    report = tuning_report(tiny_model(hp), hp, "linear", SINGLE)
     assert report["trainable_parameters"] == HEAD + (L + 1) + 1
     assert report["scalar_mix_weights"] == [pytest.approx(1 / (L + 1))] * (L + 1)
 

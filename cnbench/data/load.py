@@ -165,6 +165,9 @@ def load_task_data(
             raise CnbenchError(f"task {task.name!r} has no dev split to select epochs on")
         every = round(1 / task.dev_from_train)
         train = data.splits["train"]
+        if len(train) < every:
+            raise CnbenchError(f"task {task.name!r}: train has {len(train)} examples, so holding out every "
+                               f"{every}th as dev (dev_from_train) leaves no dev split to choose epochs on")
         data.splits["dev"] = train[every - 1 :: every]
         data.splits["train"] = [ex for i, ex in enumerate(train) if (i + 1) % every]
         data.dev_split = f"every {every}th train example (held out)"
@@ -240,6 +243,10 @@ def read_custom(reader: Callable, path: Path, task: Task) -> tuple[list, ReadRep
     if not path.is_file():
         raise DataError(path, None, "file not found")
     report = ReadReport(str(path), file_sha256(path))
+    if task.no_label:  # examples whose label means "no gold label": dropped and counted, as by the built-in readers
+        kept = [example for example in examples if getattr(example, "label", None) not in task.no_label]
+        report.no_label = len(examples) - len(kept)
+        examples = kept
     kind = task.kind_rules
     checked = [kind.check_example(example, task, f"example {index} from reader {name}", report, path)
                for index, example in enumerate(examples)]
@@ -266,7 +273,16 @@ def _read_local(task: Task, split: str, path: Path, data: TaskData) -> None:
                               "cut": task.local.cut}
     if expected is not None and expected != report.sha256:
         data.notes.append(f"{path}: sha256 differs from the published {expected[:12]}…")
+    _note_no_label(task, data, split, str(path), report.no_label)
     _note_repairs(task, data, split, str(path), report.repaired)
+
+
+def _note_no_label(task: Task, data: TaskData, split: str, where: str, count: int) -> None:
+    """Record the examples dropped for a ``no_label`` label (CLUE's ``-``), for every source alike."""
+    if task.no_label:
+        data.provenance[split]["no_label_dropped"] = count
+    if count:
+        data.notes.append(f"{where}: {count} example(s) labelled {'/'.join(task.no_label)} (no gold label) dropped")
 
 
 def _note_repairs(task: Task, data: TaskData, split: str, where: str, repairs: list[str]) -> None:
@@ -288,46 +304,104 @@ def _download(task: Task, splits: list[str], data: TaskData) -> None:
         data.splits[split] = examples
         data.provenance[split] = {"source": "download", "url": url, "checksum": checksum, "path": str(path),
                                   "sha256": report.sha256, "cut": task.download.cut}
+        _note_no_label(task, data, split, url, report.no_label)
         _note_repairs(task, data, split, url, report.repaired)
 
 
 # -- Hub datasets ----------------------------------------------------------------------------------
 
-def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
-    import datasets
-
+def _hub_folder(spec) -> tuple[Path, str | None, str | None]:
+    """``(folder, resolved commit, content hash)`` of a task's Hub dataset, fetched as needed."""
     from cnbench import hub
 
-    spec = task.hub
-    content = None
     if Path(spec.path).is_dir():  # a dataset folder laid out as on the Hub: the same reading code
-        folder, commit = Path(spec.path), None
         # No commit names its content, so its files' bytes do (the data identity reads ``sha256``).
-        content = files_sha256(sorted(path for path in folder.rglob("*") if path.is_file()))
-    else:
-        patterns = None if spec.files is None else [*spec.files, "README.md", "dataset_infos.json"]
-        folder, commit = hub.snapshot(spec.path, "dataset", spec.revision, patterns)
+        folder = Path(spec.path)
+        return folder, None, files_sha256(sorted(path for path in folder.rglob("*") if path.is_file()))
+    patterns = None if spec.files is None else [*spec.files, "README.md", "dataset_infos.json"]
+    folder, commit = hub.snapshot(spec.path, "dataset", spec.revision, patterns)
+    return folder, commit, None
+
+
+def _hub_split(spec, folder: Path, hub_split: str):
+    import datasets
+
+    try:
+        with _quiet_datasets():
+            return datasets.load_dataset(str(folder), spec.config, data_dir=spec.data_dir, split=hub_split,
+                                         data_files=_card_data_files(folder, spec.config))
+    except Exception as err:  # a split or config the repository does not have: one line
+        raise CnbenchError(f"Hub dataset {spec.path!r} (config {spec.config}, split {hub_split}): "
+                           f"{first_line(err) or type(err).__name__}") from None
+
+
+def load_hub_split(task: Task, hub_split: str):
+    """One split of the task's Hub dataset, as read (no rows converted): ``(dataset, where)``. For
+    a split no run reads, such as the unlabelled test split a submission predicts."""
+    folder, commit, _ = _hub_folder(task.hub)
+    return _hub_split(task.hub, folder, hub_split), f"{task.hub.path}@{(commit or 'folder')[:7]}[{hub_split}]"
+
+
+def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
+    spec = task.hub
+    folder, commit, content = _hub_folder(spec)
     for split in splits:
         hub_split = spec.splits[split]
         where = f"{spec.path}@{(commit or 'folder')[:7]}[{hub_split}]"
-        try:
-            with _quiet_datasets():
-                dataset = datasets.load_dataset(str(folder), spec.config, data_dir=spec.data_dir, split=hub_split,
-                                                data_files=_card_data_files(folder, spec.config))
-        except Exception as err:  # a split or config the repository does not have: one line
-            raise CnbenchError(f"Hub dataset {spec.path!r} (config {spec.config}, split {hub_split}): "
-                               f"{first_line(err) or type(err).__name__}") from None
+        dataset = _hub_split(spec, folder, hub_split)
+        rows = len(dataset)
+        dataset, no_label = hub_rows_prepared(task, dataset)
         examples, dropped, repairs = task.kind_rules.from_hub(task, dataset, where)
         data.splits[split] = examples
         data.provenance[split] = {"source": "hub", "hub": spec.path, "config": spec.config, "revision": commit,
                                   "requested_revision": spec.revision, "data_dir": spec.data_dir,
-                                  "split": hub_split, "rows": len(dataset), "cut": spec.cut}
+                                  "split": hub_split, "rows": rows, "cut": spec.cut}
         if content is not None:
             data.provenance[split]["sha256"] = content
         if dropped:
             data.provenance[split]["empty_rows_dropped"] = dropped
             data.notes.append(f"{where}: {dropped} empty row(s) dropped")
+        _note_no_label(task, data, split, where, no_label)
         _note_repairs(task, data, split, where, repairs)
+
+
+def hub_rows_prepared(task: Task, dataset):
+    """A Hub split as its kind reads it: the columns of the task's ``row_reader`` added to each row,
+    and rows whose label is one of the task's ``no_label`` values dropped. Returns the dataset and
+    how many rows were dropped."""
+    spec = task.hub
+    label_column = spec.columns.get("label")
+    feature = dataset.features.get(label_column) if label_column is not None else None
+    names = tuple(feature.names) if hasattr(feature, "names") else spec.label_names
+    # Only a column that can hold such a value is filtered: a ClassLabel without it cannot.
+    could_hold = names is None or any(spec.label_map.get(name, name) in task.no_label for name in names)
+    filtering = bool(task.no_label) and feature is not None and could_hold
+    if spec.row_reader is None and not filtering:
+        return dataset, 0
+
+    def has_label(row) -> bool:
+        value = row[label_column]
+        if names is not None and isinstance(value, int) and 0 <= value < len(names):
+            value = names[value]
+        return not (isinstance(value, str) and spec.label_map.get(value, value) in task.no_label)
+
+    rows = [{**row, **spec.row_reader(dict(row))} if spec.row_reader is not None else row for row in dataset]
+    kept = [row for row in rows if has_label(row)] if filtering else rows
+    return _Rows(dataset.features, kept), len(rows) - len(kept)
+
+
+class _Rows:
+    """Rows read from a Hub split and prepared (``hub_rows_prepared``), with the split's features:
+    what a kind's ``from_hub`` reads of a dataset."""
+
+    def __init__(self, features, rows: list[dict]):
+        self.features, self.rows = features, rows
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 def _card_data_files(folder: Path, config: str | None):

@@ -46,6 +46,7 @@ class ReadReport:
     path: str
     sha256: str
     repaired: list[str] = field(default_factory=list)
+    no_label: int = 0  # examples dropped because their label is one of the task's ``no_label`` values
 
 
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -97,10 +98,12 @@ def read_tsv(
     labels: tuple[str, ...],
     fields: dict[str, str] | None = None,
     header: bool = True,
+    no_label: tuple[str, ...] = (),
 ) -> tuple[list[TextExample], ReadReport]:
     """Read a TSV with the columns ``columns``, its first line a header equal to them unless
     ``header`` is False. ``fields`` maps ``text_a``/``text_b``/``label`` to column names; without
     it the ``label`` column is the label and the other columns, in order, are text_a and text_b.
+    Rows labelled one of ``no_label`` are dropped and counted in the report.
     """
     path = Path(path)
     fields = fields or tsv_default_fields(columns)
@@ -108,6 +111,7 @@ def read_tsv(
     text_fields = [name for name in ("text_a", "text_b") if name in at]
     label_set = set(labels)
     examples: list[TextExample] = []
+    dropped = 0
     lines = read_lines(path)
     if header:
         first = next(lines, None)
@@ -127,13 +131,16 @@ def read_tsv(
             if not is_text(values[at[name]]):
                 raise DataError(path, number, f"empty {fields[name]!r}; expected non-empty text")
         label = values[at["label"]]
+        if label in no_label:
+            dropped += 1
+            continue
         if label not in label_set:
             raise DataError(path, number, f"label {label!r} is not one of {sorted(label_set)}")
         texts = [values[at[name]] for name in text_fields]
         examples.append(TextExample(texts[0], texts[1] if len(texts) > 1 else None, label))
     if not examples:
         raise DataError(path, None, "no rows after the header" if header else "no rows")
-    return examples, ReadReport(str(path), file_sha256(path))
+    return examples, ReadReport(str(path), file_sha256(path), no_label=dropped)
 
 
 def read_conll(
@@ -196,13 +203,16 @@ def read_jsonl_texts(
     texts: tuple[str, ...],
     labels: tuple[str, ...],
     fields: dict[str, str],
+    no_label: tuple[str, ...] = (),
 ) -> tuple[list[TextExample], ReadReport]:
     """Read one JSON object per line holding the ``texts`` fields (``text_a``, and ``text_b`` for
     pairs) and ``label``, at the keys ``fields`` maps them to; other keys are ignored. Labels may
-    be strings or integers (an integer matches the label with its decimal spelling)."""
+    be strings or integers (an integer matches the label with its decimal spelling). Lines labelled
+    one of ``no_label`` are dropped and counted in the report."""
     path = Path(path)
     label_set = set(labels)
     examples = []
+    dropped = 0
     for number, record in _json_records(path, fields):
         values = []
         for name in texts:
@@ -212,10 +222,15 @@ def read_jsonl_texts(
             values.append(text)
         label = record[fields["label"]]
         name = str(label) if isinstance(label, int) and not isinstance(label, bool) else label
+        if isinstance(name, str) and name in no_label:
+            dropped += 1
+            continue
         if not isinstance(name, str) or name not in label_set:
             raise DataError(path, number, f"label {label!r} is not one of {sorted(label_set)}")
         examples.append(TextExample(values[0], values[1] if len(values) > 1 else None, name))
-    return examples, ReadReport(str(path), file_sha256(path))
+    if not examples:
+        raise DataError(path, None, f"every line is labelled one of {list(no_label)} (no gold label)")
+    return examples, ReadReport(str(path), file_sha256(path), no_label=dropped)
 
 
 def read_jsonl_tagged(

@@ -123,19 +123,8 @@ def read_span_jsonl(path: Path, fields: dict[str, str]) -> tuple[list[SpanExampl
     """Read one question per line; ``fields`` renames any of ``SPAN_FIELDS`` to the file's keys."""
     path = Path(path)
     keys = {**SPAN_FIELDS, **fields}
-    examples: list[SpanExample] = []
-    first_seen: dict[str, int] = {}
-    for number, line in read_lines(path):
-        record = _json_object(path, number, line, keys)
-        try:
-            example = _example(record, keys)
-        except _Malformed as err:
-            raise DataError(path, number, err.under("")) from None
-        if example.id in first_seen:
-            raise DataError(path, number, f"id {example.id!r} is also the id on line {first_seen[example.id]}; "
-                                          "expected unique question ids")
-        first_seen[example.id] = number
-        examples.append(example)
+    lines = ((number, _json_object(path, number, line, keys)) for number, line in read_lines(path))
+    examples = _unique_examples(lines, keys, "line", lambda number, message: DataError(path, number, message))
     if not examples:
         raise DataError(path, None, f"no lines; expected one JSON object per line, keys {list(keys.values())}")
     return _aligned_report(path, examples)
@@ -146,24 +135,37 @@ def span_examples_from_rows(rows: Iterable[dict], columns: dict[str, str], where
     ``columns`` renames any of ``SPAN_FIELDS`` to the dataset's columns. The answers are not aligned
     here: the caller passes the examples to ``align_answers`` and reports its lines."""
     keys = {**SPAN_FIELDS, **columns}
-    examples: list[SpanExample] = []
-    first_seen: dict[str, int] = {}
-    for number, row in enumerate(rows):
-        here = f"{where} row {number}"
+
+    def checked(number: int, row: dict) -> tuple[int, dict]:
         missing = [column for column in keys.values() if column not in row]
         if missing:
-            raise DataError(here, None, f"no column {', '.join(map(repr, missing))}; the rows have {sorted(row)}")
-        try:
-            example = _example(row, keys)
-        except _Malformed as err:
-            raise DataError(here, None, err.under("")) from None
-        if example.id in first_seen:
-            raise DataError(here, None, f"id {example.id!r} is also the id of row {first_seen[example.id]}; "
-                                        "expected unique question ids")
-        first_seen[example.id] = number
-        examples.append(example)
+            raise DataError(f"{where} row {number}", None,
+                            f"no column {', '.join(map(repr, missing))}; the rows have {sorted(row)}")
+        return number, row
+
+    numbered = (checked(number, row) for number, row in enumerate(rows))
+    examples = _unique_examples(numbered, keys, "row",
+                                lambda number, message: DataError(f"{where} row {number}", None, message))
     if not examples:
         raise DataError(where, None, "no rows; expected one row per question")
+    return examples
+
+
+def _unique_examples(records: Iterable[tuple[int, dict]], keys: dict[str, str], unit: str, error) -> list[SpanExample]:
+    """``(number, record)`` pairs -> examples, each id used once; ``error(number, message)`` makes
+    the ``DataError`` naming the line or row (``unit``)."""
+    examples: list[SpanExample] = []
+    first_seen: dict[str, int] = {}
+    for number, record in records:
+        try:
+            example = _example(record, keys)
+        except _Malformed as err:
+            raise error(number, err.under("")) from None
+        if example.id in first_seen:
+            raise error(number, f"id {example.id!r} is also the id {'on' if unit == 'line' else 'of'} {unit} "
+                                f"{first_seen[example.id]}; expected unique question ids")
+        first_seen[example.id] = number
+        examples.append(example)
     return examples
 
 

@@ -9,7 +9,9 @@ from cnbench.heads import IGNORE_INDEX, SENTENCE_VECTOR, HeadOutput
 
 class LinearClassificationHead(nn.Module):
     """Dropout + linear on the sentence vector: the encoder's pooler output when it has one (as
-    BERT fine-tuning does, so scores compare with published ones), else the [CLS] state."""
+    BERT fine-tuning does, so scores compare with published ones), else the [CLS] state (ELECTRA).
+    An encoder without context (``char-embed``) passes the mean over the real tokens as ``pooled``
+    (``cnbench.tuning.MeanPooling``): its [CLS] state would be the same for every input."""
 
     reads = SENTENCE_VECTOR
 

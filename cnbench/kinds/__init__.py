@@ -66,6 +66,7 @@ class Kind:
     file_extensions: dict[str, str] = {}  # format -> file extension new-task suggests
     hub_fields: tuple[str, ...]  # cnbench fields a HubDataset's ``columns`` must map
     hparams: dict = {}  # settings of this kind that enter a run's hyper-parameters
+    pooled_heads: tuple[str, ...] = ()  # heads that read the pooled sentence vector by default
 
     # -- declaration and data ---------------------------------------------------------------------
     def check_task(self, task, where: str) -> None:
@@ -74,6 +75,9 @@ class Kind:
     def field_defaults(self, format: str) -> dict[str, str]:
         """The fields a format reads for this kind, each mapped to its default key or column."""
         return {}
+
+    def check_hparams(self, hp: dict) -> None:
+        """Refuse settings this kind cannot run with, before any data is read."""
 
     def check_example(self, example, task, where: str, report, path) -> object:
         """A custom reader's example checked (and repaired where the task allows): the example

@@ -74,6 +74,7 @@ def classification_metrics(gold: list[str], predicted: list[str], labels: tuple[
 class Classification(Kind):
     head_kind = "classification"
     metrics = ("accuracy", "macro_f1")
+    pooled_heads = ("linear",)  # as BERT's fine-tuning reads the pooler, so scores compare with published ones
     file_extensions = {"tsv": "tsv", "jsonl": "jsonl"}
     starting_labels = ("0", "1")
 
@@ -86,9 +87,10 @@ class Classification(Kind):
         self.hub_columns_example = self.field_defaults("jsonl")
         self.formats = {
             "tsv": lambda local, path, task: read_tsv(path, local.columns, task.labels, local.fields or None,
-                                                      local.header),
+                                                      local.header, task.no_label),
             "jsonl": lambda local, path, task: read_jsonl_texts(path, self.texts, task.labels,
-                                                                {**self.field_defaults("jsonl"), **local.fields}),
+                                                                {**self.field_defaults("jsonl"), **local.fields},
+                                                                task.no_label),
         }
 
     @property

@@ -276,6 +276,12 @@ class Span(Kind):
     def field_defaults(self, format: str) -> dict[str, str]:
         return dict(SPAN_FIELDS) if format == "jsonl" else {}
 
+    def check_hparams(self, hp: dict) -> None:
+        least = hp["max_question"] + 4  # [CLS], the question, two [SEP], one context piece
+        if hp["max_len"] < least:
+            raise CnbenchError(f"--max-len {hp['max_len']}: a span task needs at least {least} (questions "
+                               f"take up to {hp['max_question']} pieces of every window)")
+
     def check_example(self, example, task, where: str, report, path):
         # A question may be empty (CMRC trial has two); id and context may not.
         if not (isinstance(example, SpanExample) and isinstance(example.question, str)

@@ -19,6 +19,7 @@ from cnbench.leaderboard.plots import PLOT_PREFIXES, plot_expected_max, plot_nam
 from cnbench.leaderboard.reported import REPORTED_METRICS, load_reported
 from cnbench.leaderboard.select import (
     ABANDONED_PREFIX,
+    CLUE_CLASSIFICATION,
     HEAD_ORDER,
     MODEL_ORDER,
     TASK_ORDER,
@@ -132,7 +133,9 @@ def _reproduced_table(page: _Page) -> list[str]:
         headers.append(f"{column.task} {column.metric_name} {page.data_ref(column)}")
         headers += [f"{column.task} {name} {page.data_ref(column)}" for _, name in column.side_metrics]
         separators += "---|" * (1 + len(column.side_metrics))
-    lines = ["| " + " | ".join(headers + ["Average"]) + " |", separators + "---|"]
+    clue = any(column.task in CLUE_CLASSIFICATION for column in page.columns)
+    lines = ["| " + " | ".join(headers + ["Average"] + (["CLUE score"] if clue else [])) + " |",
+             separators + "---|" + ("---|" if clue else "")]
     by_id = {cell.id: cell for cell in page.cells}
     for row in page.rows:
         entries, means = [], []
@@ -145,9 +148,24 @@ def _reproduced_table(page: _Page) -> list[str]:
         average = _pct(math.fsum(means) / len(means)) if len(means) == len(page.columns) else "—"
         lines.append(
             f"| {row.model} | {row.head} | {row.strategy} | `{row.model_identity}` | {row.tokenizer} | "
-            + " | ".join(entries) + f" | {average} |"
+            + " | ".join(entries) + f" | {average} |" + (f" {clue_score(page, row)} |" if clue else "")
         )
     return lines
+
+
+def clue_score(page: _Page, row) -> str:
+    """CLUE's classification score of a row: the mean of the six tasks' mean main metrics, shown
+    only where each of the six has exactly one cell in the row with a completed seed (a task on
+    two data identities, or a missing task, leaves it out: "—")."""
+    by_id = {cell.id: cell for cell in page.cells}
+    means = []
+    for task in CLUE_CLASSIFICATION:
+        cells = [by_id[(column, row)] for column in page.columns
+                 if column.task == task and (column, row) in by_id]
+        if len(cells) != 1 or cells[0].test is None:
+            return "—"
+        means.append(cells[0].test["mean"])
+    return _pct(math.fsum(means) / len(means))
 
 
 def _data_notes(page: _Page) -> list[str]:
@@ -230,7 +248,9 @@ def _reproduced_section(page: _Page) -> list[str]:
         "Test-set main metric in percent: `mean ± std (max)` over the completed seeds of the chosen",
         "configuration of each cell, then `n=completed of started` and how many seeds failed. NER",
         "columns show seqeval's strict IOB2 F1 and, beside it, conlleval F1 (the CoNLL script's",
-        "counting, which published Chinese NER scores use). A row is one model build (model identity,",
+        "counting, which published Chinese NER scores use); reading-comprehension columns show the CMRC",
+        "2018 evaluator's F1 and, beside it, its EM, averaged over every question. A row is one model",
+        "build (model identity,",
         "tokenizer normalisation and any `--tokenizer` replacing the checkpoint's own) with one head and",
         "fine-tuning strategy; a column is one task on",
         "one exact data identity ([Data](#data)).",
@@ -256,6 +276,14 @@ def _reproduced_section(page: _Page) -> list[str]:
         "The average (of main metrics) needs every column.",
         "",
     ]
+    if any(column.task in CLUE_CLASSIFICATION for column in page.columns):
+        lines += [
+            "CLUE score: CLUE's classification score, the plain average of the main metric of AFQMC,",
+            "TNEWS', IFLYTEK', CMNLI, CLUEWSC2020 and CSL, shown where the row has exactly one cell of each.",
+            "CLUE's test labels are hidden, so the CLUE columns score CLUE's official dev sets (epochs chosen",
+            "on a train holdout): compare them with CLUE's published dev numbers, not with its test Score.",
+            "",
+        ]
     lines += _reproduced_table(page)
     lines += [""] + _data_notes(page)
     lines += ["", "### Chosen configurations", ""]
@@ -473,6 +501,9 @@ def _reported_section(entries: list[dict], sources: dict, page: _Page) -> list[s
     ]
     if not entries:
         return lines + ["None."]
+    if any(entry["split"] == "hidden_test" for entry in entries):
+        lines += ["Split `hidden_test`: a score on a test set whose labels are not public (CLUE's); no split",
+                  "of ours is that set, so such entries are shown for context and never compared.", ""]
     ordered_entries = sorted(
         entries,
         key=lambda entry: (

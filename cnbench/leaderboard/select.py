@@ -61,7 +61,11 @@ WORST_SCORE = 0.0
 ABANDONED_PREFIX = "abandoned:"
 UNRECORDED = "unrecorded"
 
-TASK_ORDER = ("chnsenticorp", "lcqmc", "xnli_zh", "peoples_daily_ner", "msra_ner", "cmrc2018", "drcd")
+TASK_ORDER = ("chnsenticorp", "lcqmc", "xnli_zh", "peoples_daily_ner", "msra_ner", "cmrc2018", "drcd",
+              "afqmc", "tnews", "iflytek", "cmnli", "ocnli", "cluewsc2020", "csl", "cluener")
+# CLUE's classification score: the plain average of these six tasks' main metrics (CLUE README,
+# "分类任务": Score = average of 6 tasks). OCNLI and CLUENER are not part of it.
+CLUE_CLASSIFICATION = ("afqmc", "tnews", "iflytek", "cmnli", "cluewsc2020", "csl")
 MODEL_ORDER = (
     "bert", "bert-wwm-ext", "roberta-wwm-ext", "macbert", "nezha",
     "scratch-tiny", "scratch-small", "char-embed",

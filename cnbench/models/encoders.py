@@ -11,6 +11,10 @@ Supported names (``cnbench list`` shows them):
   real bert-base-chinese vocabulary and config, resized) and ``char-embed`` (character embeddings
   only, for the classic BiLSTM-CRF baseline).
 
+Checkpoints load with float32 weights whatever dtype their files store (fp16 and bf16 Hub
+checkpoints are common): the optimiser updates float32 masters, and bf16 autocast, where the run
+uses it, computes in bf16 from them. The stored dtype is recorded (``provenance["stored_dtype"]``).
+
 Raises ``CnbenchError`` for an unknown alias that is neither a Hub id nor a folder, a folder
 without weights, or a checkpoint whose config cannot be read.
 """
@@ -44,6 +48,9 @@ class TransformerEncoder(nn.Module):
         # RoBERTa-class models (XLM-R too) have one token type: a BERT vocabulary's tokenizer marks
         # the second text of a pair with type 1, which such a model has no embedding for.
         self.uses_token_types = getattr(model.config, "type_vocab_size", 2) > 1
+        # A pooler the checkpoint did not hold (initialised randomly): it trains under every
+        # strategy when the head reads it (cnbench.tuning.apply_strategy).
+        self.fresh_pooler = False
 
     def forward(self, input_ids, attention_mask, token_type_ids=None, boundary_ids=None, output_hidden_states=False):
         token_type_ids = token_type_ids if self.uses_token_types else None
@@ -65,6 +72,8 @@ class LoadedModel:
     tokenizer_info: dict  # source, class, lowercase, normalization; revision (Hub) or fingerprint (folder); warning?
     overrides: dict
     uses_word_boundaries: bool = False
+    # The widest input the encoder reads (``position_limit``), or None where any length fits.
+    max_positions: int | None = None
 
 
 def load_model(name: str, seed: int, use_word_boundaries: bool = False, tokenizer: str | None = None) -> LoadedModel:
@@ -86,6 +95,7 @@ def load_model(name: str, seed: int, use_word_boundaries: bool = False, tokenize
         loaded = _pretrained(*_pinned(name), name, {}, tokenizer)
     check_vocabulary_fits(loaded, overridden=tokenizer is not None)
     loaded.provenance["identity"] = model_identity(loaded.provenance)
+    loaded.max_positions = position_limit(loaded.encoder)
     return loaded
 
 
@@ -187,6 +197,10 @@ def _pretrained(model_id: str, revision: str | None, alias: str, overrides: dict
             model, info = AutoModel.from_pretrained(
                 model_id, config=config, revision=revision, ignore_mismatched_sizes=True, output_loading_info=True,
                 local_files_only=local_only,
+                # float32 master weights whatever the checkpoint stores: transformers 5 otherwise
+                # keeps a half-precision checkpoint's dtype, and AdamW would update bf16/fp16 weights
+                # (most of a small update rounds away) or an fp32 run would crash on mixed dtypes
+                dtype=torch.float32,
                 # transformers' look-up of a PEFT adapter config ignores local_files_only: offline, it
                 # would retry the Hub for about 20 s on every load
                 adapter_kwargs={"local_files_only": local_only},
@@ -201,12 +215,16 @@ def _pretrained(model_id: str, revision: str | None, alias: str, overrides: dict
             "may be cut short: download it again (huggingface-cli download --force-download) or save it again"
         ) from None
     loading = check_loaded_weights(model_id, model, info)
+    model.float()  # any tensor a custom class created in another dtype: masters are float32
+    snapshot = local if local.is_dir() else _snapshot_folder(model_id, revision)
     if tokenizer_from is None:
         tokenizer, tokenizer_info = load_tokenizer(model_id, revision, local_only)
     else:
         tokenizer, tokenizer_info = load_tokenizer(*tokenizer_from, local_only=hub.local_only())
+    encoder = TransformerEncoder(model)
+    encoder.fresh_pooler = loading["pooler"] == "initialised randomly"
     return LoadedModel(
-        encoder=TransformerEncoder(model),
+        encoder=encoder,
         tokenizer=tokenizer,
         provenance={
             "alias": alias,
@@ -217,6 +235,7 @@ def _pretrained(model_id: str, revision: str | None, alias: str, overrides: dict
             "source": "local" if local.is_dir() else "hub",
             "config": _config_summary(config, model),
             "loading": loading,
+            "stored_dtype": stored_dtype(_loaded_weight_files(snapshot)),
         },
         tokenizer_info=tokenizer_info,
         overrides=overrides,
@@ -225,9 +244,44 @@ def _pretrained(model_id: str, revision: str | None, alias: str, overrides: dict
 
 def _resolved_commit(model_id: str, revision: str | None) -> str:
     """The commit the files came from: the cache keeps every snapshot under its commit hash."""
+    return _snapshot_folder(model_id, revision).name
+
+
+def _snapshot_folder(model_id: str, revision: str | None) -> Path:
     from transformers.utils import cached_file
 
-    return Path(cached_file(model_id, "config.json", revision=revision, local_files_only=True)).parent.name
+    return Path(cached_file(model_id, "config.json", revision=revision, local_files_only=True)).parent
+
+
+def _loaded_weight_files(folder: Path) -> list[Path]:
+    """The weight files transformers reads from ``folder``: safetensors where there are any (it
+    prefers them), else the ``pytorch_model*.bin`` files."""
+    return sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model*.bin"))
+
+
+def stored_dtype(files: list[Path]) -> str | None:
+    """The floating-point dtype(s) the checkpoint's tensors are stored in (``"float32"``,
+    ``"bfloat16"``, ``"float16"``, or several joined by ``+``), read from the files' headers (a
+    ``.bin`` is opened memory-mapped onto the meta device: no tensor data is read). ``None`` where
+    the files cannot be read that way. Training runs in float32 masters whatever this says."""
+    found: set[str] = set()
+    try:
+        for path in files:
+            if path.suffix == ".safetensors":
+                from safetensors import safe_open
+
+                with safe_open(str(path), framework="pt") as handle:
+                    for name in handle.keys():
+                        found.add(str(handle.get_slice(name).get_dtype()))
+            else:
+                state = torch.load(path, map_location="meta", weights_only=True, mmap=True)
+                found.update(str(tensor.dtype).removeprefix("torch.") for tensor in state.values()
+                             if isinstance(tensor, torch.Tensor))
+    except Exception:  # an old (non-zip) .bin cannot be memory-mapped; the dtype goes unrecorded
+        return None
+    names = {"F32": "float32", "BF16": "bfloat16", "F16": "float16", "F64": "float64"}
+    floating = sorted({names.get(dtype, dtype) for dtype in found} & {"float32", "bfloat16", "float16", "float64"})
+    return "+".join(floating) or None
 
 
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
@@ -390,33 +444,57 @@ def check_vocabulary_fits(loaded: LoadedModel, overridden: bool = False) -> None
             f"{rows} embedding rows: check that it is the vocabulary the model's embedding table was made for")
 
 
-def check_length_fits(loaded: LoadedModel, max_len: int) -> None:
-    """``--max-len`` beyond the encoder's learnt positions would crash only when the first long
-    batch comes, maybe hours into a run: refuse it before training."""
-    embeddings = getattr(getattr(loaded.encoder, "model", None), "embeddings", None)
+def position_limit(encoder: nn.Module) -> int | None:
+    """How many positions the encoder has learnt (the widest batch it can read), or ``None`` where
+    any length fits: relative positions (NEZHA) or none at all (char-embed)."""
+    embeddings = getattr(getattr(encoder, "model", None), "embeddings", None)
     table = getattr(embeddings, "position_embeddings", None)
-    if table is None:  # relative positions (NEZHA) or none at all (char-embed): any length fits
-        return
+    if table is None:
+        return None
     padding_idx = getattr(embeddings, "padding_idx", None)  # RoBERTa-class positions start after it
-    positions = table.num_embeddings - (padding_idx + 1 if padding_idx is not None else 0)
-    if max_len > positions:
+    return table.num_embeddings - (padding_idx + 1 if padding_idx is not None else 0)
+
+
+def check_length_fits(loaded: LoadedModel, max_len: int) -> int | None:
+    """``--max-len`` beyond the encoder's learnt positions would crash only when the first long
+    batch comes, maybe hours into a run: refuse it before training. Returns the position limit
+    (``LoadedModel.max_positions``), which batches must also respect once padded
+    (``cnbench.batching.collate``'s ``max_width``): sequences of at most ``max_len`` pieces, rounded
+    up, could exceed it."""
+    positions = loaded.max_positions
+    if positions is not None and max_len > positions:
         raise CnbenchError(f"--max-len {max_len}: {loaded.provenance['alias']!r} has {positions} positions; "
                            f"pass --max-len {positions} or less (longer NER sentences are windowed)")
+    return positions
 
 
-def sentence_vector(loaded: LoadedModel) -> str:
-    """What the encoder hands a sentence-level head as ``pooled``, for the result file.
+MEAN_OF_EMBEDDINGS = ("mean of the character embeddings over the real tokens "
+                      "(learnt; char-embed has no context for [CLS])")
+
+
+def sentence_vector(loaded: LoadedModel, pooler_trains: bool = True) -> str:
+    """What the encoder hands a sentence-level head as ``pooled``, and whether it is learnt, for the
+    result file. ``pooler_trains``: whether the strategy trains the pooler (``frozen``, ``adapter``
+    and ``lora`` keep a pretrained one fixed).
 
     BERT-family models with a pooler give its output (dense + tanh on [CLS]). A checkpoint saved
-    without pooler weights (RoBERTa-class MLM releases) gets a freshly initialised pooler, which
-    makes it the classification head of RoBERTa's own fine-tuning (dense + tanh on [CLS], learnt
-    from scratch). Models without a pooler (ELECTRA, ``char-embed``) give nothing, and heads read
-    the [CLS] state directly, as ELECTRA's fine-tuning reads its first token.
+    without pooler weights (RoBERTa-class MLM releases, MiniRBT) gets a freshly initialised pooler,
+    which makes it the classification head of RoBERTa's own fine-tuning (dense + tanh on [CLS],
+    learnt from scratch: it trains under every strategy). Transformers without a pooler (ELECTRA)
+    give nothing, and heads read the [CLS] state directly, as ELECTRA's fine-tuning reads its first
+    token. ``char-embed`` has no context to put in [CLS] (its first state is the [CLS] embedding,
+    the same for every input): a sentence head reads the mean of its embeddings over the real tokens
+    (``cnbench.tuning.MeanPooling``).
     """
+    if not isinstance(loaded.encoder, TransformerEncoder):
+        return MEAN_OF_EMBEDDINGS
     if getattr(getattr(loaded.encoder, "model", None), "pooler", None) is None:
         return "[CLS] hidden state (the encoder has no pooler)"
     if loaded.provenance.get("loading", {}).get("pooler") == "pretrained":
-        return "pooler output (pretrained dense + tanh on [CLS])"
+        described = "pooler output (pretrained dense + tanh on [CLS])"
+        return described if pooler_trains else described[:-1] + ", kept frozen)"
+    if not pooler_trains:  # a scratch preset's random pooler under --tuning frozen
+        return "pooler output (dense + tanh on [CLS], initialised randomly and kept frozen)"
     return "pooler output (dense + tanh on [CLS], initialised randomly and learnt in fine-tuning)"
 
 
