@@ -189,6 +189,8 @@ def check_task(task: Task, data_dir: Path | None) -> list[str]:
             problems.append(f"{path}: sha256 {report.sha256} differs from the declared {expected}")
         if report.repaired:
             verdict += f"; {task.kind_rules.repair_note(len(report.repaired))}"
+        if report.no_label:  # CLUE's "-": no annotator majority, so no gold to score
+            verdict += f"; {report.no_label} labelled {'/'.join(task.no_label)} (no gold label), dropped"
         files.append((split, filename, str(len(examples)), verdict))
     if "dev" not in task.local.files:
         if task.dev_from_train <= 0:

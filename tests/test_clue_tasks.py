@@ -263,4 +263,6 @@ def test_check_task_passes_on_the_real_ocnli_files(cnbench, data_dir):
     check = cnbench("check-task", "ocnli", "--data-dir", data_dir)
     assert check.code == 0, check.err
     assert "9985" in check.out and "2950" in check.out  # train.10k less 15 "-", dev less 50 "-"
+    assert "ok; 15 labelled - (no gold label), dropped" in check.out
+    assert "ok; 50 labelled - (no gold label), dropped" in check.out
     assert "1103 (37.4 %)" in check.out  # neutral: dev's majority class
