@@ -234,21 +234,24 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
 
     # -- train, select on dev, score test once, write -----------------------------------------------
     checkpoint = Checkpoint(p.path.parent, p.key)
-    fingerprint = run_key({"data": data.provenance, "model": loaded.provenance, "precision": precision})
+    # What a checkpoint must have been made from; the stored dtype is read for the record only (the
+    # weights train in fp32 whatever it is), so checkpoints written before it was recorded still resume.
+    model_facts = {key: value for key, value in loaded.provenance.items() if key != "stored_dtype"}
+    fingerprint = run_key({"data": data.provenance, "model": model_facts, "precision": precision})
     progress = _resume_or_start(p, training, checkpoint, fingerprint, log)
     started -= progress.elapsed_seconds  # total_seconds counts an interrupted process's time too
     monitor = (display or Display("quiet")).watch_run(
         p.path.stem, training.optimizer, features["train"].lengths(), training.steps_per_epoch, p.hparams["epochs"],
         progress.epoch + 1, progress.curve)
     outcome = _train_and_score(p, training, data, features, progress, monitor, checkpoint, fingerprint, started, log)
-    if unlabelled is not None and not outcome.failure:  # the best-dev weights are loaded
-        _write_submission(p, training, loaded, unlabelled, log)
     result = _result(p, loaded, training, data, outcome, progress, monitor.finish(), started)
     if distributed.is_main():
         write_json_atomic(p.path, result)
         if outcome.crash is None:  # a crashed run keeps its last checkpoint: --resume goes on from there
             checkpoint.discard()
     result["_path"] = str(p.path)
+    if unlabelled is not None and not outcome.failure:  # after the result: the best-dev weights are still loaded
+        _write_submission(p, training, loaded, unlabelled, log)
     return result
 
 
@@ -266,12 +269,15 @@ def _write_submission(p: RunPlan, training: Training, loaded, unlabelled, log) -
     from cnbench.submission import write_submission
 
     task, hp = p.task, p.hparams
-    features = task.kind_rules.encode(task, unlabelled.examples, loaded.tokenizer, hp, loaded.uses_word_boundaries)
-    _, stored = evaluate(training.forward, task, unlabelled.examples, features, hp, training.pad_id, training.device,
-                         training.autocast, lambda count: None, training.max_width)
-    if distributed.is_main():
-        path = write_submission(Path(p.config.submission) / f"seed{p.config.seed}", task, unlabelled, stored)
-        log(f"submission: {path} ({len(stored)} predictions of {unlabelled.where})")
+    try:  # the run's result is written already: a submission that cannot be made must not lose it
+        features = task.kind_rules.encode(task, unlabelled.examples, loaded.tokenizer, hp, loaded.uses_word_boundaries)
+        _, stored = evaluate(training.forward, task, unlabelled.examples, features, hp, training.pad_id,
+                             training.device, training.autocast, lambda count: None, training.max_width)
+        if distributed.is_main():
+            path = write_submission(Path(p.config.submission) / f"seed{p.config.seed}", task, unlabelled, stored)
+            log(f"submission: {path} ({len(stored)} predictions of {unlabelled.where})")
+    except Exception as err:  # out of memory, a folder that is a file: said, the result stands
+        log(f"WARNING: no submission written for {p.path.name}: {type(err).__name__}: {first_line(err)}")
 
 
 def _say(log, *lines: str) -> None:

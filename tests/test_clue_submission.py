@@ -111,6 +111,19 @@ def test_a_run_writes_the_submission_from_its_best_dev_weights(cnbench, clue_dir
     assert "--submission" not in only_result(out)["command"]  # where files go is not what the run computes
 
 
+def test_a_submission_that_cannot_be_written_never_loses_the_run(cnbench, clue_dir, tmp_path):
+    from conftest import only_result
+
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file where the submission folder's parent would go", encoding="utf-8")
+    out, submit = tmp_path / "out", blocker / "submit"
+    run = cnbench("run", "--task", "cluewsc2020", "--model", "scratch-tiny", "--data-dir", clue_dir, "--epochs", "1",
+                  "--output", out, "--submission", submit)
+    assert run.code == 0, run.err
+    assert "WARNING: no submission written" in run.out
+    assert only_result(out)["status"] == "completed"
+
+
 def test_a_bad_unlabelled_file_stops_the_run_before_training(cnbench, clue_dir, tmp_path):
     path = clue_dir / "tnews" / "test.json.gz"
     with gzip.open(path, "wt", encoding="utf-8") as handle:

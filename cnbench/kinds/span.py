@@ -204,9 +204,10 @@ def top_positions(positions: np.ndarray, scores: np.ndarray, count: int) -> np.n
 def most_context_masks(context_starts: list[np.ndarray]) -> list[np.ndarray]:
     """For the windows of one question (each given by its context tokens' character starts, in
     order), whether each token has its most context in that window: the window where the nearer
-    edge of its context is the most tokens away (Google's ``_check_is_max_context``). On a tie
-    the earlier window keeps it; Google's tie-break, the longer window, picks the same one for
-    ``encode_spans``' windows, where only the last may be shorter. A token is found in the other
+    edge of its context is the most tokens away, the earlier window on a tie. Google's
+    ``_check_is_max_context`` scores a window by that distance plus 0.01 times the window's length,
+    so where the last window is much shorter it can keep a token in an earlier window that is one
+    token less central: at most about one start token per long question is judged differently. A token is found in the other
     windows by its character start: exact where pieces start at distinct characters (WordPiece);
     pieces that share a start (byte-level pieces of one character) are judged as the first of them."""
 

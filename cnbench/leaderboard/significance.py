@@ -51,7 +51,9 @@ class Gold:
     label names; for tagging one list of tags per sentence; for span the answer texts per question);
     ``file_sha256`` the sha256 of the local test file they were read from (``None`` for Hub data);
     ``sha256`` the ``cnbench.results.gold_sha256`` fingerprint runs record of this gold: given by
-    the loader (``TaskData.split_facts``), or, left empty, computed from ``labels``.
+    the loader (``TaskData.split_facts``, which hashes each kind's ``gold_line``), or, left empty,
+    computed from ``labels``, which equals it for label names and tag lists only (span gold must
+    be given its ``sha256``).
     """
 
     labels: Sequence
