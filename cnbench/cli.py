@@ -158,7 +158,7 @@ def _display(quiet: bool, verbose: bool, tensorboard: str | None):
 @click.option("--tuning", help="full | frozen | top-K (e.g. top-2) | adapter | lora [default: full].")
 @click.option("--submission", type=click.Path(file_okay=False), metavar="DIR",
               help="Also predict the task's unlabelled test split (CLUE's hidden test) with the best-dev weights "
-                   "and write its submission file into DIR/seed<N>/ (e.g. afqmc_predict.json).")
+                   "and write its submission file into DIR/<model>--<head>/seed<N>/ (e.g. afqmc_predict.json).")
 @run_options
 @display_options
 def run_command(seeds, quiet, verbose, tensorboard, **options):

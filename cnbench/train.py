@@ -274,7 +274,11 @@ def _write_submission(p: RunPlan, training: Training, loaded, unlabelled, log) -
         _, stored = evaluate(training.forward, task, unlabelled.examples, features, hp, training.pad_id,
                              training.device, training.autocast, lambda count: None, training.max_width)
         if distributed.is_main():
-            path = write_submission(Path(p.config.submission) / f"seed{p.config.seed}", task, unlabelled, stored)
+            # One folder per model build, head and seed holds that model's files for every task, the
+            # set CLUE's upload takes; another model's files never replace them.
+            build = f"{p.config.model.replace('/', '_')}--{p.config.head}"
+            path = write_submission(Path(p.config.submission) / build / f"seed{p.config.seed}", task, unlabelled,
+                                    stored)
             log(f"submission: {path} ({len(stored)} predictions of {unlabelled.where})")
     except Exception as err:  # out of memory, a folder that is a file: said, the result stands
         log(f"WARNING: no submission written for {p.path.name}: {type(err).__name__}: {first_line(err)}")

@@ -104,7 +104,7 @@ def test_a_run_writes_the_submission_from_its_best_dev_weights(cnbench, clue_dir
     run = cnbench("run", "--task", "cluewsc2020", "--model", "scratch-tiny", "--data-dir", clue_dir, "--epochs", "2",
                   "--output", out, "--submission", submit)
     assert run.code == 0, run.err
-    path = submit / "seed42" / "cluewsc11_predict.json"
+    path = submit / "scratch-tiny--linear" / "seed42" / "cluewsc11_predict.json"
     lines = read_submission(path)
     assert [line["id"] for line in lines] == list(range(6)) and {line["label"] for line in lines} <= {"true", "false"}
     assert f"submission: {path}" in run.out
