@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnbench.data.readers import read_lines, short_repr
+from cnbench.data.readers import json_object, read_lines, short_repr
 from cnbench.errors import CnbenchError, DataError
 
 # CLUE's submission file names (CLUE 1.1: its test sets of TNEWS and CLUEWSC2020 replaced 1.0's; the
@@ -96,12 +96,7 @@ def read_unlabelled_file(task, path: Path) -> Unlabelled:
     placeholders = _placeholders(task)
     ids, seen, lines = [], {}, []
     for number, line in read_lines(path):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise DataError(path, number, "not JSON; expected one JSON object per line") from None
-        if not isinstance(record, dict):
-            raise DataError(path, number, f"{short_repr(record)} is not a JSON object; expected one object per line")
+        record = json_object(path, number, line, {})
         identifier = record.get("id", len(ids))
         if not isinstance(identifier, (int, str)) or isinstance(identifier, bool):
             raise DataError(path, number, f"id {short_repr(identifier)} is not a number or a string")
@@ -210,11 +205,8 @@ def read_submission(path: Path) -> list[dict]:
     """A submission file read back: its lines, each checked to hold ``id`` and ``label``, ids unique."""
     lines, seen = [], set()
     for number, line in read_lines(Path(path)):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise DataError(path, number, "not JSON; expected one {\"id\", \"label\"} object per line") from None
-        if not isinstance(record, dict) or set(record) != {"id", "label"}:
+        record = json_object(path, number, line, {"id": "id", "label": "label"})
+        if set(record) != {"id", "label"}:
             raise DataError(path, number, f"{short_repr(record)}: expected exactly the keys 'id' and 'label'")
         if record["id"] in seen:
             raise DataError(path, number, f"id {record['id']!r} repeats an earlier line")

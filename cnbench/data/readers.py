@@ -193,7 +193,7 @@ def _json_records(path: Path, fields: dict[str, str]):
     count = 0
     for number, line in read_lines(path):
         count += 1
-        yield number, _json_object(path, number, line, fields)
+        yield number, json_object(path, number, line, fields)
     if not count:
         raise DataError(path, None, "no lines; expected one JSON object per line")
 
@@ -279,7 +279,7 @@ def read_spans(
     types = sorted(tag[2:] for tag in labels if tag.startswith("B-") and f"I-{tag[2:]}" in labels)
     sentences: list[TaggedSentence] = []
     for number, line in read_lines(path):
-        record = _json_object(path, number, line, fields)
+        record = json_object(path, number, line, fields)
         text, annotations = record[fields["text"]], record[fields["spans"]]
         if not isinstance(text, str) or not text:
             raise DataError(path, number, f"{fields['text']!r} is {short_repr(text)}; expected non-empty text")
@@ -340,7 +340,7 @@ def tsv_default_fields(columns: tuple[str, ...]) -> dict[str, str]:
     return fields
 
 
-def _json_object(path: Path, number: int, line: str, fields: dict[str, str]) -> dict:
+def json_object(path: Path, number: int, line: str, fields: dict[str, str]) -> dict:
     """Parse one line as a JSON object holding every key in ``fields``."""
     try:
         record = json.loads(line)

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Iterable
 
 from cnbench.data.examples import Answer, SpanExample
-from cnbench.data.readers import ReadReport, _json_object, is_text, read_lines, short_repr
+from cnbench.data.readers import ReadReport, is_text, json_object, read_lines, short_repr
 from cnbench.errors import DataError
 from cnbench.hashing import file_sha256
 
@@ -123,7 +123,7 @@ def read_span_jsonl(path: Path, fields: dict[str, str]) -> tuple[list[SpanExampl
     """Read one question per line; ``fields`` renames any of ``SPAN_FIELDS`` to the file's keys."""
     path = Path(path)
     keys = {**SPAN_FIELDS, **fields}
-    lines = ((number, _json_object(path, number, line, keys)) for number, line in read_lines(path))
+    lines = ((number, json_object(path, number, line, keys)) for number, line in read_lines(path))
     examples = _unique_examples(lines, keys, "line", lambda number, message: DataError(path, number, message))
     if not examples:
         raise DataError(path, None, f"no lines; expected one JSON object per line, keys {list(keys.values())}")
