@@ -81,8 +81,10 @@ def main() -> None:
     ]
     results, _ = load_results(args.results)
     gold = [set(entities(s.tags)) for s in test]
-    for result in sorted((r for r in results if r["task"]["name"] == "msra_ner" and r["status"] == "completed"),
-                         key=lambda r: (r["model"]["alias"], r["head"], r["seed"], len(r["history"]))):
+    for result in sorted(
+        (r for r in results if r["task"]["name"] == "msra_ner" and r["status"] == "completed"),
+        key=lambda r: (r["model"]["alias"], r["head"], r["seed"], len(r["history"])),
+    ):
         hits = {"seen": [0, 0], "unseen": [0, 0]}
         for sentence, wanted, predicted in zip(test, gold, predicted_labels(result, "test")):
             got = set(entities(predicted))
@@ -96,7 +98,8 @@ def main() -> None:
             f"{epochs_trained(result)} | "
             f"{result['metrics']['test']['f1']:.2%} | "
             f"{result['metrics']['dev']['f1']:.2%} | {hits['seen'][0] / hits['seen'][1]:.1%} | "
-            f"{hits['unseen'][0] / hits['unseen'][1]:.1%} |")
+            f"{hits['unseen'][0] / hits['unseen'][1]:.1%} |"
+        )
     text = "\n".join(lines) + "\n"
     with atomic_file(args.out, "w", permissions=0o644) as handle:
         handle.write(text)

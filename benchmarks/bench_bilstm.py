@@ -41,8 +41,9 @@ class PackedBiLSTM(torch.nn.Module):
 
     def __init__(self, ours: BiLSTM):
         super().__init__()
-        self.lstm = torch.nn.LSTM(ours.forward_lstm.input_size, ours.forward_lstm.hidden_size,
-                                  batch_first=True, bidirectional=True)
+        self.lstm = torch.nn.LSTM(
+            ours.forward_lstm.input_size, ours.forward_lstm.hidden_size, batch_first=True, bidirectional=True
+        )
         with torch.no_grad():
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
                 getattr(self.lstm, f"{name}_l0").copy_(getattr(ours.forward_lstm, f"{name}_l0"))
@@ -79,9 +80,14 @@ def measure(batch: int, steps: int, size: int, rounds: int) -> dict:
         times["ours"].append(step_seconds(ours, x, mask, weights)[0])
         times["packed"].append(step_seconds(packed, x, mask, weights)[0])
     ours_ms, packed_ms = (1000 * statistics.median(times[name]) for name in ("ours", "packed"))
-    return {"shape": f"{batch} × {steps} × {size}", "packed_ms": packed_ms, "ours_ms": ours_ms,
-            "speedup": packed_ms / ours_ms, "out_diff": float((out_ours - out_packed).abs().max()),
-            "grad_diff": float((grad_ours - grad_packed).abs().max())}
+    return {
+        "shape": f"{batch} × {steps} × {size}",
+        "packed_ms": packed_ms,
+        "ours_ms": ours_ms,
+        "speedup": packed_ms / ours_ms,
+        "out_diff": float((out_ours - out_packed).abs().max()),
+        "grad_diff": float((grad_ours - grad_packed).abs().max()),
+    }
 
 
 def main() -> None:
@@ -104,13 +110,18 @@ def main() -> None:
         "| shape | packed bidirectional LSTM ms | cnbench BiLSTM ms | speed-up | max output diff | max gradient diff |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    lines += [f"| {row['shape']} | {row['packed_ms']:.1f} | {row['ours_ms']:.1f} | {row['speedup']:.2f}× | "
-              f"{row['out_diff']:.1e} | {row['grad_diff']:.1e} |" for row in rows]
+    lines += [
+        f"| {row['shape']} | {row['packed_ms']:.1f} | {row['ours_ms']:.1f} | {row['speedup']:.2f}× | "
+        f"{row['out_diff']:.1e} | {row['grad_diff']:.1e} |"
+        for row in rows
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.out.exists():
-        args.out.write_text("# BiLSTM head benchmark (`benchmarks/bench_bilstm.py`)\n\nEach section is one run of "
-                            "the script.\n\n", encoding="utf-8")
+        args.out.write_text(
+            "# BiLSTM head benchmark (`benchmarks/bench_bilstm.py`)\n\nEach section is one run of the script.\n\n",
+            encoding="utf-8",
+        )
     with args.out.open("a", encoding="utf-8") as handle:
         handle.write(text + "\n")
 

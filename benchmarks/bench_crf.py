@@ -23,8 +23,8 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torchcrf
@@ -41,6 +41,7 @@ BERT_CONFIG = Path("/work/shared/models/bert-base-chinese-tokenizer/config.json"
 
 def timed(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2) -> float:
     """Median seconds per call."""
+
     def sync() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -83,9 +84,7 @@ def crf_vs_pytorch_crf(device: torch.device, repeats: int) -> list[dict]:
         emissions, mask, tags = ragged(batch, steps, num_tags, device)
         row = {"device": device.type, "shape": (batch, steps, num_tags)}
         row["decode_ref"] = timed(lambda: theirs.decode(emissions, mask), device, repeats)
-        row["nll_ref"] = timed(
-            lambda: theirs(emissions, tags, mask, reduction="sum").neg().backward(), device, repeats
-        )
+        row["nll_ref"] = timed(lambda: theirs(emissions, tags, mask, reduction="sum").neg().backward(), device, repeats)
         for method in ("auto", "sequential", "scan"):
             row[f"decode_{method}"] = timed(
                 lambda: ours.decode(emissions, mask, method=method).tags.tolist(), device, repeats

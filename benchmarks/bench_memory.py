@@ -84,15 +84,26 @@ def child(data_dir: str, phase: str, out: str) -> None:
         data, train_facts, fingerprints = _load_data(task, config)
         loaded_at = rss_mb("VmRSS")
         start = time.perf_counter()
-        features = _features(task, config, data, fingerprints, tokenizer, {"max_len": task.defaults.max_len}, False)["train"]
+        features = _features(task, config, data, fingerprints, tokenizer, {"max_len": task.defaults.max_len}, False)[
+            "train"
+        ]
         data.hold_facts_only("train", train_facts)
     encoded = time.perf_counter() - start
     features_peak = rss_mb("VmHWM") - floor
     first_step = None
     if phase == "hit":
         loaded = load_model("scratch-tiny", 42)
-        model = TaskModel(loaded.encoder, build_head("linear", task.head_kind, loaded.encoder.hidden_size,
-                                                     len(task.labels), label_names=task.labels, dropout=0.1))
+        model = TaskModel(
+            loaded.encoder,
+            build_head(
+                "linear",
+                task.head_kind,
+                loaded.encoder.hidden_size,
+                len(task.labels),
+                label_names=task.labels,
+                dropout=0.1,
+            ),
+        )
         hp = {"lr": 5e-4, "head_lr": 5e-4, "crf_lr": None, "llrd": 1.0, "weight_decay": 0.01}
         optimizer, _ = build_optimizer(model, hp, torch.device("cpu"))
         forward = distributed.wrap(model)
@@ -101,10 +112,17 @@ def child(data_dir: str, phase: str, out: str) -> None:
         forward(**collate(features, indices, tokenizer.pad_token_id, task.kind_rules)).loss.backward()
         optimizer.step()
         first_step = time.perf_counter() - start
-    report = {"rank": distributed.rank(), "floor_mb": floor, "examples_mb": loaded_at - floor,
-              "features_peak_mb": features_peak,
-              "peak_above_floor_mb": rss_mb("VmHWM") - floor, "encode_s": encoded, "first_step_s": first_step,
-              "sequences": len(features), "tokens": int(sum(features.lengths()))}
+    report = {
+        "rank": distributed.rank(),
+        "floor_mb": floor,
+        "examples_mb": loaded_at - floor,
+        "features_peak_mb": features_peak,
+        "peak_above_floor_mb": rss_mb("VmHWM") - floor,
+        "encode_s": encoded,
+        "first_step_s": first_step,
+        "sequences": len(features),
+        "tokens": int(sum(features.lengths())),
+    }
     Path(out, f"{phase}-rank{report['rank']}.json").write_text(json.dumps(report), encoding="utf-8")
 
 
@@ -128,8 +146,13 @@ def write_data(folder: Path, pairs: int) -> None:
 
 def measure(checkout: Path, data: Path, processes: int, scratch: Path) -> dict:
     """Run the build phase (cold cache) then the hit phase in fresh processes; return the reports."""
-    env = {**os.environ, "PYTHONPATH": str(checkout), "CNBENCH_CACHE_DIR": str(scratch / "cache"),
-           "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(checkout),
+        "CNBENCH_CACHE_DIR": str(scratch / "cache"),
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+    }
     results = {}
     for phase in ("build", "hit"):
         out = scratch / phase
@@ -138,8 +161,15 @@ def measure(checkout: Path, data: Path, processes: int, scratch: Path) -> dict:
         if processes == 1:
             command = [sys.executable, *script]
         else:
-            command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                       str(processes), *script]
+            command = [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc_per_node",
+                str(processes),
+                *script,
+            ]
         subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
         reports = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(out.glob("*.json"))]
         results[phase] = {
@@ -149,15 +179,19 @@ def measure(checkout: Path, data: Path, processes: int, scratch: Path) -> dict:
             "peak_above_floor_mb": sum(report["peak_above_floor_mb"] for report in reports),
             "encode_s": max(report["encode_s"] for report in reports),
             "first_step_s": max(report["first_step_s"] or 0 for report in reports),
-            "sequences": reports[0]["sequences"], "tokens": reports[0]["tokens"],
+            "sequences": reports[0]["sequences"],
+            "tokens": reports[0]["tokens"],
         }
     return results
 
 
 def commit_of(checkout: Path) -> str:
-    head = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short=10", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "-C", str(checkout), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short=10", "HEAD"], capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "-C", str(checkout), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+    ).stdout.strip()
     return head.stdout.strip() + ("+dirty" if dirty else "")
 
 
@@ -181,8 +215,11 @@ def main() -> None:
         checkouts = [("after", REPO)]
         if args.before:
             before = scratch / "before"
-            subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(before), args.before],
-                           check=True, capture_output=True)
+            subprocess.run(
+                ["git", "-C", str(REPO), "worktree", "add", "--detach", str(before), args.before],
+                check=True,
+                capture_output=True,
+            )
             checkouts.insert(0, ("before", before))
         rows = []
         try:
@@ -192,22 +229,33 @@ def main() -> None:
                     work.mkdir()
                     result = measure(checkout, scratch / "data", processes, work)
                     build, hit = result["build"], result["hit"]
-                    print(f"{label} ({commit_of(checkout)}), {processes} process(es): floor {build['floor_mb']:.0f} MB; "
-                          f"examples {build['examples_mb']:.0f} MB; build {build['encode_s']:.1f} s, peak +{build['features_peak_mb']:.0f} MB; "
-                          f"hit: features +{hit['features_peak_mb']:.0f} MB, first step after {hit['first_step_s']:.2f} s, "
-                          f"peak +{hit['peak_above_floor_mb']:.0f} MB", flush=True)
+                    print(
+                        f"{label} ({commit_of(checkout)}), {processes} process(es): floor {build['floor_mb']:.0f} MB; "
+                        f"examples {build['examples_mb']:.0f} MB; build {build['encode_s']:.1f} s, peak +{build['features_peak_mb']:.0f} MB; "
+                        f"hit: features +{hit['features_peak_mb']:.0f} MB, first step after {hit['first_step_s']:.2f} s, "
+                        f"peak +{hit['peak_above_floor_mb']:.0f} MB",
+                        flush=True,
+                    )
                     rows.append((label, commit_of(checkout), processes, build, hit))
         finally:
             if args.before:
-                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(before)], capture_output=True)
+                subprocess.run(
+                    ["git", "-C", str(REPO), "worktree", "remove", "--force", str(before)], capture_output=True
+                )
     write_rows(args.out, args.pairs, rows)
 
 
 def write_rows(path: Path, pairs: int, rows: list) -> None:
     import platform
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.machine())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(
@@ -221,13 +269,17 @@ def write_rows(path: Path, pairs: int, rows: list) -> None:
             f"{GOALS}.\n\n"
             "| code | commit | processes | pairs | tokens | floor MB | examples MB | build s | build peak MB "
             "| hit: features peak MB | hit to first step s | hit: peak MB with first step | machine | date |\n"
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n", encoding="utf-8")
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+            encoding="utf-8",
+        )
     with open(path, "a", encoding="utf-8") as handle:
         for label, commit, processes, build, hit in rows:
-            handle.write(f"| {label} | {commit} | {processes} | {pairs:,} | {build['tokens']:,} | {build['floor_mb']:.0f} | "
-                         f"{build['examples_mb']:.0f} | {build['encode_s']:.1f} | {build['features_peak_mb']:.0f} | "
-                         f"{hit['features_peak_mb']:.0f} | {hit['first_step_s']:.2f} | {hit['peak_above_floor_mb']:.0f} | {cpu}, {os.cpu_count()} cores | "
-                         f"{time.strftime('%Y-%m-%d')} |\n")
+            handle.write(
+                f"| {label} | {commit} | {processes} | {pairs:,} | {build['tokens']:,} | {build['floor_mb']:.0f} | "
+                f"{build['examples_mb']:.0f} | {build['encode_s']:.1f} | {build['features_peak_mb']:.0f} | "
+                f"{hit['features_peak_mb']:.0f} | {hit['first_step_s']:.2f} | {hit['peak_above_floor_mb']:.0f} | {cpu}, {os.cpu_count()} cores | "
+                f"{time.strftime('%Y-%m-%d')} |\n"
+            )
 
 
 if __name__ == "__main__":

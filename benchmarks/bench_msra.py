@@ -35,17 +35,33 @@ def main() -> None:
         for pair in args.runs.split(","):
             model, head = pair.split(":")
             before = set(output.glob("*.json")) if output.exists() else set()
-            command = [sys.executable, "-m", "cnbench", "run", "--task", "msra_ner", "--model", model, "--head", head,
-                       "--seed", str(args.seed), "--output", str(output)]
+            command = [
+                sys.executable,
+                "-m",
+                "cnbench",
+                "run",
+                "--task",
+                "msra_ner",
+                "--model",
+                model,
+                "--head",
+                head,
+                "--seed",
+                str(args.seed),
+                "--output",
+                str(output),
+            ]
             start = time.perf_counter()
             subprocess.run(command, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL)
             wall = time.perf_counter() - start
             (path,) = set(output.glob("*.json")) - before
             result = json.loads(path.read_text(encoding="utf-8"))
             test, timing = result["metrics"]["test"], result["timing"]
-            line = (f"| {model} | {head} | {args.seed} | {test['f1'] * 100:.2f} | {test['f1_lenient'] * 100:.2f} | "
-                    f"{result['metrics']['dev']['f1'] * 100:.2f} | {result['best_epoch']}/{result['hparams']['epochs']} | "
-                    f"{wall:.0f} | {timing['train_tokens_per_second']:.0f} |")
+            line = (
+                f"| {model} | {head} | {args.seed} | {test['f1'] * 100:.2f} | {test['f1_lenient'] * 100:.2f} | "
+                f"{result['metrics']['dev']['f1'] * 100:.2f} | {result['best_epoch']}/{result['hparams']['epochs']} | "
+                f"{wall:.0f} | {timing['train_tokens_per_second']:.0f} |"
+            )
             print(line, flush=True)
             rows.append(line)
     hardware, packages = result["environment"]["hardware"], result["environment"]["packages"]
@@ -55,12 +71,16 @@ def main() -> None:
             "# MSRA-NER baselines (`benchmarks/bench_msra.py`)\n\n"
             "Full train set (every 20th sentence held out as dev), full test set (4,631 sentences, every "
             "character scored). Strict = seqeval strict IOB2 micro F1 (the main metric); lenient = "
-            "conlleval-style.\n", encoding="utf-8")
+            "conlleval-style.\n",
+            encoding="utf-8",
+        )
     with open(args.out, "a", encoding="utf-8") as handle:
-        handle.write(f"\n{hardware['cpu']}, {hardware['cpu_count']} cores, torch {packages['torch']}, "
-                     f"commit {(result['environment']['git_commit'] or '')[:10]}:\n\n"
-                     "| model | head | seed | test F1 strict % | test F1 lenient % | dev F1 % | best epoch | wall s | train tokens/s |\n"
-                     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n")
+        handle.write(
+            f"\n{hardware['cpu']}, {hardware['cpu_count']} cores, torch {packages['torch']}, "
+            f"commit {(result['environment']['git_commit'] or '')[:10]}:\n\n"
+            "| model | head | seed | test F1 strict % | test F1 lenient % | dev F1 % | best epoch | wall s | train tokens/s |\n"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n"
+        )
 
 
 if __name__ == "__main__":

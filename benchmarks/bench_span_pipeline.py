@@ -41,9 +41,15 @@ def read_split(data_dir: Path, split: str) -> list[SpanExample]:
     with gzip.open(data_dir / f"{split}.json.gz", "rt", encoding="utf-8") as file:
         articles = json.load(file)["data"]
     return [
-        SpanExample(qa["id"], paragraph["context"], qa["question"],
-                    tuple(Answer(answer["text"], answer["answer_start"]) for answer in qa["answers"]))
-        for article in articles for paragraph in article["paragraphs"] for qa in paragraph["qas"]
+        SpanExample(
+            qa["id"],
+            paragraph["context"],
+            qa["question"],
+            tuple(Answer(answer["text"], answer["answer_start"]) for answer in qa["answers"]),
+        )
+        for article in articles
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
     ]
 
 
@@ -84,14 +90,18 @@ def pipeline_rows(examples, tokenizer, max_len: int, doc_stride: int, repeat: in
         if sliced != answer.text:
             mismatches.append((example.id, answer.text, answer.start, sliced))
     return {
-        "max_len": max_len, "questions": len(examples), "windows": len(features),
+        "max_len": max_len,
+        "questions": len(examples),
+        "windows": len(features),
         "tokens": int(features.offsets[-1]),
         "bytes": sum(array.nbytes for array in features.arrays().values()),
         "windows_per_question": Counter(windows_per_question.tolist()),
         "mean_windows": float(windows_per_question.mean()),
         "questions_labelled": len(set(features.example_index[labelled].tolist())),
-        "labelled_windows": len(labelled), "mismatches": mismatches,
-        "encode_seconds": encode_seconds, "decode_seconds": decode_seconds,
+        "labelled_windows": len(labelled),
+        "mismatches": mismatches,
+        "encode_seconds": encode_seconds,
+        "decode_seconds": decode_seconds,
     }
 
 
@@ -138,12 +148,22 @@ def main() -> None:
             f"{run['labelled_windows'] - len(run['mismatches']):,} of those windows the labelled tokens slice back "
             "to exactly the answer text."
         )
-    lines += ["", f"The labelled windows at max_len {runs[0]['max_len']} that do not slice back to the answer:", "",
-              "| question | answer | answer_start | labelled tokens slice |", "|---|---|---|---|"]
-    lines += [f"| {question} | {answer} | {start} | {sliced} |"
-              for question, answer, start, sliced in dict.fromkeys(runs[0]["mismatches"])]
-    lines += ["", "A slice differs from the answer where `answer_start` is off (the slice is shifted: CMRC dev has "
-              "a few such answers) or where a word piece crosses the answer's edge (the whole piece is labelled)."]
+    lines += [
+        "",
+        f"The labelled windows at max_len {runs[0]['max_len']} that do not slice back to the answer:",
+        "",
+        "| question | answer | answer_start | labelled tokens slice |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {question} | {answer} | {start} | {sliced} |"
+        for question, answer, start, sliced in dict.fromkeys(runs[0]["mismatches"])
+    ]
+    lines += [
+        "",
+        "A slice differs from the answer where `answer_start` is off (the slice is shifted: CMRC dev has "
+        "a few such answers) or where a word piece crosses the answer's edge (the whole piece is labelled).",
+    ]
     lines += [
         "",
         "## First-answer length in bert-base-chinese tokens",
@@ -159,11 +179,17 @@ def main() -> None:
     for split, examples in splits.items():
         lengths = answer_lengths(examples, tokenizer)
         over = " | ".join(f"{(lengths > limit).sum():,} ({(lengths > limit).mean():.2%})" for limit in LENGTH_LIMITS)
-        lines.append(f"| {split} | {len(lengths):,} | {np.median(lengths):.0f} | {np.percentile(lengths, 99):.0f} | "
-                     f"{lengths.max()} | {over} |")
+        lines.append(
+            f"| {split} | {len(lengths):,} | {np.median(lengths):.0f} | {np.percentile(lengths, 99):.0f} | "
+            f"{lengths.max()} | {over} |"
+        )
         covered[split] = (lengths <= MAX_ANSWER_TOKENS).mean()
-    lines += ["", f"{MAX_ANSWER_TOKENS} tokens cover " + ", ".join(f"{share:.2%} of {split}" for split, share in covered.items())
-              + ". CMRC 2018 trial is a pilot set with much longer answers, neither dev nor test; it did not set the limit."]
+    lines += [
+        "",
+        f"{MAX_ANSWER_TOKENS} tokens cover "
+        + ", ".join(f"{share:.2%} of {split}" for split, share in covered.items())
+        + ". CMRC 2018 trial is a pilot set with much longer answers, neither dev nor test; it did not set the limit.",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     args.out.write_text(text, encoding="utf-8")

@@ -41,7 +41,9 @@ def main() -> None:
     print("\n".join(rows))
     header = "| command | median ms | vs bare python |\n| --- | --- | --- |\n"
     with open(args.out, "a", encoding="utf-8") as handle:
-        handle.write(f"\n{args.repeat} runs each, Python {sys.version.split()[0]}:\n\n{header}" + "\n".join(rows) + "\n")
+        handle.write(
+            f"\n{args.repeat} runs each, Python {sys.version.split()[0]}:\n\n{header}" + "\n".join(rows) + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -88,8 +88,11 @@ def main() -> None:
     print(report)
     if not args.out.exists():
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("# bert-base throughput and full-leaderboard projection (`benchmarks/bench_throughput.py`)\n\n"
-                            "Each section is one run of the script, appended as it printed.\n", encoding="utf-8")
+        args.out.write_text(
+            "# bert-base throughput and full-leaderboard projection (`benchmarks/bench_throughput.py`)\n\n"
+            "Each section is one run of the script, appended as it printed.\n",
+            encoding="utf-8",
+        )
     with open(args.out, "a", encoding="utf-8") as handle:
         handle.write("\n" + report)
 
@@ -103,8 +106,16 @@ def measure(size: str, tasks: list[str], limit: int | None, compile: bool, peak_
             params[architecture] = save_random_model(architecture, size, folder)
 
             def one_run(task: str, run_limit: int | None) -> dict:
-                config = RunConfig(task=task, model=str(folder), train_on_dev=True, epochs=1, seed=1, limit=run_limit,
-                                   compile=compile, output_dir=str(Path(scratch) / "results"))
+                config = RunConfig(
+                    task=task,
+                    model=str(folder),
+                    train_on_dev=True,
+                    epochs=1,
+                    seed=1,
+                    limit=run_limit,
+                    compile=compile,
+                    output_dir=str(Path(scratch) / "results"),
+                )
                 return run(config, log=lambda line: None)
 
             one_run(tasks[0], 64)  # warm-up
@@ -112,8 +123,10 @@ def measure(size: str, tasks: list[str], limit: int | None, compile: bool, peak_
                 result = one_run(task, limit)
                 measurements.append(_measurement(architecture, task, result))
                 environment = result["environment"]
-                print(f"{architecture} {task}: {measurements[-1].train_examples_per_second:.0f} train examples/s",
-                      flush=True)
+                print(
+                    f"{architecture} {task}: {measurements[-1].train_examples_per_second:.0f} train examples/s",
+                    flush=True,
+                )
     peak = peak_tflops or _known_peak(environment)
     data_dir = paths.data_dir()
     counts = {}
@@ -132,8 +145,15 @@ def save_random_model(architecture: str, size: str, folder: Path) -> int:
     if architecture == "bert":
         model = BertModel(bert_config)
     else:
-        shared = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-                  "type_vocab_size", "max_position_embeddings")
+        shared = (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "type_vocab_size",
+            "max_position_embeddings",
+        )
         model = NezhaModel(NezhaConfig(max_relative_position=64, **{key: getattr(bert_config, key) for key in shared}))
     model.save_pretrained(folder)
     AutoTokenizer.from_pretrained(source).save_pretrained(folder)
@@ -156,16 +176,20 @@ def _measurement(architecture: str, task: str, result: dict) -> Measurement:
     )
 
 
-def projected_hours(measurements: list[Measurement], counts: dict[str, tuple[int, int]]) -> dict[tuple[str, str], float]:
+def projected_hours(
+    measurements: list[Measurement], counts: dict[str, tuple[int, int]]
+) -> dict[tuple[str, str], float]:
     """Hours of one run per (architecture, task) on the full train set with the task's default
     epochs: train + dev after every epoch + dev and test at the end + start-up."""
     hours = {}
     for m in measurements:
         epochs = get_task(m.task).defaults.epochs
         dev, test = counts[m.task]
-        seconds = (FULL_TRAIN_SIZE[m.task] * epochs / m.train_examples_per_second
-                   + ((epochs + 1) * dev + test) / m.eval_examples_per_second
-                   + m.startup_seconds)
+        seconds = (
+            FULL_TRAIN_SIZE[m.task] * epochs / m.train_examples_per_second
+            + ((epochs + 1) * dev + test) / m.eval_examples_per_second
+            + m.startup_seconds
+        )
         hours[m.architecture, m.task] = seconds / 3600
     return hours
 
@@ -192,16 +216,19 @@ def _report(size, limit, compile, measurements, params, peak, counts, hours, env
         f"Machine: {machine}; torch {torch.__version__}, transformers {environment['packages']['transformers']}; "
         f"commit {(environment['git_commit'] or '')[:10]}{' (uncommitted changes)' if environment['git_dirty'] else ''}; "
         f"peak bf16 {f'{peak:g} TFLOP/s' if peak else 'unknown (MFU not computed)'}. Non-embedding parameters: "
-        + ", ".join(f"{architecture} {count / 1e6:.2f} M" for architecture, count in params.items()) + ".",
+        + ", ".join(f"{architecture} {count / 1e6:.2f} M" for architecture, count in params.items())
+        + ".",
         "",
         "| model | task | trained on | max_len | train examples/s | train tokens/s | MFU % | eval examples/s | start-up s | peak memory MiB |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for m in measurements:
         mfu = f"{6 * params[m.architecture] * m.train_tokens_per_second / (peak * 1e12) * 100:.1f}" if peak else "—"
-        lines.append(f"| {m.architecture} | {m.task} | {m.train_split} | {m.max_len} | {m.train_examples_per_second:.0f} | "
-                     f"{m.train_tokens_per_second:.0f} | {mfu} | {m.eval_examples_per_second:.0f} | "
-                     f"{m.startup_seconds:.1f} | {m.peak_memory_mb:.0f} |")
+        lines.append(
+            f"| {m.architecture} | {m.task} | {m.train_split} | {m.max_len} | {m.train_examples_per_second:.0f} | "
+            f"{m.train_tokens_per_second:.0f} | {mfu} | {m.eval_examples_per_second:.0f} | "
+            f"{m.startup_seconds:.1f} | {m.peak_memory_mb:.0f} |"
+        )
     lines += [
         "",
         f"Projected full leaderboard ({' + '.join(f'{n} {a}' for a, n in MODELS_PER_ARCHITECTURE.items())} "
@@ -212,9 +239,11 @@ def _report(size, limit, compile, measurements, params, peak, counts, hours, env
     ]
     for task in dict.fromkeys(m.task for m in measurements):
         per_task = {architecture: value for (architecture, name), value in hours.items() if name == task}
-        lines.append(f"| {task} | {FULL_TRAIN_SIZE[task]:,} | {get_task(task).defaults.epochs} | "
-                     f"{counts[task][0]:,} + {counts[task][1]:,} | {per_task['bert']:.3f} | {per_task['nezha']:.3f} | "
-                     f"{leaderboard_hours({(a, task): v for a, v in per_task.items()}):.2f} |")
+        lines.append(
+            f"| {task} | {FULL_TRAIN_SIZE[task]:,} | {get_task(task).defaults.epochs} | "
+            f"{counts[task][0]:,} + {counts[task][1]:,} | {per_task['bert']:.3f} | {per_task['nezha']:.3f} | "
+            f"{leaderboard_hours({(a, task): v for a, v in per_task.items()}):.2f} |"
+        )
     lines += ["", f"**Total: {leaderboard_hours(hours):.2f} h** on this machine.", ""]
     return "\n".join(lines)
 

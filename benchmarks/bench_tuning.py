@@ -38,9 +38,27 @@ def run_one(strategy: str, seed: int, args, output: Path) -> dict | None:
     """The result of one run: found in ``output``, else made now (``None`` under ``--reuse-only``)."""
     tuning, _, features = strategy.partition("+")
     folder = output / f"epochs{args.epochs}-len{args.max_len}" / strategy / str(seed)
-    command = [sys.executable, "-m", "cnbench", "run", "--task", "chnsenticorp", "--model", "scratch-small",
-               "--epochs", str(args.epochs), "--max-len", str(args.max_len), "--seed", str(seed),
-               "--tuning", tuning, "--no-checkpoint", "--output", str(folder)]
+    command = [
+        sys.executable,
+        "-m",
+        "cnbench",
+        "run",
+        "--task",
+        "chnsenticorp",
+        "--model",
+        "scratch-small",
+        "--epochs",
+        str(args.epochs),
+        "--max-len",
+        str(args.max_len),
+        "--seed",
+        str(seed),
+        "--tuning",
+        tuning,
+        "--no-checkpoint",
+        "--output",
+        str(folder),
+    ]
     command += ["--features", features] if features else []
     if not list(folder.glob("*.json")):  # a kept --output folder makes an interrupted benchmark resumable
         if args.reuse_only:
@@ -71,17 +89,20 @@ def interleaved_step_ms(strategies: list[str], max_len: int, rounds: int = 12) -
         tuning, _, features = strategy.partition("+")
         hp = plan(RunConfig("chnsenticorp", "scratch-small", tuning=tuning, features=features or None)).hparams
         encoder = load_model("scratch-small", seed=1).encoder
-        model = TaskModel(encoder, build_head("linear", "classification", encoder.hidden_size, 2),
-                          build_features(hp, encoder))
+        model = TaskModel(
+            encoder, build_head("linear", "classification", encoder.hidden_size, 2), build_features(hp, encoder)
+        )
         apply_strategy(model, hp)
         use_fast_dropout(model)
         optimizer, _ = build_optimizer(model, hp, torch.device("cpu"))
         steps[strategy] = (model, optimizer)
     generator = torch.Generator().manual_seed(0)
-    batch = {"input_ids": torch.randint(1, 21128, (32, max_len), generator=generator),
-             "attention_mask": torch.ones(32, max_len, dtype=torch.bool),
-             "token_type_ids": torch.zeros(32, max_len, dtype=torch.long),
-             "labels": torch.randint(0, 2, (32,), generator=generator)}
+    batch = {
+        "input_ids": torch.randint(1, 21128, (32, max_len), generator=generator),
+        "attention_mask": torch.ones(32, max_len, dtype=torch.bool),
+        "token_type_ids": torch.zeros(32, max_len, dtype=torch.long),
+        "labels": torch.randint(0, 2, (32,), generator=generator),
+    }
     autocast = bf16_autocast(torch.device("cpu"), "auto")
     times: dict[str, list[float]] = {strategy: [] for strategy in strategies}
     for round_ in range(rounds + 2):  # the first two rounds warm up
@@ -119,11 +140,13 @@ def row(strategy: str, results: list[dict], baseline: list[dict], interleaved: d
     if "scalar_mix_weights" in tuning:
         weights = [summarize(ws)["mean"] for ws in zip(*(r["tuning"]["scalar_mix_weights"] for r in results))]
         mix = " ".join(f"{w:.3f}" for w in weights)
-    return (f"| {strategy} | {tuning['trainable_parameters']:,} | "
-            f"{100 * tuning['trainable_parameters'] / tuning['total_parameters']:.2f} % | {steps['mean']:.0f} | "
-            f"{interleaved[strategy]:.0f} | {ratio:.2f}× | {memory['mean']:,.0f} | {len(results)} | {dev['mean']:.2f} | "
-            f"{spread['mean']:.2f} ± {spread['std']:.2f} "
-            f"({spread['min']:.2f}–{spread['max']:.2f}) | {versus} | {mix} |")
+    return (
+        f"| {strategy} | {tuning['trainable_parameters']:,} | "
+        f"{100 * tuning['trainable_parameters'] / tuning['total_parameters']:.2f} % | {steps['mean']:.0f} | "
+        f"{interleaved[strategy]:.0f} | {ratio:.2f}× | {memory['mean']:,.0f} | {len(results)} | {dev['mean']:.2f} | "
+        f"{spread['mean']:.2f} ± {spread['std']:.2f} "
+        f"({spread['min']:.2f}–{spread['max']:.2f}) | {versus} | {mix} |"
+    )
 
 
 def main() -> None:
@@ -132,10 +155,17 @@ def main() -> None:
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-len", type=int, default=128)
-    parser.add_argument("--output", type=Path, help="keep result files here and reuse those found there for the "
-                        "same strategy and seed (default: a temporary folder)")
-    parser.add_argument("--reuse-only", action="store_true",
-                        help="tabulate only the runs already in --output (what an interrupted benchmark finished)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="keep result files here and reuse those found there for the "
+        "same strategy and seed (default: a temporary folder)",
+    )
+    parser.add_argument(
+        "--reuse-only",
+        action="store_true",
+        help="tabulate only the runs already in --output (what an interrupted benchmark finished)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tuning.md")
     args = parser.parse_args()
     seeds = [int(seed) for seed in args.seeds.split(",")]
@@ -149,8 +179,11 @@ def main() -> None:
                 if result is None:
                     continue
                 results.setdefault(strategy, []).append(result)
-                print(f"{strategy} seed {seed}: test {result['metrics']['test']['accuracy']:.4f}, "
-                      f"{step_ms(result):.0f} ms/step, {result['timing']['peak_memory_mb']:.0f} MB", flush=True)
+                print(
+                    f"{strategy} seed {seed}: test {result['metrics']['test']['accuracy']:.4f}, "
+                    f"{step_ms(result):.0f} ms/step, {result['timing']['peak_memory_mb']:.0f} MB",
+                    flush=True,
+                )
     if strategies[0] not in results:
         sys.exit(f"no result of the baseline {strategies[0]} in {args.output}")
     baseline = results[strategies[0]]
@@ -162,9 +195,11 @@ def main() -> None:
     hp = first["hparams"]
     if not args.out.exists():
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("# Fine-tuning strategies (`benchmarks/bench_tuning.py`)\n\n"
-                            "Each section is one run of the script; the commit is the code measured.\n",
-                            encoding="utf-8")
+        args.out.write_text(
+            "# Fine-tuning strategies (`benchmarks/bench_tuning.py`)\n\n"
+            "Each section is one run of the script; the commit is the code measured.\n",
+            encoding="utf-8",
+        )
     with open(args.out, "a", encoding="utf-8") as handle:
         handle.write(
             f"\n## scratch-small, ChnSentiCorp, {args.epochs} epoch(s), max_len {args.max_len}, batch "
@@ -175,7 +210,8 @@ def main() -> None:
             f"| strategy | trainable params | of all | ms/step in the runs (wall) | CPU ms/step interleaved | vs "
             f"{strategies[0]} | peak MB | seeds | dev acc % | test acc % mean ± std (min–max) | test Δ vs {strategies[0]} "
             "(Welch p) | scalar-mix weights (embeddings, layers 1–4) |\n"
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(lines) + "\n")
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(lines) + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -39,16 +39,38 @@ SEED, BATCH, MAX_LEN = 42, 32, 256
 
 def run_cnbench(model: str, epochs: int, lr: float, output: Path) -> dict:
     start = time.perf_counter()
-    result = run(RunConfig(task="chnsenticorp", model=model, seed=SEED, epochs=epochs, lr=lr, batch_size=BATCH,
-                           max_len=MAX_LEN, output_dir=str(output)), log=lambda line: None)
-    return {"seconds": time.perf_counter() - start, "dev": result["metrics"]["dev"]["accuracy"],
-            "test": result["metrics"]["test"]["accuracy"], "best_epoch": result["best_epoch"]}
+    result = run(
+        RunConfig(
+            task="chnsenticorp",
+            model=model,
+            seed=SEED,
+            epochs=epochs,
+            lr=lr,
+            batch_size=BATCH,
+            max_len=MAX_LEN,
+            output_dir=str(output),
+        ),
+        log=lambda line: None,
+    )
+    return {
+        "seconds": time.perf_counter() - start,
+        "dev": result["metrics"]["dev"]["accuracy"],
+        "test": result["metrics"]["test"]["accuracy"],
+        "best_epoch": result["best_epoch"],
+    }
 
 
 def run_trainer(model: str, epochs: int, lr: float, output: Path, sampling: str) -> dict:
     from datasets import Dataset
-    from transformers import (AutoConfig, AutoTokenizer, BertForSequenceClassification, DataCollatorWithPadding,
-                              Trainer, TrainingArguments, set_seed)
+    from transformers import (
+        AutoConfig,
+        AutoTokenizer,
+        BertForSequenceClassification,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+        set_seed,
+    )
 
     start = time.perf_counter()
     task = get_task("chnsenticorp")
@@ -67,20 +89,42 @@ def run_trainer(model: str, epochs: int, lr: float, output: Path, sampling: str)
     network = BertForSequenceClassification(config)
     bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cuda.is_available()
     args = TrainingArguments(
-        output_dir=str(output), num_train_epochs=epochs, learning_rate=lr, per_device_train_batch_size=BATCH,
-        per_device_eval_batch_size=BATCH, warmup_steps=0.1, weight_decay=0.01, max_grad_norm=1.0, seed=SEED,
-        train_sampling_strategy=sampling, bf16=bf16, use_cpu=not torch.cuda.is_available(),
+        output_dir=str(output),
+        num_train_epochs=epochs,
+        learning_rate=lr,
+        per_device_train_batch_size=BATCH,
+        per_device_eval_batch_size=BATCH,
+        warmup_steps=0.1,
+        weight_decay=0.01,
+        max_grad_norm=1.0,
+        seed=SEED,
+        train_sampling_strategy=sampling,
+        bf16=bf16,
+        use_cpu=not torch.cuda.is_available(),
         optim="adamw_torch_fused",
-        eval_strategy="epoch", save_strategy="epoch", save_only_model=True, save_total_limit=1,
-        load_best_model_at_end=True, metric_for_best_model="accuracy", logging_strategy="no",
-        report_to="none", disable_tqdm=True, dataloader_num_workers=0,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_only_model=True,
+        save_total_limit=1,
+        load_best_model_at_end=True,
+        metric_for_best_model="accuracy",
+        logging_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
     )
 
     def accuracy(prediction):
         return {"accuracy": float((np.argmax(prediction.predictions, -1) == prediction.label_ids).mean())}
 
-    trainer = Trainer(model=network, args=args, train_dataset=splits["train"], eval_dataset=splits["dev"],
-                      data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy)
+    trainer = Trainer(
+        model=network,
+        args=args,
+        train_dataset=splits["train"],
+        eval_dataset=splits["dev"],
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=accuracy,
+    )
     trainer.train()
     dev = trainer.evaluate(splits["dev"])["eval_accuracy"]
     test = trainer.evaluate(splits["test"], metric_key_prefix="test")["test_accuracy"]
@@ -100,11 +144,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         runs["cnbench"] = run_cnbench(args.model, args.epochs, lr, Path(scratch) / "cnbench")
         for sampling in ("group_by_length", "random"):
-            runs[f"HF Trainer ({sampling})"] = run_trainer(args.model, args.epochs, lr, Path(scratch) / sampling, sampling)
+            runs[f"HF Trainer ({sampling})"] = run_trainer(
+                args.model, args.epochs, lr, Path(scratch) / sampling, sampling
+            )
     ours = runs["cnbench"]
     for name, outcome in runs.items():
-        print(f"{name}: {outcome['seconds']:.1f} s, dev {outcome['dev']:.4f}, test {outcome['test']:.4f}, "
-              f"{outcome['seconds'] / ours['seconds']:.2f}x cnbench's time", flush=True)
+        print(
+            f"{name}: {outcome['seconds']:.1f} s, dev {outcome['dev']:.4f}, test {outcome['test']:.4f}, "
+            f"{outcome['seconds'] / ours['seconds']:.2f}x cnbench's time",
+            flush=True,
+        )
 
     hardware = env["hardware"]
     lines = [
@@ -116,8 +165,10 @@ def main() -> None:
         "",
         "| harness | wall s | dev acc | test acc | time / cnbench time |",
         "| --- | --- | --- | --- | --- |",
-        *(f"| {name} | {o['seconds']:.1f} | {o['dev']:.4f} | {o['test']:.4f} | {o['seconds'] / ours['seconds']:.2f}x |"
-          for name, o in runs.items()),
+        *(
+            f"| {name} | {o['seconds']:.1f} | {o['dev']:.4f} | {o['test']:.4f} | {o['seconds'] / ours['seconds']:.2f}x |"
+            for name, o in runs.items()
+        ),
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -60,11 +60,14 @@ def load(data: Path) -> dict[str, list[dict]]:
         for article in squad["data"]:
             for paragraph in article["paragraphs"]:
                 for qa in paragraph["qas"]:
-                    questions.append({
-                        "id": qa["id"], "context": paragraph["context"],
-                        "answers": [a["text"] for a in qa["answers"]],
-                        "starts": [a["answer_start"] for a in qa["answers"]],
-                    })
+                    questions.append(
+                        {
+                            "id": qa["id"],
+                            "context": paragraph["context"],
+                            "answers": [a["text"] for a in qa["answers"]],
+                            "starts": [a["answer_start"] for a in qa["answers"]],
+                        }
+                    )
         files[label] = questions
     return files
 
@@ -102,8 +105,11 @@ def shifted_spans(questions: list[dict], rng: random.Random) -> list[tuple[list[
     8 characters, as a span-extraction model's wrong boundaries would be."""
     cases = []
     for question in questions:
-        located = [(s, a) for s, a in zip(question["starts"], question["answers"])
-                   if s >= 0 and question["context"][s:s + len(a)] == a]
+        located = [
+            (s, a)
+            for s, a in zip(question["starts"], question["answers"])
+            if s >= 0 and question["context"][s : s + len(a)] == a
+        ]
         if not located:
             continue
         start, answer = rng.choice(located)
@@ -239,8 +245,15 @@ def main(argv=None) -> int:
         n_contexts, n_answers = texts_per_file[label]
         answer_runs = [run for run in runs if where[run][(label, "answer")]]
         context_runs = [run for run in runs if where[run][(label, "context")]]
-        rows.append([label, f"{n_answers:,}", f"{sum(where[r][(label, 'answer')] for r in answer_runs):,}",
-                     f"{n_contexts:,}", f"{sum(where[r][(label, 'context')] for r in context_runs):,}"])
+        rows.append(
+            [
+                label,
+                f"{n_answers:,}",
+                f"{sum(where[r][(label, 'answer')] for r in answer_runs):,}",
+                f"{n_contexts:,}",
+                f"{sum(where[r][(label, 'context')] for r in context_runs):,}",
+            ]
+        )
     lines += table(["file", "gold answers", "runs in answers", "distinct contexts", "runs in contexts"], rows)
     lines += ["", f"{len(runs):,} distinct runs in all.", ""]
 
@@ -255,10 +268,13 @@ def main(argv=None) -> int:
         f"{len(spaced)} of them with whitespace after the mark. Occurrences:",
         "",
     ]
-    lines += table(["runs"] + occurrence_header, [
-        ["any candidate"] + [f"{n:,}" for n in occurrences(candidates)],
-        ["mark + whitespace + text"] + [f"{n:,}" for n in occurrences(spaced)],
-    ])
+    lines += table(
+        ["runs"] + occurrence_header,
+        [
+            ["any candidate"] + [f"{n:,}" for n in occurrences(candidates)],
+            ["mark + whitespace + text"] + [f"{n:,}" for n in occurrences(spaced)],
+        ],
+    )
     lines += [""]
 
     for name in variants:
@@ -272,18 +288,21 @@ def main(argv=None) -> int:
             outside = [run for run in differing if not PUNKT_CANDIDATE.search(run)]
             unspaced = [run for run in differing if not WHITESPACE_CANDIDATE.search(run)]
             if outside:
-                lines += ["", f"(**{len(outside)} of them have no candidate place: the criterion above "
-                          "is wrong.**)"]
+                lines += ["", f"(**{len(outside)} of them have no candidate place: the criterion above is wrong.**)"]
             if unspaced:
                 verb = "has" if len(unspaced) == 1 else "have"
-                lines += ["", f"{len(unspaced)} of them ({', '.join(code(run) for run in unspaced)}) {verb} "
-                          "no whitespace after the mark, only punctuation."]
+                lines += [
+                    "",
+                    f"{len(unspaced)} of them ({', '.join(code(run) for run in unspaced)}) {verb} "
+                    "no whitespace after the mark, only punctuation.",
+                ]
         lines += [""]
         if differing:
             shown = differing if len(differing) <= 80 else differing[:80]
-            lines += table(["run", "cnbench", name, "in"],
-                           [[code(run), show(tokens[reference][run]), show(tokens[name][run]), files_cell(run)]
-                            for run in shown])
+            lines += table(
+                ["run", "cnbench", name, "in"],
+                [[code(run), show(tokens[reference][run]), show(tokens[name][run]), files_cell(run)] for run in shown],
+            )
             if len(shown) < len(differing):
                 lines += ["", f"(first 80 of {len(differing)} in code-point order)"]
             lines += [""]
@@ -316,8 +335,9 @@ def main(argv=None) -> int:
         for probe, cases in probes[label].items():
             if not cases:
                 continue
-            scores = {name: [f1(answers, prediction, variants[name]) for answers, prediction in cases]
-                      for name in variants}
+            scores = {
+                name: [f1(answers, prediction, variants[name]) for answers, prediction in cases] for name in variants
+            }
             base = scores[reference]
             row = [label, probe, f"{len(cases):,}", f"{100 * sum(base) / len(base):.3f}"]
             for name in variants:

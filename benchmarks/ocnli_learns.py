@@ -25,8 +25,10 @@ OUT = Path(__file__).resolve().parent / "results" / "ocnli_learns.md"
 
 
 def main(runs: Path) -> None:
-    results = sorted((json.loads(path.read_text(encoding="utf-8")) for path in runs.glob("ocnli--*.json")),
-                     key=lambda result: result["seed"])
+    results = sorted(
+        (json.loads(path.read_text(encoding="utf-8")) for path in runs.glob("ocnli--*.json")),
+        key=lambda result: result["seed"],
+    )
     scored = load_task_data(get_task("ocnli"), paths.data_dir(None), only=("test",)).splits["test"]
     label, count = Counter(example.label for example in scored).most_common(1)[0]
     accuracy = [100 * result["metrics"]["test"]["accuracy"] for result in results]

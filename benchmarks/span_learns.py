@@ -37,10 +37,10 @@ def after_shared_text(question: str, context: str) -> str:
     context (answers often follow the words a question repeats); the context's start when none."""
     for length in range(min(len(question), 12), 1, -1):
         for start in range(len(question) - length + 1):
-            found = context.find(question[start:start + length])
+            found = context.find(question[start : start + length])
             if found >= 0:
                 end = found + length
-                return context[end:end + ANSWER_CHARS]
+                return context[end : end + ANSWER_CHARS]
     return context[:ANSWER_CHARS]
 
 
@@ -61,8 +61,9 @@ def _row(name: str, runs: list[dict]) -> str:
     f1 = [100 * run["metrics"]["test"]["f1"] for run in runs]
     em = [100 * run["metrics"]["test"]["em"] for run in runs]
     seeds = ", ".join(str(run["seed"]) for run in runs)
-    spread = (lambda values: f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
-              if len(values) > 1 else f"{values[0]:.2f}")
+    spread = lambda values: (
+        f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+    )
     return f"| {name} | {seeds} | {spread(f1)} | {spread(em)} | {', '.join(f'{value:.2f}' for value in f1)} |"
 
 
@@ -95,12 +96,17 @@ def section(runs: Path) -> list[str]:
         lines.append(f"| baseline: {name} | — | {100 * scores['f1']:.2f} | {100 * scores['em']:.2f} | — |")
     trained_f1 = [100 * run["metrics"]["test"]["f1"] for run in trained]
     untrained_f1 = [100 * run["metrics"]["test"]["f1"] for run in untrained]
-    verdict = (f"Every trained seed {'beats' if min(trained_f1) > max(untrained_f1) else 'does not beat'} every "
-               f"untrained one (by {min(trained_f1) - max(untrained_f1):+.2f} F1 at the least), and "
-               f"{'beats' if min(trained_f1) > best_baseline else 'stays below'} the best baseline "
-               f"({best_baseline:.2f} F1).")
-    epochs = "; ".join(f"seed {run['seed']}: best epoch {run['best_epoch']} of {len(run['history'])}, dev F1 "
-                       f"(on the questions trained on) {100 * run['metrics']['dev']['f1']:.2f}" for run in trained)
+    verdict = (
+        f"Every trained seed {'beats' if min(trained_f1) > max(untrained_f1) else 'does not beat'} every "
+        f"untrained one (by {min(trained_f1) - max(untrained_f1):+.2f} F1 at the least), and "
+        f"{'beats' if min(trained_f1) > best_baseline else 'stays below'} the best baseline "
+        f"({best_baseline:.2f} F1)."
+    )
+    epochs = "; ".join(
+        f"seed {run['seed']}: best epoch {run['best_epoch']} of {len(run['history'])}, dev F1 "
+        f"(on the questions trained on) {100 * run['metrics']['dev']['f1']:.2f}"
+        for run in trained
+    )
     return lines + ["", verdict, "", f"Trained runs: {epochs}.", ""]
 
 
@@ -117,8 +123,10 @@ def main(folders: list[Path]) -> None:
     ]
     for folder in folders:
         lines += section(folder)
-    lines += [f"Machine: {first['environment']['hardware'].get('cpu', '?')}, runs sharing two cores with other work.",
-              ""]
+    lines += [
+        f"Machine: {first['environment']['hardware'].get('cpu', '?')}, runs sharing two cores with other work.",
+        "",
+    ]
     OUT.write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
 

@@ -37,9 +37,17 @@ def main() -> None:
     results, problems = load_results(args.results)
     if problems:
         sys.exit("\n".join(f"cannot read {path}: {reason}" for path, reason in problems))
-    completed = sorted((r for r in results if r["status"] == "completed"),
-                       key=lambda r: (r["task"]["name"], r["model"]["alias"], r["head"], r["seed"],
-                                      r["hparams"]["epochs"], r["hparams"].get("patience") or 0))
+    completed = sorted(
+        (r for r in results if r["status"] == "completed"),
+        key=lambda r: (
+            r["task"]["name"],
+            r["model"]["alias"],
+            r["head"],
+            r["seed"],
+            r["hparams"]["epochs"],
+            r["hparams"].get("patience") or 0,
+        ),
+    )
     lines = [
         f"# {args.title}",
         "",

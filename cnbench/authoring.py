@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections import Counter
 from pathlib import Path
 
 import click
@@ -19,7 +18,7 @@ from cnbench.kinds import KIND_NAMES, kind_of, known_formats
 from cnbench.task import Task
 
 _FORMAT_LINES = {
-    "tsv": '''\
+    "tsv": """\
         # How the files are read: {formats}, or your own function reader(path, task) returning
         # cnbench.data.examples.{example}s.
         format="tsv",
@@ -27,30 +26,30 @@ _FORMAT_LINES = {
         # has none).
         columns={columns},
         # Which column holds each of cnbench's fields; other columns (ids) are ignored.
-        fields={fields},''',
-    "jsonl": '''\
+        fields={fields},""",
+    "jsonl": """\
         # How the files are read: {formats}, or your own function reader(path, task) returning
         # cnbench.data.examples.{example}s.
         format="jsonl",
         # Which key of each line's JSON object holds each of cnbench's fields; other keys are ignored.
-        fields={fields},''',
-    "spans": '''\
+        fields={fields},""",
+    "spans": """\
         # How the files are read: {formats}, or your own function reader(path, task) returning
         # cnbench.data.examples.{example}s.
         # "spans": one {{"text": ..., "label": {{"PER": {{"张三": [[0, 1]]}}}}}} per line, spans inclusive.
         format="spans",
         # The keys holding the text and its entity spans.
-        fields={fields},''',
-    "conll": '''\
+        fields={fields},""",
+    "conll": """\
         # How the files are read: {formats}, or your own function reader(path, task) returning
         # cnbench.data.examples.{example}s.
         # "conll": one "char tag" line per character, a blank line between sentences.
-        format="conll",''',
-    "squad": '''\
+        format="conll",""",
+    "squad": """\
         # How the files are read: {formats}, or your own function reader(path, task) returning
         # cnbench.data.examples.{example}s.
         # "squad": SQuAD-v1 JSON (data -> paragraphs -> qas -> answers with text and answer_start).
-        format="squad",''',
+        format="squad",""",
 }
 
 _TEMPLATE = '''\
@@ -125,13 +124,24 @@ def write_task_file(name: str, kind: str, format: str | None, folder: Path, exis
     columns = ("label", *(name for name in fields if name != "label"))
     max_len, lr = rules.starting_defaults
     text = _TEMPLATE.format(
-        name=name, kind=kind, labels=_py(rules.starting_labels), metric=rules.metrics[0], max_len=max_len, lr=lr,
-        kind_words=rules.words, labels_help=rules.labels_help, metric_help=rules.metric_help,
-        format_lines=_FORMAT_LINES[format].format(columns=_py(columns), fields=_py(fields),
-                                                  formats=", ".join(f'"{name}"' for name in rules.formats),
-                                                  example=rules.example_class),
+        name=name,
+        kind=kind,
+        labels=_py(rules.starting_labels),
+        metric=rules.metrics[0],
+        max_len=max_len,
+        lr=lr,
+        kind_words=rules.words,
+        labels_help=rules.labels_help,
+        metric_help=rules.metric_help,
+        format_lines=_FORMAT_LINES[format].format(
+            columns=_py(columns),
+            fields=_py(fields),
+            formats=", ".join(f'"{name}"' for name in rules.formats),
+            example=rules.example_class,
+        ),
         files=_py({split: f"{split}.{rules.file_extensions[format]}" for split in ("train", "dev", "test")}),
-        hub_fields=", ".join(rules.hub_fields), hub_columns=_py(rules.hub_columns_example),
+        hub_fields=", ".join(rules.hub_fields),
+        hub_columns=_py(rules.hub_columns_example),
         extra_lines=rules.template_lines,
     )
     folder.mkdir(parents=True, exist_ok=True)
@@ -195,14 +205,20 @@ def check_task(task: Task, data_dir: Path | None) -> list[str]:
     if "dev" not in task.local.files:
         if task.dev_from_train <= 0:
             problems.append("no dev split and dev_from_train is 0: runs have nothing to choose the epoch on")
-    print_table(f"{task.name} ({task.kind}, {len(task.labels)} labels): {folder}",
-                ("split", "file", "examples", "sha256"), files, names=("file",))
+    print_table(
+        f"{task.name} ({task.kind}, {len(task.labels)} labels): {folder}",
+        ("split", "file", "examples", "sha256"),
+        files,
+        names=("file",),
+    )
     _print_lengths(task, splits)
     _print_labels(task, splits)
     _print_split_stats(task, splits)
     if undeclared:
         click.echo("sha256 to declare in LocalFiles:")
-        click.echo("        sha256={" + ", ".join(f'"{name}": "{digest}"' for name, digest in undeclared.items()) + "},")
+        click.echo(
+            "        sha256={" + ", ".join(f'"{name}": "{digest}"' for name, digest in undeclared.items()) + "},"
+        )
     labels_in = {split: task.kind_rules.labels_used(examples) for split, examples in splits.items()}
     unseen = sorted(set(task.labels).difference(*labels_in.values()))
     if splits and unseen:
@@ -254,8 +270,9 @@ def _print_lengths(task: Task, splits: dict[str, list]) -> None:
         lengths = [kind.length(example) for example in examples]
         longer = sum(length > room for length in lengths)
         rows.append((split, *map(str, _percentiles(lengths)), str(max(lengths)), str(longer)))
-    print_table(kind.length_title(), ("split", *(f"p{p}" for p in PERCENTILES), "max",
-                                      f"> {room} ({kind.beyond_room()})"), rows)
+    print_table(
+        kind.length_title(), ("split", *(f"p{p}" for p in PERCENTILES), "max", f"> {room} ({kind.beyond_room()})"), rows
+    )
     click.echo(f"({room} characters fit: {kind.room_explanation(task.defaults.max_len)})")
 
 

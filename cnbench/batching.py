@@ -23,7 +23,9 @@ from cnbench.kinds import Kind
 PAD_MULTIPLE = 8
 
 
-def training_batches(lengths: list[int], batch_size: int, generator: torch.Generator, group: int = 50) -> list[list[int]]:
+def training_batches(
+    lengths: list[int], batch_size: int, generator: torch.Generator, group: int = 50
+) -> list[list[int]]:
     order = torch.randperm(len(lengths), generator=generator).tolist()
     mega = batch_size * group
     batches = []
@@ -50,8 +52,9 @@ def padded_width(longest: int, max_width: int | None = None) -> int:
     return min(width, max_width)
 
 
-def collate(features: Features, indices: list[int], pad_id: int, kind: Kind,
-            max_width: int | None = None) -> dict[str, torch.Tensor]:
+def collate(
+    features: Features, indices: list[int], pad_id: int, kind: Kind, max_width: int | None = None
+) -> dict[str, torch.Tensor]:
     """Pad the chosen sequences to the longest among them, rounded up to ``PAD_MULTIPLE`` and capped
     at ``max_width`` (``padded_width``): one gather from the flat arrays per field. The task's
     ``kind`` adds the labels its heads read."""

@@ -25,8 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -93,8 +93,9 @@ def cached_features(name: str, parts: dict, examples: str | None, build: Callabl
 def _load(path: Path) -> Features | None:
     try:
         names = json.loads((path / "arrays.json").read_text(encoding="utf-8"))
-        return Features.from_arrays({name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-                                     for name in names})
+        return Features.from_arrays(
+            {name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in names}
+        )
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
 

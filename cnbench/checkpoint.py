@@ -66,8 +66,9 @@ class Checkpoint:
     def exists(self) -> bool:
         return self.path.is_file()
 
-    def save(self, progress: Progress, model: nn.Module, optimizer, scheduler, order: torch.Generator,
-             fingerprint: str) -> None:
+    def save(
+        self, progress: Progress, model: nn.Module, optimizer, scheduler, order: torch.Generator, fingerprint: str
+    ) -> None:
         """Atomically replace the checkpoint: a crash while writing leaves the previous one intact.
         Every process calls this (it collects their random states); the main process writes."""
         rng = distributed.all_objects(_rng_states(order))
@@ -99,13 +100,16 @@ class Checkpoint:
             # everything in a checkpoint is tensors and plain containers: no pickled code is run
             state = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as err:  # truncated by a failing disk, or not a checkpoint at all
-            raise CnbenchError(f"{self.path}: cannot read this checkpoint ({err}); run without --resume "
-                               "to start the run over") from None
+            raise CnbenchError(
+                f"{self.path}: cannot read this checkpoint ({err}); run without --resume to start the run over"
+            ) from None
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise CnbenchError(f"{self.path}: not a {FORMAT} checkpoint; run without --resume to start over")
         if state["fingerprint"] != fingerprint:
-            raise CnbenchError(f"{self.path}: this checkpoint was made from other data files, model weights or "
-                               "precision (bf16/fp32) than this run has; run without --resume to start over")
+            raise CnbenchError(
+                f"{self.path}: this checkpoint was made from other data files, model weights or "
+                "precision (bf16/fp32) than this run has; run without --resume to start over"
+            )
         try:
             load_weights(model, state["model"])
         except ValueError as err:  # made by a version of cnbench whose model had other parameters
@@ -147,8 +151,10 @@ def load_weights(model: nn.Module, state: dict) -> None:
     """Load a ``trained_state``; raises ``ValueError`` unless it covers exactly the trained part."""
     outcome = model.load_state_dict(state, strict=False)
     if outcome.unexpected_keys or set(outcome.missing_keys) != _frozen(model):
-        raise ValueError(f"weights do not match the trained parameters: missing {outcome.missing_keys[:3]}, "
-                         f"unexpected {outcome.unexpected_keys[:3]}")
+        raise ValueError(
+            f"weights do not match the trained parameters: missing {outcome.missing_keys[:3]}, "
+            f"unexpected {outcome.unexpected_keys[:3]}"
+        )
 
 
 def ensure_writable(folder: Path) -> None:

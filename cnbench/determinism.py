@@ -47,11 +47,17 @@ def configure(deterministic: bool) -> dict:
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
-    facts = {"deterministic": True, "algorithms": "torch.use_deterministic_algorithms(True)",
-             CUBLAS_VARIABLE: os.environ[CUBLAS_VARIABLE], "cudnn_deterministic": True}
+    facts = {
+        "deterministic": True,
+        "algorithms": "torch.use_deterministic_algorithms(True)",
+        CUBLAS_VARIABLE: os.environ[CUBLAS_VARIABLE],
+        "cudnn_deterministic": True,
+    }
     if cublas_started:
-        facts["note"] = (f"cuBLAS had started in this process before {CUBLAS_VARIABLE} was set: set it in the "
-                         "environment before launching for deterministic matmuls")
+        facts["note"] = (
+            f"cuBLAS had started in this process before {CUBLAS_VARIABLE} was set: set it in the "
+            "environment before launching for deterministic matmuls"
+        )
     return facts
 
 

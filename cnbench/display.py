@@ -8,7 +8,7 @@ with the columns aligned by spaces and every cell printed in full, easy to read 
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import click
 from rich.cells import cell_len  # display width: a Chinese character takes two columns

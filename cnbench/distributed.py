@@ -65,13 +65,16 @@ def setup() -> torch.device:
     if torch.cuda.is_available():
         local_rank = int(os.environ["LOCAL_RANK"])
         if local_rank >= torch.cuda.device_count():
-            raise CnbenchError(f"process with LOCAL_RANK {local_rank} has no GPU: {torch.cuda.device_count()} "
-                               "visible; launch at most one process per GPU")
+            raise CnbenchError(
+                f"process with LOCAL_RANK {local_rank} has no GPU: {torch.cuda.device_count()} "
+                "visible; launch at most one process per GPU"
+            )
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
-                                device_id=device if device.type == "cuda" else None)
+        dist.init_process_group(
+            "nccl" if device.type == "cuda" else "gloo", device_id=device if device.type == "cuda" else None
+        )
         atexit.register(dist.destroy_process_group)
         if not is_main():
             sys.stdout = open(os.devnull, "w", encoding="utf-8")
@@ -112,7 +115,8 @@ def wrap(model: nn.Module) -> nn.Module:
     # first-step hooks look for tensors in the output, and a HeadOutput dataclass hides them,
     # so gradients would silently never be averaged.
     ddp = nn.parallel.DistributedDataParallel(
-        model, device_ids=[device] if device.type == "cuda" else None, find_unused_parameters=True)
+        model, device_ids=[device] if device.type == "cuda" else None, find_unused_parameters=True
+    )
     # No buffer sync in forward: the buffers (position ids) never change, and it would be a
     # collective in evaluation, where processes run different numbers of batches. (Set as an
     # attribute: recent torch deprecates the constructor argument, older torch lacks the new one.)
@@ -140,7 +144,7 @@ def shard(batch: list[int], terms: list[int]) -> tuple[list[int], float]:
     size = world_size()
     if size == 1:
         return batch, 1.0
-    own = batch[rank()::size]
+    own = batch[rank() :: size]
     if not own:
         return batch[:1], 0.0
     return own, size * sum(terms[i] for i in own) / sum(terms[i] for i in batch)

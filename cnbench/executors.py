@@ -30,10 +30,10 @@ import importlib.util
 import logging
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import Iterator
 
 from cnbench import distributed
 from cnbench.errors import CnbenchError, first_line
@@ -96,17 +96,24 @@ class RayExecutor:
     cluster at ``address``.
     """
 
-    def __init__(self, address: str | None = None, cpus_per_run: float = 1, gpus_per_run: float = 0,
-                 max_retries: int = 2):
+    def __init__(
+        self, address: str | None = None, cpus_per_run: float = 1, gpus_per_run: float = 0, max_retries: int = 2
+    ):
         if not 0 <= gpus_per_run <= 1:
-            raise CnbenchError(f"--gpus-per-run {gpus_per_run:g}: a run uses at most one GPU (0 to 1); "
-                               "for a run on several GPUs use accelerate launch")
+            raise CnbenchError(
+                f"--gpus-per-run {gpus_per_run:g}: a run uses at most one GPU (0 to 1); "
+                "for a run on several GPUs use accelerate launch"
+            )
         if cpus_per_run <= 0:
             raise CnbenchError(f"--cpus-per-run {cpus_per_run:g}: expected a positive number")
         if importlib.util.find_spec("ray") is None:
             raise CnbenchError("--executor ray needs Ray: pip install 'cnbench[ray]'")
         self.address, self.cpus_per_run, self.gpus_per_run, self.max_retries = (
-            address, cpus_per_run, gpus_per_run, max_retries)
+            address,
+            cpus_per_run,
+            gpus_per_run,
+            max_retries,
+        )
 
     def written(self, planned: RunPlan) -> dict | None:
         """The result written already, if any. Each worker resolves ``--precision auto`` on its own
@@ -121,18 +128,20 @@ class RayExecutor:
         # Quiet: no dashboard, and the runs' epoch lines stay in Ray's worker logs; the driver
         # prints one line per finished run.
         try:
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                     logging_level=logging.WARNING)
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         except ConnectionError as err:  # --address auto without a cluster, or an unreachable one
             raise CnbenchError(f"--address {self.address}: {err}") from None
         try:
             task = ray.remote(_run_on_worker).options(
-                num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run, max_retries=self.max_retries)
+                num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run, max_retries=self.max_retries
+            )
             threads = max(1, int(self.cpus_per_run))
             pending = {task.remote(job.config, threads): job for job in jobs}
             cluster = ray.cluster_resources()
-            log(f"ray: {len(pending)} runs submitted ({self.cpus_per_run:g} CPU, {self.gpus_per_run:g} GPU each) "
-                f"to a cluster of {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs")
+            log(
+                f"ray: {len(pending)} runs submitted ({self.cpus_per_run:g} CPU, {self.gpus_per_run:g} GPU each) "
+                f"to a cluster of {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs"
+            )
             for _ in pending:
                 watch.start()
             watch.slots = self._slots(cluster)
@@ -148,8 +157,10 @@ class RayExecutor:
                     yield job, None, f"Ray task failed: {str(err).strip().splitlines()[-1]}"
                     continue
                 if error is None and document["run_key"] != job.plan.key:
-                    error = (f"the worker computed run key {document['run_key']}, this machine {job.plan.key}: "
-                             "install the same cnbench and task files on every node")
+                    error = (
+                        f"the worker computed run key {document['run_key']}, this machine {job.plan.key}: "
+                        "install the same cnbench and task files on every node"
+                    )
                 if error is not None:
                     yield job, None, error
                     continue

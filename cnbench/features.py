@@ -52,8 +52,18 @@ class Features:
     ``from_arrays`` raises ``ValueError`` when the arrays do not fit together.
     """
 
-    def __init__(self, offsets, input_ids, token_type_ids, labels, example_index=None, scored_offsets=None,
-                 scored=None, boundary_ids=None, char_spans=None):
+    def __init__(
+        self,
+        offsets,
+        input_ids,
+        token_type_ids,
+        labels,
+        example_index=None,
+        scored_offsets=None,
+        scored=None,
+        boundary_ids=None,
+        char_spans=None,
+    ):
         self.offsets = offsets
         self.input_ids = Ragged(input_ids, offsets)
         self.token_type_ids = Ragged(token_type_ids, offsets)
@@ -72,12 +82,16 @@ class Features:
         return self.input_ids.lengths().tolist()
 
     def arrays(self) -> dict[str, np.ndarray]:
-        arrays = {"offsets": self.offsets, "input_ids": self.input_ids.values,
-                  "token_type_ids": self.token_type_ids.values,
-                  "labels": self.labels.values if self.is_tagging else self.labels}
+        arrays = {
+            "offsets": self.offsets,
+            "input_ids": self.input_ids.values,
+            "token_type_ids": self.token_type_ids.values,
+            "labels": self.labels.values if self.is_tagging else self.labels,
+        }
         if self.is_tagging:
-            arrays.update(example_index=self.example_index, scored_offsets=self.scored.offsets,
-                          scored=self.scored.values)
+            arrays.update(
+                example_index=self.example_index, scored_offsets=self.scored.offsets, scored=self.scored.values
+            )
         if self.boundary_ids is not None:
             arrays["boundary_ids"] = self.boundary_ids.values
         if self.is_span:
@@ -91,8 +105,14 @@ class Features:
         if count < 0 or offsets[0] != 0 or offsets[-1] != tokens or np.any(np.diff(offsets) < 0):
             raise ValueError("token offsets do not cover the token arrays")
         tagging = "scored" in arrays
-        sizes = {"token_type_ids": tokens, "labels": tokens if tagging else count,
-                 "boundary_ids": tokens, "example_index": count, "scored_offsets": count + 1, "char_spans": tokens}
+        sizes = {
+            "token_type_ids": tokens,
+            "labels": tokens if tagging else count,
+            "boundary_ids": tokens,
+            "example_index": count,
+            "scored_offsets": count + 1,
+            "char_spans": tokens,
+        }
         for name, size in sizes.items():
             if name in arrays and len(arrays[name]) != size:
                 raise ValueError(f"{name} has {len(arrays[name])} entries, expected {size}")

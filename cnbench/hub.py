@@ -80,8 +80,13 @@ def snapshot(repo_id: str, repo_type: str, revision: str | None, allow_patterns:
 
     what = f"{repo_type} {repo_id!r}" + (f" at revision {revision!r}" if revision else "")
     try:
-        folder = snapshot_download(repo_id, repo_type=repo_type, revision=revision, allow_patterns=allow_patterns,
-                                   local_files_only=local_only())
+        folder = snapshot_download(
+            repo_id,
+            repo_type=repo_type,
+            revision=revision,
+            allow_patterns=allow_patterns,
+            local_files_only=local_only(),
+        )
     except Exception as err:  # network, unknown repo or revision, cache miss: one line, never a traceback
         raise not_available(what, err) from None
     folder = Path(folder)

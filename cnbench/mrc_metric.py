@@ -74,7 +74,17 @@ __all__ = [
 # The official list, in its order: 11 ASCII characters, then full-width and CJK punctuation. Entry 23 is
 # the two-character string U+2026 U+2026, which a single character can never equal.
 PUNCTUATION: tuple[str, ...] = (
-    "-", ":", "_", "*", "^", "/", "\\", "~", "`", "+", "=",
+    "-",
+    ":",
+    "_",
+    "*",
+    "^",
+    "/",
+    "\\",
+    "~",
+    "`",
+    "+",
+    "=",
     "\uff0c",  # ， full-width comma
     "\u3002",  # 。 ideographic full stop
     "\uff1a",  # ： full-width colon
@@ -120,15 +130,50 @@ _PUNKT_ABBREVIATIONS = frozenset(
 ) | {". . "}
 # (word before the period, word after) pairs across which a period is not a break.
 _PUNKT_COLLOCATIONS = frozenset(
-    [("##number##", w) for w in (
-        "international", "rj", "commodities", "cooper", "genentech", "wedgestone", "pepper", "insider",
-        "aes", "credit", "corrections", "financing", "henley", "business", "pay-fone", "leisure",
-        "pegasus", "dividend", "review", "abreast", "who", "letters", "colgate", "cbot", "notable",
-        "zimmer",
-    )]
-    + [("b", "stewart"), ("b", "wigton"), ("b", "edelman"), ("b", "levine"), ("b", "smith"),
-       ("i", "toussie"), ("i", "magnin"), ("j", "fialka"), ("j", "walter"), ("j", "aron"),
-       ("o", "ludcke")]
+    [
+        ("##number##", w)
+        for w in (
+            "international",
+            "rj",
+            "commodities",
+            "cooper",
+            "genentech",
+            "wedgestone",
+            "pepper",
+            "insider",
+            "aes",
+            "credit",
+            "corrections",
+            "financing",
+            "henley",
+            "business",
+            "pay-fone",
+            "leisure",
+            "pegasus",
+            "dividend",
+            "review",
+            "abreast",
+            "who",
+            "letters",
+            "colgate",
+            "cbot",
+            "notable",
+            "zimmer",
+        )
+    ]
+    + [
+        ("b", "stewart"),
+        ("b", "wigton"),
+        ("b", "edelman"),
+        ("b", "levine"),
+        ("b", "smith"),
+        ("i", "toussie"),
+        ("i", "magnin"),
+        ("j", "fialka"),
+        ("j", "walter"),
+        ("j", "aron"),
+        ("o", "ludcke"),
+    ]
 )
 # Frequent sentence starters; they only act before a capitalised word, so never on lower-cased text.
 _PUNKT_SENTENCE_STARTERS = frozenset(

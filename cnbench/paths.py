@@ -68,9 +68,11 @@ def _refuse_data_as_shared(shared: Path) -> None:
 
     folders = sorted({task.local.folder for task in all_tasks().values() if (shared / task.local.folder).is_dir()})
     if folders:
-        raise CnbenchError(f"CNBENCH_SHARED_DIR {shared} has no data/ folder but holds task folders "
-                           f"({', '.join(f + '/' for f in folders)}): it is a data directory; set "
-                           "CNBENCH_DATA_DIR to it instead")
+        raise CnbenchError(
+            f"CNBENCH_SHARED_DIR {shared} has no data/ folder but holds task folders "
+            f"({', '.join(f + '/' for f in folders)}): it is a data directory; set "
+            "CNBENCH_DATA_DIR to it instead"
+        )
 
 
 def tokenizer_dir() -> str:

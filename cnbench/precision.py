@@ -86,8 +86,9 @@ def choose(device, requested: str) -> Precision:
         return Precision("fp32", "fp32 requested")
     native, why = native_bf16(device)
     if requested == "bf16" and not native:
-        raise CnbenchError(f"--precision bf16: {why}; it would run emulated, slower than fp32: "
-                           "pass --precision fp32 (or auto)")
+        raise CnbenchError(
+            f"--precision bf16: {why}; it would run emulated, slower than fp32: pass --precision fp32 (or auto)"
+        )
     if native:
         return Precision("bf16", f"{requested}: {why}")
     return Precision("fp32", f"auto: {why}")

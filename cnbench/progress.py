@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 from rich import box
@@ -75,7 +75,9 @@ class Display:
             try:
                 from torch.utils.tensorboard import SummaryWriter  # noqa: F401
             except ImportError:
-                raise CnbenchError("--tensorboard needs the tensorboard package: pip install 'cnbench[tensorboard]'") from None
+                raise CnbenchError(
+                    "--tensorboard needs the tensorboard package: pip install 'cnbench[tensorboard]'"
+                ) from None
         self._bars: Progress | None = None
 
     def __enter__(self) -> Display:
@@ -103,8 +105,14 @@ class Display:
         if self.mode != "bars" or not distributed.is_main():
             return None
         if self._bars is None:
-            self._bars = Progress(TextColumn("{task.description:<9}"), BarColumn(bar_width=24), _StatusColumn(),
-                                  console=self.console, transient=True, refresh_per_second=4)
+            self._bars = Progress(
+                TextColumn("{task.description:<9}"),
+                BarColumn(bar_width=24),
+                _StatusColumn(),
+                console=self.console,
+                transient=True,
+                refresh_per_second=4,
+            )
             self._bars.start()
         bar = self._bars.add_task(description, total=max(total, 1), status=status)
         self._bars.refresh()
@@ -159,8 +167,16 @@ class Display:
         finally:
             self.drop(bar)
 
-    def watch_run(self, name: str, optimizer, lengths: list[int], steps_per_epoch: int, epochs: int,
-                  first_epoch: int, points: list) -> RunMonitor:
+    def watch_run(
+        self,
+        name: str,
+        optimizer,
+        lengths: list[int],
+        steps_per_epoch: int,
+        epochs: int,
+        first_epoch: int,
+        points: list,
+    ) -> RunMonitor:
         return RunMonitor(self, name, optimizer, lengths, steps_per_epoch, epochs, first_epoch, points)
 
     def watch_sweep(self, total: int) -> SweepMonitor:
@@ -178,8 +194,17 @@ class RunMonitor:
     ``finish`` at the end. ``points`` is the list curve points are appended to (the checkpoint's,
     so a resumed run keeps the points made before the interruption)."""
 
-    def __init__(self, display: Display, name: str, optimizer, lengths: list[int], steps_per_epoch: int,
-                 epochs: int, first_epoch: int, points: list):
+    def __init__(
+        self,
+        display: Display,
+        name: str,
+        optimizer,
+        lengths: list[int],
+        steps_per_epoch: int,
+        epochs: int,
+        first_epoch: int,
+        points: list,
+    ):
         self.display, self.optimizer, self.lengths, self.points = display, optimizer, lengths, points
         self.steps_per_epoch, self.epochs = steps_per_epoch, epochs
         self.total_steps = steps_per_epoch * epochs
@@ -300,9 +325,13 @@ class RunMonitor:
             self._clock = time.perf_counter()
         window, self._window = self._window, _Window()
         losses, norms = torch.stack(window.losses).float(), torch.stack(window.norms).float()
-        point = {"step": self.global_step, "epoch": self.epoch, "lr": self._lrs(),
-                 "examples_per_second": round(window.examples / window.seconds, 2) if window.seconds else None,
-                 "tokens_per_second": round(window.tokens / window.seconds, 1) if window.seconds else None}
+        point = {
+            "step": self.global_step,
+            "epoch": self.epoch,
+            "lr": self._lrs(),
+            "examples_per_second": round(window.examples / window.seconds, 2) if window.seconds else None,
+            "tokens_per_second": round(window.tokens / window.seconds, 1) if window.seconds else None,
+        }
         self._pending.append((point, torch.stack([losses.mean(), norms.mean(), norms.max()])))
 
     def _read_pending(self) -> None:
@@ -319,18 +348,23 @@ class RunMonitor:
         if self._steps:
             values = torch.stack([torch.stack([loss.float(), norm.float()]) for *_, loss, norm in self._steps]).tolist()
             for (global_step, step, lr, _, _), (loss, norm) in zip(self._steps, values):
-                self.display.log(f"  step {step}/{self.epoch_steps} (epoch {self.epoch}, global {global_step})  "
-                                 f"loss {loss:.4f}  grad norm {norm:.3g}  lr {lr:.3g}")
+                self.display.log(
+                    f"  step {step}/{self.epoch_steps} (epoch {self.epoch}, global {global_step})  "
+                    f"loss {loss:.4f}  grad norm {norm:.3g}  lr {lr:.3g}"
+                )
             self._steps = []
 
     def _write_tensorboard(self, point: dict) -> None:
         if self._writer is None:
             return
-        scalars = {"train/loss": point["loss"], "train/grad_norm": point["grad_norm"],
-                   "train/grad_norm_max": point["grad_norm_max"],
-                   "throughput/examples_per_second": point["examples_per_second"],
-                   "throughput/tokens_per_second": point["tokens_per_second"],
-                   **{f"lr/{group}": lr for group, lr in point["lr"].items()}}
+        scalars = {
+            "train/loss": point["loss"],
+            "train/grad_norm": point["grad_norm"],
+            "train/grad_norm_max": point["grad_norm_max"],
+            "throughput/examples_per_second": point["examples_per_second"],
+            "throughput/tokens_per_second": point["tokens_per_second"],
+            **{f"lr/{group}": lr for group, lr in point["lr"].items()},
+        }
         for tag, value in scalars.items():
             if value is not None:
                 self._writer.add_scalar(tag, value, point["step"])
@@ -350,12 +384,15 @@ class RunMonitor:
             return
         now = time.perf_counter()
         steps = max(1, self.epoch_steps)
-        crossed = (self.step_in_epoch * 100 // steps) // LINE_PERCENT > ((self.step_in_epoch - 1) * 100 // steps) // LINE_PERCENT
+        crossed = (self.step_in_epoch * 100 // steps) // LINE_PERCENT > (
+            (self.step_in_epoch - 1) * 100 // steps
+        ) // LINE_PERCENT
         if crossed or now - self._last_line >= LINE_SECONDS:
             self._last_line = now
             percent = self.step_in_epoch * 100 // steps
-            self.display.log(f"epoch {self.epoch}/{self.epochs} {percent:3d}%  {self._epoch_status()}  |  "
-                             f"run {self._run_status()}")
+            self.display.log(
+                f"epoch {self.epoch}/{self.epochs} {percent:3d}%  {self._epoch_status()}  |  run {self._run_status()}"
+            )
 
     def _times(self) -> tuple[float, float | None, float | None]:
         """(this epoch's training seconds, epoch ETA, run ETA), ETAs None until a step was timed."""
@@ -377,8 +414,10 @@ class RunMonitor:
         if epoch_seconds > 0:
             rate = f"{self._epoch_examples / epoch_seconds:,.1f} ex/s  {_si(self._epoch_tokens / epoch_seconds)} tok/s"
         loss = "-" if self.loss is None else f"{self.loss:.4f}"
-        return (f"step {self.step_in_epoch}/{self.epoch_steps}  {clock(epoch_seconds)}<{clock(epoch_left)}  "
-                f"{rate}  loss {loss}  lr {self._first_lr():.3g}")
+        return (
+            f"step {self.step_in_epoch}/{self.epoch_steps}  {clock(epoch_seconds)}<{clock(epoch_left)}  "
+            f"{rate}  loss {loss}  lr {self._first_lr():.3g}"
+        )
 
     def _run_status(self) -> str:
         _, _, run_left = self._times()
@@ -467,8 +506,10 @@ class SweepMonitor:
         waiting = self.total - self.finished - running
         unfinished = self.total - self.finished
         eta = sum(self.seconds) / len(self.seconds) * unfinished / self.slots if self.seconds else None
-        return (f"{self.finished}/{self.total} runs: {self.completed} done, {running} running, {self.failed} failed, "
-                f"{waiting} waiting  {clock(time.perf_counter() - self._start)}<{clock(eta if unfinished else 0)}")
+        return (
+            f"{self.finished}/{self.total} runs: {self.completed} done, {running} running, {self.failed} failed, "
+            f"{waiting} waiting  {clock(time.perf_counter() - self._start)}<{clock(eta if unfinished else 0)}"
+        )
 
     def close(self) -> None:
         self.display.drop(self._bar)
@@ -477,15 +518,26 @@ class SweepMonitor:
 def sweep_table(results: list[dict]) -> Table:
     """One row per result a sweep wrote: the run, its status, dev and test main metric, its time in
     seconds and run key (the file name holds it)."""
-    table = Table(title=f"sweep results ({len(results)} written)", title_justify="left", box=box.SIMPLE_HEAD,
-                  pad_edge=False)
+    table = Table(
+        title=f"sweep results ({len(results)} written)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+    )
     for column in ("task", "model", "head", "lr", "batch", "epochs", "seed", "status", "dev", "test", "s", "run key"):
         table.add_column(column, no_wrap=column == "run key")
     for result in results:
         metric, hparams = result["task"]["main_metric"], result["hparams"]
         dev, test = (result["metrics"][split].get(metric) for split in ("dev", "test"))
-        table.add_row(result["task"]["name"], result["model"]["alias"], result["head"], f"{hparams['lr']:g}",
-                      str(hparams["batch_size"]), str(hparams["epochs"]), str(result["seed"]), result["status"],
-                      "-" if dev is None else f"{dev:.4f}", "-" if test is None else f"{test:.4f}",
-                      f"{result['timing']['total_seconds']:.0f}", result["run_key"])
+        table.add_row(
+            result["task"]["name"],
+            result["model"]["alias"],
+            result["head"],
+            f"{hparams['lr']:g}",
+            str(hparams["batch_size"]),
+            str(hparams["epochs"]),
+            str(result["seed"]),
+            result["status"],
+            "-" if dev is None else f"{dev:.4f}",
+            "-" if test is None else f"{test:.4f}",
+            f"{result['timing']['total_seconds']:.0f}",
+            result["run_key"],
+        )
     return table

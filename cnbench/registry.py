@@ -41,8 +41,10 @@ def _load_file(path: Path) -> Task:
     if not isinstance(task, Task):
         raise CnbenchError(f"{path}: a task module must define TASK = cnbench.task.Task(...)")
     if task.name != path.stem:  # one name to find a task by: `--task X` is the file tasks/X.py
-        raise CnbenchError(f"{path}: the task is named {task.name!r}; a task file carries its task's name "
-                           f"(rename the file to {task.name}.py or the task to {path.stem!r})")
+        raise CnbenchError(
+            f"{path}: the task is named {task.name!r}; a task file carries its task's name "
+            f"(rename the file to {task.name}.py or the task to {path.stem!r})"
+        )
     return task
 
 

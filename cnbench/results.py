@@ -134,8 +134,11 @@ def data_identity(files: dict, dev_split: str | None) -> str:
 def read_sources(files: dict) -> set[str]:
     """Where a run's splits came from (``local``, ``download``, ``hub``), from its ``data.files``;
     a split recorded without ``source`` counts as a Hub split when it names one, else as files."""
-    return {str(facts.get("source") or ("hub" if facts.get("hub") else "local"))
-            for facts in files.values() if isinstance(facts, dict)}
+    return {
+        str(facts.get("source") or ("hub" if facts.get("hub") else "local"))
+        for facts in files.values()
+        if isinstance(facts, dict)
+    }
 
 
 def model_identity(model: dict) -> str:
@@ -148,8 +151,27 @@ def model_identity(model: dict) -> str:
     return run_key({"alias": model.get("alias"), "config": model.get("config")})
 
 
-def result_document(*, key, failure, command, task, model, head, tuning, seed, hparams, protocol, data, metrics,
-                    best_epoch, history, curve, predictions, environment, timing) -> dict:
+def result_document(
+    *,
+    key,
+    failure,
+    command,
+    task,
+    model,
+    head,
+    tuning,
+    seed,
+    hparams,
+    protocol,
+    data,
+    metrics,
+    best_epoch,
+    history,
+    curve,
+    predictions,
+    environment,
+    timing,
+) -> dict:
     """The result file's content (schema above) for one finished or failed run. ``model`` is the
     loaded model (``cnbench.models.encoders.LoadedModel``), ``data`` the loaded task data
     (``cnbench.data.load.TaskData``)."""
@@ -162,25 +184,39 @@ def result_document(*, key, failure, command, task, model, head, tuning, seed, h
         "failure": failure,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command,
-        "task": {"name": task.name, "kind": task.kind, "main_metric": task.main_metric, "labels": list(task.labels),
-                 "declaration_sha256": task.declaration_sha256(read_sources(data.provenance))},
+        "task": {
+            "name": task.name,
+            "kind": task.kind,
+            "main_metric": task.main_metric,
+            "labels": list(task.labels),
+            "declaration_sha256": task.declaration_sha256(read_sources(data.provenance)),
+        },
         "model": model.provenance,
         "tokenizer": model.tokenizer_info,
         "head": head,
         "tuning": tuning,
         "seed": seed,
         "hparams": hparams,
-        "protocol": {**protocol, "train_split": data.train_split, "dev_split": data.dev_split,
-                     "selection": f"best dev {task.main_metric} over epochs"},
+        "protocol": {
+            **protocol,
+            "train_split": data.train_split,
+            "dev_split": data.dev_split,
+            "selection": f"best dev {task.main_metric} over epochs",
+        },
         "metrics": metrics,
         "best_epoch": best_epoch,
         "history": history,
         "curve": curve,
         "predictions": predictions,
-        "data": {"source": data.source, "identity": data.identity(), "label": data.label(),
-                 "files": data.provenance, "notes": data.notes,
-                 "counts": data.counts(),
-                 "gold_sha256": data.gold_sha256()},
+        "data": {
+            "source": data.source,
+            "identity": data.identity(),
+            "label": data.label(),
+            "files": data.provenance,
+            "notes": data.notes,
+            "counts": data.counts(),
+            "gold_sha256": data.gold_sha256(),
+        },
         "environment": environment,
         "timing": timing,
     }

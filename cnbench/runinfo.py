@@ -10,7 +10,18 @@ from importlib.metadata import PackageNotFoundError, version
 
 from cnbench.paths import REPO_ROOT
 
-PACKAGES = ("cnbench", "torch", "transformers", "datasets", "accelerate", "tokenizers", "seqeval", "numpy", "jieba", "peft")
+PACKAGES = (
+    "cnbench",
+    "torch",
+    "transformers",
+    "datasets",
+    "accelerate",
+    "tokenizers",
+    "seqeval",
+    "numpy",
+    "jieba",
+    "peft",
+)
 
 
 @lru_cache(maxsize=1)
@@ -18,6 +29,7 @@ def code_version() -> dict:
     """The git commit of the cnbench checkout, and whether its code differed from it: a tracked
     file changed, or an untracked file in the code a run executes (``cnbench/``, ``tasks/``: a
     new task module). Untracked results and notes elsewhere do not make a run's code dirty."""
+
     def git(*args):
         return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=10)
 
@@ -56,8 +68,12 @@ def environment_info(device) -> dict:
             packages[name] = version(name)
         except PackageNotFoundError:
             packages[name] = None
-    hardware = {"device": device.type, "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
-                "torch_threads": torch.get_num_threads()}
+    hardware = {
+        "device": device.type,
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
     if device.type == "cuda":
         hardware["gpu"] = torch.cuda.get_device_name(device)
         hardware["gpu_count"] = torch.cuda.device_count()

@@ -15,8 +15,8 @@ Nothing here depends on the scale of the scores (result files hold fractions in 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from scipy import stats as scipy_stats
@@ -135,9 +135,7 @@ def _f1_from_totals(totals: np.ndarray) -> np.ndarray:
     true_positives, false_positives, false_negatives = totals[..., 0], totals[..., 1], totals[..., 2]
     denominator = 2 * true_positives + false_positives + false_negatives
     # No entity in gold nor prediction: F1 is undefined; 0.0 as seqeval reports.
-    return np.divide(
-        2 * true_positives, denominator, out=np.zeros(true_positives.shape), where=denominator > 0
-    )
+    return np.divide(2 * true_positives, denominator, out=np.zeros(true_positives.shape), where=denominator > 0)
 
 
 accuracy = SummableMetric("accuracy", _accuracy_statistics, _accuracy_from_totals)
@@ -195,9 +193,7 @@ def paired_bootstrap(
     if n_examples == 0:
         raise ValueError("paired_bootstrap() needs at least one example")
     if len(pred_a) != n_examples or len(pred_b) != n_examples:
-        raise ValueError(
-            f"gold has {n_examples} examples but predictions have {len(pred_a)} and {len(pred_b)}"
-        )
+        raise ValueError(f"gold has {n_examples} examples but predictions have {len(pred_a)} and {len(pred_b)}")
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
     if not 0 < confidence < 1:
@@ -208,8 +204,7 @@ def paired_bootstrap(
         stats_a, stats_b = metric_fn.statistics(gold, pred_a), metric_fn.statistics(gold, pred_b)
         delta = float(metric_fn.from_totals(stats_a.sum(axis=0)) - metric_fn.from_totals(stats_b.sum(axis=0)))
         resampled = [
-            metric_fn.from_totals(stats_a[indices].sum(axis=1))
-            - metric_fn.from_totals(stats_b[indices].sum(axis=1))
+            metric_fn.from_totals(stats_a[indices].sum(axis=1)) - metric_fn.from_totals(stats_b[indices].sum(axis=1))
             for indices in _resample_indices(rng, n_examples, n_resamples)
         ]
         deltas = np.concatenate(resampled)

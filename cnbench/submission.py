@@ -71,8 +71,10 @@ def read_unlabelled(task, data_dir: Path | None, source: str = "auto") -> Unlabe
     if source != "local" and task.hub is not None and task.hub.unlabelled:
         return read_unlabelled_hub(task)
     wanted = str(path) if path is not None else f"{task.local.folder}/{task.local.unlabelled or '?'}"
-    raise CnbenchError(f"{task.name}: unlabelled split {wanted} not found"
-                       + (f". Obtain it from: {task.local.how_to_get}" if task.local.how_to_get else ""))
+    raise CnbenchError(
+        f"{task.name}: unlabelled split {wanted} not found"
+        + (f". Obtain it from: {task.local.how_to_get}" if task.local.how_to_get else "")
+    )
 
 
 def _placeholders(task) -> dict:
@@ -85,8 +87,10 @@ def _placeholders(task) -> dict:
         return {fields["label"]: task.labels[0]}
     if "spans" in fields:
         return {fields["spans"]: {}}
-    raise CnbenchError(f"task {task.name!r}: an unlabelled {local.format!r} file cannot be read for a submission "
-                       "(JSON-lines formats only)")
+    raise CnbenchError(
+        f"task {task.name!r}: an unlabelled {local.format!r} file cannot be read for a submission "
+        "(JSON-lines formats only)"
+    )
 
 
 def read_unlabelled_file(task, path: Path) -> Unlabelled:
@@ -118,8 +122,10 @@ def read_unlabelled_file(task, path: Path) -> Unlabelled:
             prefix = f"{err.path}:{err.line}: " if err.line is not None else f"{err.path}: "
             raise DataError(path, err.line, str(err).removeprefix(prefix)) from None
     if len(examples) != len(ids):
-        raise CnbenchError(f"{path}: the task's reader returned {len(examples)} examples for {len(ids)} lines; "
-                           "a submission needs one prediction per line")
+        raise CnbenchError(
+            f"{path}: the task's reader returned {len(examples)} examples for {len(ids)} lines; "
+            "a submission needs one prediction per line"
+        )
     return Unlabelled(ids, examples, str(path))
 
 
@@ -142,12 +148,14 @@ def read_unlabelled_hub(task) -> Unlabelled:
     prepared, _ = hub_rows_prepared(task, _Rows(dataset.features, rows))
     examples, dropped, _ = task.kind_rules.from_hub(task, prepared, where)
     if dropped or len(examples) != len(ids):
-        raise CnbenchError(f"{where}: {len(examples)} examples from {len(ids)} rows; a submission needs one "
-                           "prediction per row")
+        raise CnbenchError(
+            f"{where}: {len(examples)} examples from {len(ids)} rows; a submission needs one prediction per row"
+        )
     return Unlabelled(ids, examples, where)
 
 
 # -- writing and reading back ------------------------------------------------------------------------
+
 
 def entities(chars, tags) -> dict:
     """BIO tags -> CLUENER's ``{type: {mention: [[start, end], ...]}}`` (inclusive ends). An ``I-X``
@@ -157,7 +165,7 @@ def entities(chars, tags) -> dict:
 
     def close(end: int) -> None:
         if kind is not None:
-            mention = "".join(chars[start:end + 1])
+            mention = "".join(chars[start : end + 1])
             found.setdefault(kind, {}).setdefault(mention, []).append([start, end])
 
     for index, tag in enumerate(list(tags) + ["O"]):

@@ -59,8 +59,11 @@ def _grid_fields(configs: list[RunConfig]) -> list[str]:
     """The settings other than model, task, head and seed that differ between ``configs``: what
     tells a run's grid point apart in its label."""
     named = {"model", "task", "head", "seed"}
-    return [field.name for field in fields(RunConfig) if field.name not in named
-            and len({repr(getattr(config, field.name)) for config in configs}) > 1]
+    return [
+        field.name
+        for field in fields(RunConfig)
+        if field.name not in named and len({repr(getattr(config, field.name)) for config in configs}) > 1
+    ]
 
 
 class _DataIdentities:
@@ -126,13 +129,15 @@ def run_sweep(configs: list[RunConfig], log=print, executor=None, display: Displ
             if crashed(result):  # written as a failed seed, and reported
                 outcome.crashed.append(f"{job.label}: {result['failure']}")
             metric = result["task"]["main_metric"]
-            scores = " ".join(f"{split} {result['metrics'][split][metric]:.4f}"
-                              for split in ("dev", "test") if metric in result["metrics"][split])
+            scores = " ".join(
+                f"{split} {result['metrics'][split][metric]:.4f}"
+                for split in ("dev", "test")
+                if metric in result["metrics"][split]
+            )
             status = result["status"] if result["status"] == "completed" else f"failed ({result['failure']})"
             seconds = result["timing"]["total_seconds"]
             watch.finish(failed=result["status"] != "completed", seconds=seconds)
-            log(f"{job.label}: {status} {scores} ({seconds:.0f} s) -> {job.plan.path.name}  |  "
-                f"sweep {watch.status()}")
+            log(f"{job.label}: {status} {scores} ({seconds:.0f} s) -> {job.plan.path.name}  |  sweep {watch.status()}")
     finally:
         watch.close()
     return outcome

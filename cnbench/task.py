@@ -12,8 +12,8 @@ import functools
 import hashlib
 import json
 import math
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Callable, Collection
 
 from cnbench.data.readers import tsv_default_fields
 from cnbench.errors import CnbenchError
@@ -66,12 +66,14 @@ class LocalFiles:
     def __post_init__(self):
         where = f"LocalFiles(folder={self.folder!r})"
         if not callable(self.format) and self.format not in known_formats():
-            raise CnbenchError(f"{where}: format {self.format!r} is not one of {', '.join(known_formats())} "
-                               "(or a reader function)")
+            raise CnbenchError(
+                f"{where}: format {self.format!r} is not one of {', '.join(known_formats())} (or a reader function)"
+            )
         unknown = [split for split in self.files if split not in SPLITS]
         if unknown:
-            raise CnbenchError(f"{where}: files has splits {unknown}; expected only {', '.join(SPLITS)} "
-                               "(a validation split is 'dev')")
+            raise CnbenchError(
+                f"{where}: files has splits {unknown}; expected only {', '.join(SPLITS)} (a validation split is 'dev')"
+            )
         if "train" not in self.files:
             raise CnbenchError(f"{where}: files has no 'train' split; expected the train file's name there")
 
@@ -172,15 +174,19 @@ class Task:
         if self.kind not in KIND_NAMES:
             raise CnbenchError(f"{where}: kind {self.kind!r} is not one of {', '.join(KIND_NAMES)}")
         if set(self.no_label) & set(self.labels):
-            raise CnbenchError(f"{where}: no_label {sorted(set(self.no_label) & set(self.labels))} are also "
-                               "labels; a value cannot both be a label and mean 'no label'")
+            raise CnbenchError(
+                f"{where}: no_label {sorted(set(self.no_label) & set(self.labels))} are also "
+                "labels; a value cannot both be a label and mean 'no label'"
+            )
         if self.hub is not None and self.download is not None:
             raise CnbenchError(f"{where}: declare either a Hub dataset or source files to download, not both")
         kind = self.kind_rules
         _check_files(self.local, kind)
         if self.main_metric not in kind.metrics:
-            raise CnbenchError(f"{where}: main_metric {self.main_metric!r} is not one of {', '.join(kind.metrics)}, "
-                               f"the metrics a {self.kind} task is scored by")
+            raise CnbenchError(
+                f"{where}: main_metric {self.main_metric!r} is not one of {', '.join(kind.metrics)}, "
+                f"the metrics a {self.kind} task is scored by"
+            )
         kind.check_task(self, where)
         if self.dev_from_train != 0:
             _check_holdout(where, self.dev_from_train)
@@ -206,17 +212,29 @@ class Task:
         callable object's settings with it."""
         if isinstance(sources, str):  # "local" would read as the set of its letters
             raise TypeError("sources: expected a collection of source names, got a string")
-        facts: dict = {"kind": self.kind, "labels": list(self.labels), "main_metric": self.main_metric,
-                       "repair_bio": self.repair_bio, "dev_from_train": self.dev_from_train}
+        facts: dict = {
+            "kind": self.kind,
+            "labels": list(self.labels),
+            "main_metric": self.main_metric,
+            "repair_bio": self.repair_bio,
+            "dev_from_train": self.dev_from_train,
+        }
         if self.no_label:  # only when declared: the hashes of tasks without it stay as they were
             facts["no_label"] = list(self.no_label)
         if {"local", "download"} & set(sources):
             local = self.local
-            facts["files"] = {"format": _callable_name(local.format) if callable(local.format) else local.format,
-                              "columns": list(local.columns), "fields": local.fields, "header": local.header}
+            facts["files"] = {
+                "format": _callable_name(local.format) if callable(local.format) else local.format,
+                "columns": list(local.columns),
+                "fields": local.fields,
+                "header": local.header,
+            }
         if "hub" in sources and self.hub is not None:
-            facts["hub"] = {"columns": self.hub.columns, "label_names": self.hub.label_names,
-                            "label_map": self.hub.label_map}
+            facts["hub"] = {
+                "columns": self.hub.columns,
+                "label_names": self.hub.label_names,
+                "label_map": self.hub.label_map,
+            }
             if self.hub.row_reader is not None:
                 facts["hub"]["row_reader"] = _callable_name(self.hub.row_reader)
         canonical = json.dumps(facts, sort_keys=True, separators=(",", ":"), default=list, ensure_ascii=False)
@@ -257,8 +275,14 @@ def _check_files(local: LocalFiles, kind: Kind) -> None:
         raise CnbenchError(f"{where}: needs columns, the file's column names in order")
     declared = local.fields or local.format != "tsv"
     fields = local.fields if declared else tsv_default_fields(local.columns)
-    hint = "" if declared else (" (without fields=, the columns must be 'label' plus one text column per "
-                                "sentence; map the others with fields={'text_a': ..., 'label': ...})")
+    hint = (
+        ""
+        if declared
+        else (
+            " (without fields=, the columns must be 'label' plus one text column per "
+            "sentence; map the others with fields={'text_a': ..., 'label': ...})"
+        )
+    )
     unknown = sorted(set(fields) - set(known))
     if unknown:
         raise CnbenchError(f"{where}: fields {unknown} are not among {sorted(known)} for a {kind.name} task{hint}")
@@ -277,5 +301,7 @@ def _check_holdout(where: str, fraction: float) -> None:
     what it says: 0.3 would hold out a third, and 0.7 or more everything."""
     every = 1 / fraction if fraction > 0 else math.inf
     if not (math.isfinite(every) and every >= 2 and math.isclose(every, round(every), rel_tol=1e-9)):
-        raise CnbenchError(f"{where}: dev_from_train {fraction!r}: expected 0 (no holdout) or 1/k for a whole "
-                           "k >= 2, every k-th train example becoming dev (e.g. 0.5, 0.2, 0.1, 0.05)")
+        raise CnbenchError(
+            f"{where}: dev_from_train {fraction!r}: expected 0 (no holdout) or 1/k for a whole "
+            "k >= 2, every k-th train example becoming dev (e.g. 0.5, 0.2, 0.1, 0.05)"
+        )

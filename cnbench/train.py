@@ -67,27 +67,61 @@ from cnbench.models.presets import PRESETS, check_model_name
 from cnbench.precision import bf16_autocast, choose, resolve_precision
 from cnbench.progress import Display, sync_step
 from cnbench.registry import get_task
-from cnbench.results import (CRASHED_PREFIX, crashed, data_identity, read_sources, result_document,
-                             result_filename, run_key, write_json_atomic)
+from cnbench.results import (
+    CRASHED_PREFIX,
+    crashed,
+    data_identity,
+    read_sources,
+    result_document,
+    result_filename,
+    run_key,
+    write_json_atomic,
+)
 from cnbench.runinfo import environment_info, peak_memory_mb, reset_peak_memory
 from cnbench.task import Task
-from cnbench.tuning import (apply_strategy, build_features, feature_hparams, num_layers, parameter_depths,
-                            pooler_trains, strategy_hparams, tuning_report)
+from cnbench.tuning import (
+    apply_strategy,
+    build_features,
+    feature_hparams,
+    num_layers,
+    parameter_depths,
+    pooler_trains,
+    strategy_hparams,
+    tuning_report,
+)
 
-HPARAM_KEYS = ("lr", "head_lr", "crf_lr", "llrd", "epochs", "batch_size", "max_len",
-               "warmup_ratio", "weight_decay", "grad_clip", "dropout", "patience")
+HPARAM_KEYS = (
+    "lr",
+    "head_lr",
+    "crf_lr",
+    "llrd",
+    "epochs",
+    "batch_size",
+    "max_len",
+    "warmup_ratio",
+    "weight_decay",
+    "grad_clip",
+    "dropout",
+    "patience",
+)
 
 
 # What each numeric setting must be; a value outside stops the run before anything is loaded
 # (``--grad-clip 0`` would zero every gradient and "complete" at chance level).
 VALID_SETTINGS = {
-    "lr": (lambda v: v >= 0, "0 or more"), "head_lr": (lambda v: v > 0, "above 0"),
-    "crf_lr": (lambda v: v > 0, "above 0"), "llrd": (lambda v: 0 < v <= 1, "in (0, 1]"),
-    "epochs": (lambda v: v >= 1, "at least 1"), "batch_size": (lambda v: v >= 1, "at least 1"),
+    "lr": (lambda v: v >= 0, "0 or more"),
+    "head_lr": (lambda v: v > 0, "above 0"),
+    "crf_lr": (lambda v: v > 0, "above 0"),
+    "llrd": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "epochs": (lambda v: v >= 1, "at least 1"),
+    "batch_size": (lambda v: v >= 1, "at least 1"),
     "max_len": (lambda v: v >= 3, "at least 3 ([CLS], one token, [SEP])"),
-    "warmup_ratio": (lambda v: 0 <= v <= 1, "in [0, 1]"), "weight_decay": (lambda v: v >= 0, "0 or more"),
-    "grad_clip": (lambda v: v > 0, "above 0"), "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "patience": (lambda v: v >= 1, "at least 1"), "limit": (lambda v: v >= 1, "at least 1"),
+    "warmup_ratio": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "weight_decay": (lambda v: v >= 0, "0 or more"),
+    "grad_clip": (lambda v: v > 0, "above 0"),
+    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "patience": (lambda v: v >= 1, "at least 1"),
+    "limit": (lambda v: v >= 1, "at least 1"),
     "seed": (lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
 }
 
@@ -180,8 +214,12 @@ def plan(config: RunConfig) -> RunPlan:
     hparams.update({key: getattr(config, key) for key in HPARAM_KEYS if getattr(config, key) is not None})
     hparams["head_lr"] = hparams["head_lr"] or hparams["lr"]
     hparams["word_boundaries"] = config.word_boundaries
-    hparams.update(strategy_hparams(config.tuning, {name: getattr(config, name) for name in
-                                                    ("adapter_size", "lora_rank", "lora_alpha", "lora_targets")}))
+    hparams.update(
+        strategy_hparams(
+            config.tuning,
+            {name: getattr(config, name) for name in ("adapter_size", "lora_rank", "lora_alpha", "lora_targets")},
+        )
+    )
     hparams.update(feature_hparams(config.features, config.head, task.kind_rules))
     task.kind_rules.check_hparams(hparams)
     if config.resume and not config.save_checkpoints:
@@ -193,8 +231,14 @@ def plan(config: RunConfig) -> RunPlan:
         protocol["source"] = config.source
     if config.tokenizer is not None:
         protocol["tokenizer"] = config.tokenizer
-    spec = {"task": task.name, "model": config.model, "head": config.head, "hparams": hparams,
-            "protocol": protocol, "seed": config.seed}
+    spec = {
+        "task": task.name,
+        "model": config.model,
+        "head": config.head,
+        "hparams": hparams,
+        "protocol": protocol,
+        "seed": config.seed,
+    }
     if config.precision != "auto":  # "auto" resolves on the machine that runs; see written_result
         spec["precision"] = config.precision
     key = run_key(spec)
@@ -241,8 +285,14 @@ def run(config: RunConfig, log=print, display: Display | None = None) -> dict:
     progress = _resume_or_start(p, training, checkpoint, fingerprint, log)
     started -= progress.elapsed_seconds  # total_seconds counts an interrupted process's time too
     monitor = (display or Display("quiet")).watch_run(
-        p.path.stem, training.optimizer, features["train"].lengths(), training.steps_per_epoch, p.hparams["epochs"],
-        progress.epoch + 1, progress.curve)
+        p.path.stem,
+        training.optimizer,
+        features["train"].lengths(),
+        training.steps_per_epoch,
+        p.hparams["epochs"],
+        progress.epoch + 1,
+        progress.curve,
+    )
     outcome = _train_and_score(p, training, data, features, progress, monitor, checkpoint, fingerprint, started, log)
     result = _result(p, loaded, training, data, outcome, progress, monitor.finish(), started)
     if distributed.is_main():
@@ -271,14 +321,25 @@ def _write_submission(p: RunPlan, training: Training, loaded, unlabelled, log) -
     task, hp = p.task, p.hparams
     try:  # the run's result is written already: a submission that cannot be made must not lose it
         features = task.kind_rules.encode(task, unlabelled.examples, loaded.tokenizer, hp, loaded.uses_word_boundaries)
-        _, stored = evaluate(training.forward, task, unlabelled.examples, features, hp, training.pad_id,
-                             training.device, training.autocast, lambda count: None, training.max_width)
+        _, stored = evaluate(
+            training.forward,
+            task,
+            unlabelled.examples,
+            features,
+            hp,
+            training.pad_id,
+            training.device,
+            training.autocast,
+            lambda count: None,
+            training.max_width,
+        )
         if distributed.is_main():
             # One folder per model build, head and seed holds that model's files for every task, the
             # set CLUE's upload takes; another model's files never replace them.
             build = f"{p.config.model.replace('/', '_')}--{p.config.head}"
-            path = write_submission(Path(p.config.submission) / build / f"seed{p.config.seed}", task, unlabelled,
-                                    stored)
+            path = write_submission(
+                Path(p.config.submission) / build / f"seed{p.config.seed}", task, unlabelled, stored
+            )
             log(f"submission: {path} ({len(stored)} predictions of {unlabelled.where})")
     except Exception as err:  # out of memory, a folder that is a file: said, the result stands
         log(f"WARNING: no submission written for {p.path.name}: {type(err).__name__}: {first_line(err)}")
@@ -300,8 +361,9 @@ def _set_up_device():
 def _keeps_written(p: RunPlan, written: dict, data: TaskData, train_facts: dict, log) -> bool:
     """Whether the result this run wrote before stands (``--resume`` keeps one that did not crash);
     one written on other data is refused, never replaced."""
-    refuse_other_data(p.path, written, p.task, data.identity_with("train", train_facts), data.label(),
-                      data.scored_gold())
+    refuse_other_data(
+        p.path, written, p.task, data.identity_with("train", train_facts), data.label(), data.scored_gold()
+    )
     if p.config.resume and not crashed(written):  # "--seeds 1,2,3 --resume" goes on where it stopped
         log(f"{p.path.name}: written already ({written['status']}); --resume keeps it")
         return True
@@ -310,12 +372,15 @@ def _keeps_written(p: RunPlan, written: dict, data: TaskData, train_facts: dict,
 
 def _load_model(config: RunConfig, hp: dict, log):
     """The encoder, its tokenizer and what identifies them, checked against the run's lengths."""
-    loaded = load_model(config.model, config.seed, use_word_boundaries=config.word_boundaries,
-                        tokenizer=config.tokenizer)
+    loaded = load_model(
+        config.model, config.seed, use_word_boundaries=config.word_boundaries, tokenizer=config.tokenizer
+    )
     check_length_fits(loaded, hp["max_len"])
     if loaded.provenance.get("loading", {}).get("pooler") == "initialised randomly":
-        log(f"WARNING: {config.model} has no pooler weights: the pooler is initialised randomly "
-            "(recorded in the result as model.loading.pooler)")
+        log(
+            f"WARNING: {config.model} has no pooler weights: the pooler is initialised randomly "
+            "(recorded in the result as model.loading.pooler)"
+        )
     if "warning" in loaded.tokenizer_info:
         log(f"WARNING: {loaded.tokenizer_info['warning']} (recorded in the result as tokenizer.warning)")
     return loaded
@@ -343,9 +408,11 @@ class Training:
 
     def header(self, p: RunPlan, train: Features) -> str:
         hp, processes = p.hparams, distributed.world_size()
-        return (f"{p.task.name} | {p.config.model} + {p.config.head} | seed {p.config.seed} | {len(train)} train "
-                f"sequences, {hp['epochs']} epochs, lr {hp['lr']:g}, batch {hp['batch_size']}, {self.device}"
-                f"{' bf16' if self.autocast is not None else ''}{f' x {processes} processes' if processes > 1 else ''}")
+        return (
+            f"{p.task.name} | {p.config.model} + {p.config.head} | seed {p.config.seed} | {len(train)} train "
+            f"sequences, {hp['epochs']} epochs, lr {hp['lr']:g}, batch {hp['batch_size']}, {self.device}"
+            f"{' bf16' if self.autocast is not None else ''}{f' x {processes} processes' if processes > 1 else ''}"
+        )
 
 
 def _build_training(p: RunPlan, loaded, train: Features, device, precision: str) -> Training:
@@ -353,8 +420,14 @@ def _build_training(p: RunPlan, loaded, train: Features, device, precision: str)
     warm-up then linear decay."""
     hp, task = p.hparams, p.task
     determinism_facts = determinism.configure(p.config.deterministic)  # each run sets the mode it asks for
-    head = build_head(p.config.head, task.head_kind, loaded.encoder.hidden_size, len(task.labels),
-                      label_names=task.labels, dropout=hp["dropout"])
+    head = build_head(
+        p.config.head,
+        task.head_kind,
+        loaded.encoder.hidden_size,
+        len(task.labels),
+        label_names=task.labels,
+        dropout=hp["dropout"],
+    )
     model = TaskModel(loaded.encoder, head, build_features(hp, loaded.encoder))
     apply_strategy(model, hp)  # after the head, so every strategy starts from the same head weights
     loaded.provenance["head_input"] = head_input(head, sentence_vector(loaded, pooler_trains(model)))
@@ -369,12 +442,28 @@ def _build_training(p: RunPlan, loaded, train: Features, device, precision: str)
     total_steps = steps_per_epoch * hp["epochs"]
     warmup_steps = int(hp["warmup_ratio"] * total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min((step + 1) / max(1, warmup_steps),
-                                    max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))))
-    return Training(model, forward, optimizer, lr_groups, scheduler, torch.Generator().manual_seed(p.config.seed),
-                    steps_per_epoch, warmup_steps, total_steps, device, precision, bf16_autocast(device, precision),
-                    loaded.tokenizer.pad_token_id, max_width=loaded.max_positions,
-                    determinism=determinism_facts)
+        optimizer,
+        lambda step: min(
+            (step + 1) / max(1, warmup_steps), max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+        ),
+    )
+    return Training(
+        model,
+        forward,
+        optimizer,
+        lr_groups,
+        scheduler,
+        torch.Generator().manual_seed(p.config.seed),
+        steps_per_epoch,
+        warmup_steps,
+        total_steps,
+        device,
+        precision,
+        bf16_autocast(device, precision),
+        loaded.tokenizer.pad_token_id,
+        max_width=loaded.max_positions,
+        determinism=determinism_facts,
+    )
 
 
 def _resume_or_start(p: RunPlan, training: Training, checkpoint: Checkpoint, fingerprint: str, log) -> Progress:
@@ -383,13 +472,16 @@ def _resume_or_start(p: RunPlan, training: Training, checkpoint: Checkpoint, fin
     if p.hparams["epochs"] > 1 and config.save_checkpoints:  # checkpoints are written between epochs only
         ensure_disk_space(p.path.parent, training.model)
     if checkpoint.exists() and config.resume:
-        progress = checkpoint.restore(training.model, training.optimizer, training.scheduler, training.order,
-                                      fingerprint)
+        progress = checkpoint.restore(
+            training.model, training.optimizer, training.scheduler, training.order, fingerprint
+        )
         log(f"resumed from {checkpoint.path} after epoch {progress.epoch}")
         return progress
     if checkpoint.exists():
-        log(f"note: ignoring the checkpoint of an interrupted run at {checkpoint.path} (it will be "
-            "overwritten); pass --resume to continue from it")
+        log(
+            f"note: ignoring the checkpoint of an interrupted run at {checkpoint.path} (it will be "
+            "overwritten); pass --resume to continue from it"
+        )
     elif config.resume:
         log(f"note: no checkpoint of this run at {checkpoint.path}; starting from epoch 1")
     return Progress()
@@ -406,9 +498,18 @@ class Outcome:
     crash: str | None = None
 
 
-def _train_and_score(p: RunPlan, training: Training, data: TaskData, features: dict[str, Features],
-                     progress: Progress, monitor, checkpoint: Checkpoint, fingerprint: str, started: float,
-                     log) -> Outcome:
+def _train_and_score(
+    p: RunPlan,
+    training: Training,
+    data: TaskData,
+    features: dict[str, Features],
+    progress: Progress,
+    monitor,
+    checkpoint: Checkpoint,
+    fingerprint: str,
+    started: float,
+    log,
+) -> Outcome:
     """Each epoch: train, score dev, keep the best-dev weights (early stop after ``patience`` epochs
     without improvement), checkpoint; then score dev and test once with the best-dev weights. An
     exception once training has started is a failed run, written with its reason."""
@@ -423,8 +524,14 @@ def _train_and_score(p: RunPlan, training: Training, data: TaskData, features: d
                 break
             dev_metrics, _ = _evaluate_split(training, task, data, features, "dev", hp, progress, monitor)
             score = dev_metrics[task.main_metric]
-            progress.history.append({"epoch": epoch, "train_loss": epoch_loss, "dev": _brief(dev_metrics),
-                                     "seconds": round(time.perf_counter() - epoch_start, 2)})
+            progress.history.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": epoch_loss,
+                    "dev": _brief(dev_metrics),
+                    "seconds": round(time.perf_counter() - epoch_start, 2),
+                }
+            )
             log(f"epoch {epoch}: train loss {epoch_loss:.4f}  dev {task.main_metric} {score:.4f}")
             improved = score > progress.best
             stopping = not improved and hp["patience"] is not None and epoch - progress.best_epoch >= hp["patience"]
@@ -439,18 +546,20 @@ def _train_and_score(p: RunPlan, training: Training, data: TaskData, features: d
             progress.epoch = epoch
             if epoch < hp["epochs"] and p.config.save_checkpoints:  # after the last epoch the result file takes over
                 progress.elapsed_seconds = time.perf_counter() - started
-                checkpoint.save(progress, training.model, training.optimizer, training.scheduler, training.order,
-                                fingerprint)
+                checkpoint.save(
+                    progress, training.model, training.optimizer, training.scheduler, training.order, fingerprint
+                )
         if not outcome.failure:  # test once, with the best-dev weights
             load_weights(training.model, progress.best_state)
             for split in ("dev", "test"):
                 stage = f"while scoring {split} with the weights of epoch {progress.best_epoch}"
                 outcome.metrics[split], outcome.predictions[split] = _evaluate_split(
-                    training, task, data, features, split, hp, progress, monitor)
+                    training, task, data, features, split, hp, progress, monitor
+                )
     except Exception as err:  # out of memory, a bug: the seed was started, so it is written as failed
         outcome = Outcome(crash=traceback.format_exc())
         message = first_line(err) or "(no message)"  # short: it is a table cell on the leaderboard
-        message = message if len(message) <= MAX_REASON else message[:MAX_REASON - 1] + "…"
+        message = message if len(message) <= MAX_REASON else message[: MAX_REASON - 1] + "…"
         outcome.failure = f"{CRASHED_PREFIX} {stage}: {type(err).__name__}: {message}"
         print(outcome.crash, file=sys.stderr, end="", flush=True)  # on every process, whatever the display shows
     if outcome.failure:
@@ -458,8 +567,9 @@ def _train_and_score(p: RunPlan, training: Training, data: TaskData, features: d
     return outcome
 
 
-def _train_epoch(p: RunPlan, training: Training, train: Features, epoch: int, progress: Progress,
-                 monitor) -> tuple[float, str | None]:
+def _train_epoch(
+    p: RunPlan, training: Training, train: Features, epoch: int, progress: Progress, monitor
+) -> tuple[float, str | None]:
     """One pass over the length-grouped train batches: ``(mean loss, failure or None)``. The loss
     is synced every ``SYNC_EVERY`` steps only, and a NaN/inf loss fails the run."""
     hp, kind, device = p.hparams, p.task.kind_rules, training.device
@@ -493,18 +603,37 @@ def _train_epoch(p: RunPlan, training: Training, train: Features, epoch: int, pr
     return epoch_loss.item() / len(batches), failure
 
 
-def _evaluate_split(training: Training, task, data: TaskData, features: dict[str, Features], split: str, hp: dict,
-                    progress: Progress, monitor) -> tuple[dict, list]:
+def _evaluate_split(
+    training: Training,
+    task,
+    data: TaskData,
+    features: dict[str, Features],
+    split: str,
+    hp: dict,
+    progress: Progress,
+    monitor,
+) -> tuple[dict, list]:
     started = time.perf_counter()
     with monitor.evaluating(split, len(features[split])) as advance:
-        scored = evaluate(training.forward, task, data.splits[split], features[split], hp, training.pad_id,
-                          training.device, training.autocast, advance, training.max_width)
+        scored = evaluate(
+            training.forward,
+            task,
+            data.splits[split],
+            features[split],
+            hp,
+            training.pad_id,
+            training.device,
+            training.autocast,
+            advance,
+            training.max_width,
+        )
     progress.eval_seconds += time.perf_counter() - started
     return scored
 
 
-def _result(p: RunPlan, loaded, training: Training, data: TaskData, outcome: Outcome, progress: Progress, curve,
-            started: float) -> dict:
+def _result(
+    p: RunPlan, loaded, training: Training, data: TaskData, outcome: Outcome, progress: Progress, curve, started: float
+) -> dict:
     """The result document (``cnbench.results``) of a finished or failed run."""
     device = training.device
     environment = environment_info(device)
@@ -517,21 +646,41 @@ def _result(p: RunPlan, loaded, training: Training, data: TaskData, outcome: Out
         "train_seconds": round(progress.train_seconds, 2),
         "eval_seconds": round(progress.eval_seconds, 2),
         "total_seconds": round(time.perf_counter() - started, 2),
-        "train_examples_per_second": (round(progress.examples_seen / progress.train_seconds, 2)
-                                      if progress.train_seconds else None),
-        "train_tokens_per_second": (round(progress.tokens_seen / progress.train_seconds, 1)
-                                    if progress.train_seconds else None),
+        "train_examples_per_second": (
+            round(progress.examples_seen / progress.train_seconds, 2) if progress.train_seconds else None
+        ),
+        "train_tokens_per_second": (
+            round(progress.tokens_seen / progress.train_seconds, 1) if progress.train_seconds else None
+        ),
         "peak_memory_mb": peak_memory_mb(device),
         "resumed_after_epochs": progress.resumed_after,
     }
-    hparams = {**p.hparams, "lr_groups": training.lr_groups, "warmup_steps": training.warmup_steps,
-               "total_steps": training.total_steps, "precision": training.precision}
+    hparams = {
+        **p.hparams,
+        "lr_groups": training.lr_groups,
+        "warmup_steps": training.warmup_steps,
+        "total_steps": training.total_steps,
+        "precision": training.precision,
+    }
     return result_document(
-        key=p.key, failure=outcome.failure, command=reproduce_command(p.config), task=p.task, model=loaded,
-        head=p.config.head, tuning=tuning_report(training.model, p.hparams, p.config.head, p.task.kind_rules),
-        seed=p.config.seed, hparams=hparams, protocol=p.protocol, data=data, metrics=outcome.metrics,
-        best_epoch=progress.best_epoch, history=progress.history, curve=curve, predictions=outcome.predictions,
-        environment=environment, timing=timing,
+        key=p.key,
+        failure=outcome.failure,
+        command=reproduce_command(p.config),
+        task=p.task,
+        model=loaded,
+        head=p.config.head,
+        tuning=tuning_report(training.model, p.hparams, p.config.head, p.task.kind_rules),
+        seed=p.config.seed,
+        hparams=hparams,
+        protocol=p.protocol,
+        data=data,
+        metrics=outcome.metrics,
+        best_epoch=progress.best_epoch,
+        history=progress.history,
+        curve=curve,
+        predictions=outcome.predictions,
+        environment=environment,
+        timing=timing,
     )
 
 
@@ -551,8 +700,9 @@ class TaskModel(nn.Module):
 
 
 @torch.no_grad()
-def evaluate(model, task, examples, features, hp, pad_id, device, autocast, advance,
-             max_width: int | None = None) -> tuple[dict, list]:
+def evaluate(
+    model, task, examples, features, hp, pad_id, device, autocast, advance, max_width: int | None = None
+) -> tuple[dict, list]:
     """Score one split; returns (metrics, predictions per example in split order, as the result
     file stores them). Under several processes each scores its share of the sequences and all get
     every prediction. ``advance(n)`` is called as about ``n`` more sequences (over all processes)
@@ -640,8 +790,9 @@ def _load_data(task, config: RunConfig) -> tuple[TaskData, dict, dict[str, str |
     process reads every split."""
     reads_train = distributed.is_local_main() or config.train_on_dev or "dev" not in task.splits
     data = read_splits(task, config, only=None if reads_train else ("dev", "test"))
-    fingerprints = {split: examples_fingerprint(examples) if caching_enabled() else None
-                    for split, examples in data.splits.items()}
+    fingerprints = {
+        split: examples_fingerprint(examples) if caching_enabled() else None for split, examples in data.splits.items()
+    }
     own = (data.split_facts("train"), fingerprints["train"]) if reads_train else None
     train_facts, fingerprints["train"] = distributed.all_objects(own)[0]  # rank 0 always reads train
     return data, train_facts, {split: fingerprints[split] for split in ("train", "dev", "test")}
@@ -649,12 +800,20 @@ def _load_data(task, config: RunConfig) -> tuple[TaskData, dict, dict[str, str |
 
 def read_splits(task, config: RunConfig, only: tuple[str, ...] | None = None) -> TaskData:
     """The data ``config`` names (``--data-dir``, ``--source``, ``--limit``, ``--train-on-dev``)."""
-    return load_task_data(task, paths.data_dir(config.data_dir), config.train_on_dev, config.limit, config.source,
-                          only=only)
+    return load_task_data(
+        task, paths.data_dir(config.data_dir), config.train_on_dev, config.limit, config.source, only=only
+    )
 
 
-def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, str | None], tokenizer, hp: dict,
-              word_boundaries: bool) -> dict[str, Features]:
+def _features(
+    task,
+    config: RunConfig,
+    data: TaskData,
+    fingerprints: dict[str, str | None],
+    tokenizer,
+    hp: dict,
+    word_boundaries: bool,
+) -> dict[str, Features]:
     """Features of every split, from the on-disk cache when this exact input was seen before."""
     kind = task.kind_rules
 
@@ -667,14 +826,22 @@ def _features(task, config: RunConfig, data: TaskData, fingerprints: dict[str, s
         return kind.encode(task, examples, tokenizer, hp, word_boundaries)
 
     # Features hold label ids: another label order is another entry; so is another kind setting.
-    parts = {"tokenizer": tokenizer_fingerprint(tokenizer), "max_len": hp["max_len"], "word_boundaries": word_boundaries,
-             "labels": list(task.labels), **{name: hp[name] for name in kind.hparams}}
-    return {split: cached_features(f"{task.name}-{split}", parts, fingerprint, lambda split=split: build(split))
-            for split, fingerprint in fingerprints.items()}
+    parts = {
+        "tokenizer": tokenizer_fingerprint(tokenizer),
+        "max_len": hp["max_len"],
+        "word_boundaries": word_boundaries,
+        "labels": list(task.labels),
+        **{name: hp[name] for name in kind.hparams},
+    }
+    return {
+        split: cached_features(f"{task.name}-{split}", parts, fingerprint, lambda split=split: build(split))
+        for split, fingerprint in fingerprints.items()
+    }
 
 
-def _note_encoding(task, data: TaskData, features: dict[str, Features], tokenizer, hp: dict, train_facts: dict,
-                   log) -> None:
+def _note_encoding(
+    task, data: TaskData, features: dict[str, Features], tokenizer, hp: dict, train_facts: dict, log
+) -> None:
     """Say and record what encoding cut or left out; then let train's examples go (only dev and
     test are scored against examples)."""
     for split, examples in data.splits.items():
@@ -704,9 +871,11 @@ def written_result(path: Path, precision: str) -> dict | None:
     except (KeyError, TypeError):  # no result yet, or none that can be kept
         return None
     if existing != precision:
-        raise CnbenchError(f"{path} holds this run's {existing} result, and --precision auto means {precision} "
-                           f"on this machine; pass --precision {precision} (its own run key) or --output "
-                           "another folder to keep both")
+        raise CnbenchError(
+            f"{path} holds this run's {existing} result, and --precision auto means {precision} "
+            f"on this machine; pass --precision {precision} (its own run key) or --output "
+            "another folder to keep both"
+        )
     return written
 
 
@@ -723,18 +892,24 @@ def refuse_other_data(path: Path, written: dict, task: Task, identity: str, labe
     data_written = written.get("data") or {}
     written_identity = data_identity(data_written.get("files") or {}, (written.get("protocol") or {}).get("dev_split"))
     if written_identity != identity:
-        raise CnbenchError(f"{path} holds this run's result on other data (identity {written_identity}, "
-                           f"{data_written.get('label', '?')}); this run's data is {identity} ({label}). {_KEEP_BOTH}")
+        raise CnbenchError(
+            f"{path} holds this run's result on other data (identity {written_identity}, "
+            f"{data_written.get('label', '?')}); this run's data is {identity} ({label}). {_KEEP_BOTH}"
+        )
     recorded = data_written.get("gold_sha256") or {}
     changed = [split for split, digest in gold.items() if recorded.get(split) not in (None, digest)]
     if changed:
-        raise CnbenchError(f"{path} holds this run's result scored on other {' and '.join(changed)} gold labels "
-                           f"from the same files (has the task's declaration changed?). {_KEEP_BOTH}")
+        raise CnbenchError(
+            f"{path} holds this run's result scored on other {' and '.join(changed)} gold labels "
+            f"from the same files (has the task's declaration changed?). {_KEEP_BOTH}"
+        )
     declared = (written.get("task") or {}).get("declaration_sha256")
     now = task.declaration_sha256(read_sources(data_written.get("files") or {}))  # its sources are this run's
     if declared not in (None, now):
-        raise CnbenchError(f"{path} holds this run's result read under another declaration of task {task.name!r} "
-                           f"(declaration_sha256 {str(declared)[:12]}, now {now[:12]}). {_KEEP_BOTH}")
+        raise CnbenchError(
+            f"{path} holds this run's result read under another declaration of task {task.name!r} "
+            f"(declaration_sha256 {str(declared)[:12]}, now {now[:12]}). {_KEEP_BOTH}"
+        )
 
 
 def _to_device(batch: dict, device) -> dict:

@@ -125,8 +125,10 @@ def feature_hparams(features: str | None, head: str, kind) -> dict:
     if features not in FEATURES:
         raise CnbenchError(f"--features {features!r}: expected one of {', '.join(FEATURES)}")
     if features == "pooler" and default_features(head, kind) != "pooler":
-        raise CnbenchError(f"--features pooler: the pooler gives one vector per sequence, read only by the linear "
-                           f"classification head, not by {head} on a {kind.name} task")
+        raise CnbenchError(
+            f"--features pooler: the pooler gives one vector per sequence, read only by the linear "
+            f"classification head, not by {head} on a {kind.name} task"
+        )
     return {} if features == default_features(head, kind) else {"features": features}
 
 
@@ -181,9 +183,11 @@ def build_features(hp: dict, encoder: nn.Module) -> nn.Module | None:
     if features == "scalar-mix" and not contextual:
         raise CnbenchError("--features scalar-mix needs a transformer encoder (this one has a single layer)")
     if features == "last" and not contextual:  # only the linear classifier has another default
-        raise CnbenchError("--features last: this encoder has no context, so the [CLS] state a sentence head "
-                           "would read is the same for every input; leave --features out (it reads the mean "
-                           "over the real tokens)")
+        raise CnbenchError(
+            "--features last: this encoder has no context, so the [CLS] state a sentence head "
+            "would read is the same for every input; leave --features out (it reads the mean "
+            "over the real tokens)"
+        )
     config = getattr(getattr(encoder, "model", None), "config", None)  # one hidden state per layer run
     return LayerFeatures(features, getattr(config, "num_hidden_layers", 0))
 
@@ -239,19 +243,25 @@ def apply_strategy(model: nn.Module, hp: dict) -> None:
     structure = encoder_structure(encoder)
     shared = structure is not None and structure.shared
     if shared and hp.get("llrd", 1.0) != 1.0:
-        raise CnbenchError(f"--llrd {hp['llrd']:g}: {_family(encoder)} shares one layer's weights across all "
-                           f"{len(structure.layers)} depths, so depths cannot get their own learning rates")
+        raise CnbenchError(
+            f"--llrd {hp['llrd']:g}: {_family(encoder)} shares one layer's weights across all "
+            f"{len(structure.layers)} depths, so depths cannot get their own learning rates"
+        )
     if kind == "full":
         return
     if kind != "frozen" and num_layers(encoder) == 0:
         raise CnbenchError(f"--tuning {hp['tuning']} needs a transformer encoder; this one has no layers")
     if kind != "frozen" and structure is None:
-        raise CnbenchError(f"--tuning {hp['tuning']}: cnbench does not know where the layers of model type "
-                           f"{_family(encoder)!r} are (cnbench.models.structure.FAMILIES)")
+        raise CnbenchError(
+            f"--tuning {hp['tuning']}: cnbench does not know where the layers of model type "
+            f"{_family(encoder)!r} are (cnbench.models.structure.FAMILIES)"
+        )
     if kind == "top-K" and shared:
-        raise CnbenchError(f"--tuning {hp['tuning']}: {_family(encoder)} shares one layer's weights across all "
-                           f"{len(structure.layers)} depths, so there are no top layers to train apart; "
-                           "use full, frozen, adapter or lora")
+        raise CnbenchError(
+            f"--tuning {hp['tuning']}: {_family(encoder)} shares one layer's weights across all "
+            f"{len(structure.layers)} depths, so there are no top layers to train apart; "
+            "use full, frozen, adapter or lora"
+        )
     if kind == "adapter":
         _add_adapters(structure, hp["adapter_size"])
     elif kind == "lora":
@@ -297,16 +307,23 @@ def _add_adapters(structure, size: int) -> None:
         parent, attribute = structure.feed_forward_output(layer)
         base = getattr(parent, attribute)
         if not isinstance(base, nn.Linear):
-            raise CnbenchError(f"--tuning adapter: the feed-forward output of {type(layer).__name__} is a "
-                               f"{type(base).__name__}, not a linear layer")
+            raise CnbenchError(
+                f"--tuning adapter: the feed-forward output of {type(layer).__name__} is a "
+                f"{type(base).__name__}, not a linear layer"
+            )
         setattr(parent, attribute, Adapted(base, size))
 
 
 def _add_lora(encoder: nn.Module, hp: dict) -> None:
     from peft import LoraConfig, inject_adapter_in_model
 
-    config = LoraConfig(r=hp["lora_rank"], lora_alpha=hp["lora_alpha"], lora_dropout=0.0, bias="none",
-                        target_modules=hp["lora_targets"].split(","))
+    config = LoraConfig(
+        r=hp["lora_rank"],
+        lora_alpha=hp["lora_alpha"],
+        lora_dropout=0.0,
+        bias="none",
+        target_modules=hp["lora_targets"].split(","),
+    )
     try:
         inject_adapter_in_model(config, encoder.model)
     except ValueError as err:

@@ -12,7 +12,7 @@ from cnbench.task import Defaults, HubDataset, LocalFiles, Task
 TASK = Task(
     name="afqmc",
     description="AFQMC question matching, CLUE (sentence pair, 2 classes; epochs chosen on a train holdout, "
-                "scored on the official dev)",
+    "scored on the official dev)",
     kind="pair",
     labels=("0", "1"),
     main_metric="accuracy",
@@ -23,7 +23,7 @@ TASK = Task(
         files={"train": "train.json.gz", "test": "dev.json.gz"},
         unlabelled="test.json.gz",
         how_to_get="CLUE's afqmc_public.zip (https://storage.googleapis.com/cluebenchmark/tasks/afqmc_public.zip; "
-                   "train.json, dev.json, test.json), each saved gzipped as <name>.json.gz",
+        "train.json, dev.json, test.json), each saved gzipped as <name>.json.gz",
     ),
     hub=HubDataset(
         path="clue/clue",

@@ -17,7 +17,7 @@ TYPES = ("address", "book", "company", "game", "government", "movie", "name", "o
 TASK = Task(
     name="cluener",
     description="CLUENER2020 fine-grained NER, CLUE (character tagging, BIO, 10 types; epochs chosen on a train "
-                "holdout, scored on the official dev)",
+    "holdout, scored on the official dev)",
     kind="tagging",
     labels=("O", *(f"{prefix}-{name}" for name in TYPES for prefix in ("B", "I"))),
     main_metric="f1",
@@ -27,11 +27,11 @@ TASK = Task(
         files={"train": "train.json.gz", "test": "dev.json.gz"},
         unlabelled="test.json.gz",
         how_to_get="CLUE's cluener_public.zip (https://storage.googleapis.com/cluebenchmark/tasks/cluener_public.zip; "
-                   "train.json, dev.json, test.json), each saved gzipped as <name>.json.gz",
+        "train.json, dev.json, test.json), each saved gzipped as <name>.json.gz",
     ),
     # CLUENER2020's PyTorch baseline (run_ner_crf.sh): length 128, batch 24, lr 3e-5, 4 epochs.
     defaults=Defaults(max_len=128, epochs=4, lr=3e-5, batch_size=24),
     dev_from_train=0.1,
     citation="Xu et al. (2020) CLUENER2020: Fine-grained Named Entity Recognition Dataset and Benchmark for Chinese, "
-             "arXiv:2001.04351",
+    "arXiv:2001.04351",
 )

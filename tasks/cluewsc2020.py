@@ -31,11 +31,15 @@ def marked_text(text, target) -> str:
     for number, (left, right) in ((1, ("_", "_")), (2, ("[", "]"))):
         span, index = target.get(f"span{number}_text"), target.get(f"span{number}_index")
         if not isinstance(span, str) or not span or not isinstance(index, int) or isinstance(index, bool):
-            raise ValueError(f"target span{number}_text/span{number}_index are {span!r:.30}/{index!r}; "
-                             "expected a non-empty text and its character index")
-        if text[index:index + len(span)] != span:
-            raise ValueError(f"span{number}_text {span!r} is not at span{number}_index {index} "
-                             f"(the text there is {text[index:index + len(span)]!r})")
+            raise ValueError(
+                f"target span{number}_text/span{number}_index are {span!r:.30}/{index!r}; "
+                "expected a non-empty text and its character index"
+            )
+        if text[index : index + len(span)] != span:
+            raise ValueError(
+                f"span{number}_text {span!r} is not at span{number}_index {index} "
+                f"(the text there is {text[index : index + len(span)]!r})"
+            )
         spans.append((index, index + len(span), left, right))
     (start1, end1, *_), (start2, end2, *_) = sorted(spans)
     if start2 < end1:
@@ -77,7 +81,7 @@ def wsc_row(row: dict) -> dict:
 TASK = Task(
     name="cluewsc2020",
     description="CLUEWSC2020 pronoun coreference, CLUE (one text with two marked spans, 2 classes; epochs "
-                "chosen on a train holdout, scored on the official dev)",
+    "chosen on a train holdout, scored on the official dev)",
     kind="single",
     labels=("true", "false"),
     main_metric="accuracy",
@@ -87,7 +91,7 @@ TASK = Task(
         files={"train": "train.json.gz", "test": "dev.json.gz"},
         unlabelled="test.json.gz",
         how_to_get="CLUE's cluewsc2020_public.zip (https://storage.googleapis.com/cluebenchmark/tasks/"
-                   "cluewsc2020_public.zip; train.json, dev.json, test.json), each saved gzipped as <name>.json.gz",
+        "cluewsc2020_public.zip; train.json, dev.json, test.json), each saved gzipped as <name>.json.gz",
     ),
     hub=HubDataset(
         path="clue/clue",

@@ -13,7 +13,7 @@ from cnbench.task import Defaults, HubDataset, LocalFiles, Task
 TASK = Task(
     name="cmnli",
     description="CMNLI natural language inference, CLUE (sentence pair, 3 classes; epochs chosen on a train "
-                "holdout, scored on the official dev)",
+    "holdout, scored on the official dev)",
     kind="pair",
     labels=("entailment", "neutral", "contradiction"),
     main_metric="accuracy",
@@ -25,7 +25,7 @@ TASK = Task(
         files={"train": "train.json.gz", "test": "dev.json.gz"},
         unlabelled="test.json.gz",
         how_to_get="CLUE's cmnli_public.zip (https://storage.googleapis.com/cluebenchmark/tasks/cmnli_public.zip; "
-                   "train.json, dev.json, test.json), each saved gzipped as <name>.json.gz",
+        "train.json, dev.json, test.json), each saved gzipped as <name>.json.gz",
     ),
     hub=HubDataset(
         path="clue/clue",

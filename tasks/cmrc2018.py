@@ -26,7 +26,7 @@ TASK = Task(
             "trial.json.gz": "63a15565fb289d9fa4c1a61ba4775ed1fe5312cac08e2114afd49b98029dccfc",
         },
         how_to_get="ymcui/cmrc2018 squad-style-data/cmrc2018_{train,trial,dev}.json, saved gzipped as "
-                   "train.json.gz, trial.json.gz and dev.json.gz",
+        "train.json.gz, trial.json.gz and dev.json.gz",
     ),
     hub=HubDataset(
         path="hfl/cmrc2018",

@@ -18,8 +18,11 @@ from cnbench.task import Defaults, HubDataset, LocalFiles, Task
 
 def keyword_text(keywords) -> str:
     """The keywords joined by spaces; ``ValueError`` unless a non-empty list of non-empty texts."""
-    if (not isinstance(keywords, list) or not keywords
-            or not all(isinstance(word, str) and word.strip() for word in keywords)):
+    if (
+        not isinstance(keywords, list)
+        or not keywords
+        or not all(isinstance(word, str) and word.strip() for word in keywords)
+    ):
         raise ValueError(f"'keyword' is {keywords!r:.60}; expected a non-empty list of keywords")
     return " ".join(word.strip() for word in keywords)
 
@@ -57,7 +60,7 @@ def csl_row(row: dict) -> dict:
 TASK = Task(
     name="csl",
     description="CSL keyword recognition, CLUE (keywords + abstract pair, 2 classes; epochs chosen on a train "
-                "holdout, scored on the official dev)",
+    "holdout, scored on the official dev)",
     kind="pair",
     labels=("0", "1"),
     main_metric="accuracy",
@@ -67,7 +70,7 @@ TASK = Task(
         files={"train": "train.json.gz", "test": "dev.json.gz"},
         unlabelled="test.json.gz",
         how_to_get="CLUE's csl_public.zip (https://storage.googleapis.com/cluebenchmark/tasks/csl_public.zip; "
-                   "train.json, dev.json, test.json), each saved gzipped as <name>.json.gz",
+        "train.json, dev.json, test.json), each saved gzipped as <name>.json.gz",
     ),
     hub=HubDataset(
         path="clue/clue",

@@ -23,7 +23,7 @@ TASK = Task(
             "test.json.gz": "c0f154449b3c427935902289643c89990702564782fcb62c8a99ab1d08950ad7",
         },
         how_to_get="DRCKnowledgeTeam/DRCD DRCD_training.json, DRCD_dev.json and DRCD_test.json, saved gzipped "
-                   "as train.json.gz, dev.json.gz and test.json.gz",
+        "as train.json.gz, dev.json.gz and test.json.gz",
     ),
     hub=HubDataset(
         path="clue/clue",

@@ -12,7 +12,7 @@ LABELS = tuple(str(code) for code in range(119))
 TASK = Task(
     name="iflytek",
     description="IFLYTEK' app description classification, CLUE (one text, 119 classes; epochs chosen on a train "
-                "holdout, scored on the official dev)",
+    "holdout, scored on the official dev)",
     kind="single",
     labels=LABELS,
     main_metric="accuracy",
@@ -23,7 +23,7 @@ TASK = Task(
         files={"train": "train.json.gz", "test": "dev.json.gz"},
         unlabelled="test.json.gz",
         how_to_get="CLUE's iflytek_public.zip (https://storage.googleapis.com/cluebenchmark/tasks/iflytek_public.zip; "
-                   "train.json, dev.json, test.json), each saved gzipped as <name>.json.gz",
+        "train.json, dev.json, test.json), each saved gzipped as <name>.json.gz",
     ),
     hub=HubDataset(
         path="clue/clue",

@@ -15,7 +15,7 @@ from cnbench.task import Defaults, HubDataset, LocalFiles, Task
 TASK = Task(
     name="ocnli",
     description="OCNLI natural language inference, CLUE (sentence pair, 3 classes; epochs chosen on a train "
-                "holdout, scored on the official dev)",
+    "holdout, scored on the official dev)",
     kind="pair",
     labels=("entailment", "neutral", "contradiction"),
     main_metric="accuracy",
@@ -32,7 +32,7 @@ TASK = Task(
             "test.json.gz": "037f8bc558db30e743cc3ade0cd914c12d4ab5fd78bb54631ac6adcf51a59845",
         },
         how_to_get="CLUEbenchmark/OCNLI data/ocnli/ (train.10k.json, dev.json, test.json at commit b53efde), "
-                   "each saved gzipped as <name>.json.gz; the whole train set is on the Hub (clue/clue, ocnli)",
+        "each saved gzipped as <name>.json.gz; the whole train set is on the Hub (clue/clue, ocnli)",
         cut="train.10k: 10,000 of the 50,437 train pairs",
     ),
     hub=HubDataset(

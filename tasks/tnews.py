@@ -15,7 +15,7 @@ CODES = ("100", "101", "102", "103", "104", "106", "107", "108", "109", "110", "
 TASK = Task(
     name="tnews",
     description="TNEWS' news title classification, CLUE (one text, 15 classes; epochs chosen on a train holdout, "
-                "scored on the official dev)",
+    "scored on the official dev)",
     kind="single",
     labels=CODES,
     main_metric="accuracy",
@@ -26,7 +26,7 @@ TASK = Task(
         files={"train": "train.json.gz", "test": "dev.json.gz"},
         unlabelled="test.json.gz",
         how_to_get="CLUE's tnews_public.zip (https://storage.googleapis.com/cluebenchmark/tasks/tnews_public.zip; "
-                   "train.json, dev.json, test.json), each saved gzipped as <name>.json.gz",
+        "train.json, dev.json, test.json), each saved gzipped as <name>.json.gz",
     ),
     hub=HubDataset(
         path="clue/clue",

@@ -24,9 +24,9 @@ def build(family: str, folder: Path, shared: Path, dtype: str | None = None, **c
     ``dtype`` (``"bfloat16"``, ``"float16"``) saves the weights in that dtype, as many Hub
     checkpoints are stored; ``config_options`` override the family's config."""
     import torch
+    from transformers import AutoConfig, AutoModel
 
     import cnbench  # noqa: F401  (registers NEZHA with the Auto classes)
-    from transformers import AutoConfig, AutoModel
 
     folder.mkdir(parents=True, exist_ok=True)
     vocab = (shared / "models" / "bert-base-chinese-tokenizer" / "vocab.txt").read_bytes()
@@ -74,10 +74,21 @@ def _xlmr_tokenizer(folder: Path, shared: Path) -> int:
     tokenizer.add_special_tokens(["<mask>"])
     ids = {token: tokenizer.token_to_id(token) for token in ("<s>", "</s>")}
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=list(ids.items()))
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=list(ids.items())
+    )
     tokenizer.save(str(folder / "tokenizer.json"))
-    (folder / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "XLMRobertaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>",
-        "cls_token": "<s>", "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>",
-    }))
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "XLMRobertaTokenizer",
+                "bos_token": "<s>",
+                "eos_token": "</s>",
+                "sep_token": "</s>",
+                "cls_token": "<s>",
+                "unk_token": "<unk>",
+                "pad_token": "<pad>",
+                "mask_token": "<mask>",
+            }
+        )
+    )
     return tokenizer.get_vocab_size()

@@ -54,9 +54,21 @@ def test_the_layers_named_in_the_brief_import_each_other_one_way_only():
 
 def test_no_module_of_the_data_path_sits_on_an_import_circle():
     graph = _imports()
-    data_path = ["cnbench.task", "cnbench.kinds", "cnbench.kinds.classification", "cnbench.kinds.tagging",
-                 "cnbench.kinds.span", "cnbench.data.readers", "cnbench.data.squad", "cnbench.data.load",
-                 "cnbench.features", "cnbench.batching", "cnbench.registry", "cnbench.paths", "cnbench.mrc_metric"]
+    data_path = [
+        "cnbench.task",
+        "cnbench.kinds",
+        "cnbench.kinds.classification",
+        "cnbench.kinds.tagging",
+        "cnbench.kinds.span",
+        "cnbench.data.readers",
+        "cnbench.data.squad",
+        "cnbench.data.load",
+        "cnbench.features",
+        "cnbench.batching",
+        "cnbench.registry",
+        "cnbench.paths",
+        "cnbench.mrc_metric",
+    ]
     circles = {name: _cycle_through(graph, name) for name in data_path}
     assert {name: circle for name, circle in circles.items() if circle} == {}
 
@@ -64,10 +76,15 @@ def test_no_module_of_the_data_path_sits_on_an_import_circle():
 def test_only_the_kinds_test_a_task_kinds_name():
     """Code outside ``cnbench/kinds`` asks the task's kind (``task.kind_rules``) instead of
     comparing ``kind`` with a name; a new kind then needs no edit elsewhere."""
-    naming = re.compile(r"""kind\s*[!=]=\s*["'](single|pair|tagging|span|classification)["']|"""
-                        r"""["'](single|pair|tagging|span|classification)["']\s*[!=]=\s*\w*kind""")
-    offenders = [f"{path.relative_to(PACKAGE.parent)}:{number}"
-                 for path in PACKAGE.rglob("*.py") if "kinds" not in path.parts
-                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
-                 if naming.search(line)]
+    naming = re.compile(
+        r"""kind\s*[!=]=\s*["'](single|pair|tagging|span|classification)["']|"""
+        r"""["'](single|pair|tagging|span|classification)["']\s*[!=]=\s*\w*kind"""
+    )
+    offenders = [
+        f"{path.relative_to(PACKAGE.parent)}:{number}"
+        for path in PACKAGE.rglob("*.py")
+        if "kinds" not in path.parts
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if naming.search(line)
+    ]
     assert offenders == []

@@ -12,10 +12,18 @@ import pytest
 from cnbench.registry import all_tasks, get_task
 
 
-@pytest.mark.parametrize("kind, format, reads", [
-    ("single", None, "tsv"), ("pair", None, "tsv"), ("tagging", None, "conll"),
-    ("pair", "jsonl", "jsonl"), ("tagging", "jsonl", "jsonl"), ("tagging", "spans", "spans"), ("single", "jsonl", "jsonl"),
-])
+@pytest.mark.parametrize(
+    "kind, format, reads",
+    [
+        ("single", None, "tsv"),
+        ("pair", None, "tsv"),
+        ("tagging", None, "conll"),
+        ("pair", "jsonl", "jsonl"),
+        ("tagging", "jsonl", "jsonl"),
+        ("tagging", "spans", "spans"),
+        ("single", "jsonl", "jsonl"),
+    ],
+)
 def test_new_task_writes_a_file_that_loads_as_it_is(cnbench, tasks_path, kind, format, reads):
     result = cnbench("new-task", "my_task", "--kind", kind, *(["--format", format] if format else []))
     assert result.code == 0, result.err
@@ -26,8 +34,21 @@ def test_new_task_writes_a_file_that_loads_as_it_is(cnbench, tasks_path, kind, f
     assert task.main_metric == ("f1" if kind == "tagging" else "accuracy")
     text = path.read_text(encoding="utf-8")
     # every field the researcher sets is explained by a comment just above it
-    for field in ("name", "description", "kind", "labels", "main_metric", "folder", "format", "files", "sha256",
-                  "how_to_get", "defaults", "citation", "dev_from_train"):
+    for field in (
+        "name",
+        "description",
+        "kind",
+        "labels",
+        "main_metric",
+        "folder",
+        "format",
+        "files",
+        "sha256",
+        "how_to_get",
+        "defaults",
+        "citation",
+        "dev_from_train",
+    ):
         assert re.search(rf"\n *# .*\n *{field}=", text), field
     assert "TODO" in text
 
@@ -71,8 +92,14 @@ def fill_in(path, **replacements):
 
 def test_check_task_reports_counts_lengths_labels_and_checksums(cnbench, tasks_path, tmp_path):
     assert cnbench("new-task", "sentiment", "--kind", "single").code == 0
-    fill_in(tasks_path / "sentiment.py", **{'labels=("0", "1")': 'labels=("neg", "neu", "pos")',
-                                           '"train.tsv"': '"train.tsv.gz"', "max_len=256": "max_len=100"})
+    fill_in(
+        tasks_path / "sentiment.py",
+        **{
+            'labels=("0", "1")': 'labels=("neg", "neu", "pos")',
+            '"train.tsv"': '"train.tsv.gz"',
+            "max_len=256": "max_len=100",
+        },
+    )
     all_tasks.cache_clear()
     data = tmp_path / "data" / "sentiment"
     data.mkdir(parents=True)
@@ -101,8 +128,14 @@ def test_check_task_reports_counts_lengths_labels_and_checksums(cnbench, tasks_p
     ok = cnbench("check-task", "sentiment", "--data-dir", tmp_path / "data")
     assert ok.code == 0 and f"{digest[:12]}… ok" in ok.out and "sentiment: every split read, no problems" in ok.out
     assert "note: still marked TODO: description, local.how_to_get, citation" in ok.out.splitlines()
-    fill_in(tasks_path / "sentiment.py", **{'description="TODO (one text, N classes)"': 'description="toy sentiment"',
-                                           'how_to_get="TODO"': 'how_to_get="make it"', 'citation="TODO"': 'citation=""'})
+    fill_in(
+        tasks_path / "sentiment.py",
+        **{
+            'description="TODO (one text, N classes)"': 'description="toy sentiment"',
+            'how_to_get="TODO"': 'how_to_get="make it"',
+            'citation="TODO"': 'citation=""',
+        },
+    )
     all_tasks.cache_clear()
     finished = cnbench("check-task", "sentiment", "--data-dir", tmp_path / "data")
     assert finished.code == 0 and "TODO" not in finished.out
@@ -124,8 +157,14 @@ def test_check_task_reports_counts_lengths_labels_and_checksums(cnbench, tasks_p
 def test_check_task_on_the_bundled_data(cnbench, data_dir):
     result = cnbench("check-task", "msra_ner", "--data-dir", data_dir)
     assert result.code == 0, result.err
-    assert re.search(r"^train\s+train\.txt\.gz\s+50658\s+617fd70c2bab… ok; 6 I- tags starting an entity read as B-$", result.out, re.M)
-    assert re.search(r"^test\s+test\.txt\.gz\s+4631\s+11aa441aa276… ok; 11 I- tags starting an entity read as B-$", result.out, re.M)
+    assert re.search(
+        r"^train\s+train\.txt\.gz\s+50658\s+617fd70c2bab… ok; 6 I- tags starting an entity read as B-$",
+        result.out,
+        re.M,
+    )
+    assert re.search(
+        r"^test\s+test\.txt\.gz\s+4631\s+11aa441aa276… ok; 11 I- tags starting an entity read as B-$", result.out, re.M
+    )
     assert "note: no dev split; runs hold out every 20th train example as dev" in result.out
     lcqmc = cnbench("check-task", "lcqmc", "--data-dir", data_dir)
     assert lcqmc.code == 1 and "train split not found (obtain it from: LCQMC is distributed" in lcqmc.err

@@ -20,9 +20,17 @@ def bench():
 
 
 def test_projection_counts_training_every_evaluation_and_startup(bench):
-    lcqmc = bench.Measurement(architecture="bert", task="lcqmc", train_split="dev", max_len=128,
-                              train_examples_per_second=1000.0, train_tokens_per_second=30000.0,
-                              eval_examples_per_second=2000.0, startup_seconds=10.0, peak_memory_mb=1.0)
+    lcqmc = bench.Measurement(
+        architecture="bert",
+        task="lcqmc",
+        train_split="dev",
+        max_len=128,
+        train_examples_per_second=1000.0,
+        train_tokens_per_second=30000.0,
+        eval_examples_per_second=2000.0,
+        startup_seconds=10.0,
+        peak_memory_mb=1.0,
+    )
     hours = bench.projected_hours([lcqmc], {"lcqmc": (8802, 12500)})
     # 238,766 x 3 epochs trained; dev after each of 3 epochs, then dev + test; 10 s start-up
     assert hours["bert", "lcqmc"] == pytest.approx((716.298 + 23.854 + 10.0) / 3600)
@@ -36,8 +44,11 @@ def test_leaderboard_total_weights_each_architecture_by_its_models_and_seeds(ben
 def test_quick_cpu_run_reports_consistent_numbers(bench):
     report = bench.measure("tiny", ["lcqmc"], 32, False, 0.001)  # a tiny peak: MFU gets digits
     params = {name: float(count) * 1e6 for name, count in re.findall(r"(bert|nezha) ([\d.]+) M", report)}
-    rows = [line.split(" | ") for line in report.splitlines() if line.startswith("| bert | lcqmc") or
-            line.startswith("| nezha | lcqmc")]
+    rows = [
+        line.split(" | ")
+        for line in report.splitlines()
+        if line.startswith("| bert | lcqmc") or line.startswith("| nezha | lcqmc")
+    ]
     assert [row[0].strip("| ") for row in rows] == ["bert", "nezha"]
     for row in rows:
         tokens_per_second, mfu = float(row[5]), float(row[6])

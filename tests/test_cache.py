@@ -47,7 +47,12 @@ def test_a_damaged_entry_is_rebuilt(tmp_path, monkeypatch, tokenizer, damage):
     builds = []
 
     def features():
-        return cached_features("x", {}, examples_fingerprint(EXAMPLES), lambda: builds.append(1) or encode_text(EXAMPLES, tokenizer, ("0", "1"), 8))
+        return cached_features(
+            "x",
+            {},
+            examples_fingerprint(EXAMPLES),
+            lambda: builds.append(1) or encode_text(EXAMPLES, tokenizer, ("0", "1"), 8),
+        )
 
     expected = encode_text(EXAMPLES, tokenizer, ("0", "1"), 8)
     features()
@@ -82,14 +87,24 @@ def test_empty_cache_dir_turns_caching_off(tmp_path, monkeypatch, tokenizer):
     monkeypatch.setenv("CNBENCH_CACHE_DIR", "")
     builds = []
     for _ in range(2):
-        cached_features("x", {}, examples_fingerprint([]), lambda: builds.append(1) or encode_text([TextExample("好", None, "1")],
-                                                                             tokenizer, ("0", "1"), 8))
+        cached_features(
+            "x",
+            {},
+            examples_fingerprint([]),
+            lambda: builds.append(1) or encode_text([TextExample("好", None, "1")], tokenizer, ("0", "1"), 8),
+        )
     assert builds == [1, 1]
 
 
 def _process(rank: int, port: int, cache: str, log: str, tokenizer) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port), CNBENCH_CACHE_DIR=cache)
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE="2",
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        CNBENCH_CACHE_DIR=cache,
+    )
     from cnbench import distributed
 
     distributed.setup()
@@ -102,7 +117,9 @@ def _process(rank: int, port: int, cache: str, log: str, tokenizer) -> None:
     features = cached_features("x", {}, examples_fingerprint(EXAMPLES), build)
     values = features.input_ids.values
     with open(log, "a", encoding="utf-8") as handle:
-        handle.write(f"mapped {rank} {type(values).__name__} {''.join(map(str, features.labels.tolist()))} {values.filename}\n")
+        handle.write(
+            f"mapped {rank} {type(values).__name__} {''.join(map(str, features.labels.tolist()))} {values.filename}\n"
+        )
 
 
 def test_the_first_process_builds_and_the_others_map_its_entry(tmp_path, tokenizer):

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import only_result
 from family_checkpoints import FAMILIES, build
 
@@ -26,8 +25,11 @@ DTYPES = ("bfloat16", "float16")
 @pytest.fixture(scope="module")
 def half_checkpoints(tmp_path_factory, data_dir) -> dict[tuple[str, str], Path]:
     root = tmp_path_factory.mktemp("half-families")
-    return {(family, dtype): build(family, root / f"{family}-{dtype}", data_dir.parent, dtype=dtype)
-            for family in FAMILIES for dtype in DTYPES}
+    return {
+        (family, dtype): build(family, root / f"{family}-{dtype}", data_dir.parent, dtype=dtype)
+        for family in FAMILIES
+        for dtype in DTYPES
+    }
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +80,11 @@ def _saved_tensors(folder: Path) -> list[torch.Tensor]:
     files = sorted(folder.glob("*.safetensors"))
     if files:
         return [tensor for path in files for tensor in load_file(path).values()]
-    return [tensor for path in sorted(folder.glob("pytorch_model*.bin"))
-            for tensor in torch.load(path, weights_only=True).values()]
+    return [
+        tensor
+        for path in sorted(folder.glob("pytorch_model*.bin"))
+        for tensor in torch.load(path, weights_only=True).values()
+    ]
 
 
 def test_stored_dtype_is_read_from_bin_and_safetensors_headers(tmp_path):
@@ -98,8 +103,24 @@ def test_stored_dtype_is_read_from_bin_and_safetensors_headers(tmp_path):
 
 def test_a_bf16_checkpoint_runs_with_precision_fp32_and_records_its_dtype(cnbench, tmp_path, half_checkpoints):
     """The issue's reproduction: this crashed with "mat1 and mat2 must have the same dtype"."""
-    run = cnbench("run", "--model", half_checkpoints["bert", "bfloat16"], "--task", "chnsenticorp", "--precision",
-                  "fp32", "--limit", "8", "--epochs", "1", "--max-len", "32", "--no-checkpoint", "--output", tmp_path)
+    run = cnbench(
+        "run",
+        "--model",
+        half_checkpoints["bert", "bfloat16"],
+        "--task",
+        "chnsenticorp",
+        "--precision",
+        "fp32",
+        "--limit",
+        "8",
+        "--epochs",
+        "1",
+        "--max-len",
+        "32",
+        "--no-checkpoint",
+        "--output",
+        tmp_path,
+    )
     assert run.code == 0, run.err
     result = only_result(tmp_path)
     assert result["status"] == "completed", result["failure"]
@@ -109,12 +130,13 @@ def test_a_bf16_checkpoint_runs_with_precision_fp32_and_records_its_dtype(cnbenc
 def test_replica_hub_checkpoints_record_float32(cnbench, tmp_path, data_dir):
     """A Hub checkpoint's stored dtype is read from the snapshot's weights (``.bin`` here)."""
     from huggingface_hub import constants
-
-    from cnbench.models.encoders import load_model
     from replica_hub import ReplicaHub
 
+    from cnbench.models.encoders import load_model
+
     ReplicaHub(Path(constants.HF_HUB_CACHE), data_dir.parent).hfl(
-        "hfl/chinese-bert-wwm-ext", {"output_past": True}, layer_norm_names="gamma")
+        "hfl/chinese-bert-wwm-ext", {"output_past": True}, layer_norm_names="gamma"
+    )
     loaded = load_model("bert-wwm-ext", seed=0)
     assert loaded.provenance["stored_dtype"] == "float32"
 
@@ -124,8 +146,24 @@ def test_a_bf16_checkpoint_runs_under_native_bf16_autocast(cnbench, tmp_path, ha
     from cnbench import precision
 
     monkeypatch.setattr(precision, "cpu_bf16_features", lambda: ["amx"])
-    run = cnbench("run", "--model", half_checkpoints["electra", "bfloat16"], "--task", "chnsenticorp", "--precision",
-                  "bf16", "--limit", "8", "--epochs", "1", "--max-len", "32", "--no-checkpoint", "--output", tmp_path)
+    run = cnbench(
+        "run",
+        "--model",
+        half_checkpoints["electra", "bfloat16"],
+        "--task",
+        "chnsenticorp",
+        "--precision",
+        "bf16",
+        "--limit",
+        "8",
+        "--epochs",
+        "1",
+        "--max-len",
+        "32",
+        "--no-checkpoint",
+        "--output",
+        tmp_path,
+    )
     assert run.code == 0, run.err
     result = only_result(tmp_path)
     assert result["status"] == "completed", result["failure"]

@@ -8,11 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import only_result
 
 from cnbench.paths import REPO_ROOT
 from cnbench.registry import get_task
 from cnbench.results import predicted_labels
-from conftest import only_result
 
 SMOKE = ("--model", "scratch-tiny", "--epochs", "2", "--limit", "48", "--max-len", "64", "--batch-size", "16")
 
@@ -47,8 +47,10 @@ def test_every_task_runs_end_to_end(cnbench, tmp_path, task):
     else:
         assert set(doc["predictions"]["test"]) <= set(spec.labels)
     if task == "chnsenticorp":  # reviews run to hundreds of characters: max_len 64 cuts many, and says so
-        assert any(note.startswith("test: ") and note.endswith(" of 48 examples longer than max_len 64 pieces, truncated")
-                   for note in doc["data"]["notes"]), doc["data"]["notes"]
+        assert any(
+            note.startswith("test: ") and note.endswith(" of 48 examples longer than max_len 64 pieces, truncated")
+            for note in doc["data"]["notes"]
+        ), doc["data"]["notes"]
     for split, facts in doc["data"]["files"].items():
         assert facts["checksum_ok"] is True, split
     assert doc["environment"]["packages"]["torch"] and doc["environment"]["hardware"]["cpu_count"]
@@ -83,11 +85,17 @@ def test_same_seed_same_metrics(cnbench, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["run", "--task", "nope"], "unknown task 'nope'; choose one of: afqmc, chnsenticorp, cluener, cluewsc2020, cmnli, cmrc2018"),
+        (
+            ["run", "--task", "nope"],
+            "unknown task 'nope'; choose one of: afqmc, chnsenticorp, cluener, cluewsc2020, cmnli, cmrc2018",
+        ),
         (["run", "--task", "lcqmc", "--model", "nope"], "unknown model 'nope'; choose one of: bert,"),
         (["run", "--task", "lcqmc", "--head", "nope"], "unknown head 'nope'; choose one of:"),
         (["run", "--task", "lcqmc", "--source", "local", "--limit", "8"], "lcqmc train: "),  # whatever the cache holds
-        (["run", "--task", "chnsenticorp", "--data-dir", "/nonexistent", "--limit", "8"], "--data-dir /nonexistent: no such directory"),
+        (
+            ["run", "--task", "chnsenticorp", "--data-dir", "/nonexistent", "--limit", "8"],
+            "--data-dir /nonexistent: no such directory",
+        ),
         (["run", "--task", "chnsenticorp", "--seeds", "x"], "--seeds 'x': expected a count"),
     ],
 )
@@ -106,35 +114,46 @@ def test_missing_train_message_says_how_to_get_it_and_offers_train_on_dev(cnbenc
 
 
 def test_help_and_list_do_not_import_torch():
-    code = ("import sys; from cnbench.cli import main\n"
-            "try: main(['list'])\nexcept SystemExit: pass\n"
-            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules")
+    code = (
+        "import sys; from cnbench.cli import main\n"
+        "try: main(['list'])\nexcept SystemExit: pass\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
+    )
     listing = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert listing.returncode == 0, listing.stderr
     for name in ("chnsenticorp", "msra_ner", "macbert", "scratch-tiny", "linear"):
         assert name in listing.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--limit", "-5"], "--limit -5: expected at least 1"),  # would drop the last 5 of every split
-    (["--epochs", "0"], "--epochs 0: expected at least 1"),
-    (["--seeds", "1,-2"], "--seed -2: expected in [0, 2**32)"),
-    (["--seeds", "0"], "--seeds '0': expected at least one seed"),
-    (["--dropout", "nan"], "--dropout nan: expected in [0, 1)"),
-    (["--warmup-ratio", "1.5"], "--warmup-ratio 1.5: expected in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--limit", "-5"], "--limit -5: expected at least 1"),  # would drop the last 5 of every split
+        (["--epochs", "0"], "--epochs 0: expected at least 1"),
+        (["--seeds", "1,-2"], "--seed -2: expected in [0, 2**32)"),
+        (["--seeds", "0"], "--seeds '0': expected at least one seed"),
+        (["--dropout", "nan"], "--dropout nan: expected in [0, 1)"),
+        (["--warmup-ratio", "1.5"], "--warmup-ratio 1.5: expected in [0, 1]"),
+    ],
+)
 def test_out_of_range_flags_are_refused_by_run_and_sweep_before_anything_runs(cnbench, tmp_path, args, message):
-    for command in (["run", "--task", "chnsenticorp"], ["sweep", "--models", "scratch-tiny", "--tasks", "chnsenticorp"]):
+    for command in (
+        ["run", "--task", "chnsenticorp"],
+        ["sweep", "--models", "scratch-tiny", "--tasks", "chnsenticorp"],
+    ):
         result = cnbench(*command, *args, "--output", tmp_path)
         assert result.code != 0 and message in result.err and "Traceback" not in result.err, (command, result.err)
     assert not list(tmp_path.glob("*.json"))
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "2,0"], "--epochs 0: expected at least 1"),
-    (["--batch-size", "16,-1"], "--batch-size -1: expected at least 1"),
-    (["--lr", "2e-5,x"], "'--lr': 'x' is not a valid float"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs", "2,0"], "--epochs 0: expected at least 1"),
+        (["--batch-size", "16,-1"], "--batch-size -1: expected at least 1"),
+        (["--lr", "2e-5,x"], "'--lr': 'x' is not a valid float"),
+    ],
+)
 def test_out_of_range_sweep_grids_are_refused(cnbench, tmp_path, args, message):
     result = cnbench("sweep", "--models", "scratch-tiny", "--tasks", "chnsenticorp", *args, "--output", tmp_path)
     assert result.code != 0 and message in result.err and "Traceback" not in result.err
@@ -145,8 +164,9 @@ def test_a_result_whose_task_has_no_name_is_a_leaderboard_problem_not_a_crash(cn
     results.mkdir()
     nameless = {"schema": "cnbench.result/1", "task": {"kind": "single", "main_metric": "accuracy"}, "protocol": {}}
     (results / "nameless.json").write_text(json.dumps(nameless), encoding="utf-8")
-    (results / "listed.json").write_text(json.dumps({**nameless, "task": {"name": ["not", "a", "string"]}}),
-                                         encoding="utf-8")
+    (results / "listed.json").write_text(
+        json.dumps({**nameless, "task": {"name": ["not", "a", "string"]}}), encoding="utf-8"
+    )
     board = tmp_path / "board.md"
     result = cnbench("leaderboard", "--results", results, "--out", board)
     assert result.code == 0, result.err
@@ -160,7 +180,12 @@ def test_a_leaderboard_made_without_the_data_warns_that_its_bootstrap_is_missing
     for path in (REPO_ROOT / "leaderboard" / "results").glob("chnsenticorp--*.json"):  # two rows to compare
         shutil.copy(path, results)
     (tmp_path / "no-data").mkdir()
-    result = cnbench("leaderboard", "--results", results, "--out", tmp_path / "board.md", "--data-dir", tmp_path / "no-data")
+    result = cnbench(
+        "leaderboard", "--results", results, "--out", tmp_path / "board.md", "--data-dir", tmp_path / "no-data"
+    )
     assert result.code == 0, result.err
-    assert "warning: no gold test labels for chnsenticorp here, so its cells scored on them get no bootstrap: " in result.err
+    assert (
+        "warning: no gold test labels for chnsenticorp here, so its cells scored on them get no bootstrap: "
+        in result.err
+    )
     assert "no bootstrap: gold test labels not available here" in (tmp_path / "board.md").read_text(encoding="utf-8")

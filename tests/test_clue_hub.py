@@ -5,12 +5,12 @@ sequence, ``-1`` test labels never scored) and the unlabelled test split predict
 from __future__ import annotations
 
 import pytest
+from replica_hub import CLUE_NLI, TNEWS_CODES
+from test_replica_hub import replica  # noqa: F401  (the session's replica Hub)
 
 from cnbench.data.load import load_task_data
 from cnbench.registry import get_task
 from cnbench.submission import read_submission, read_unlabelled, write_submission
-from replica_hub import CLUE_NLI, TNEWS_CODES
-from test_replica_hub import replica  # noqa: F401  (the session's replica Hub)
 
 
 def _hub(name: str):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_leaderboard import make_result, render, results_dir, section  # noqa: F401
 
 from cnbench.leaderboard.select import CLUE_CLASSIFICATION
-from test_leaderboard import make_result, render, results_dir, section  # noqa: F401
 
 SCORES = {"afqmc": 0.70, "tnews": 0.55, "iflytek": 0.60, "cmnli": 0.80, "cluewsc2020": 0.62, "csl": 0.81}
 
@@ -43,14 +43,35 @@ def test_no_clue_column_without_a_clue_task(tmp_path, results_dir):  # noqa: F81
 
 
 @pytest.mark.parametrize("split,compared", [("test", True), ("hidden_test", False)])
-def test_clue_dev_numbers_are_compared_and_hidden_test_numbers_are_not(tmp_path, results_dir, split,  # noqa: F811
-                                                                       compared):
+def test_clue_dev_numbers_are_compared_and_hidden_test_numbers_are_not(
+    tmp_path,
+    results_dir,
+    split,  # noqa: F811
+    compared,
+):
     make_result(results_dir, task="afqmc", model="bert", test=0.74)
     reported = tmp_path / "reported.json"
-    reported.write_text(json.dumps({"sources": {"clue": {"citation": "CLUE", "url": "https://example.org"}},
-                                    "entries": [{"model": "bert", "task": "afqmc", "split": split,
-                                                 "metric": "accuracy", "max": 74.16, "source": "clue"}]}))
-    lines = [line for line in section(render(tmp_path, reported), "Reported scores").splitlines()
-             if line.startswith("| afqmc")]
+    reported.write_text(
+        json.dumps(
+            {
+                "sources": {"clue": {"citation": "CLUE", "url": "https://example.org"}},
+                "entries": [
+                    {
+                        "model": "bert",
+                        "task": "afqmc",
+                        "split": split,
+                        "metric": "accuracy",
+                        "max": 74.16,
+                        "source": "clue",
+                    }
+                ],
+            }
+        )
+    )
+    lines = [
+        line
+        for line in section(render(tmp_path, reported), "Reported scores").splitlines()
+        if line.startswith("| afqmc")
+    ]
     assert len(lines) == 1
     assert ("| 74.00 | -0.16 |" in lines[0]) == compared

@@ -8,12 +8,18 @@ import gzip
 import json
 
 import pytest
+from test_clue_tasks import CLUE_TASKS, clue_files
 
 from cnbench.errors import DataError
 from cnbench.registry import get_task
-from cnbench.submission import (SUBMISSION_FILES, entities, read_submission, read_unlabelled,
-                                read_unlabelled_file, write_submission)
-from test_clue_tasks import CLUE_TASKS, clue_files
+from cnbench.submission import (
+    SUBMISSION_FILES,
+    entities,
+    read_submission,
+    read_unlabelled,
+    read_unlabelled_file,
+    write_submission,
+)
 
 
 @pytest.fixture
@@ -89,8 +95,11 @@ def test_a_repeated_id_or_a_bad_line_is_named_by_file_and_line(clue_dir):
 def test_unlabelled_wsc_spans_are_checked(clue_dir):
     task = get_task("cluewsc2020")
     path = clue_dir / "cluewsc2020" / "test.json.gz"
-    record = {"id": 0, "text": "他说张伟来了", "target": {"span1_text": "张伟", "span1_index": 0,
-                                                        "span2_text": "他", "span2_index": 0}}
+    record = {
+        "id": 0,
+        "text": "他说张伟来了",
+        "target": {"span1_text": "张伟", "span1_index": 0, "span2_text": "他", "span2_index": 0},
+    }
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.write(json.dumps(record, ensure_ascii=False))
     with pytest.raises(DataError, match=r"test\.json\.gz:1: span1_text '张伟' is not at span1_index 0"):
@@ -101,8 +110,21 @@ def test_a_run_writes_the_submission_from_its_best_dev_weights(cnbench, clue_dir
     from conftest import only_result
 
     out, submit = tmp_path / "out", tmp_path / "submit"
-    run = cnbench("run", "--task", "cluewsc2020", "--model", "scratch-tiny", "--data-dir", clue_dir, "--epochs", "2",
-                  "--output", out, "--submission", submit)
+    run = cnbench(
+        "run",
+        "--task",
+        "cluewsc2020",
+        "--model",
+        "scratch-tiny",
+        "--data-dir",
+        clue_dir,
+        "--epochs",
+        "2",
+        "--output",
+        out,
+        "--submission",
+        submit,
+    )
     assert run.code == 0, run.err
     path = submit / "scratch-tiny--linear" / "seed42" / "cluewsc11_predict.json"
     lines = read_submission(path)
@@ -117,8 +139,21 @@ def test_a_submission_that_cannot_be_written_never_loses_the_run(cnbench, clue_d
     blocker = tmp_path / "taken"
     blocker.write_text("a file where the submission folder's parent would go", encoding="utf-8")
     out, submit = tmp_path / "out", blocker / "submit"
-    run = cnbench("run", "--task", "cluewsc2020", "--model", "scratch-tiny", "--data-dir", clue_dir, "--epochs", "1",
-                  "--output", out, "--submission", submit)
+    run = cnbench(
+        "run",
+        "--task",
+        "cluewsc2020",
+        "--model",
+        "scratch-tiny",
+        "--data-dir",
+        clue_dir,
+        "--epochs",
+        "1",
+        "--output",
+        out,
+        "--submission",
+        submit,
+    )
     assert run.code == 0, run.err
     assert "WARNING: no submission written" in run.out
     assert only_result(out)["status"] == "completed"
@@ -129,8 +164,21 @@ def test_a_bad_unlabelled_file_stops_the_run_before_training(cnbench, clue_dir, 
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.write('{"id": 0, "sentence": "标题"}\n{"id": 1}\n')
     out, submit = tmp_path / "out", tmp_path / "submit"
-    run = cnbench("run", "--task", "tnews", "--model", "scratch-tiny", "--data-dir", clue_dir, "--epochs", "1",
-                  "--output", out, "--submission", submit)
+    run = cnbench(
+        "run",
+        "--task",
+        "tnews",
+        "--model",
+        "scratch-tiny",
+        "--data-dir",
+        clue_dir,
+        "--epochs",
+        "1",
+        "--output",
+        out,
+        "--submission",
+        submit,
+    )
     assert run.code == 2
     error = run.err.strip().splitlines()
     assert len(error) == 1 and f"{path}:2: no 'sentence' key" in error[0], run.err

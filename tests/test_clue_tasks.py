@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import only_result
 
 CLUE_TASKS = ("afqmc", "tnews", "iflytek", "cmnli", "ocnli", "cluewsc2020", "csl", "cluener")
@@ -36,9 +35,11 @@ def _write(folder: Path, name: str, records: list[dict]) -> Path:
 
 def _splits(make, train: int = 20, dev: int = 8, test: int = 6) -> dict[str, list[dict]]:
     """Rows ``make(i, split)`` for train, dev and test, each split from its own range of numbers."""
-    return {"train.json.gz": [make(i, "train") for i in range(train)],
-            "dev.json.gz": [make(100 + i, "dev") for i in range(dev)],
-            "test.json.gz": [{"id": i, **make(200 + i, "test")} for i in range(test)]}
+    return {
+        "train.json.gz": [make(i, "train") for i in range(train)],
+        "dev.json.gz": [make(100 + i, "dev") for i in range(dev)],
+        "test.json.gz": [{"id": i, **make(200 + i, "test")} for i in range(test)],
+    }
 
 
 def _labelled(record: dict, split: str, label) -> dict:
@@ -49,8 +50,11 @@ def _wsc(i: int, split: str) -> dict:
     person, other = _PEOPLE[i % 8], _PEOPLE[(i + 3) % 8]
     text = f"{person}把书借给了{other}，因为他第{i}次需要它。"
     pronoun = text.index("他")
-    record = {"target": {"span2_index": pronoun, "span1_index": 0, "span1_text": person, "span2_text": "他"},
-              "idx": i, "text": text}
+    record = {
+        "target": {"span2_index": pronoun, "span1_index": 0, "span1_text": person, "span2_text": "他"},
+        "idx": i,
+        "text": text,
+    }
     return _labelled(record, split, "true" if i % 2 else "false")
 
 
@@ -59,40 +63,63 @@ def _cluener(i: int, split: str) -> dict:
     text = f"{person}在{company}工作了{i}年"
     record = {"text": text}
     if split != "test":
-        record["label"] = {"name": {person: [[0, len(person) - 1]]},
-                           "company": {company: [[len(person) + 1, len(person) + len(company)]]}}
+        record["label"] = {
+            "name": {person: [[0, len(person) - 1]]},
+            "company": {company: [[len(person) + 1, len(person) + len(company)]]},
+        }
     return record
 
 
 def _ocnli(data_dir: Path) -> dict[str, list[dict]]:
     """Real OCNLI lines: train from train.10k, dev's first lines with its first ``-`` line, test's first."""
+
     def lines(name: str) -> list[dict]:
         with gzip.open(data_dir / "ocnli" / name, "rt", encoding="utf-8") as handle:
             return [json.loads(line) for line in handle.read().split("\n") if line]
 
     dev = lines("dev.json.gz")
     unlabelled = next(record for record in dev if record["label"] == "-")
-    return {"train.10k.json.gz": lines("train.10k.json.gz")[:30],
-            "dev.json.gz": [record for record in dev[:8] if record["label"] != "-"] + [unlabelled],
-            "test.json.gz": lines("test.json.gz")[:6]}
+    return {
+        "train.10k.json.gz": lines("train.10k.json.gz")[:30],
+        "dev.json.gz": [record for record in dev[:8] if record["label"] != "-"] + [unlabelled],
+        "test.json.gz": lines("test.json.gz")[:6],
+    }
 
 
 def clue_files(root: Path, shared: Path) -> Path:
     """A data directory with tiny files in CLUE's format for every CLUE task; returns it."""
     files = {
-        "afqmc": _splits(lambda i, s: _labelled({"sentence1": _question(i), "sentence2": _question(i + 1)}, s,
-                                                str(i % 2))),
-        "tnews": _splits(lambda i, s: _labelled({"sentence": f"新闻标题第{i}条：{_question(i)}", "keywords": ""}, s,
-                                                TNEWS_CODES[i % 15])),
-        "iflytek": _splits(lambda i, s: _labelled({"sentence": f"这款应用第{i}版可以{_ACTIONS[i % 6]}"}, s,
-                                                  str(i % 119))),
-        "cmnli": _splits(lambda i, s: _labelled({"sentence1": _question(i), "sentence2": f"{_PEOPLE[i % 8]}问了第{i}次"},
-                                                s, "-" if i == 103 else ("entailment", "neutral", "contradiction")[i % 3]),
-                        train=60),  # the task holds out every 50th train pair
+        "afqmc": _splits(
+            lambda i, s: _labelled({"sentence1": _question(i), "sentence2": _question(i + 1)}, s, str(i % 2))
+        ),
+        "tnews": _splits(
+            lambda i, s: _labelled(
+                {"sentence": f"新闻标题第{i}条：{_question(i)}", "keywords": ""}, s, TNEWS_CODES[i % 15]
+            )
+        ),
+        "iflytek": _splits(
+            lambda i, s: _labelled({"sentence": f"这款应用第{i}版可以{_ACTIONS[i % 6]}"}, s, str(i % 119))
+        ),
+        "cmnli": _splits(
+            lambda i, s: _labelled(
+                {"sentence1": _question(i), "sentence2": f"{_PEOPLE[i % 8]}问了第{i}次"},
+                s,
+                "-" if i == 103 else ("entailment", "neutral", "contradiction")[i % 3],
+            ),
+            train=60,
+        ),  # the task holds out every 50th train pair
         "ocnli": _ocnli(shared / "data"),
         "cluewsc2020": _splits(_wsc),
-        "csl": _splits(lambda i, s: _labelled({"abst": f"本文研究第{i}种{_THINGS[i % 8]}模型的{_ACTIONS[i % 6]}问题。",
-                                               "keyword": [_THINGS[i % 8], f"模型{i}"]}, s, str(i % 2))),
+        "csl": _splits(
+            lambda i, s: _labelled(
+                {
+                    "abst": f"本文研究第{i}种{_THINGS[i % 8]}模型的{_ACTIONS[i % 6]}问题。",
+                    "keyword": [_THINGS[i % 8], f"模型{i}"],
+                },
+                s,
+                str(i % 2),
+            )
+        ),
         "cluener": _splits(_cluener),
     }
     for task, splits in files.items():
@@ -162,15 +189,26 @@ def test_cluener_spans_become_bio(clue_dir):
     assert sentence.tags[:4] == ("B-name", "I-name", "O", "B-company")
 
 
-@pytest.mark.parametrize("task,line,message", [
-    ("cluewsc2020", {"target": {"span1_index": 1, "span1_text": "张伟", "span2_index": 5, "span2_text": "他"},
-                     "text": "张伟说他来了", "label": "true"}, "span1_text '张伟' is not at span1_index 1"),
-    ("csl", {"abst": "摘要", "keyword": "不是列表", "label": "1"}, "'keyword' is '不是列表'"),
-    ("tnews", {"sentence": "标题", "label": "105"}, "label '105' is not one of"),
-    ("afqmc", {"sentence1": "问题", "label": "1"}, "no 'sentence2' key"),
-])
-def test_a_line_not_in_clues_format_is_one_line_exit_2_nothing_written(cnbench, clue_dir, tmp_path, task, line,
-                                                                      message):
+@pytest.mark.parametrize(
+    "task,line,message",
+    [
+        (
+            "cluewsc2020",
+            {
+                "target": {"span1_index": 1, "span1_text": "张伟", "span2_index": 5, "span2_text": "他"},
+                "text": "张伟说他来了",
+                "label": "true",
+            },
+            "span1_text '张伟' is not at span1_index 1",
+        ),
+        ("csl", {"abst": "摘要", "keyword": "不是列表", "label": "1"}, "'keyword' is '不是列表'"),
+        ("tnews", {"sentence": "标题", "label": "105"}, "label '105' is not one of"),
+        ("afqmc", {"sentence1": "问题", "label": "1"}, "no 'sentence2' key"),
+    ],
+)
+def test_a_line_not_in_clues_format_is_one_line_exit_2_nothing_written(
+    cnbench, clue_dir, tmp_path, task, line, message
+):
     path = clue_dir / task / "dev.json.gz"
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         lines = handle.read().split("\n")
@@ -178,8 +216,23 @@ def test_a_line_not_in_clues_format_is_one_line_exit_2_nothing_written(cnbench, 
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.write("\n".join(lines))
     out = tmp_path / "out"
-    run = cnbench("run", "--task", task, "--model", "scratch-tiny", "--data-dir", clue_dir, "--source", "local",
-                  "--limit", "8", "--epochs", "1", "--output", out)
+    run = cnbench(
+        "run",
+        "--task",
+        task,
+        "--model",
+        "scratch-tiny",
+        "--data-dir",
+        clue_dir,
+        "--source",
+        "local",
+        "--limit",
+        "8",
+        "--epochs",
+        "1",
+        "--output",
+        out,
+    )
     assert run.code == 2
     error = run.err.strip().splitlines()
     assert len(error) == 1 and f"{path}:3:" in error[0] and message in error[0], run.err
@@ -188,8 +241,21 @@ def test_a_line_not_in_clues_format_is_one_line_exit_2_nothing_written(cnbench, 
 
 def test_ocnli_runs_from_the_real_files(cnbench, data_dir, tmp_path):
     """The command of the issue's proof of life, from ../shared/data/ocnli, limited."""
-    run = cnbench("run", "--task", "ocnli", "--model", "scratch-tiny", "--limit", "64", "--epochs", "1",
-                  "--data-dir", data_dir, "--output", tmp_path)
+    run = cnbench(
+        "run",
+        "--task",
+        "ocnli",
+        "--model",
+        "scratch-tiny",
+        "--limit",
+        "64",
+        "--epochs",
+        "1",
+        "--data-dir",
+        data_dir,
+        "--output",
+        tmp_path,
+    )
     assert run.code == 0, run.err
     result = only_result(tmp_path)
     files = result["data"]["files"]
@@ -206,18 +272,33 @@ def test_new_task_then_check_task_on_clues_own_files(cnbench, tasks_path, clue_d
     from test_authoring import fill_in
 
     assert cnbench("new-task", "my_afqmc", "--kind", "pair", "--format", "jsonl").code == 0
-    fill_in(tasks_path / "my_afqmc.py", **{
-        'description="TODO (sentence pair, N classes)"': 'description="AFQMC again"',
-        '"text_a": "text_a", "text_b": "text_b"': '"text_a": "sentence1", "text_b": "sentence2"',
-        'files={"train": "train.jsonl", "dev": "dev.jsonl", "test": "test.jsonl"}':
-            'files={"train": "train.json.gz", "test": "dev.json.gz"}, unlabelled="test.json.gz"',
-        'how_to_get="TODO"': 'how_to_get="CLUE"', 'citation="TODO"': 'citation="CLUE"',
-        "dev_from_train=0.0": "dev_from_train=0.1"})
+    fill_in(
+        tasks_path / "my_afqmc.py",
+        **{
+            'description="TODO (sentence pair, N classes)"': 'description="AFQMC again"',
+            '"text_a": "text_a", "text_b": "text_b"': '"text_a": "sentence1", "text_b": "sentence2"',
+            'files={"train": "train.jsonl", "dev": "dev.jsonl", "test": "test.jsonl"}': 'files={"train": "train.json.gz", "test": "dev.json.gz"}, unlabelled="test.json.gz"',
+            'how_to_get="TODO"': 'how_to_get="CLUE"',
+            'citation="TODO"': 'citation="CLUE"',
+            "dev_from_train=0.0": "dev_from_train=0.1",
+        },
+    )
     shutil.copytree(clue_dir / "afqmc", clue_dir / "my_afqmc")
     check = cnbench("check-task", "my_afqmc", "--data-dir", clue_dir)
     assert check.code == 0 and "every split read, no problems" in check.out, check.err
-    run = cnbench("run", "--task", "my_afqmc", "--model", "scratch-tiny", "--data-dir", clue_dir, "--epochs", "1",
-                  "--output", tmp_path / "out")
+    run = cnbench(
+        "run",
+        "--task",
+        "my_afqmc",
+        "--model",
+        "scratch-tiny",
+        "--data-dir",
+        clue_dir,
+        "--epochs",
+        "1",
+        "--output",
+        tmp_path / "out",
+    )
     assert run.code == 0, run.err
 
 
@@ -233,8 +314,14 @@ def test_no_label_is_general_for_hub_rows_and_custom_readers(tmp_path):
     hub = tmp_path / "hub"
     hub.mkdir()
     for split, offset in (("train", 0), ("validation", 100)):
-        rows = [{"premise": f"前提{offset + i}", "hypothesis": f"假设{offset + i}",
-                 "label": "-" if i == 3 else ("entailment", "neutral")[i % 2]} for i in range(12)]
+        rows = [
+            {
+                "premise": f"前提{offset + i}",
+                "hypothesis": f"假设{offset + i}",
+                "label": "-" if i == 3 else ("entailment", "neutral")[i % 2],
+            }
+            for i in range(12)
+        ]
         Dataset.from_list(rows).to_parquet(str(hub / f"{split}.parquet"))
 
     def reader(path, task):
@@ -244,19 +331,38 @@ def test_no_label_is_general_for_hub_rows_and_custom_readers(tmp_path):
     local.mkdir(parents=True)
     for name in ("train.txt", "test.txt"):
         (local / name).write_text("x\n")
-    task = Task(name="nli", description="toy", kind="pair", labels=("entailment", "neutral"), main_metric="accuracy",
-                no_label=("-",), dev_from_train=0.5, defaults=Defaults(max_len=32, epochs=1, lr=1e-4),
-                local=LocalFiles(folder="nli", format=reader, files={"train": "train.txt", "test": "test.txt"}),
-                hub=HubDataset(path=str(hub), splits={"train": "train", "test": "validation"},
-                               columns={"text_a": "premise", "text_b": "hypothesis", "label": "label"}))
+    task = Task(
+        name="nli",
+        description="toy",
+        kind="pair",
+        labels=("entailment", "neutral"),
+        main_metric="accuracy",
+        no_label=("-",),
+        dev_from_train=0.5,
+        defaults=Defaults(max_len=32, epochs=1, lr=1e-4),
+        local=LocalFiles(folder="nli", format=reader, files={"train": "train.txt", "test": "test.txt"}),
+        hub=HubDataset(
+            path=str(hub),
+            splits={"train": "train", "test": "validation"},
+            columns={"text_a": "premise", "text_b": "hypothesis", "label": "label"},
+        ),
+    )
     from_hub = load_task_data(task, None, source="hub")
     assert len(from_hub.splits["test"]) == 11 and from_hub.provenance["test"]["no_label_dropped"] == 1
     assert from_hub.provenance["test"]["rows"] == 12
     from_files = load_task_data(task, tmp_path / "local", source="local")
     assert len(from_files.splits["test"]) == 4 and from_files.provenance["test"]["no_label_dropped"] == 2
     with pytest.raises(Exception, match="no_label"):
-        Task(name="bad", description="", kind="pair", labels=("-", "a"), main_metric="accuracy", no_label=("-",),
-             defaults=task.defaults, local=task.local)
+        Task(
+            name="bad",
+            description="",
+            kind="pair",
+            labels=("-", "a"),
+            main_metric="accuracy",
+            no_label=("-",),
+            defaults=task.defaults,
+            local=task.local,
+        )
 
 
 def test_check_task_passes_on_the_real_ocnli_files(cnbench, data_dir):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cnbench.leaderboard import gold_test_labels
 from cnbench.kinds.tagging import tagging_metrics
+from cnbench.leaderboard import gold_test_labels
 from cnbench.results import predicted_labels
 
 REPOSITORY = Path(__file__).resolve().parents[1]

@@ -10,12 +10,23 @@ import os
 
 import pytest
 import torch
-
-from cnbench import determinism
 from conftest import only_result
 
-RUN = ("--task", "chnsenticorp", "--model", "scratch-tiny", "--limit", "16", "--epochs", "1", "--max-len", "16",
-       "--no-checkpoint")
+from cnbench import determinism
+
+RUN = (
+    "--task",
+    "chnsenticorp",
+    "--model",
+    "scratch-tiny",
+    "--limit",
+    "16",
+    "--epochs",
+    "1",
+    "--max-len",
+    "16",
+    "--no-checkpoint",
+)
 
 
 @pytest.fixture

@@ -23,11 +23,23 @@ class Terminal(io.StringIO):
 
 
 def summary_results(alias: str) -> list[dict]:
-    return [{"task": {"name": "peoples_daily_ner_with_a_long_name", "kind": "tagging", "main_metric": "f1"},
-             "metrics": {"dev": {"f1": 0.5}, "test": {"f1": 0.25}}, "model": {"alias": alias}, "head": "bilstm-crf",
-             "seed": seed, "status": "completed", "best_epoch": 2, "timing": {"train_seconds": 12.3},
-             "hparams": {"lr": 3e-5}, "data": {"files": {}},
-             "protocol": {"train_on_dev": False, "limit": None}, "_path": f"/results/{seed}.json"} for seed in (1, 2)]
+    return [
+        {
+            "task": {"name": "peoples_daily_ner_with_a_long_name", "kind": "tagging", "main_metric": "f1"},
+            "metrics": {"dev": {"f1": 0.5}, "test": {"f1": 0.25}},
+            "model": {"alias": alias},
+            "head": "bilstm-crf",
+            "seed": seed,
+            "status": "completed",
+            "best_epoch": 2,
+            "timing": {"train_seconds": 12.3},
+            "hparams": {"lr": 3e-5},
+            "data": {"files": {}},
+            "protocol": {"train_on_dev": False, "limit": None},
+            "_path": f"/results/{seed}.json",
+        }
+        for seed in (1, 2)
+    ]
 
 
 def names_in(out: str) -> set[str]:
@@ -49,7 +61,16 @@ def test_the_run_summary_through_a_pipe_keeps_long_model_paths(capsys):
     _print_summary(summary_results(LONG_MODEL))
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith(LONG_MODEL)]
-    assert len(rows) == 2 and rows[0].split() == [LONG_MODEL, "bilstm-crf", "1", "completed", "2", "0.5000", "0.2500", "12"]
+    assert len(rows) == 2 and rows[0].split() == [
+        LONG_MODEL,
+        "bilstm-crf",
+        "1",
+        "completed",
+        "2",
+        "0.5000",
+        "0.2500",
+        "12",
+    ]
     assert out.splitlines()[0] == "peoples_daily_ner_with_a_long_name: f1"
     assert "test f1 over 2 seeds" in out and "result: /results/2.json" in out
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import only_result
 
 from cnbench import distributed
 from cnbench.results import predicted_labels
-from conftest import only_result
 
 # Tagging with a CRF: the loss weights count scored characters, and windows (--max-len 32) are
 # gathered back into sentences. 88 sentences make 169 training windows, so the last batch of 8
@@ -27,8 +27,29 @@ from conftest import only_result
 # (head: --dropout 0; encoder: the checkpoint's config) leave only the order of floating-point
 # sums to differ; the low learning rates keep the random model's predictions varied (not all
 # "O"), so the gathered predictions are a real check.
-RUN = ("run", "--task", "msra_ner", "--head", "crf", "--limit", "88", "--max-len", "32", "--batch-size", "8",
-       "--epochs", "2", "--lr", "3e-5", "--crf-lr", "3e-5", "--precision", "fp32", "--dropout", "0")
+RUN = (
+    "run",
+    "--task",
+    "msra_ner",
+    "--head",
+    "crf",
+    "--limit",
+    "88",
+    "--max-len",
+    "32",
+    "--batch-size",
+    "8",
+    "--epochs",
+    "2",
+    "--lr",
+    "3e-5",
+    "--crf-lr",
+    "3e-5",
+    "--precision",
+    "fp32",
+    "--dropout",
+    "0",
+)
 # "The same run" across process counts: train losses within this relative tolerance (measured:
 # 1e-7), and at most this fraction of predicted tags different (measured: none).
 LOSS_RTOL = 1e-5
@@ -43,9 +64,15 @@ def no_dropout_model(tmp_path_factory, tokenizer):
     from cnbench import paths
 
     folder = tmp_path_factory.mktemp("bert-no-dropout")
-    config = AutoConfig.from_pretrained(paths.tokenizer_dir(), num_hidden_layers=2, hidden_size=128,
-                                        num_attention_heads=2, intermediate_size=512, hidden_dropout_prob=0.0,
-                                        attention_probs_dropout_prob=0.0)
+    config = AutoConfig.from_pretrained(
+        paths.tokenizer_dir(),
+        num_hidden_layers=2,
+        hidden_size=128,
+        num_attention_heads=2,
+        intermediate_size=512,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
     torch.manual_seed(0)
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -55,9 +82,11 @@ def no_dropout_model(tmp_path_factory, tokenizer):
 @pytest.fixture
 def world(monkeypatch):
     """Pretend to be ``rank`` of ``size`` processes, for the arithmetic that needs no group."""
+
     def become(rank: int, size: int):
         monkeypatch.setattr(distributed, "rank", lambda: rank)
         monkeypatch.setattr(distributed, "world_size", lambda: size)
+
     return become
 
 
@@ -108,10 +137,32 @@ def test_evaluation_split_and_gather_score_every_sequence_once(world):
 def launch_two_processes(run: tuple, output: Path, env: dict) -> subprocess.CompletedProcess:
     """``cnbench RUN`` as two data-parallel processes (gloo on the CPU), through ``accelerate launch``."""
     return subprocess.run(
-        [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-         "-m", "cnbench", *run, "--output", str(output)],
-        env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            "0",
+            "-m",
+            "cnbench",
+            *run,
+            "--output",
+            str(output),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_two_processes_give_the_single_process_result(cnbench, tmp_path, no_dropout_model, monkeypatch):
@@ -136,23 +187,47 @@ def test_two_processes_give_the_single_process_result(cnbench, tmp_path, no_drop
     for split in ("dev", "test"):
         sentences = two["data"]["counts"][split]
         assert len(two["predictions"][split]) == two["metrics"][split]["n"] == sentences
-        tags_one, tags_two = ([tag for sentence in predicted_labels(doc, split) for tag in sentence] for doc in (one, two))
+        tags_one, tags_two = (
+            [tag for sentence in predicted_labels(doc, split) for tag in sentence] for doc in (one, two)
+        )
         assert len(tags_two) == len(tags_one) == two["metrics"][split]["n_chars"]
         assert len(set(tags_two)) > 2
         assert sum(a != b for a, b in zip(tags_one, tags_two)) <= TAGS_DIFFERENT * len(tags_one)
-    assert [h["train_loss"] for h in two["history"]] == pytest.approx([h["train_loss"] for h in one["history"]],
-                                                                      rel=LOSS_RTOL)
+    assert [h["train_loss"] for h in two["history"]] == pytest.approx(
+        [h["train_loss"] for h in one["history"]], rel=LOSS_RTOL
+    )
     assert one["best_epoch"] == two["best_epoch"]
 
 
-def test_a_span_task_under_two_processes_answers_every_question_as_one_process_does(cnbench, tmp_path,
-                                                                                    no_dropout_model, monkeypatch):
+def test_a_span_task_under_two_processes_answers_every_question_as_one_process_does(
+    cnbench, tmp_path, no_dropout_model, monkeypatch
+):
     """Span windows are scored on two processes and gathered back into questions: every question
     answered once, and the answers those of the single-process run."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    run = ("run", "--task", "drcd", "--train-on-dev", "--limit", "21", "--max-len", "96", "--batch-size", "4",
-           "--epochs", "1", "--lr", "3e-5", "--precision", "fp32", "--dropout", "0", "--model", str(no_dropout_model))
+    run = (
+        "run",
+        "--task",
+        "drcd",
+        "--train-on-dev",
+        "--limit",
+        "21",
+        "--max-len",
+        "96",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "1",
+        "--lr",
+        "3e-5",
+        "--precision",
+        "fp32",
+        "--dropout",
+        "0",
+        "--model",
+        str(no_dropout_model),
+    )
     single = cnbench(*run, "--output", tmp_path / "one")
     assert single.code == 0, single.err
     launch = launch_two_processes(run, tmp_path / "two", env)
@@ -164,8 +239,14 @@ def test_a_span_task_under_two_processes_answers_every_question_as_one_process_d
 
 
 def _load_as_process(rank: int, port: int, cache: str, out: str, tokenizer) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port), CNBENCH_CACHE_DIR=cache)
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE="2",
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        CNBENCH_CACHE_DIR=cache,
+    )
     from cnbench import train
 
     distributed.setup()
@@ -190,8 +271,13 @@ def _load_and_encode(tokenizer) -> dict:
     data, train_facts, fingerprints = train._load_data(task, config)
     features = train._features(task, config, data, fingerprints, tokenizer, {"max_len": 64}, False)
     data.hold_facts_only("train", train_facts)  # as ``train.run`` does
-    return {"examples_held": sorted(data.splits), "counts": data.counts(), "gold": data.gold_sha256(),
-            "provenance": data.provenance, "train_ids": [row.tolist() for row in features["train"].input_ids]}
+    return {
+        "examples_held": sorted(data.splits),
+        "counts": data.counts(),
+        "gold": data.gold_sha256(),
+        "provenance": data.provenance,
+        "train_ids": [row.tolist() for row in features["train"].input_ids],
+    }
 
 
 @pytest.mark.parametrize("cache", ["shared", "off"])
@@ -199,8 +285,11 @@ def test_only_the_first_process_of_a_machine_reads_the_train_split(tmp_path, tok
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    torch.multiprocessing.spawn(_load_as_process, nprocs=2, args=(
-        port, str(tmp_path / "cache") if cache == "shared" else "", str(tmp_path), tokenizer))
+    torch.multiprocessing.spawn(
+        _load_as_process,
+        nprocs=2,
+        args=(port, str(tmp_path / "cache") if cache == "shared" else "", str(tmp_path), tokenizer),
+    )
     reports = [json.loads((tmp_path / f"rank{rank}.json").read_text(encoding="utf-8")) for rank in (0, 1)]
     assert reports[0]["reads"] == [["all"]]
     # without a cache entry to map, rank 1 reads train itself to build its features
@@ -223,8 +312,18 @@ def test_a_run_drops_the_train_examples_once_their_features_exist(tmp_path, monk
 
     real_features = train._features
     monkeypatch.setattr(train, "_features", recording_features)
-    result = train.run(train.RunConfig(task="chnsenticorp", model="scratch-tiny", limit=32, max_len=32, batch_size=8,
-                                       epochs=1, output_dir=str(tmp_path)), log=lambda *_: None)
+    result = train.run(
+        train.RunConfig(
+            task="chnsenticorp",
+            model="scratch-tiny",
+            limit=32,
+            max_len=32,
+            batch_size=8,
+            epochs=1,
+            output_dir=str(tmp_path),
+        ),
+        log=lambda *_: None,
+    )
     (data,) = held
     assert sorted(data.splits) == ["dev", "test"]
     assert result["data"]["counts"]["train"] == 32 and data.counts()["train"] == 32
@@ -236,16 +335,53 @@ def test_two_processes_killed_after_an_epoch_resume_to_the_uninterrupted_result(
     # for the resumed run to be the uninterrupted one. A task with its own dev split, so rank 1
     # reads no train file and must still restore a checkpoint whose data fingerprint is rank 0's.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    run = ("run", "--task", "chnsenticorp", "--model", "scratch-tiny", "--limit", "64", "--max-len", "64",
-           "--batch-size", "8", "--epochs", "3", "--precision", "fp32")
+    run = (
+        "run",
+        "--task",
+        "chnsenticorp",
+        "--model",
+        "scratch-tiny",
+        "--limit",
+        "64",
+        "--max-len",
+        "64",
+        "--batch-size",
+        "8",
+        "--epochs",
+        "3",
+        "--precision",
+        "fp32",
+    )
 
     def launch(output, *extra) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-             "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-             "-m", "cnbench", *run, *extra, "--output", str(output)],
-            env={**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            [
+                sys.executable,
+                "-m",
+                "accelerate.commands.launch",
+                "--multi_gpu",
+                "--num_processes",
+                "2",
+                "--num_machines",
+                "1",
+                "--mixed_precision",
+                "no",
+                "--dynamo_backend",
+                "no",
+                "--main_process_port",
+                "0",
+                "-m",
+                "cnbench",
+                *run,
+                *extra,
+                "--output",
+                str(output),
+            ],
+            env={**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""},
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
     def finish(process) -> str:
         out, err = process.communicate(timeout=300)
@@ -255,8 +391,11 @@ def test_two_processes_killed_after_an_epoch_resume_to_the_uninterrupted_result(
     finish(launch(tmp_path / "reference"))
     victim = launch(tmp_path / "resumed")
     deadline = time.monotonic() + 300
-    while (not list((tmp_path / "resumed").glob(".checkpoints/*/last.pt")) and victim.poll() is None
-           and time.monotonic() < deadline):
+    while (
+        not list((tmp_path / "resumed").glob(".checkpoints/*/last.pt"))
+        and victim.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.005)
     for pid in process_tree(victim.pid):  # the launcher starts the workers in sessions of their own
         os.kill(pid, signal.SIGKILL)

@@ -14,12 +14,18 @@ import math
 from pathlib import Path
 
 import pytest
-
 from conftest import only_result
 from family_checkpoints import FAMILIES, build
 from replica_hub import (
-    ALBERT_CHINESE_BASE_CONFIG, BERT_BASE_CHINESE_CONFIG, COMMITS, ELECTRA_BASE_CONFIG, ELECTRA_SMALL_CONFIG,
-    ERNIE_3_BASE_CONFIG, MINIRBT_H256_CONFIG, NEZHA_CONFIG, ReplicaHub,
+    ALBERT_CHINESE_BASE_CONFIG,
+    BERT_BASE_CHINESE_CONFIG,
+    COMMITS,
+    ELECTRA_BASE_CONFIG,
+    ELECTRA_SMALL_CONFIG,
+    ERNIE_3_BASE_CONFIG,
+    MINIRBT_H256_CONFIG,
+    NEZHA_CONFIG,
+    ReplicaHub,
 )
 
 SMALL_RUN = ("--limit", "8", "--epochs", "1", "--max-len", "32", "--no-checkpoint")
@@ -55,7 +61,9 @@ def test_family_alias_runs_a_sentence_and_a_tagging_task_from_the_hub(cnbench, t
     preset = PRESETS[alias]
     pooler, sentence_head_reads = ALIASES[alias]
     for task, reads in (("chnsenticorp", sentence_head_reads), ("msra_ner", "every token's hidden state")):
-        run = cnbench("run", "--model", alias, "--task", task, "--source", "hub", *SMALL_RUN, "--output", tmp_path / task)
+        run = cnbench(
+            "run", "--model", alias, "--task", task, "--source", "hub", *SMALL_RUN, "--output", tmp_path / task
+        )
         assert run.code == 0, run.err
         result = only_result(tmp_path / task)
         model = result["model"]
@@ -65,8 +73,13 @@ def test_family_alias_runs_a_sentence_and_a_tagging_task_from_the_hub(cnbench, t
             assert model["revision"] == preset.revision
         assert model["loading"]["pooler"] == pooler and model["head_input"] == reads
         assert ("WARNING" in run.out) == (pooler == "initialised randomly")
-        assert result["tokenizer"] == {"source": preset.hub_id, "class": "BertTokenizer", "lowercase": True,
-                                       "normalization": "lowercase", "revision": model["revision"]}
+        assert result["tokenizer"] == {
+            "source": preset.hub_id,
+            "class": "BertTokenizer",
+            "lowercase": True,
+            "normalization": "lowercase",
+            "revision": model["revision"],
+        }
         assert result["status"] == "completed" and result["data"]["source"] == "hub"
     if alias == "ernie":  # its own vocabulary size, read through BertTokenizer from vocab.txt
         assert model["config"]["vocab_size"] == 40000
@@ -83,8 +96,9 @@ def checkpoints(tmp_path_factory, data_dir) -> dict[str, Path]:
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_family_runs_a_pair_task_and_records_its_sentence_vector(cnbench, tmp_path, checkpoints, family):
     # A pair task: models with one token type (RoBERTa class, XLM-R) must not see type 1.
-    run = cnbench("run", "--model", checkpoints[family], "--task", "xnli_zh", "--train-on-dev", *SMALL_RUN,
-                  "--output", tmp_path)
+    run = cnbench(
+        "run", "--model", checkpoints[family], "--task", "xnli_zh", "--train-on-dev", *SMALL_RUN, "--output", tmp_path
+    )
     assert run.code == 0, run.err
     result = only_result(tmp_path)
     expected = {"electra": CLS_STATE, "roberta": FRESH_POOLER}.get(family, PRETRAINED_POOLER)
@@ -101,10 +115,14 @@ def examples(data_dir) -> dict:
     from cnbench.data.load import load_task_data
     from cnbench.registry import get_task
 
-    tasks = {kind: get_task(name) for kind, name in
-             (("single", "chnsenticorp"), ("pair", "xnli_zh"), ("tagging", "peoples_daily_ner"))}
-    return {kind: (task, load_task_data(task, data_dir, train_on_dev=True, limit=4, source="local").splits["train"])
-            for kind, task in tasks.items()}
+    tasks = {
+        kind: get_task(name)
+        for kind, name in (("single", "chnsenticorp"), ("pair", "xnli_zh"), ("tagging", "peoples_daily_ner"))
+    }
+    return {
+        kind: (task, load_task_data(task, data_dir, train_on_dev=True, limit=4, source="local").splits["train"])
+        for kind, task in tasks.items()
+    }
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -125,8 +143,9 @@ def test_every_head_trains_on_every_task_kind(checkpoints, examples, family):
         features = task.kind_rules.encode(task, chosen, loaded.tokenizer, {"max_len": 32}, False)
         batch = collate(features, list(range(len(features))), loaded.tokenizer.pad_token_id, task.kind_rules)
         for head_name in (name for name, kinds in HEADS.items() if task.head_kind in kinds):
-            head = build_head(head_name, task.head_kind, loaded.encoder.hidden_size, len(task.labels),
-                              label_names=task.labels)
+            head = build_head(
+                head_name, task.head_kind, loaded.encoder.hidden_size, len(task.labels), label_names=task.labels
+            )
             model = TaskModel(loaded.encoder, head).train()
             embeddings.grad = None
             out = model(**batch)
@@ -150,18 +169,25 @@ def test_parameter_counts_are_those_of_the_configs_on_the_cards():
     from cnbench.paths import tokenizer_dir
 
     cards = {
-        "google-bert/bert-base-chinese": BERT_BASE_CHINESE_CONFIG, "hfl/chinese-bert-wwm-ext": BERT_BASE_CHINESE_CONFIG,
-        "hfl/chinese-roberta-wwm-ext": BERT_BASE_CHINESE_CONFIG, "hfl/chinese-macbert-base": BERT_BASE_CHINESE_CONFIG,
-        "sijunhe/nezha-cn-base": NEZHA_CONFIG, "voidful/albert_chinese_base": ALBERT_CHINESE_BASE_CONFIG,
+        "google-bert/bert-base-chinese": BERT_BASE_CHINESE_CONFIG,
+        "hfl/chinese-bert-wwm-ext": BERT_BASE_CHINESE_CONFIG,
+        "hfl/chinese-roberta-wwm-ext": BERT_BASE_CHINESE_CONFIG,
+        "hfl/chinese-macbert-base": BERT_BASE_CHINESE_CONFIG,
+        "sijunhe/nezha-cn-base": NEZHA_CONFIG,
+        "voidful/albert_chinese_base": ALBERT_CHINESE_BASE_CONFIG,
         "hfl/chinese-electra-180g-base-discriminator": ELECTRA_BASE_CONFIG,
         "hfl/chinese-electra-180g-small-discriminator": ELECTRA_SMALL_CONFIG,
-        "nghuyong/ernie-3.0-base-zh": ERNIE_3_BASE_CONFIG, "hfl/minirbt-h256": MINIRBT_H256_CONFIG,
+        "nghuyong/ernie-3.0-base-zh": ERNIE_3_BASE_CONFIG,
+        "hfl/minirbt-h256": MINIRBT_H256_CONFIG,
     }
     for alias, preset in PRESETS.items():
         with torch.device("meta"):
             if preset.hub_id is not None:
-                card = {key: value for key, value in cards[preset.hub_id].items()
-                        if not key.startswith("_") and key not in ("architectures", "model_type")}
+                card = {
+                    key: value
+                    for key, value in cards[preset.hub_id].items()
+                    if not key.startswith("_") and key not in ("architectures", "model_type")
+                }
                 model = AutoModel.from_config(AutoConfig.for_model(cards[preset.hub_id]["model_type"], **card))
             elif preset.scratch_config is not None:
                 model = BertModel(AutoConfig.from_pretrained(tokenizer_dir(), **preset.scratch_config))

@@ -11,11 +11,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import only_result
 
 from cnbench.hashing import file_sha256
 from cnbench.registry import all_tasks, get_task
 from cnbench.results import predicted_labels
-from conftest import only_result
 
 EXAMPLES = Path(__file__).parent / "example_tasks"
 NAMES = ("叶老桂", "张三", "李明华", "王芳", "陈忠实")
@@ -30,15 +30,26 @@ def cluener_lines(count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     lines = []
     for _ in range(count):
-        name, company, position, game = rng.choice(NAMES), rng.choice(COMPANIES), rng.choice(POSITIONS), rng.choice(GAMES)
-        parts = rng.choice([[(company, "company"), "企业信贷部", (name, "name"), (position, "position"), "认为如此。"],
-                            ["生生不息", (game, "game"), "让你填弹狂扫"],
-                            [(name, "name"), "说：没有实体的句子也要标注。"]])
+        name, company, position, game = (
+            rng.choice(NAMES),
+            rng.choice(COMPANIES),
+            rng.choice(POSITIONS),
+            rng.choice(GAMES),
+        )
+        parts = rng.choice(
+            [
+                [(company, "company"), "企业信贷部", (name, "name"), (position, "position"), "认为如此。"],
+                ["生生不息", (game, "game"), "让你填弹狂扫"],
+                [(name, "name"), "说：没有实体的句子也要标注。"],
+            ]
+        )
         text, label = "", {}
         for part in parts:
             if isinstance(part, tuple):
                 mention, entity_type = part
-                label.setdefault(entity_type, {}).setdefault(mention, []).append([len(text), len(text) + len(mention) - 1])
+                label.setdefault(entity_type, {}).setdefault(mention, []).append(
+                    [len(text), len(text) + len(mention) - 1]
+                )
                 part = mention
             text += part
         text += f"（{rng.randrange(10**6)}）"  # a train set holding the evaluation sentences is refused
@@ -72,8 +83,23 @@ def test_the_example_task_is_checked_and_runs_end_to_end(cnbench, tmp_path, exam
     assert f'"train.json": "{file_sha256(data / "cluener" / "train.json")}"' in checked.out
     assert "held out every 10th" not in checked.out and "every 10th train example as dev" in checked.out
 
-    result = cnbench("run", "--model", "scratch-tiny", "--task", "cluener_example", "--epochs", "1",
-                     "--data-dir", data, "--output", tmp_path / "results", "--max-len", "64", "--batch-size", "16")
+    result = cnbench(
+        "run",
+        "--model",
+        "scratch-tiny",
+        "--task",
+        "cluener_example",
+        "--epochs",
+        "1",
+        "--data-dir",
+        data,
+        "--output",
+        tmp_path / "results",
+        "--max-len",
+        "64",
+        "--batch-size",
+        "16",
+    )
     assert result.code == 0, result.err
     assert "cluener_example: f1" in result.out
     doc = only_result(tmp_path / "results")
@@ -91,12 +117,27 @@ def test_the_example_task_is_checked_and_runs_end_to_end(cnbench, tmp_path, exam
 def test_a_bad_span_in_the_example_data_is_an_error_with_file_and_line(cnbench, tmp_path, example_task):
     dev = example_task / "cluener" / "dev.json"
     lines = dev.read_text(encoding="utf-8").splitlines()
-    lines[2] = json.dumps({"text": "张三在浙商银行", "label": {"name": {"张三": [[0, 1]]}, "company": {"浙商银行": [[3, 7]]}}},
-                          ensure_ascii=False)
+    lines[2] = json.dumps(
+        {"text": "张三在浙商银行", "label": {"name": {"张三": [[0, 1]]}, "company": {"浙商银行": [[3, 7]]}}},
+        ensure_ascii=False,
+    )
     dev.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    result = cnbench("run", "--model", "scratch-tiny", "--task", "cluener_example", "--epochs", "1",
-                     "--data-dir", example_task, "--output", tmp_path / "results")
+    result = cnbench(
+        "run",
+        "--model",
+        "scratch-tiny",
+        "--task",
+        "cluener_example",
+        "--epochs",
+        "1",
+        "--data-dir",
+        example_task,
+        "--output",
+        tmp_path / "results",
+    )
     assert result.code == 2
-    assert result.err.strip() == (f"error: {dev}:3: company '浙商银行': span [3, 7] is outside the text "
-                                  "(characters 0 to 6) or ends before it starts")
+    assert result.err.strip() == (
+        f"error: {dev}:3: company '浙商银行': span [3, 7] is outside the text "
+        "(characters 0 to 6) or ends before it starts"
+    )
     assert cnbench("check-task", "cluener_example", "--data-dir", example_task).err.startswith(f"error: {dev}:3: ")

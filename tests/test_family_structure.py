@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from family_checkpoints import FAMILIES, build
 
 P = "encoder.model."
@@ -32,7 +31,6 @@ def checkpoints(tmp_path_factory, data_dir) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def batch(data_dir, checkpoints):
-    from cnbench.batching import collate
     from cnbench.data.load import load_task_data
     from cnbench.registry import get_task
 
@@ -56,20 +54,37 @@ def expected_trainable(family: str, strategy: str, names: set[str]) -> set[str]:
         return kept
     if strategy.startswith("top-"):
         top = int(strategy[4:])
-        layers = {name for name in names
-                  if any(name.startswith(f"{P}encoder.layer.{i}.") for i in range(LAYERS - top, LAYERS))}
+        layers = {
+            name
+            for name in names
+            if any(name.startswith(f"{P}encoder.layer.{i}.") for i in range(LAYERS - top, LAYERS))
+        }
         above = pooler | {name for name in names if name.startswith(P + "encoder.ln.")}  # Megatron's final LayerNorm
         return head | layers | above
     if strategy == "adapter":
-        outputs = [f"{ALBERT_LAYER}.ffn_output"] if family == "albert" else [
-            f"encoder.layer.{i}.output.dense" for i in range(LAYERS)]
-        return kept | {f"{P}{output}.adapter.{part}.{kind}" for output in outputs for part in ("down", "up")
-                       for kind in ("weight", "bias")}
+        outputs = (
+            [f"{ALBERT_LAYER}.ffn_output"]
+            if family == "albert"
+            else [f"encoder.layer.{i}.output.dense" for i in range(LAYERS)]
+        )
+        return kept | {
+            f"{P}{output}.adapter.{part}.{kind}"
+            for output in outputs
+            for part in ("down", "up")
+            for kind in ("weight", "bias")
+        }
     if strategy == "lora":
-        attention = [f"{ALBERT_LAYER}.attention"] if family == "albert" else [
-            f"encoder.layer.{i}.attention.self" for i in range(LAYERS)]
-        return kept | {f"{P}{module}.{target}.lora_{matrix}.default.weight" for module in attention
-                       for target in ("query", "value") for matrix in ("A", "B")}
+        attention = (
+            [f"{ALBERT_LAYER}.attention"]
+            if family == "albert"
+            else [f"encoder.layer.{i}.attention.self" for i in range(LAYERS)]
+        )
+        return kept | {
+            f"{P}{module}.{target}.lora_{matrix}.default.weight"
+            for module in attention
+            for target in ("query", "value")
+            for matrix in ("A", "B")
+        }
     raise AssertionError(strategy)
 
 
@@ -81,8 +96,11 @@ def _model(checkpoint: Path, strategy: str, llrd: float = 1.0):
 
     loaded = load_model(str(checkpoint), seed=0)
     hp = {**strategy_hparams(strategy, {}), "llrd": llrd}
-    model = TaskModel(loaded.encoder, build_head("linear", "classification", loaded.encoder.hidden_size, 2),
-                      build_features(hp, loaded.encoder))
+    model = TaskModel(
+        loaded.encoder,
+        build_head("linear", "classification", loaded.encoder.hidden_size, 2),
+        build_features(hp, loaded.encoder),
+    )
     apply_strategy(model, hp)
     return loaded, model
 
@@ -154,7 +172,7 @@ def test_llrd_gives_each_depth_its_rate_by_structure(checkpoints):
     named = dict(model.named_parameters())
     assert group_of[id(named[P + "embeddings_project.weight"])] == "encoder.depth0"
     assert group_of[id(named[P + "encoder.layer.1.output.dense.weight"])] == "encoder.depth2"
-    assert rates["encoder.depth0"] == 0.5 ** 3 and rates["encoder.depth2"] == 0.5
+    assert rates["encoder.depth0"] == 0.5**3 and rates["encoder.depth2"] == 0.5
 
 
 def test_a_fresh_pooler_trains_and_a_pretrained_one_is_recorded_frozen(checkpoints):
@@ -175,14 +193,30 @@ def test_a_fresh_pooler_trains_and_a_pretrained_one_is_recorded_frozen(checkpoin
 
 def test_top_k_on_albert_from_the_hub_is_a_one_line_error(cnbench, tmp_path, data_dir):
     from huggingface_hub import constants
-
     from replica_hub import ReplicaHub
 
     hub = ReplicaHub(Path(constants.HF_HUB_CACHE), data_dir.parent)
     hub.albert()
     hub.chnsenticorp()
-    run = cnbench("run", "--model", "albert", "--task", "chnsenticorp", "--source", "hub", "--tuning", "top-2",
-                  "--limit", "8", "--epochs", "1", "--max-len", "32", "--output", tmp_path)
+    run = cnbench(
+        "run",
+        "--model",
+        "albert",
+        "--task",
+        "chnsenticorp",
+        "--source",
+        "hub",
+        "--tuning",
+        "top-2",
+        "--limit",
+        "8",
+        "--epochs",
+        "1",
+        "--max-len",
+        "32",
+        "--output",
+        tmp_path,
+    )
     assert run.code == 2 and "Traceback" not in run.err and run.err.count("\n") == 1
     assert run.err.startswith("error: --tuning top-2: albert shares one layer's weights across all 2 depths")
     assert not list(tmp_path.glob("*.json"))

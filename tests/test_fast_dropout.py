@@ -49,8 +49,9 @@ def test_use_fast_dropout_swaps_modules_and_attention_and_keeps_eval_outputs(tok
 
     from cnbench import paths
 
-    config = AutoConfig.from_pretrained(paths.tokenizer_dir(), num_hidden_layers=2, hidden_size=32,
-                                        num_attention_heads=2, intermediate_size=64)
+    config = AutoConfig.from_pretrained(
+        paths.tokenizer_dir(), num_hidden_layers=2, hidden_size=32, num_attention_heads=2, intermediate_size=64
+    )
     torch.manual_seed(0)
     reference = BertModel(config).eval()
     model = BertModel(config).eval()
@@ -61,8 +62,11 @@ def test_use_fast_dropout_swaps_modules_and_attention_and_keeps_eval_outputs(tok
     ids = torch.tensor([[101, 1266, 776, 102, 0], [101, 704, 1744, 4638, 102]])
     mask = ids != 0
     with torch.no_grad():
-        assert torch.allclose(model(ids, attention_mask=mask).last_hidden_state,
-                              reference(ids, attention_mask=mask).last_hidden_state, atol=1e-5)
+        assert torch.allclose(
+            model(ids, attention_mask=mask).last_hidden_state,
+            reference(ids, attention_mask=mask).last_hidden_state,
+            atol=1e-5,
+        )
     model.train()
     out = model(ids, attention_mask=mask).last_hidden_state  # training mode runs the dropout path
     out.sum().backward()

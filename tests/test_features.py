@@ -17,8 +17,12 @@ TAGS = get_task("peoples_daily_ner").labels
 
 
 def scored_chars(features, sentence_index):
-    return sorted(char for i, scored in enumerate(features.scored)
-                  if features.example_index[i] == sentence_index for _, char in scored)
+    return sorted(
+        char
+        for i, scored in enumerate(features.scored)
+        if features.example_index[i] == sentence_index
+        for _, char in scored
+    )
 
 
 def test_a_600_character_sentence_is_fully_scored(tokenizer):
@@ -121,8 +125,12 @@ def test_pair_encoding_uses_segment_ids_and_truncates(tokenizer):
 
 def test_truncated_examples_are_counted_not_those_that_fit_exactly(tokenizer):
     # max_len 8: [CLS] + 6 characters + [SEP] fits exactly; 7 characters, or a pair of 4 + 3, does not
-    examples = [TextExample("一二三四五六", None, "pos"), TextExample("一二三四五六七", None, "pos"),
-                TextExample("一二", None, "neg"), TextExample("一二三四五六七八九十", None, "neg")]
+    examples = [
+        TextExample("一二三四五六", None, "pos"),
+        TextExample("一二三四五六七", None, "pos"),
+        TextExample("一二", None, "neg"),
+        TextExample("一二三四五六七八九十", None, "neg"),
+    ]
     assert count_truncated(examples, encode_text(examples, tokenizer, ("neg", "pos"), 8), tokenizer, 8) == 2
     pairs = [TextExample("一二三四", "五六七", "pos"), TextExample("一二", "三四", "pos")]
     assert count_truncated(pairs, encode_text(pairs, tokenizer, ("neg", "pos"), 8), tokenizer, 8) == 1
@@ -143,8 +151,9 @@ def test_length_grouped_batches_are_a_seeded_permutation():
 
 
 def test_collate_pads_and_masks(tokenizer):
-    features = encode_tagging([TaggedSentence(("北", "京"), ("B-LOC", "I-LOC")), TaggedSentence(("人",), ("O",))],
-                              tokenizer, TAGS, max_len=16)
+    features = encode_tagging(
+        [TaggedSentence(("北", "京"), ("B-LOC", "I-LOC")), TaggedSentence(("人",), ("O",))], tokenizer, TAGS, max_len=16
+    )
     batch = collate(features, [0, 1], tokenizer.pad_token_id, TAGGING)
     assert batch["input_ids"].shape == (2, 8)  # the longest, 4, rounded up to a multiple of 8
     assert batch["attention_mask"].tolist() == [[True] * 4 + [False] * 4, [True] * 3 + [False] * 5]
@@ -155,8 +164,13 @@ def test_text_features_are_flat_arrays_equal_to_one_call_per_example(tokenizer, 
     import cnbench.kinds.classification
 
     monkeypatch.setattr(cnbench.kinds.classification, "TEXT_CHUNK", 2)  # three chunks, the last one short
-    examples = [TextExample("今天天气很好" * 9, "明天下雨", "1"), TextExample("你好", "您好", "0"),
-                TextExample("北京", "上海" * 20, "1"), TextExample("人", "我", "0"), TextExample("好", "坏", "1")]
+    examples = [
+        TextExample("今天天气很好" * 9, "明天下雨", "1"),
+        TextExample("你好", "您好", "0"),
+        TextExample("北京", "上海" * 20, "1"),
+        TextExample("人", "我", "0"),
+        TextExample("好", "坏", "1"),
+    ]
     features = encode_text(examples, tokenizer, ("0", "1"), max_len=24)
     assert features.input_ids.values.dtype == "int32" and features.token_type_ids.values.dtype == "int8"
     assert features.offsets[-1] == len(features.input_ids.values) and len(features) == 5
@@ -172,12 +186,17 @@ def test_features_from_arrays_refuses_arrays_that_do_not_fit(tokenizer):
 
     from cnbench.features import Features
 
-    features = encode_tagging([TaggedSentence(tuple("北京欢迎你"), ("B-LOC", "I-LOC", "O", "O", "O"))],
-                              tokenizer, TAGS, max_len=4)
+    features = encode_tagging(
+        [TaggedSentence(tuple("北京欢迎你"), ("B-LOC", "I-LOC", "O", "O", "O"))], tokenizer, TAGS, max_len=4
+    )
     arrays = features.arrays()
     assert Features.from_arrays(arrays) == features
-    for name, broken in [("offsets", arrays["offsets"][:-1]), ("labels", arrays["labels"][1:]),
-                         ("scored", arrays["scored"][1:]), ("example_index", np.zeros(1, dtype=np.int32))]:
+    for name, broken in [
+        ("offsets", arrays["offsets"][:-1]),
+        ("labels", arrays["labels"][1:]),
+        ("scored", arrays["scored"][1:]),
+        ("example_index", np.zeros(1, dtype=np.int32)),
+    ]:
         with pytest.raises(ValueError):
             Features.from_arrays({**arrays, name: broken})
 
@@ -190,9 +209,17 @@ def test_collate_classification_and_boundary_ids(tokenizer):
     assert batch["labels"].tolist() == [0, 1] and batch["input_ids"].dtype == batch["labels"].dtype == torch.long
     assert batch["attention_mask"].sum(dim=1).tolist() == [3, 7]
 
-    tagged = encode_tagging([TaggedSentence(("北", "京"), ("B-LOC", "I-LOC")), TaggedSentence(("人",), ("O",))],
-                            tokenizer, TAGS, max_len=16, boundary_tags=lambda chars: [len(chars)] * len(chars))
-    assert collate(tagged, [0, 1], pad, TAGGING)["boundary_ids"].tolist() == [[0, 2, 2, 0] + [0] * 4, [0, 1, 0, 0] + [0] * 4]
+    tagged = encode_tagging(
+        [TaggedSentence(("北", "京"), ("B-LOC", "I-LOC")), TaggedSentence(("人",), ("O",))],
+        tokenizer,
+        TAGS,
+        max_len=16,
+        boundary_tags=lambda chars: [len(chars)] * len(chars),
+    )
+    assert collate(tagged, [0, 1], pad, TAGGING)["boundary_ids"].tolist() == [
+        [0, 2, 2, 0] + [0] * 4,
+        [0, 1, 0, 0] + [0] * 4,
+    ]
 
 
 def _sentencepiece_tokenizer(pieces: list[tuple[str, float]]):
@@ -203,8 +230,15 @@ def _sentencepiece_tokenizer(pieces: list[tuple[str, float]]):
     specials = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
     backend = Tokenizer(models.Unigram(specials + pieces, unk_id=3))
     backend.pre_tokenizer = pre_tokenizers.Metaspace()
-    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", cls_token="<s>", pad_token="<pad>",
-                                   sep_token="</s>", eos_token="</s>", unk_token="<unk>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<s>",
+        cls_token="<s>",
+        pad_token="<pad>",
+        sep_token="</s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+    )
 
 
 def test_sentencepiece_characters_are_labelled_on_their_own_piece_not_the_word_start_marker():

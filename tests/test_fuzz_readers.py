@@ -83,7 +83,7 @@ def span_text(draw) -> str:
         if draw(st.booleans()) and text:
             start = draw(st.integers(0, len(text) - 1))
             end = draw(st.integers(start, len(text) - 1))
-            spans = {draw(st.sampled_from(SPAN_TYPES)): {text[start:end + 1]: [[start, end]]}}
+            spans = {draw(st.sampled_from(SPAN_TYPES)): {text[start : end + 1]: [[start, end]]}}
         else:
             position = st.lists(st.integers(-1, 6), max_size=3) | JSON_SCALAR
             mentions = st.dictionaries(TEXT, st.lists(position, max_size=2) | JSON_SCALAR, max_size=2)
@@ -99,7 +99,13 @@ def jsonl_text(draw) -> str:
     """Sentence-pair and tagging objects with right, wrong and missing keys and values."""
     value = TEXT | JSON_SCALAR | st.lists(TEXT | st.sampled_from(NER_TAGS), max_size=3)
     keys = st.sampled_from(["text_a", "text_b", "label", "chars", "tags", "other"])
-    clean = st.fixed_dictionaries({"text_a": TEXT.filter(str.strip), "text_b": TEXT.filter(str.strip), "label": st.sampled_from([*TSV_LABELS, 0, 1])})
+    clean = st.fixed_dictionaries(
+        {
+            "text_a": TEXT.filter(str.strip),
+            "text_b": TEXT.filter(str.strip),
+            "label": st.sampled_from([*TSV_LABELS, 0, 1]),
+        }
+    )
     lines = [json.dumps(draw(clean | st.dictionaries(keys, value, max_size=4))) for _ in range(draw(st.integers(0, 4)))]
     return draw(LINE_END).join(lines + draw(st.lists(st.sampled_from(["", "[]", "{", "1e999"]), max_size=1)))
 
@@ -115,7 +121,11 @@ def check_spans(path):
 
 
 def check_jsonl(path, kind: str):
-    fields = {"chars": "chars", "tags": "tags"} if kind == "tagging" else {"text_a": "text_a", "text_b": "text_b", "label": "label"}
+    fields = (
+        {"chars": "chars", "tags": "tags"}
+        if kind == "tagging"
+        else {"text_a": "text_a", "text_b": "text_b", "label": "label"}
+    )
     labels = NER_TAGS if kind == "tagging" else TSV_LABELS
     try:
         if kind == "tagging":

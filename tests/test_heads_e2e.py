@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import pytest
+from conftest import only_result
 
 from cnbench import paths
 from cnbench.heads import HEADS
 from cnbench.registry import all_tasks
 from cnbench.results import predicted_labels
-from conftest import only_result
 
 NEEDS_TRAIN_ON_DEV = {"lcqmc", "xnli_zh", "peoples_daily_ner", "cmrc2018", "drcd"}
 TINY = ("--epochs", "1", "--limit", "32", "--max-len", "48", "--batch-size", "16")
 # Tasks whose data the shared bundle holds (the CLUE tasks but OCNLI run from tiny CLUE-format files in
 # tests/test_clue_tasks.py and from the replica Hub instead).
 _BUNDLE = paths.data_dir()
-CASES = [(head, task) for head in sorted(HEADS) for task, spec in all_tasks().items()
-         if spec.head_kind in HEADS[head] and _BUNDLE is not None and (_BUNDLE / spec.local.folder).is_dir()]
+CASES = [
+    (head, task)
+    for head in sorted(HEADS)
+    for task, spec in all_tasks().items()
+    if spec.head_kind in HEADS[head] and _BUNDLE is not None and (_BUNDLE / spec.local.folder).is_dir()
+]
 
 
 def smoke_args(task):
@@ -26,8 +30,9 @@ def smoke_args(task):
 
 @pytest.mark.parametrize("head, task", CASES, ids=[f"{h}-{t}" for h, t in CASES])
 def test_head_runs_end_to_end(cnbench, tmp_path, head, task):
-    result = cnbench("run", "--task", task, "--model", "scratch-tiny", "--head", head, *TINY, *smoke_args(task),
-                     "--output", tmp_path)
+    result = cnbench(
+        "run", "--task", task, "--model", "scratch-tiny", "--head", head, *TINY, *smoke_args(task), "--output", tmp_path
+    )
     assert result.code == 0, result.err
     doc = only_result(tmp_path)
     assert doc["head"] == head and doc["status"] == "completed"
@@ -49,8 +54,19 @@ def test_crf_on_a_classification_task_is_a_clear_error(cnbench, tmp_path):
 
 
 def test_char_embed_bilstm_crf_with_jieba_boundaries(cnbench, tmp_path):
-    result = cnbench("run", "--task", "msra_ner", "--model", "char-embed", "--head", "bilstm-crf",
-                     "--word-boundaries", *TINY, "--output", tmp_path)
+    result = cnbench(
+        "run",
+        "--task",
+        "msra_ner",
+        "--model",
+        "char-embed",
+        "--head",
+        "bilstm-crf",
+        "--word-boundaries",
+        *TINY,
+        "--output",
+        tmp_path,
+    )
     assert result.code == 0, result.err
     doc = only_result(tmp_path)
     assert doc["model"]["config"] == {"embedding_dim": 144, "word_boundaries": True}
@@ -58,10 +74,32 @@ def test_char_embed_bilstm_crf_with_jieba_boundaries(cnbench, tmp_path):
 
 
 def test_lr_flags_and_layerwise_decay_are_recorded(cnbench, tmp_path):
-    result = cnbench("run", "--task", "msra_ner", "--head", "crf", *TINY, "--lr", "1e-4", "--crf-lr", "5e-3",
-                     "--head-lr", "2e-4", "--llrd", "0.5", "--output", tmp_path)
+    result = cnbench(
+        "run",
+        "--task",
+        "msra_ner",
+        "--head",
+        "crf",
+        *TINY,
+        "--lr",
+        "1e-4",
+        "--crf-lr",
+        "5e-3",
+        "--head-lr",
+        "2e-4",
+        "--llrd",
+        "0.5",
+        "--output",
+        tmp_path,
+    )
     assert result.code == 0, result.err
     groups = only_result(tmp_path)["hparams"]["lr_groups"]
     # 2 layers: embeddings at depth 0 get lr * 0.5**3, layer 0 lr * 0.5**2, layer 1 lr * 0.5, pooler lr
-    assert groups == {"crf": 5e-3, "encoder.depth0": 1e-4 * 0.125, "encoder.depth1": 1e-4 * 0.25,
-                      "encoder.depth2": 1e-4 * 0.5, "encoder.depth3": 1e-4, "head": 2e-4}
+    assert groups == {
+        "crf": 5e-3,
+        "encoder.depth0": 1e-4 * 0.125,
+        "encoder.depth1": 1e-4 * 0.25,
+        "encoder.depth2": 1e-4 * 0.5,
+        "encoder.depth3": 1e-4,
+        "head": 2e-4,
+    }

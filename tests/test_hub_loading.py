@@ -27,10 +27,17 @@ def save_splits(folder, rows_by_split, features):
 def test_sentence_pairs_from_a_hub_layout(tmp_path):
     from datasets import ClassLabel, Features, Value
 
-    features = Features({"premise": Value("string"), "hypothesis": Value("string"),
-                         "label": ClassLabel(names=["entailment", "neutral", "contradiction"])})
-    rows = [{"premise": "他在跑步", "hypothesis": "他在运动", "label": 0},
-            {"premise": "他在跑步", "hypothesis": "他在睡觉", "label": 2}]
+    features = Features(
+        {
+            "premise": Value("string"),
+            "hypothesis": Value("string"),
+            "label": ClassLabel(names=["entailment", "neutral", "contradiction"]),
+        }
+    )
+    rows = [
+        {"premise": "他在跑步", "hypothesis": "他在运动", "label": 0},
+        {"premise": "他在跑步", "hypothesis": "他在睡觉", "label": 2},
+    ]
     train = [{"premise": "她在游泳", "hypothesis": "她在运动", "label": 0}]
     folder = save_splits(tmp_path / "xnli", {"train": train, "validation": rows[:1], "test": rows}, features)
     xnli = get_task("xnli_zh")
@@ -72,7 +79,9 @@ def sentiment_from_hub_rows(folder, second_train_row: dict):
     good = {"text": "好", "label": 1}
     folder = save_splits(folder, {"train": [good, second_train_row], "validation": [good], "test": [good]}, features)
     senti = get_task("chnsenticorp")
-    return dataclasses.replace(senti, hub=dataclasses.replace(senti.hub, path=str(folder), label_names=None, label_map={}))
+    return dataclasses.replace(
+        senti, hub=dataclasses.replace(senti.hub, path=str(folder), label_names=None, label_map={})
+    )
 
 
 def test_a_hub_label_outside_the_task_labels_is_reported_with_its_row(tmp_path):

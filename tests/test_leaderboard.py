@@ -54,8 +54,15 @@ def make_result(
 ) -> Path:
     """Write one schema-conformant result file and return its path."""
     main_metric = "f1" if task.endswith("_ner") else "accuracy"
-    hparams = {"lr": lr, "head_lr": lr, "epochs": 3, "batch_size": 32, "max_len": 128, "lr_groups": {"encoder": lr},
-               **(extra_hparams or {})}
+    hparams = {
+        "lr": lr,
+        "head_lr": lr,
+        "epochs": 3,
+        "batch_size": 32,
+        "max_len": 128,
+        "lr_groups": {"encoder": lr},
+        **(extra_hparams or {}),
+    }
     protocol = {
         "train_split": "dev" if train_on_dev else "train",
         "train_on_dev": train_on_dev,
@@ -73,22 +80,45 @@ def make_result(
         "failure": None if completed else failure,
         "created": created,
         "command": f"cnbench train --task {task} --model {model} --head {head} --seed {seed}",
-        "task": {"name": task, "kind": "tagging" if task.endswith("_ner") else "single",
-                 "main_metric": main_metric, "labels": ["neg", "pos"]},
-        "model": {"alias": model, "id": f"org/{model}", "revision": revision, "weights_sha256": None, "source": "hub", "config": {}},
+        "task": {
+            "name": task,
+            "kind": "tagging" if task.endswith("_ner") else "single",
+            "main_metric": main_metric,
+            "labels": ["neg", "pos"],
+        },
+        "model": {
+            "alias": model,
+            "id": f"org/{model}",
+            "revision": revision,
+            "weights_sha256": None,
+            "source": "hub",
+            "config": {},
+        },
         "head": head,
         "seed": seed,
         "hparams": hparams,
         "protocol": protocol,
         "metrics": {"dev": {main_metric: dev}, "test": {main_metric: test, **(test_metrics or {})}}
-        if completed else {"dev": {}, "test": {}},
+        if completed
+        else {"dev": {}, "test": {}},
         "best_epoch": best_epoch if completed else None,
         "history": [{"epoch": epoch, "dev": {main_metric: score}} for epoch, score in enumerate(history, start=1)],
         "predictions": {"dev": [], "test": test_predictions if test_predictions is not None else list(GOLD)},
-        "data": data if data is not None else {
-            "source": "local", "files": {"test": {"path": "test.tsv", "sha256": TEST_FILE_SHA}}, "counts": {"test": len(GOLD)},
+        "data": data
+        if data is not None
+        else {
+            "source": "local",
+            "files": {"test": {"path": "test.tsv", "sha256": TEST_FILE_SHA}},
+            "counts": {"test": len(GOLD)},
         },
-        "environment": {"cnbench": "0.1.0", "git_commit": "abc", "python": "3.11", "platform": "linux", "packages": {}, "hardware": {}},
+        "environment": {
+            "cnbench": "0.1.0",
+            "git_commit": "abc",
+            "python": "3.11",
+            "platform": "linux",
+            "packages": {},
+            "hardware": {},
+        },
         "timing": {"train_seconds": 1.0, "eval_seconds": 1.0, "total_seconds": 2.0},
     }
     if tokenizer is not None:
@@ -104,7 +134,11 @@ def loaded(folder: Path) -> list[dict]:
 
 def render(root: Path, reported: Path | None = None, **options) -> str:
     return render_leaderboard(
-        root / "leaderboard" / "results", reported, root / "leaderboard" / "README.md", root / "leaderboard" / "plots", **options
+        root / "leaderboard" / "results",
+        reported,
+        root / "leaderboard" / "README.md",
+        root / "leaderboard" / "plots",
+        **options,
     )
 
 
@@ -171,8 +205,9 @@ def test_a_steady_configuration_beats_one_whose_survivors_score_higher(tmp_path,
     assert "95.00" not in section(text, "Reproduced scores")
     # B's two failures stay visible with their reason.
     b_key = next(config_key(run) for run in loaded(results_dir) if run["status"] == "failed")
-    assert f"| chnsenticorp | bert | linear | `{b_key}` | 3 | 2 | training loss became nan in epoch 2 by step 300 |" in (
-        section(text, "Failed runs")
+    assert (
+        f"| chnsenticorp | bert | linear | `{b_key}` | 3 | 2 | training loss became nan in epoch 2 by step 300 |"
+        in (section(text, "Failed runs"))
     )
 
 
@@ -281,8 +316,11 @@ def test_smoke_runs_are_excluded_from_the_main_table(tmp_path, results_dir):
 
 
 def test_runs_on_other_data_models_tokenizers_or_strategies_never_share_a_cell(tmp_path, results_dir):
-    hub = {"source": "hub", "label": "hub levow/msra_ner@34593fa",
-           "files": {"test": {"hub": "levow/msra_ner", "revision": "34593fa" + "0" * 33, "split": "test"}}}
+    hub = {
+        "source": "hub",
+        "label": "hub levow/msra_ner@34593fa",
+        "files": {"test": {"hub": "levow/msra_ner", "revision": "34593fa" + "0" * 33, "split": "test"}},
+    }
     cased = {"source": "x", "class": "BertTokenizerFast", "lowercase": False, "normalization": "cased"}
     lower = {"source": "x", "class": "BertTokenizer", "lowercase": True, "normalization": "lowercase"}
     other_vocab = {**lower, "source": "hfl/chinese-macbert-base", "revision": "a986e004d2a7" + "0" * 28}
@@ -305,8 +343,12 @@ def test_runs_on_other_data_models_tokenizers_or_strategies_never_share_a_cell(t
     assert all(cell.n_seeds == 2 for cell in cells)
     assert sorted(round(cell.test["mean"], 2) for cell in cells) == [0.80, 0.81, 0.82, 0.83, 0.84, 0.85, 0.86]
     assert len({cell.column for cell in cells}) == 2  # local and Hub data: two task columns
-    assert {cell.row.tokenizer for cell in cells} == {"unrecorded", "cased", "lowercase",
-                                                      "lowercase, --tokenizer hfl/chinese-macbert-base@a986e00"}
+    assert {cell.row.tokenizer for cell in cells} == {
+        "unrecorded",
+        "cased",
+        "lowercase",
+        "lowercase, --tokenizer hfl/chinese-macbert-base@a986e00",
+    }
     assert {cell.row.strategy for cell in cells} == {"full", "frozen, features=scalar-mix"}
 
     text = render(tmp_path)
@@ -334,8 +376,12 @@ def test_derived_data_identity_follows_the_files_and_the_dev_cut(results_dir):
     assert data_identity(recorded)[0] == identity  # one formula: a recorded value never overrides it
     hub = json.loads(json.dumps(result))
     revision = "34593fa5d9e2b1c0" + "0" * 24
-    hub["data"] = {"source": "hub", "files": {split: {"hub": "levow/msra_ner", "config": None, "revision": revision}
-                                              for split in ("train", "test")}}
+    hub["data"] = {
+        "source": "hub",
+        "files": {
+            split: {"hub": "levow/msra_ner", "config": None, "revision": revision} for split in ("train", "test")
+        },
+    }
     hub_identity, hub_label, hub_how = data_identity(hub)
     assert hub_label == "hub levow/msra_ner@34593fa" and hub_identity != identity
     assert hub_how == f"from test levow/msra_ner@{revision}, train levow/msra_ner@{revision}"
@@ -384,8 +430,14 @@ def test_a_row_whose_best_dev_seed_beats_the_best_rows_is_not_called_worse(tmp_p
     for seed in range(1, 7):
         full_wrong, lora_wrong, dev = (10, 0, 0.95) if seed == 1 else (1, 12, 0.90)
         for n_wrong, strategy in ((full_wrong, {}), (lora_wrong, {"tuning": "lora"})):
-            make_result(results_dir, seed=seed, dev=dev, test=1 - n_wrong / len(GOLD),
-                        test_predictions=with_wrong(n_wrong), extra_hparams=strategy)
+            make_result(
+                results_dir,
+                seed=seed,
+                dev=dev,
+                test=1 - n_wrong / len(GOLD),
+                test_predictions=with_wrong(n_wrong),
+                extra_hparams=strategy,
+            )
     cells = select_configs(loaded(results_dir))
     gold = {"chnsenticorp": (Gold(GOLD, TEST_FILE_SHA),)}
     significance = compare_to_best(cells, gold, n_resamples=200)
@@ -408,8 +460,14 @@ def test_each_strategy_is_tested_against_full_fine_tuning_of_its_model_and_head(
     wrong = ["neg"] * len(GOLD)
     for seed, test in zip((1, 2, 3), (0.95, 0.96, 0.97)):
         make_result(results_dir, model="bert", seed=seed, test=test)
-        make_result(results_dir, model="bert", seed=seed, test=test - 0.45, test_predictions=wrong,
-                    extra_hparams={"tuning": "lora"})
+        make_result(
+            results_dir,
+            model="bert",
+            seed=seed,
+            test=test - 0.45,
+            test_predictions=wrong,
+            extra_hparams={"tuning": "lora"},
+        )
         make_result(results_dir, model="bert", seed=seed, test=test - 0.001, extra_hparams={"tuning": "adapter"})
         make_result(results_dir, model="macbert", seed=seed, test=test - 0.45, test_predictions=wrong)
         make_result(results_dir, model="macbert", seed=seed, test=test, extra_hparams={"tuning": "frozen"})
@@ -458,7 +516,9 @@ def test_verify_gold(results_dir, data, predictions, problem):
 def test_unverified_gold_is_a_problem_not_a_resample(tmp_path, results_dir):
     reordered = with_data(gold_sha256={"test": gold_sha256(GOLD[::-1])})
     for seed in (1, 2, 3):
-        make_result(results_dir, model="bert", seed=seed, test=0.95, data=with_data(gold_sha256={"test": gold_sha256(GOLD)}))
+        make_result(
+            results_dir, model="bert", seed=seed, test=0.95, data=with_data(gold_sha256={"test": gold_sha256(GOLD)})
+        )
         # Same data identity, but a gold fingerprint that does not match the gold loaded here.
         make_result(results_dir, model="macbert", seed=seed, test=0.90, data=reordered)
     text = render(tmp_path, gold={"chnsenticorp": (Gold(GOLD, TEST_FILE_SHA),)})
@@ -466,7 +526,11 @@ def test_unverified_gold_is_a_problem_not_a_resample(tmp_path, results_dir):
     macbert = next(line for line in rows.splitlines() if "| macbert |" in line)
     assert "no bootstrap: this row's best-dev seed has unverified gold (see Problems)" in macbert
     problems = section(text, "Problems")
-    assert "--macbert--linear--" in problems and "gold not verified (kept out of the bootstrap, still in its cell's mean): scored on other gold labels" in problems
+    assert (
+        "--macbert--linear--" in problems
+        and "gold not verified (kept out of the bootstrap, still in its cell's mean): scored on other gold labels"
+        in problems
+    )
     assert "--bert--linear--" not in problems
 
 
@@ -477,8 +541,14 @@ def test_every_seed_a_cell_averages_has_its_gold_checked_not_only_the_best_dev_s
     # The lowest-dev seed, never resampled, was scored on other gold labels (a task edited between seeds).
     make_result(results_dir, model="macbert", seed=1, dev=0.93, test=0.90, data=verified)
     make_result(results_dir, model="macbert", seed=2, dev=0.92, test=0.91, data=verified)
-    odd = make_result(results_dir, model="macbert", seed=3, dev=0.80, test=0.99,
-                      data=with_data(gold_sha256={"test": gold_sha256(GOLD[::-1])}))
+    odd = make_result(
+        results_dir,
+        model="macbert",
+        seed=3,
+        dev=0.80,
+        test=0.99,
+        data=with_data(gold_sha256={"test": gold_sha256(GOLD[::-1])}),
+    )
     problems = section(render(tmp_path, gold={"chnsenticorp": (Gold(GOLD, TEST_FILE_SHA),)}), "Problems")
     assert f"{odd.name}: gold not verified" in problems and "scored on other gold labels" in problems
     assert problems.count("gold not verified") == 1
@@ -510,34 +580,43 @@ def test_each_configuration_says_how_long_its_seeds_trained(tmp_path, results_di
     entries = section(render(tmp_path), "Reproduced scores").split("\n- ")
     [patient] = [entry for entry in entries if "/ bert /" in entry]
     [fixed] = [entry for entry in entries if "/ other /" in entry]
-    assert ("Training: a seed stops after 3 epochs without a dev improvement, or at the epoch cap; "
-            "epochs trained (best dev epoch): "
-            "seed 1 5 of 20 (best 2), seed 2 6 of 20 (best 2).") in patient
+    assert (
+        "Training: a seed stops after 3 epochs without a dev improvement, or at the epoch cap; "
+        "epochs trained (best dev epoch): "
+        "seed 1 5 of 20 (best 2), seed 2 6 of 20 (best 2)."
+    ) in patient
     assert "Training: fixed number of epochs; epochs trained (best dev epoch): seed 1 3 of 3 (best 2)." in fixed
 
 
-@pytest.mark.parametrize("hparams, epochs_trained, best_epoch, flagged", [
-    ({"epochs": 5, "patience": 3}, 5, 4, True),    # at the cap, patience had not fired
-    ({"epochs": 5, "patience": 3}, 5, 2, False),   # patience fires exactly at the cap
-    ({"epochs": 20, "patience": 3}, 6, 5, False),  # stopped before the cap
-    ({"epochs": 3}, 3, 3, True),                   # fixed epochs, best dev in the last one
-    ({"epochs": 3}, 3, 2, False),
-    ({"epochs": 3}, 0, 3, False),                  # no history recorded: cannot tell
-])
+@pytest.mark.parametrize(
+    "hparams, epochs_trained, best_epoch, flagged",
+    [
+        ({"epochs": 5, "patience": 3}, 5, 4, True),  # at the cap, patience had not fired
+        ({"epochs": 5, "patience": 3}, 5, 2, False),  # patience fires exactly at the cap
+        ({"epochs": 20, "patience": 3}, 6, 5, False),  # stopped before the cap
+        ({"epochs": 3}, 3, 3, True),  # fixed epochs, best dev in the last one
+        ({"epochs": 3}, 3, 2, False),
+        ({"epochs": 3}, 0, 3, False),  # no history recorded: cannot tell
+    ],
+)
 def test_a_seed_is_still_improving_at_cap_when_patience_had_not_fired(
-        results_dir, hparams, epochs_trained, best_epoch, flagged):
+    results_dir, hparams, epochs_trained, best_epoch, flagged
+):
     path = make_result(results_dir, history=(0.9,) * epochs_trained, best_epoch=best_epoch, extra_hparams=hparams)
     assert still_improving_at_cap(json.loads(path.read_text())) is flagged
 
 
 def test_cells_and_entries_say_which_seeds_were_still_improving_at_cap(tmp_path, results_dir):
     for seed, best in ((1, 20), (2, 18), (3, 15)):
-        make_result(results_dir, seed=seed, history=(0.9,) * 20, best_epoch=best,
-                    extra_hparams={"epochs": 20, "patience": 3})
+        make_result(
+            results_dir, seed=seed, history=(0.9,) * 20, best_epoch=best, extra_hparams={"epochs": 20, "patience": 3}
+        )
     text = section(render(tmp_path), "Reproduced scores")
     assert "n=3 of 3, 2 still improving at cap** ★ [[1]](#config-1)" in text
-    assert ("epochs trained (best dev epoch): seed 1 20 of 20 (best 20, still improving), "
-            "seed 2 20 of 20 (best 18, still improving), seed 3 20 of 20 (best 15).") in text
+    assert (
+        "epochs trained (best dev epoch): seed 1 20 of 20 (best 20, still improving), "
+        "seed 2 20 of 20 (best 18, still improving), seed 3 20 of 20 (best 15)."
+    ) in text
 
 
 def test_reproduce_pins_the_precision_a_run_chose_for_itself(tmp_path, results_dir):
@@ -553,8 +632,14 @@ def test_reproduce_pins_the_precision_a_run_chose_for_itself(tmp_path, results_d
 
 def test_ner_columns_show_strict_and_conlleval_f1(tmp_path, results_dir):
     for seed in (1, 2, 3):
-        make_result(results_dir, task="msra_ner", seed=seed, test=0.80, test_metrics={"f1_lenient": 0.70},
-                    test_predictions=["O"] * 3)
+        make_result(
+            results_dir,
+            task="msra_ner",
+            seed=seed,
+            test=0.80,
+            test_metrics={"f1_lenient": 0.70},
+            test_predictions=["O"] * 3,
+        )
     text = render(tmp_path)
     header = next(line for line in text.splitlines() if line.startswith("| Model |"))
     assert "msra_ner strict F1 [D1](#data-1) | msra_ner conlleval F1 [D1](#data-1)" in header
@@ -571,14 +656,20 @@ def test_render_is_deterministic_including_plots(tmp_path, results_dir):
 
     def snapshot(root: Path) -> dict[str, bytes]:
         folder = root / "leaderboard"
-        return {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.suffix in (".md", ".svg")}
+        return {
+            path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in folder.rglob("*")
+            if path.suffix in (".md", ".svg")
+        }
 
     first_text = render(tmp_path, REPOSITORY / "leaderboard" / "reported.json", gold=gold)
     first = snapshot(tmp_path)
     assert render(tmp_path, REPOSITORY / "leaderboard" / "reported.json", gold=gold) == first_text
     assert snapshot(tmp_path) == first
     names = {name.rsplit("--", 1)[0] for name in first if name.startswith("plots/")}
-    assert names == {f"plots/{kind}--{task}" for kind in ("seed-spread", "expected-max-dev") for task in ("chnsenticorp", "msra_ner")}
+    assert names == {
+        f"plots/{kind}--{task}" for kind in ("seed-spread", "expected-max-dev") for task in ("chnsenticorp", "msra_ner")
+    }
     assert str(tmp_path) not in first_text
 
     # Same inputs under another folder: same bytes, because every path is relative.
@@ -612,7 +703,9 @@ def test_readme_contents(tmp_path, results_dir):
     assert "(results/chnsenticorp--bert--linear--" in text  # relative links to result files
     assert "![chnsenticorp: per-seed test scores](plots/seed-spread--chnsenticorp--" in text
     failed = section(text, "Failed runs")
-    assert "| chnsenticorp | nezha | linear | `" in failed and "` | 0 | 1 | loss became nan at epoch 1 step 40 |" in failed
+    assert (
+        "| chnsenticorp | nezha | linear | `" in failed and "` | 0 | 1 | loss became nan at epoch 1 step 40 |" in failed
+    )
 
 
 def test_a_cell_whose_seeds_partly_failed_is_not_the_best_on_its_survivors_mean(tmp_path, results_dir):
@@ -658,7 +751,9 @@ def test_corrupt_and_foreign_json_are_listed_and_skipped(tmp_path, results_dir):
     make_result(results_dir, seed=1, test=0.9)
     (results_dir / "broken.json").write_text("{not json", encoding="utf-8")
     (results_dir / "foreign.json").write_text(json.dumps({"hello": "world"}), encoding="utf-8")
-    (results_dir / "no-metrics.json").write_text(json.dumps({"schema": SCHEMA, "status": "completed"}), encoding="utf-8")
+    (results_dir / "no-metrics.json").write_text(
+        json.dumps({"schema": SCHEMA, "status": "completed"}), encoding="utf-8"
+    )
 
     text = render(tmp_path)
     problems = section(text, "Problems")
@@ -677,13 +772,16 @@ def test_a_problem_names_its_file_the_same_from_any_working_directory(tmp_path, 
     assert "- results/broken.json: " in pages[0] and pages[0] == pages[1]
 
 
-@pytest.mark.parametrize("where, value, problem", [
-    (("data", "files", "test", "sha256"), 123, "data.files.test.sha256 must be a string, got 123"),
-    (("hparams", "patience"), "3", "hparams.patience must be an integer or null, got '3'"),
-    (("hparams", "epochs"), "3", "hparams.epochs must be an integer or null, got '3'"),
-    (("history",), 3, "history must be a list, got 3"),
-    (("metrics", "test", "accuracy"), 89.5, "metrics.test.accuracy must be a fraction between 0 and 1, got 89.5"),
-])
+@pytest.mark.parametrize(
+    "where, value, problem",
+    [
+        (("data", "files", "test", "sha256"), 123, "data.files.test.sha256 must be a string, got 123"),
+        (("hparams", "patience"), "3", "hparams.patience must be an integer or null, got '3'"),
+        (("hparams", "epochs"), "3", "hparams.epochs must be an integer or null, got '3'"),
+        (("history",), 3, "history must be a list, got 3"),
+        (("metrics", "test", "accuracy"), 89.5, "metrics.test.accuracy must be a fraction between 0 and 1, got 89.5"),
+    ],
+)
 def test_malformed_fields_are_listed_with_their_file_not_raised(tmp_path, results_dir, where, value, problem):
     make_result(results_dir, seed=1, test=0.90)
     # A seed that reached its cap of 3 epochs with patience: every field above is read for it.
@@ -708,7 +806,15 @@ def test_reported_scores_never_appear_as_reproduced(tmp_path, results_dir):
     for seed in (1, 2, 3):
         make_result(results_dir, seed=seed, test=0.9, dev=0.91)
     reported = tmp_path / "reported.json"
-    entry = {"task": "chnsenticorp", "split": "test", "metric": "accuracy", "max": 56.78, "mean": 12.34, "n_runs": 10, "source": "paper"}
+    entry = {
+        "task": "chnsenticorp",
+        "split": "test",
+        "metric": "accuracy",
+        "max": 56.78,
+        "mean": 12.34,
+        "n_runs": 10,
+        "source": "paper",
+    }
     write_json_atomic(
         reported,
         {
@@ -721,28 +827,47 @@ def test_reported_scores_never_appear_as_reproduced(tmp_path, results_dir):
     assert "12.34" not in section(text, "Reproduced scores") and "56.78" not in section(text, "Reproduced scores")
     assert "| nezha |" not in section(text, "Reproduced scores")
     published = section(text, "Reported scores (published, not reproduced here)")
-    assert "| chnsenticorp | bert | linear | test | accuracy | 56.78 | 12.34 | 10 | [D1](#data-1) [[1]](#config-1) | 90.00 | +77.66 |" in published
+    assert (
+        "| chnsenticorp | bert | linear | test | accuracy | 56.78 | 12.34 | 10 | [D1](#data-1) [[1]](#config-1) | 90.00 | +77.66 |"
+        in published
+    )
     assert "| chnsenticorp | nezha | linear | test | accuracy | 56.78 | 12.34 | 10 | — | — | — |" in published
-    assert "Someone et al. 2020, Table 9 https://example.org/paper" in section(text, "Reported scores (published, not reproduced here)")
+    assert "Someone et al. 2020, Table 9 https://example.org/paper" in section(
+        text, "Reported scores (published, not reproduced here)"
+    )
     assert "reported.json: entry 2 skipped" in section(text, "Problems")
 
 
 def test_reported_ner_scores_are_compared_on_their_own_metric(tmp_path, results_dir):
     for seed in (1, 2, 3):
-        make_result(results_dir, task="msra_ner", seed=seed, test=0.80, test_metrics={"f1_lenient": 0.70},
-                    test_predictions=["O"] * 3)
+        make_result(
+            results_dir,
+            task="msra_ner",
+            seed=seed,
+            test=0.80,
+            test_metrics={"f1_lenient": 0.70},
+            test_predictions=["O"] * 3,
+        )
     reported = tmp_path / "reported.json"
     entry = {"task": "msra_ner", "model": "bert", "split": "test", "mean": 90.0, "source": "paper"}
-    write_json_atomic(reported, {
-        "sources": {"paper": {"citation": "Someone", "url": "https://example.org"}},
-        "entries": [{**entry, "metric": "conlleval F1"}, {**entry, "metric": "strict F1"}, {**entry, "metric": "f1"}],
-    })
+    write_json_atomic(
+        reported,
+        {
+            "sources": {"paper": {"citation": "Someone", "url": "https://example.org"}},
+            "entries": [
+                {**entry, "metric": "conlleval F1"},
+                {**entry, "metric": "strict F1"},
+                {**entry, "metric": "f1"},
+            ],
+        },
+    )
     text = render(tmp_path, reported)
     published = section(text, "Reported scores (published, not reproduced here)")
     assert "| conlleval F1 | — | 90.0 | — | [D1](#data-1) [[1]](#config-1) | 70.00 | -20.00 |" in published
     assert "| strict F1 | — | 90.0 | — | [D1](#data-1) [[1]](#config-1) | 80.00 | -10.00 |" in published
-    assert "reported.json: entry 2 skipped (needs model, task, split, a metric among accuracy, conlleval F1, strict F1" in (
-        section(text, "Problems")
+    assert (
+        "reported.json: entry 2 skipped (needs model, task, split, a metric among accuracy, conlleval F1, strict F1"
+        in (section(text, "Problems"))
     )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import only_result
 
 from cnbench.models.encoders import load_model
-from conftest import only_result
 
 
 def test_local_checkpoint_round_trip_through_the_hub_path(cnbench, tmp_path, tiny_checkpoint):
@@ -20,8 +20,23 @@ def test_local_checkpoint_round_trip_through_the_hub_path(cnbench, tmp_path, tin
         assert torch.equal(ours, theirs), name
     assert loaded.provenance["source"] == "local" and len(loaded.provenance["weights_sha256"]) == 64
 
-    result = cnbench("run", "--task", "chnsenticorp", "--model", tiny_checkpoint, "--epochs", "1", "--limit", "32",
-                     "--max-len", "32", "--lr", "1e-4", "--output", tmp_path)
+    result = cnbench(
+        "run",
+        "--task",
+        "chnsenticorp",
+        "--model",
+        tiny_checkpoint,
+        "--epochs",
+        "1",
+        "--limit",
+        "32",
+        "--max-len",
+        "32",
+        "--lr",
+        "1e-4",
+        "--output",
+        tmp_path,
+    )
     assert result.code == 0, result.err
     doc = only_result(tmp_path)
     assert doc["model"]["weights_sha256"] == loaded.provenance["weights_sha256"]
@@ -35,14 +50,35 @@ def test_a_local_nezha_checkpoint_runs_end_to_end(cnbench, tmp_path, tokenizer):
     from cnbench.models.nezha import NezhaConfig, NezhaModel
 
     folder = tmp_path / "nezha-tiny"
-    config = NezhaConfig(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=128, max_relative_position=8)
+    config = NezhaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        max_relative_position=8,
+    )
     torch.manual_seed(0)
     NezhaModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
 
-    result = cnbench("run", "--task", "chnsenticorp", "--model", folder, "--epochs", "1", "--limit", "32",
-                     "--max-len", "48", "--lr", "1e-4", "--output", tmp_path / "results")
+    result = cnbench(
+        "run",
+        "--task",
+        "chnsenticorp",
+        "--model",
+        folder,
+        "--epochs",
+        "1",
+        "--limit",
+        "32",
+        "--max-len",
+        "48",
+        "--lr",
+        "1e-4",
+        "--output",
+        tmp_path / "results",
+    )
     assert result.code == 0, result.err
     doc = only_result(tmp_path / "results")
     assert doc["model"]["config"]["model_type"] == "nezha"
@@ -50,16 +86,20 @@ def test_a_local_nezha_checkpoint_runs_end_to_end(cnbench, tmp_path, tokenizer):
     assert doc["status"] == "completed"
 
 
-@pytest.mark.parametrize("stated, normalization, tokens", [
-    (None, "lowercase", ["apple", "好"]),  # no tokenizer_config.json (ERNIE's conversion): BertTokenizer's default
-    ({"do_lower_case": True}, "lowercase", ["apple", "好"]),
-    ({"do_lower_case": False}, "cased", ["Apple", "好"]),
-])
+@pytest.mark.parametrize(
+    "stated, normalization, tokens",
+    [
+        (None, "lowercase", ["apple", "好"]),  # no tokenizer_config.json (ERNIE's conversion): BertTokenizer's default
+        ({"do_lower_case": True}, "lowercase", ["apple", "好"]),
+        ({"do_lower_case": False}, "cased", ["Apple", "好"]),
+    ],
+)
 def test_a_vocabulary_with_capitals_keeps_case_only_when_its_files_say_so(tmp_path, stated, normalization, tokens):
     from cnbench.models.encoders import load_tokenizer
 
-    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "Apple", "apple", "好"])
-                                        + "\n", encoding="utf-8")
+    (tmp_path / "vocab.txt").write_text(
+        "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "Apple", "apple", "好"]) + "\n", encoding="utf-8"
+    )
     if stated is not None:
         (tmp_path / "tokenizer_config.json").write_text(json.dumps(stated), encoding="utf-8")
     tokenizer, info = load_tokenizer(str(tmp_path))
@@ -81,8 +121,11 @@ def test_an_alias_given_to_tokenizer_cannot_be_pinned():
     from cnbench.models.encoders import tokenizer_source
 
     assert tokenizer_source("macbert")[0] == "hfl/chinese-macbert-base"
-    with pytest.raises(CnbenchError, match=r"--tokenizer macbert@abc: an alias cannot be pinned; pass its Hub id "
-                                           r"hfl/chinese-macbert-base@abc"):
+    with pytest.raises(
+        CnbenchError,
+        match=r"--tokenizer macbert@abc: an alias cannot be pinned; pass its Hub id "
+        r"hfl/chinese-macbert-base@abc",
+    ):
         tokenizer_source("macbert@abc")
     with pytest.raises(CnbenchError, match=r"pass scratch-tiny unpinned \(its tokenizer is the bundled one\)"):
         tokenizer_source("scratch-tiny@abc")

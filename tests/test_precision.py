@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import only_result
 
 from cnbench import precision
 from cnbench.errors import CnbenchError
-from conftest import only_result
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda", 0)
 
@@ -23,6 +23,7 @@ CPU, CUDA = torch.device("cpu"), torch.device("cuda", 0)
 def cpu_with(monkeypatch):
     def set_features(*features):
         monkeypatch.setattr(precision, "cpu_bf16_features", lambda: list(features))
+
     return set_features
 
 
@@ -34,13 +35,15 @@ def gpu_of(monkeypatch):
         monkeypatch.setattr(precision, "is_rocm", lambda: False)
         # torch's own check counts emulation as support: it must not be what decides
         monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+
     return set_capability
 
 
 def test_a_cpu_without_bf16_runs_fp32_and_refuses_bf16(cpu_with):
     cpu_with()
     assert precision.choose(CPU, "auto") == precision.Precision(
-        "fp32", "auto: CPU without AVX512-BF16 or AMX: no native bf16")
+        "fp32", "auto: CPU without AVX512-BF16 or AMX: no native bf16"
+    )
     assert precision.choose(CPU, "fp32").name == "fp32"
     with pytest.raises(CnbenchError) as refused:
         precision.choose(CPU, "bf16")
@@ -58,8 +61,9 @@ def test_a_cpu_with_native_bf16_runs_bf16(cpu_with, features):
     assert precision.bf16_autocast(CPU, "auto") is not None
 
 
-@pytest.mark.parametrize("capability, native", [((7, 0), False), ((7, 5), False), ((8, 0), True), ((8, 9), True),
-                                                ((9, 0), True)])
+@pytest.mark.parametrize(
+    "capability, native", [((7, 0), False), ((7, 5), False), ((8, 0), True), ((8, 9), True), ((9, 0), True)]
+)
 def test_gpus_get_bf16_from_compute_capability_8_on(gpu_of, capability, native):
     gpu_of(*capability, name="Tesla T4" if capability == (7, 5) else "GPU")
     chosen = precision.choose(CUDA, "auto")
@@ -90,8 +94,19 @@ def test_the_run_uses_the_one_decision():
     assert executors.resolve_precision is precision.resolve_precision
 
 
-RUN = ("--task", "chnsenticorp", "--model", "scratch-tiny", "--limit", "8", "--epochs", "1", "--max-len", "16",
-       "--no-checkpoint")
+RUN = (
+    "--task",
+    "chnsenticorp",
+    "--model",
+    "scratch-tiny",
+    "--limit",
+    "8",
+    "--epochs",
+    "1",
+    "--max-len",
+    "16",
+    "--no-checkpoint",
+)
 
 
 def test_bf16_on_a_cpu_without_it_is_a_one_line_error(cnbench, tmp_path, cpu_with):

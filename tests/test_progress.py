@@ -15,15 +15,28 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from cnbench.progress import CURVE_POINTS, SYNC_EVERY, Display, SweepMonitor
 from conftest import only_result
 from test_sweep import toy_task  # noqa: F401  (the fixture: runs on the first rows of ChnSentiCorp)
 
+from cnbench.progress import CURVE_POINTS, SYNC_EVERY, Display, SweepMonitor
+
 REPO = Path(__file__).resolve().parents[1]
 # 200 training examples in batches of 8: 25 steps, a few seconds on one CPU thread
-RUN = ("run", "--task", "chnsenticorp", "--model", "scratch-tiny", "--epochs", "1", "--limit", "200",
-       "--batch-size", "8", "--max-len", "64")
+RUN = (
+    "run",
+    "--task",
+    "chnsenticorp",
+    "--model",
+    "scratch-tiny",
+    "--epochs",
+    "1",
+    "--limit",
+    "200",
+    "--batch-size",
+    "8",
+    "--max-len",
+    "64",
+)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -109,8 +122,25 @@ def test_quiet_prints_only_the_summary_and_verbose_every_step(cnbench, tmp_path)
 
 
 def test_every_result_holds_its_training_curve(cnbench, tmp_path):
-    result = cnbench("run", "--task", "chnsenticorp", "--model", "scratch-tiny", "--epochs", "2", "--limit", "96",
-                     "--batch-size", "16", "--max-len", "64", "--head-lr", "1e-3", "--output", tmp_path)
+    result = cnbench(
+        "run",
+        "--task",
+        "chnsenticorp",
+        "--model",
+        "scratch-tiny",
+        "--epochs",
+        "2",
+        "--limit",
+        "96",
+        "--batch-size",
+        "16",
+        "--max-len",
+        "64",
+        "--head-lr",
+        "1e-3",
+        "--output",
+        tmp_path,
+    )
     assert result.code == 0, result.err
     doc = only_result(tmp_path)
     curve = doc["curve"]
@@ -168,7 +198,8 @@ def test_tensorboard_gets_the_curve(cnbench, tmp_path):
     events = EventAccumulator(str(folder))
     events.Reload()
     assert {"train/loss", "train/grad_norm", "lr/encoder", "lr/head", "throughput/tokens_per_second"} <= set(
-        events.Tags()["scalars"])
+        events.Tags()["scalars"]
+    )
     written = events.Scalars("train/loss")
     assert [event.step for event in written] == doc["curve"]["step"]
     assert [event.value for event in written] == pytest.approx(doc["curve"]["loss"], rel=1e-5)
@@ -189,19 +220,55 @@ def test_sweep_status_counts_runs_and_estimates_from_their_times():
 
 
 def test_a_sweep_reports_its_state_after_each_run_and_a_table_at_the_end(cnbench, tmp_path, toy_task):  # noqa: F811
-    result = cnbench("sweep", "--models", "scratch-tiny", "--tasks", "toy", "--lr", "5e-4,1e-3", "--batch-size", "16",
-                     "--epochs", "1", "--seeds", "1", "--data-dir", toy_task, "--output", tmp_path / "r")
+    result = cnbench(
+        "sweep",
+        "--models",
+        "scratch-tiny",
+        "--tasks",
+        "toy",
+        "--lr",
+        "5e-4,1e-3",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--data-dir",
+        toy_task,
+        "--output",
+        tmp_path / "r",
+    )
     assert result.code == 0, result.err
-    assert re.search(r"\[1/2\] .*: completed dev .* \| +sweep 1/2 runs: 1 done, 0 running, 0 failed, 1 waiting",
-                     result.out)
+    assert re.search(
+        r"\[1/2\] .*: completed dev .* \| +sweep 1/2 runs: 1 done, 0 running, 0 failed, 1 waiting", result.out
+    )
     assert "sweep 2/2 runs: 2 done, 0 running, 0 failed, 0 waiting" in result.out
-    table = result.out[result.out.index("sweep results (2 written)"):]
+    table = result.out[result.out.index("sweep results (2 written)") :]
     for path in (tmp_path / "r").glob("*.json"):
         assert path.name.split("--")[3] in table  # the run key
     assert "0.0005" in table and "0.001" in table
 
-    quiet = cnbench("sweep", "--models", "scratch-tiny", "--tasks", "toy", "--lr", "2e-4", "--batch-size", "16",
-                    "--epochs", "1", "--seeds", "1", "--data-dir", toy_task, "--output", tmp_path / "r", "--quiet")
+    quiet = cnbench(
+        "sweep",
+        "--models",
+        "scratch-tiny",
+        "--tasks",
+        "toy",
+        "--lr",
+        "2e-4",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--data-dir",
+        toy_task,
+        "--output",
+        tmp_path / "r",
+        "--quiet",
+    )
     assert quiet.code == 0, quiet.err
     assert "runs:" not in quiet.out and "epoch" not in quiet.out.split("sweep results")[0]
     assert "sweep results" in quiet.out and "sweep: 1 ran, 0 already done" in quiet.out

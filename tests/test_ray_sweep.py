@@ -7,11 +7,23 @@ import json
 
 import pytest
 import torch
-
 from test_sweep import toy_task  # noqa: F401  (the fixture: a four-run sweep takes seconds)
 
-SWEEP = ("sweep", "--models", "scratch-tiny", "--tasks", "toy", "--lr", "5e-4,1e-3", "--batch-size", "16",
-         "--epochs", "1", "--seeds", "2")
+SWEEP = (
+    "sweep",
+    "--models",
+    "scratch-tiny",
+    "--tasks",
+    "toy",
+    "--lr",
+    "5e-4,1e-3",
+    "--batch-size",
+    "16",
+    "--epochs",
+    "1",
+    "--seeds",
+    "2",
+)
 
 
 @pytest.fixture
@@ -48,10 +60,13 @@ def test_a_ray_sweep_writes_the_files_a_local_sweep_writes(cnbench, tmp_path, to
     assert "sweep: 0 ran, 4 already done" in again.out and "ray:" not in again.out  # Ray not even started
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--gpus-per-run", "1"), "--gpus-per-run: only with --executor ray"),
-    (("--executor", "ray", "--gpus-per-run", "2"), "--gpus-per-run 2: a run uses at most one GPU"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--gpus-per-run", "1"), "--gpus-per-run: only with --executor ray"),
+        (("--executor", "ray", "--gpus-per-run", "2"), "--gpus-per-run 2: a run uses at most one GPU"),
+    ],
+)
 def test_ray_options_are_checked_before_anything_runs(cnbench, tmp_path, args, message):
     result = cnbench(*SWEEP, *args, "--output", tmp_path)
     assert result.code == 2 and message in result.err

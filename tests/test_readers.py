@@ -20,8 +20,15 @@ def entity_counts(sentences):
 
 @pytest.mark.parametrize(
     "task, split, count",
-    [("chnsenticorp", "train", 9600), ("chnsenticorp", "dev", 1200), ("chnsenticorp", "test", 1200),
-     ("lcqmc", "dev", 8802), ("lcqmc", "test", 12500), ("xnli_zh", "dev", 2490), ("xnli_zh", "test", 5010)],
+    [
+        ("chnsenticorp", "train", 9600),
+        ("chnsenticorp", "dev", 1200),
+        ("chnsenticorp", "test", 1200),
+        ("lcqmc", "dev", 8802),
+        ("lcqmc", "test", 12500),
+        ("xnli_zh", "dev", 2490),
+        ("xnli_zh", "test", 5010),
+    ],
 )
 def test_tsv_counts_match_the_data_readme(data_dir, task, split, count):
     spec = get_task(task)
@@ -33,16 +40,19 @@ def test_tsv_counts_match_the_data_readme(data_dir, task, split, count):
 def test_tsv_label_balance(data_dir):
     examples, _ = read_tsv(data_dir / "chnsenticorp/train.tsv.gz", ("label", "text"), ("0", "1"))
     assert Counter(ex.label for ex in examples) == {"0": 4801, "1": 4799}
-    examples, _ = read_tsv(data_dir / "xnli_zh/test.tsv.gz", ("premise", "hypothesis", "label"),
-                           ("entailment", "neutral", "contradiction"))
+    examples, _ = read_tsv(
+        data_dir / "xnli_zh/test.tsv.gz", ("premise", "hypothesis", "label"), ("entailment", "neutral", "contradiction")
+    )
     assert set(Counter(ex.label for ex in examples).values()) == {1670}
     assert all(ex.text_b for ex in examples)
 
 
 @pytest.mark.parametrize(
     "path, sentences, chars, entities",
-    [("peoples_daily_ner/dev.txt.gz", 2318, 109870, {"PER": 884, "LOC": 1951, "ORG": 984}),
-     ("peoples_daily_ner/test.txt.gz", 4636, 219197, {"PER": 1864, "LOC": 3658, "ORG": 2185})],
+    [
+        ("peoples_daily_ner/dev.txt.gz", 2318, 109870, {"PER": 884, "LOC": 1951, "ORG": 984}),
+        ("peoples_daily_ner/test.txt.gz", 4636, 219197, {"PER": 1864, "LOC": 3658, "ORG": 2185}),
+    ],
 )
 def test_conll_counts_match_the_data_readme(data_dir, path, sentences, chars, entities):
     read, report = read_conll(data_dir / path, NER_TAGS)
@@ -162,5 +172,7 @@ def test_examples_shared_with_train_are_counted_in_the_notes(data_dir):
     from cnbench.data.load import load_task_data
 
     notes = load_task_data(get_task("chnsenticorp"), data_dir, source="local").notes
-    assert notes == ["dev: 338 of 1200 examples also occur verbatim in train",
-                     "test: 331 of 1200 examples also occur verbatim in train"]
+    assert notes == [
+        "dev: 338 of 1200 examples also occur verbatim in train",
+        "test: 331 of 1200 examples also occur verbatim in train",
+    ]

@@ -26,6 +26,7 @@ from collections import namedtuple
 import numpy as np
 import pytest
 import torch
+from conftest import only_result
 
 from cnbench.checkpoint import Checkpoint, Progress
 from cnbench.data.readers import read_conll, read_tsv
@@ -34,7 +35,6 @@ from cnbench.leaderboard import result_problem
 from cnbench.registry import get_task
 from cnbench.results import load_results, write_json_atomic
 from cnbench.train import RunConfig, plan
-from conftest import only_result
 
 TINY = ("--task", "chnsenticorp", "--model", "scratch-tiny", "--limit", "32", "--max-len", "32")
 NER_TAGS = get_task("msra_ner").labels
@@ -53,8 +53,13 @@ def one_torch_thread():
 
 def start(*args) -> subprocess.Popen:
     """``python -m cnbench run ARGS`` in a real process (one that SIGKILL can stop mid-run)."""
-    return subprocess.Popen([sys.executable, "-m", "cnbench", "run", *map(str, args)], text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "cnbench", "run", *map(str, args)],
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def run_folders(checkpoints) -> list:
@@ -70,10 +75,14 @@ def finish(process: subprocess.Popen) -> str:
 # --------------------------------------------------------------------------- resume
 
 
-@pytest.mark.parametrize("task_args", [
-    ("--task", "chnsenticorp", "--limit", "64", "--max-len", "32"),  # 8 steps an epoch: time to kill it
-    ("--task", "drcd", "--train-on-dev", "--limit", "24", "--max-len", "96"),  # span windows, answers decoded
-], ids=["sentence", "span"])
+@pytest.mark.parametrize(
+    "task_args",
+    [
+        ("--task", "chnsenticorp", "--limit", "64", "--max-len", "32"),  # 8 steps an epoch: time to kill it
+        ("--task", "drcd", "--train-on-dev", "--limit", "24", "--max-len", "96"),  # span windows, answers decoded
+    ],
+    ids=["sentence", "span"],
+)
 def test_a_run_killed_after_an_epoch_resumes_to_the_uninterrupted_result(tmp_path, task_args):
     args = (*task_args, "--model", "scratch-tiny", "--batch-size", "8", "--epochs", "3")
     reference = start(*args, "--output", tmp_path / "reference")
@@ -120,7 +129,9 @@ def test_resume_keeps_the_seeds_already_written_and_runs_the_rest(cnbench, tmp_p
 
 
 def test_without_resume_a_checkpoint_is_ignored_and_removed(cnbench, tmp_path):
-    checkpoint = Checkpoint(tmp_path, plan(RunConfig("chnsenticorp", "scratch-tiny", limit=32, max_len=32, epochs=1)).key)
+    checkpoint = Checkpoint(
+        tmp_path, plan(RunConfig("chnsenticorp", "scratch-tiny", limit=32, max_len=32, epochs=1)).key
+    )
     checkpoint.path.parent.mkdir(parents=True)
     checkpoint.path.write_bytes(b"not a checkpoint")
 
@@ -155,7 +166,12 @@ def test_checkpoint_round_trip_restores_weights_optimiser_scheduler_and_every_rn
     fresh, fresh_optimizer, fresh_scheduler = build()
     fresh_order = torch.Generator().manual_seed(99)
     restored = checkpoint.restore(fresh, fresh_optimizer, fresh_scheduler, fresh_order, fingerprint="data+model")
-    assert (random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=fresh_order).item()) == draws
+    assert (
+        random.random(),
+        np.random.rand(),
+        torch.rand(1).item(),
+        torch.rand(1, generator=fresh_order).item(),
+    ) == draws
     for name, value in model.state_dict().items():
         assert torch.equal(fresh.state_dict()[name], value)
         assert torch.equal(restored.best_state[name], value)  # best epoch == last epoch: stored once
@@ -188,7 +204,8 @@ def test_a_diverging_run_writes_a_failed_result_and_exits_0(cnbench, tmp_path):
 
 
 def test_a_crash_once_training_started_is_a_failed_seed_and_resume_goes_on_from_its_checkpoint(
-        cnbench, tmp_path, monkeypatch):
+    cnbench, tmp_path, monkeypatch
+):
     import cnbench.train as recipe
     from cnbench.leaderboard import selection_score
     from cnbench.leaderboard.select import WORST_SCORE
@@ -251,8 +268,9 @@ def test_a_crash_while_scoring_test_says_so_even_with_quiet_and_resume_starts_ov
 
 @pytest.mark.parametrize("after", [1, 2])
 def test_abandon_below_fails_a_seed_after_k_epochs(cnbench, tmp_path, after):
-    result = cnbench("run", *TINY, "--epochs", "2", "--abandon-below", "0.99", "--abandon-after", after,
-                     "--output", tmp_path)
+    result = cnbench(
+        "run", *TINY, "--epochs", "2", "--abandon-below", "0.99", "--abandon-after", after, "--output", tmp_path
+    )
     assert result.code == 0, result.err
     doc = only_result(tmp_path)
     assert doc["status"] == "failed" and len(doc["history"]) == after
@@ -264,8 +282,22 @@ def test_abandon_below_fails_a_seed_after_k_epochs(cnbench, tmp_path, after):
 
 def test_an_early_stop_before_the_abandon_epoch_still_checks_the_threshold(cnbench, tmp_path):
     # lr 0: dev never improves after epoch 1, so patience 1 stops the run after epoch 2, before epoch 3
-    result = cnbench("run", *TINY, "--epochs", "3", "--lr", "0", "--patience", "1", "--abandon-below", "0.99",
-                     "--abandon-after", "3", "--output", tmp_path)
+    result = cnbench(
+        "run",
+        *TINY,
+        "--epochs",
+        "3",
+        "--lr",
+        "0",
+        "--patience",
+        "1",
+        "--abandon-below",
+        "0.99",
+        "--abandon-after",
+        "3",
+        "--output",
+        tmp_path,
+    )
     assert result.code == 0, result.err
     doc = only_result(tmp_path)
     assert doc["status"] == "failed" and len(doc["history"]) == 2
@@ -282,7 +314,9 @@ def test_a_seed_above_the_threshold_completes_as_if_unchecked(cnbench, tmp_path)
 
 
 def test_abandon_after_must_be_an_epoch_of_the_run(cnbench, tmp_path):
-    result = cnbench("run", *TINY, "--epochs", "2", "--abandon-below", "0.5", "--abandon-after", "3", "--output", tmp_path)
+    result = cnbench(
+        "run", *TINY, "--epochs", "2", "--abandon-below", "0.5", "--abandon-after", "3", "--output", tmp_path
+    )
     assert result.code == 2 and "error: --abandon-after 3: expected an epoch from 1 to 2" in result.err
 
 
@@ -315,7 +349,10 @@ def test_too_little_disk_for_checkpoints_is_reported_with_the_numbers(cnbench, t
 
 def test_resume_without_checkpoints_is_refused(cnbench, tmp_path):
     result = cnbench("run", *TINY, "--resume", "--no-checkpoint", "--output", tmp_path)
-    assert result.code == 2 and "error: --resume continues from a checkpoint, which --no-checkpoint never writes" in result.err
+    assert (
+        result.code == 2
+        and "error: --resume continues from a checkpoint, which --no-checkpoint never writes" in result.err
+    )
 
 
 def native_bf16(monkeypatch, available: bool) -> None:
@@ -393,15 +430,19 @@ def test_a_result_on_other_data_is_neither_kept_nor_replaced(cnbench, data_dir, 
         assert written.read_text(encoding="utf-8") == before
 
 
-@pytest.mark.parametrize("section, field, message", [
-    # The same files read through an edited task declaration (another label column, another label
-    # mapping) give the same data identity but other gold: the written scores are not this run's
-    ("data", "gold_sha256", "scored on other test gold labels"),
-    # Another text column: same files, same gold, other examples
-    ("task", "declaration_sha256", "read under another declaration of task 'chnsenticorp'"),
-])
-def test_a_result_made_under_another_declaration_is_neither_kept_nor_replaced(cnbench, tmp_path, section, field,
-                                                                                message):
+@pytest.mark.parametrize(
+    "section, field, message",
+    [
+        # The same files read through an edited task declaration (another label column, another label
+        # mapping) give the same data identity but other gold: the written scores are not this run's
+        ("data", "gold_sha256", "scored on other test gold labels"),
+        # Another text column: same files, same gold, other examples
+        ("task", "declaration_sha256", "read under another declaration of task 'chnsenticorp'"),
+    ],
+)
+def test_a_result_made_under_another_declaration_is_neither_kept_nor_replaced(
+    cnbench, tmp_path, section, field, message
+):
     from cnbench.registry import get_task
 
     out = tmp_path / "out"
@@ -432,20 +473,30 @@ def test_the_declaration_hash_follows_what_decides_the_examples_only():
 
     task = get_task("chnsenticorp")
     both, local = ("local", "hub"), ("local",)
-    same = dataclasses.replace(task, description="edited", citation="x",
-                               local=dataclasses.replace(task.local, sha256={}, how_to_get="", cut="a cut"))
+    same = dataclasses.replace(
+        task,
+        description="edited",
+        citation="x",
+        local=dataclasses.replace(task.local, sha256={}, how_to_get="", cut="a cut"),
+    )
     assert same.declaration_sha256(both) == task.declaration_sha256(both)
-    for edited in (dataclasses.replace(task, local=dataclasses.replace(task.local, columns=("text", "label"))),
-                   dataclasses.replace(task, dev_from_train=0.1)):
+    for edited in (
+        dataclasses.replace(task, local=dataclasses.replace(task.local, columns=("text", "label"))),
+        dataclasses.replace(task, dev_from_train=0.1),
+    ):
         assert edited.declaration_sha256(local) != task.declaration_sha256(local)
     # The Hub mapping counts for runs that read the Hub, not for runs on local files
-    relabelled = dataclasses.replace(task, hub=dataclasses.replace(task.hub, label_map={"negative": "1", "positive": "0"}))
+    relabelled = dataclasses.replace(
+        task, hub=dataclasses.replace(task.hub, label_map={"negative": "1", "positive": "0"})
+    )
     assert relabelled.declaration_sha256(local) == task.declaration_sha256(local)
     assert relabelled.declaration_sha256(both) != task.declaration_sha256(both)
+
     # Any callable reader has a name to hash, a partial and a callable object too, with their settings
     def hashed(reader):
-        return dataclasses.replace(task, local=dataclasses.replace(task.local, format=reader, columns=())
-                                   ).declaration_sha256(local)
+        return dataclasses.replace(
+            task, local=dataclasses.replace(task.local, format=reader, columns=())
+        ).declaration_sha256(local)
 
     assert hashed(functools.partial(read_split, sep=",")) != hashed(functools.partial(read_split, sep="\t"))
     reader_class = type("Reader", (), {"__call__": lambda self, path, task: []})
@@ -456,12 +507,19 @@ def test_the_declaration_hash_follows_what_decides_the_examples_only():
         task.declaration_sha256("local")
 
 
-@pytest.mark.parametrize("flag, value, expected", [
-    ("--grad-clip", "0", "expected above 0"), ("--epochs", "0", "expected at least 1"),
-    ("--batch-size", "0", "expected at least 1"), ("--limit", "-5", "expected at least 1"),
-    ("--seed", "-1", "expected in [0, 2**32)"), ("--dropout", "1.5", "expected in [0, 1)"),
-    ("--head-lr", "0", "expected above 0"), ("--max-len", "2", "expected at least 3"),
-])
+@pytest.mark.parametrize(
+    "flag, value, expected",
+    [
+        ("--grad-clip", "0", "expected above 0"),
+        ("--epochs", "0", "expected at least 1"),
+        ("--batch-size", "0", "expected at least 1"),
+        ("--limit", "-5", "expected at least 1"),
+        ("--seed", "-1", "expected in [0, 2**32)"),
+        ("--dropout", "1.5", "expected in [0, 1)"),
+        ("--head-lr", "0", "expected above 0"),
+        ("--max-len", "2", "expected at least 3"),
+    ],
+)
 def test_a_setting_out_of_range_is_refused_before_anything_loads(cnbench, tmp_path, flag, value, expected):
     result = cnbench("run", "--task", "chnsenticorp", "--model", "scratch-tiny", flag, value, "--output", tmp_path)
     assert result.code == 2 and "Traceback" not in result.err
@@ -490,9 +548,16 @@ def test_the_feature_cache_keeps_label_orders_apart(tmp_path, monkeypatch, token
     fingerprints = {"train": examples_fingerprint(examples)}
     task = get_task("chnsenticorp")
     config = RunConfig("chnsenticorp", "scratch-tiny")
-    ids = [train._features(labelled, config, data, fingerprints, tokenizer, {"max_len": 16}, False)["train"].labels.tolist()
-           for labelled in (task, dataclasses.replace(task, labels=task.labels[::-1]))]
-    assert ids == [[task.labels.index("1"), task.labels.index("0")], [task.labels[::-1].index("1"), task.labels[::-1].index("0")]]
+    ids = [
+        train._features(labelled, config, data, fingerprints, tokenizer, {"max_len": 16}, False)[
+            "train"
+        ].labels.tolist()
+        for labelled in (task, dataclasses.replace(task, labels=task.labels[::-1]))
+    ]
+    assert ids == [
+        [task.labels.index("1"), task.labels.index("0")],
+        [task.labels[::-1].index("1"), task.labels[::-1].index("0")],
+    ]
 
 
 # --------------------------------------------------------------------------- concurrency
@@ -541,8 +606,10 @@ def test_a_deep_checkpoint_path_still_gives_a_result_file_name_the_file_system_t
     name = result_filename("msra_ner", deep, "crf", "0123456789ab", 3)
     assert len(name.encode()) <= MAX_FILENAME_BYTES and name.endswith("checkpoint-900--crf--0123456789ab--seed3.json")
     write_json_atomic(tmp_path / name, {"schema": "x"})  # too long a name would fail only here, after training
-    assert result_filename("msra_ner", "hfl/chinese-macbert-base", "crf", "0123456789ab", 3) == \
-        "msra_ner--hfl_chinese-macbert-base--crf--0123456789ab--seed3.json"
+    assert (
+        result_filename("msra_ner", "hfl/chinese-macbert-base", "crf", "0123456789ab", 3)
+        == "msra_ner--hfl_chinese-macbert-base--crf--0123456789ab--seed3.json"
+    )
 
 
 def test_a_leftover_temporary_file_is_never_read_as_a_result(tmp_path):
@@ -586,7 +653,11 @@ def test_cr_only_line_endings_are_named(tmp_path):
         ("plain.txt.gz", "中 O\n".encode(), r"plain.txt.gz:1: cannot read compressed data \(Not a gzipped file"),
         ("no-tag.txt", "中 O\n国 \n".encode(), r"no-tag.txt:2: '国 ' is not 'char tag'"),
         ("no-char.txt", "中 O\n B-LOC\n".encode(), r"no-char.txt:2: ' B-LOC' is not 'char tag'"),
-        ("start.txt", "中 I-LOC\n".encode(), r"start.txt:1: 'I-LOC' after sentence start is ill-formed BIO; expected B-LOC"),
+        (
+            "start.txt",
+            "中 I-LOC\n".encode(),
+            r"start.txt:1: 'I-LOC' after sentence start is ill-formed BIO; expected B-LOC",
+        ),
     ],
 )
 def test_malformed_conll_files_name_file_line_and_expectation(tmp_path, name, data, message):
@@ -601,8 +672,10 @@ def test_bio_repair_turns_stray_i_tags_into_b_and_counts_each(tmp_path):
     path = write(tmp_path / "ner.txt.gz", "\ufeff中 I-LOC\r\n国 I-LOC\r\n人 O\r\n民 I-PER\r\n\r\n", compress=True)
     (sentence,), report = read_conll(path, NER_TAGS, repair_bio=True)
     assert sentence.tags == ("B-LOC", "I-LOC", "O", "B-PER")
-    assert report.repaired == [f"{path}:1: I-LOC after sentence start read as B-LOC",
-                               f"{path}:4: I-PER after 'O' read as B-PER"]
+    assert report.repaired == [
+        f"{path}:1: I-LOC after sentence start read as B-LOC",
+        f"{path}:4: I-PER after 'O' read as B-PER",
+    ]
 
 
 def test_bad_data_through_the_cli_is_one_line_with_status_2(cnbench, tmp_path):

@@ -20,7 +20,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from conftest import only_result
 from replica_hub import COMMITS, ReplicaHub
 
@@ -64,8 +63,9 @@ def test_every_alias_runs_every_task_from_the_hub(cnbench, tmp_path, replica, pe
     # this run trains on dev; dev and test are the real files, verified by their sha256.
     smoke = ("--train-on-dev",) if task == "peoples_daily_ner" else ()
     room = ("--max-len", "96") if task in ("cmrc2018", "drcd") else ()  # a window holds a 64-piece question
-    run = cnbench("run", "--model", alias, "--task", task, "--source", "hub", *TINY_RUN, *smoke, *room,
-                  "--output", tmp_path)
+    run = cnbench(
+        "run", "--model", alias, "--task", task, "--source", "hub", *TINY_RUN, *smoke, *room, "--output", tmp_path
+    )
     assert run.code == 0, run.err
     result = only_result(tmp_path)
     preset = PRESETS[alias]
@@ -74,8 +74,13 @@ def test_every_alias_runs_every_task_from_the_hub(cnbench, tmp_path, replica, pe
     commit = COMMITS[preset.hub_id]
     assert result["model"]["revision"] == (commit or _main_commit("model", preset.hub_id))
     assert result["model"]["loading"]["missing_keys"] == []
-    assert result["tokenizer"] == {"source": preset.hub_id, "class": "BertTokenizer", "lowercase": True,
-                                   "normalization": "lowercase", "revision": result["model"]["revision"]}
+    assert result["tokenizer"] == {
+        "source": preset.hub_id,
+        "class": "BertTokenizer",
+        "lowercase": True,
+        "normalization": "lowercase",
+        "revision": result["model"]["revision"],
+    }
     assert result["model"]["loading"]["pooler"] == "pretrained" and "WARNING" not in run.out
     assert "embedding_size" not in result["model"]["config"]  # NEZHA's leftover 128 is not its architecture
 
@@ -84,9 +89,15 @@ def test_every_alias_runs_every_task_from_the_hub(cnbench, tmp_path, replica, pe
     if task == "peoples_daily_ner":
         assert result["data"]["source"] == "download" and files["test"]["checksum"].startswith("sha256:")
     else:
-        hub_id = {"chnsenticorp": "lansinuote/ChnSentiCorp", "lcqmc": "C-MTEB/LCQMC", "xnli_zh": "facebook/xnli",
-                  "msra_ner": "levow/msra_ner", "cmrc2018": "hfl/cmrc2018", "drcd": "clue/clue",
-                  **dict.fromkeys(CLUE_TASKS, "clue/clue")}[task]
+        hub_id = {
+            "chnsenticorp": "lansinuote/ChnSentiCorp",
+            "lcqmc": "C-MTEB/LCQMC",
+            "xnli_zh": "facebook/xnli",
+            "msra_ner": "levow/msra_ner",
+            "cmrc2018": "hfl/cmrc2018",
+            "drcd": "clue/clue",
+            **dict.fromkeys(CLUE_TASKS, "clue/clue"),
+        }[task]
         assert result["data"]["source"] == "hub" and files["test"]["hub"] == hub_id
         assert files["test"]["revision"] == _snapshot_commit("dataset", hub_id, files["test"]["requested_revision"])
         assert result["data"]["label"].startswith(f"hub {hub_id}@")
@@ -119,8 +130,13 @@ def test_the_command_a_user_types(replica, tmp_path):
     env = {**os.environ, "CNBENCH_DATA_DIR": str(tmp_path / "no-local-data")}
     (tmp_path / "no-local-data").mkdir()
     script = Path(sys.executable).with_name("cnbench")
-    run = subprocess.run([str(script), "run", "--model", "macbert", "--task", "lcqmc", *TINY_RUN,
-                          "--output", str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=600)
+    run = subprocess.run(
+        [str(script), "run", "--model", "macbert", "--task", "lcqmc", *TINY_RUN, "--output", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr
     assert "data: hub C-MTEB/LCQMC@17f9b09" in run.stdout
     result = only_result(tmp_path / "out")
@@ -137,8 +153,18 @@ def test_a_missing_local_split_comes_from_the_hub_and_each_split_says_where(cnbe
     assert files["train"]["source"] == "hub" and files["dev"]["source"] == files["test"]["source"] == "local"
     assert "data: train: hub C-MTEB/LCQMC@17f9b09, dev: local, test: local" in run.out  # as the README shows
 
-    only_local = cnbench("run", "--model", "scratch-tiny", "--task", "lcqmc", "--source", "local", *TINY_RUN,
-                         "--output", tmp_path / "local")
+    only_local = cnbench(
+        "run",
+        "--model",
+        "scratch-tiny",
+        "--task",
+        "lcqmc",
+        "--source",
+        "local",
+        *TINY_RUN,
+        "--output",
+        tmp_path / "local",
+    )
     assert only_local.code == 2 and "lcqmc train:" in only_local.err and "--train-on-dev" in only_local.err
     assert not (tmp_path / "local").exists() or not list((tmp_path / "local").rglob("*.json"))
 
@@ -173,8 +199,13 @@ def test_classlabel_names_that_differ_from_the_declaration_stop_the_load():
     from cnbench.errors import DataError
     from cnbench.registry import get_task
 
-    features = Features({"premise": Value("string"), "hypothesis": Value("string"),
-                         "label": ClassLabel(names=["contradiction", "neutral", "entailment"])})
+    features = Features(
+        {
+            "premise": Value("string"),
+            "hypothesis": Value("string"),
+            "label": ClassLabel(names=["contradiction", "neutral", "entailment"]),
+        }
+    )
     rows = Dataset.from_list([{"premise": "他在跑步", "hypothesis": "他在运动", "label": 2}], features=features)
     with pytest.raises(DataError, match="ClassLabel names"):
         task = get_task("xnli_zh")
@@ -183,12 +214,12 @@ def test_classlabel_names_that_differ_from_the_declaration_stop_the_load():
 
 # -- weights and tokenizers -----------------------------------------------------------------------
 
+
 def _bert_folder(replica: ReplicaHub, folder: Path, state: dict | None, **config) -> Path:
     """A checkpoint folder holding ``state`` as ``pytorch_model.bin`` (or, with ``state=None``, a
     fresh ``BertModel`` saved by ``save_pretrained``) and the BERT vocabulary."""
-    from transformers import BertConfig, BertModel
-
     from replica_hub import BERT_BASE_CHINESE_CONFIG, TINY
+    from transformers import BertConfig, BertModel
 
     folder.mkdir()
     bert_config = BertConfig(**{**BERT_BASE_CHINESE_CONFIG, **TINY, **config})
@@ -209,16 +240,21 @@ def test_a_checkpoint_without_pooler_runs_and_says_so(cnbench, tmp_path, replica
     assert only_result(tmp_path / "out")["model"]["loading"]["pooler"] == "initialised randomly"
 
 
-@pytest.mark.parametrize("damage, message", [
-    ("renamed", "encoder weights missing"),
-    ("extra layer", "encoder weights the model does not have"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("renamed", "encoder weights missing"),
+        ("extra layer", "encoder weights the model does not have"),
+    ],
+)
 def test_a_checkpoint_that_does_not_match_its_encoder_stops(cnbench, tmp_path, replica, damage, message):
     state = replica.bert_weights()
     if damage == "renamed":
         state = {"model." + name: tensor for name, tensor in state.items()}
     else:
-        state.update({name.replace("layer.1.", "layer.2."): tensor for name, tensor in state.items() if "layer.1." in name})
+        state.update(
+            {name.replace("layer.1.", "layer.2."): tensor for name, tensor in state.items() if "layer.1." in name}
+        )
     folder = _bert_folder(replica, tmp_path / "broken", state)
     run = cnbench("run", "--model", folder, "--task", "chnsenticorp", *TINY_RUN, "--output", tmp_path / "out")
     assert run.code == 2 and message in run.err and "Traceback" not in run.err
@@ -232,11 +268,29 @@ def test_bert_vocabulary_checkpoints_of_other_families_get_the_bert_tokenizer(cn
 
     folder = tmp_path / family
     if family == "roberta":
-        model = RobertaModel(RobertaConfig(vocab_size=21128, hidden_size=64, num_hidden_layers=1, num_attention_heads=2,
-                                           intermediate_size=128, pad_token_id=0, max_position_embeddings=64))
+        model = RobertaModel(
+            RobertaConfig(
+                vocab_size=21128,
+                hidden_size=64,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=128,
+                pad_token_id=0,
+                max_position_embeddings=64,
+            )
+        )
     else:
-        model = AlbertModel(AlbertConfig(vocab_size=21128, embedding_size=32, hidden_size=64, num_hidden_layers=1,
-                                         num_attention_heads=2, intermediate_size=128, max_position_embeddings=64))
+        model = AlbertModel(
+            AlbertConfig(
+                vocab_size=21128,
+                embedding_size=32,
+                hidden_size=64,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=128,
+                max_position_embeddings=64,
+            )
+        )
     model.save_pretrained(folder)
     shutil.copy(replica.tokenizer_dir / "vocab.txt", folder / "vocab.txt")
     run = cnbench("run", "--model", folder, "--task", "chnsenticorp", *TINY_RUN, "--output", tmp_path / "out")
@@ -266,8 +320,18 @@ def test_tokenizer_override_is_recorded_and_enters_the_run_key(cnbench, tmp_path
 
 
 def test_tokenizer_override_by_alias_reads_that_models_pinned_tokenizer(cnbench, tmp_path, replica):
-    run = cnbench("run", "--model", "scratch-tiny", "--task", "chnsenticorp", *TINY_RUN, "--tokenizer", "macbert",
-                  "--output", tmp_path / "alias")
+    run = cnbench(
+        "run",
+        "--model",
+        "scratch-tiny",
+        "--task",
+        "chnsenticorp",
+        *TINY_RUN,
+        "--tokenizer",
+        "macbert",
+        "--output",
+        tmp_path / "alias",
+    )
     assert run.code == 0, run.err
     tokenizer = only_result(tmp_path / "alias")["tokenizer"]
     assert tokenizer["source"] == "hfl/chinese-macbert-base"
@@ -275,9 +339,18 @@ def test_tokenizer_override_by_alias_reads_that_models_pinned_tokenizer(cnbench,
     # The same files named by Hub id and commit: the same model build, one leaderboard row
     from cnbench.leaderboard.select import row_of
 
-    pinned = cnbench("run", "--model", "scratch-tiny", "--task", "chnsenticorp", *TINY_RUN,
-                     "--tokenizer", f"hfl/chinese-macbert-base@{COMMITS['hfl/chinese-macbert-base']}",
-                     "--output", tmp_path / "pinned")
+    pinned = cnbench(
+        "run",
+        "--model",
+        "scratch-tiny",
+        "--task",
+        "chnsenticorp",
+        *TINY_RUN,
+        "--tokenizer",
+        f"hfl/chinese-macbert-base@{COMMITS['hfl/chinese-macbert-base']}",
+        "--output",
+        tmp_path / "pinned",
+    )
     assert pinned.code == 0, pinned.err
     assert row_of(only_result(tmp_path / "pinned")) == row_of(only_result(tmp_path / "alias"))
 
@@ -287,8 +360,18 @@ def test_a_tokenizer_override_of_another_size_than_the_embeddings_is_warned_abou
     own = cnbench("run", "--model", folder, "--task", "chnsenticorp", *TINY_RUN, "--output", tmp_path / "own")
     assert own.code == 0, own.err
     assert "WARNING" not in own.out and "warning" not in only_result(tmp_path / "own")["tokenizer"]
-    other = cnbench("run", "--model", folder, "--task", "chnsenticorp", *TINY_RUN, "--tokenizer", "bert",
-                    "--output", tmp_path / "other")
+    other = cnbench(
+        "run",
+        "--model",
+        folder,
+        "--task",
+        "chnsenticorp",
+        *TINY_RUN,
+        "--tokenizer",
+        "bert",
+        "--output",
+        tmp_path / "other",
+    )
     assert other.code == 0, other.err
     warning = only_result(tmp_path / "other")["tokenizer"]["warning"]
     assert "has 21128 tokens" in warning and "21200 embedding rows" in warning and f"WARNING: {warning}" in other.out
@@ -296,14 +379,30 @@ def test_a_tokenizer_override_of_another_size_than_the_embeddings_is_warned_abou
 
 def test_a_plain_hub_id_can_be_pinned_and_a_missing_revision_is_named(cnbench, tmp_path, replica):
     commit = COMMITS["hfl/chinese-macbert-base"]
-    pinned = cnbench("run", "--model", f"hfl/chinese-macbert-base@{commit}", "--task", "chnsenticorp", *TINY_RUN,
-                     "--output", tmp_path / "pinned")
+    pinned = cnbench(
+        "run",
+        "--model",
+        f"hfl/chinese-macbert-base@{commit}",
+        "--task",
+        "chnsenticorp",
+        *TINY_RUN,
+        "--output",
+        tmp_path / "pinned",
+    )
     assert pinned.code == 0, pinned.err
     model = only_result(tmp_path / "pinned")["model"]
     assert (model["id"], model["revision"], model["requested_revision"]) == ("hfl/chinese-macbert-base", commit, commit)
     absent = "0" * 40
-    missing = cnbench("run", "--model", f"hfl/chinese-macbert-base@{absent}", "--task", "chnsenticorp", *TINY_RUN,
-                      "--output", tmp_path / "missing")
+    missing = cnbench(
+        "run",
+        "--model",
+        f"hfl/chinese-macbert-base@{absent}",
+        "--task",
+        "chnsenticorp",
+        *TINY_RUN,
+        "--output",
+        tmp_path / "missing",
+    )
     assert missing.code == 2 and f"'hfl/chinese-macbert-base' at revision '{absent}'" in missing.err
     assert "not in the Hugging Face cache" in missing.err and len(missing.err.strip().splitlines()) == 1
 
@@ -324,8 +423,9 @@ def test_seeds_made_with_different_revisions_of_an_alias_are_not_averaged(cnbenc
     assert "not averaged together: these seeds belong to 2 leaderboard cells" in again.err
     from cnbench.results import model_identity
 
-    identity = model_identity({"id": "google-bert/bert-base-chinese",
-                               "revision": _main_commit("model", "google-bert/bert-base-chinese")})
+    identity = model_identity(
+        {"id": "google-bert/bert-base-chinese", "revision": _main_commit("model", "google-bert/bert-base-chinese")}
+    )
     assert f"test accuracy over 2 seeds (model identity {identity}, " in again.out and "seeds 1, 2)" in again.out
     assert "over 3 seeds" not in again.out
 
@@ -336,13 +436,34 @@ def test_the_leaderboard_bootstraps_a_hub_scored_column_on_the_hubs_gold(cnbench
     for split, skip in (("train", 200), ("dev", 100), ("test", 100)):
         with gzip.open(data_dir / "chnsenticorp" / f"{split}.tsv.gz", "rt", encoding="utf-8") as handle:
             lines = handle.read().split("\n")
-        (local / f"{split}.tsv.gz").write_bytes(gzip.compress("\n".join(lines[:1] + lines[1 + skip:25 + skip]).encode()))
+        (local / f"{split}.tsv.gz").write_bytes(
+            gzip.compress("\n".join(lines[:1] + lines[1 + skip : 25 + skip]).encode())
+        )
     results = tmp_path / "results"
     for source in ("hub", "local"):  # one column on the Hub's test split, one on the local file
         for head in ("linear", "bilstm"):
-            run = cnbench("run", "--model", "scratch-tiny", "--task", "chnsenticorp", "--source", source, "--head", head,
-                          "--epochs", "1", "--max-len", "32", "--batch-size", "8", "--no-checkpoint",
-                          "--data-dir", tmp_path / "data", "--output", results)
+            run = cnbench(
+                "run",
+                "--model",
+                "scratch-tiny",
+                "--task",
+                "chnsenticorp",
+                "--source",
+                source,
+                "--head",
+                head,
+                "--epochs",
+                "1",
+                "--max-len",
+                "32",
+                "--batch-size",
+                "8",
+                "--no-checkpoint",
+                "--data-dir",
+                tmp_path / "data",
+                "--output",
+                results,
+            )
             assert run.code == 0, run.err
     page = tmp_path / "board" / "README.md"
     made = cnbench("leaderboard", "--results", results, "--out", page, "--data-dir", tmp_path / "data")
@@ -357,8 +478,18 @@ def test_the_leaderboard_bootstraps_a_hub_scored_column_on_the_hubs_gold(cnbench
 
 
 def test_a_tokenizer_path_typo_is_named_as_no_folder(cnbench, tmp_path, replica):
-    run = cnbench("run", "--model", "scratch-tiny", "--task", "chnsenticorp", *TINY_RUN,
-                  "--tokenizer", "tokenizers/bret", "--output", tmp_path)
+    run = cnbench(
+        "run",
+        "--model",
+        "scratch-tiny",
+        "--task",
+        "chnsenticorp",
+        *TINY_RUN,
+        "--tokenizer",
+        "tokenizers/bret",
+        "--output",
+        tmp_path,
+    )
     assert run.code == 2 and "tokenizer 'tokenizers/bret' (no folder of that name; looked up as a Hub id)" in run.err
 
 
@@ -371,6 +502,7 @@ def test_only_model_weight_files_make_a_folders_weights_hash(tmp_path):
 
 
 # -- failing fast, with one line ------------------------------------------------------------------
+
 
 def test_offline_failure_names_the_cache_and_what_to_do(cnbench, tmp_path, monkeypatch):
     run = cnbench("run", "--model", "hfl/chinese-not-there", "--task", "chnsenticorp", *TINY_RUN, "--output", tmp_path)
@@ -386,8 +518,9 @@ def test_without_a_network_the_hub_is_given_up_after_one_probe(cnbench, tmp_path
     try:
         if hub.unreachable_reason() is None:
             pytest.skip("this machine reaches the Hub")
-        run = cnbench("run", "--model", "hfl/chinese-not-there", "--task", "chnsenticorp", *TINY_RUN,
-                      "--output", tmp_path)
+        run = cnbench(
+            "run", "--model", "hfl/chinese-not-there", "--task", "chnsenticorp", *TINY_RUN, "--output", tmp_path
+        )
     finally:
         hub.unreachable_reason.cache_clear()
     assert run.code == 2 and "the Hub is not reachable (cannot connect to" in run.err
@@ -435,8 +568,9 @@ def test_a_data_location_that_does_not_exist_is_an_error(cnbench, tmp_path, monk
 
 def test_a_data_location_one_level_too_high_is_an_error(cnbench, tmp_path, monkeypatch):
     (tmp_path / "shared" / "data" / "chnsenticorp").mkdir(parents=True)
-    run = cnbench("run", "--task", "chnsenticorp", "--limit", "8", "--data-dir", tmp_path / "shared",
-                  "--output", tmp_path / "out")
+    run = cnbench(
+        "run", "--task", "chnsenticorp", "--limit", "8", "--data-dir", tmp_path / "shared", "--output", tmp_path / "out"
+    )
     assert run.code == 2 and f"name {tmp_path / 'shared' / 'data'} instead" in run.err
 
     check = cnbench("check-task", "chnsenticorp", "--data-dir", tmp_path / "shared")
@@ -450,11 +584,14 @@ def test_a_data_location_one_level_too_high_is_an_error(cnbench, tmp_path, monke
 
 # -- original files by URL --------------------------------------------------------------------------
 
+
 def test_the_declared_git_blob_ids_match_the_real_files(data_dir, tmp_path):
     from cnbench.hashing import git_blob_sha1
 
-    for name, blob in (("dev.txt.gz", "ba83924f26353970a89cc5d266e98de13ff1eb8d"),
-                       ("test.txt.gz", "a047f4ed6dcc7940640123a66a4acccfa8437d6b")):
+    for name, blob in (
+        ("dev.txt.gz", "ba83924f26353970a89cc5d266e98de13ff1eb8d"),
+        ("test.txt.gz", "a047f4ed6dcc7940640123a66a4acccfa8437d6b"),
+    ):
         plain = tmp_path / name.removesuffix(".gz")
         with gzip.open(data_dir / "peoples_daily_ner" / name, "rb") as packed:
             plain.write_bytes(packed.read())
@@ -490,7 +627,10 @@ def test_downloads_are_kept_only_with_the_declared_checksum(file_server, monkeyp
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     good = "git-blob:" + git_blob_sha1(served / "example.dev")
     path = fetch_verified(base + "example.dev", good, "demo")
-    assert path == download_path(base + "example.dev", good, "demo") and path.read_bytes() == (served / "example.dev").read_bytes()
+    assert (
+        path == download_path(base + "example.dev", good, "demo")
+        and path.read_bytes() == (served / "example.dev").read_bytes()
+    )
 
     wrong = "sha256:" + "0" * 64
     with pytest.raises(CnbenchError, match="expected 0000"):
@@ -505,9 +645,11 @@ def test_downloads_are_kept_only_with_the_declared_checksum(file_server, monkeyp
 
 
 def test_a_missing_data_folder_is_reported_before_any_heavy_import(tmp_path):
-    code = ("import sys\nfrom cnbench.cli import main\ntry:\n    main(['run', '--task', 'chnsenticorp', "
-            f"'--data-dir', {str(tmp_path / 'typo')!r}])\nexcept SystemExit as exit_:\n"
-            "    assert exit_.code == 2, exit_.code\n    assert 'torch' not in sys.modules\n    print('checked')\n")
+    code = (
+        "import sys\nfrom cnbench.cli import main\ntry:\n    main(['run', '--task', 'chnsenticorp', "
+        f"'--data-dir', {str(tmp_path / 'typo')!r}])\nexcept SystemExit as exit_:\n"
+        "    assert exit_.code == 2, exit_.code\n    assert 'torch' not in sys.modules\n    print('checked')\n"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.stdout.strip() == "checked", run.stderr
     assert f"--data-dir {tmp_path / 'typo'}: no such directory" in run.stderr

@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from replica_hub import COMMITS, ReplicaHub
 
 from cnbench.data.examples import Answer
 from cnbench.data.squad import align_answers, read_squad, span_examples_from_rows
-from replica_hub import COMMITS, ReplicaHub
 
 SPLITS = ("train", "validation", "test")
 REPOSITORIES = {"hfl/cmrc2018": None, "clue/clue": "drcd"}  # repository -> config
@@ -33,9 +33,10 @@ def span_hub(data_dir) -> dict[str, tuple[Path, str, dict]]:
     loaded = {}
     for repo_id, config in REPOSITORIES.items():
         folder, commit = hub.snapshot(repo_id, "dataset", COMMITS[repo_id])
-        splits = {split: datasets.load_dataset(str(folder), config, split=split,
-                                               data_files=_card_data_files(folder, config))
-                  for split in SPLITS}
+        splits = {
+            split: datasets.load_dataset(str(folder), config, split=split, data_files=_card_data_files(folder, config))
+            for split in SPLITS
+        }
         loaded[repo_id] = (folder, commit, splits)
     return loaded
 
@@ -43,10 +44,18 @@ def span_hub(data_dir) -> dict[str, tuple[Path, str, dict]]:
 def test_both_repositories_load_at_their_pinned_conversion_commit_with_the_cards_features(span_hub):
     from datasets import Features, Sequence, Value
 
-    features = Features({"id": Value("string"), "context": Value("string"), "question": Value("string"),
-                         "answers": Sequence({"text": Value("string"), "answer_start": Value("int32")})})
-    counts = {"hfl/cmrc2018": {"train": 11, "validation": 14, "test": 8},
-              "clue/clue": {"train": 6, "validation": 6, "test": 6}}
+    features = Features(
+        {
+            "id": Value("string"),
+            "context": Value("string"),
+            "question": Value("string"),
+            "answers": Sequence({"text": Value("string"), "answer_start": Value("int32")}),
+        }
+    )
+    counts = {
+        "hfl/cmrc2018": {"train": 11, "validation": 14, "test": 8},
+        "clue/clue": {"train": 6, "validation": 6, "test": 6},
+    }
     for repo_id, (folder, commit, splits) in span_hub.items():
         assert commit == COMMITS[repo_id]
         assert {split: len(rows) for split, rows in splits.items()} == counts[repo_id]
@@ -54,8 +63,9 @@ def test_both_repositories_load_at_their_pinned_conversion_commit_with_the_cards
         # the answers arrive as the Hub gives them: a dict of lists
         assert set(splits["validation"][0]["answers"]) == {"text", "answer_start"}
         folder_name = "data" if REPOSITORIES[repo_id] is None else REPOSITORIES[repo_id]
-        assert sorted(path.relative_to(folder).as_posix() for path in folder.glob(f"{folder_name}/*.parquet")) == \
-            [f"{folder_name}/{split}-00000-of-00001.parquet" for split in ("test", "train", "validation")]
+        assert sorted(path.relative_to(folder).as_posix() for path in folder.glob(f"{folder_name}/*.parquet")) == [
+            f"{folder_name}/{split}-00000-of-00001.parquet" for split in ("test", "train", "validation")
+        ]
 
 
 def test_the_cards_declare_their_configurations_as_the_conversions_wrote_them(span_hub):
@@ -89,17 +99,24 @@ def test_rows_are_stripped_but_their_starts_are_not_moved(span_hub):
 
 
 def test_alignment_repairs_the_hub_rows_to_the_local_files_answers(span_hub, data_dir):
-    local = {example.id: example for name in ("dev.json.gz", "trial.json.gz")
-             for example in read_squad(data_dir / "cmrc2018" / name)[0]}
+    local = {
+        example.id: example
+        for name in ("dev.json.gz", "trial.json.gz")
+        for example in read_squad(data_dir / "cmrc2018" / name)[0]
+    }
     expected_repairs = {
         ("hfl/cmrc2018", "train"): [],
         # the file's own slips (as the local reader repairs them), then the stripped space
-        ("hfl/cmrc2018", "validation"): ["DEV_101_QUERY_3 answer 1: start 175 -> 174",
-                                         "DEV_101_QUERY_3 answer 2: start 175 -> 174",
-                                         "DEV_101_QUERY_3 answer 3: start 174 -> 173",
-                                         "DEV_158_QUERY_1 answer 3: start 246 -> 247"],
+        ("hfl/cmrc2018", "validation"): [
+            "DEV_101_QUERY_3 answer 1: start 175 -> 174",
+            "DEV_101_QUERY_3 answer 2: start 175 -> 174",
+            "DEV_101_QUERY_3 answer 3: start 174 -> 173",
+            "DEV_158_QUERY_1 answer 3: start 246 -> 247",
+        ],
         ("hfl/cmrc2018", "test"): ["TRIAL_21_QUERY_1 answer 1: start 272 -> 273"],
-        ("clue/clue", "train"): [], ("clue/clue", "validation"): [], ("clue/clue", "test"): [],
+        ("clue/clue", "train"): [],
+        ("clue/clue", "validation"): [],
+        ("clue/clue", "test"): [],
     }
     for (repo_id, split), repairs in expected_repairs.items():
         where = f"{repo_id}@{COMMITS[repo_id][:7]}[{split}]"

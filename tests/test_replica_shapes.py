@@ -10,13 +10,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-
 from replica_hub import ELECTRA_BASE_CONFIG, ELECTRA_SMALL_CONFIG, ReplicaHub, _json
 
 
@@ -39,10 +37,9 @@ def test_electra_base_config_has_its_own_key_set_of_559_bytes():
 
 def test_bert_base_chinese_safetensors_hold_gamma_beta_names_and_load(replica):
     from safetensors.torch import load_file
+    from transformers.utils import cached_file
 
     from cnbench.models.encoders import load_model
-
-    from transformers.utils import cached_file
 
     loaded = load_model("bert", seed=0)
     path = cached_file("google-bert/bert-base-chinese", "model.safetensors", local_files_only=True)
@@ -77,8 +74,12 @@ def test_a_checkpoint_with_the_old_position_ids_buffer_loads(replica):
 
     from cnbench.models.encoders import load_model
 
-    path = cached_file("hfl/minirbt-h256", "pytorch_model.bin", revision="446e1b4012b10946f479563005700c54c9db3f7c",
-                       local_files_only=True)
+    path = cached_file(
+        "hfl/minirbt-h256",
+        "pytorch_model.bin",
+        revision="446e1b4012b10946f479563005700c54c9db3f7c",
+        local_files_only=True,
+    )
     assert "bert.embeddings.position_ids" in torch.load(path, weights_only=True)
     loaded = load_model("minirbt", seed=0)
     assert loaded.provenance["loading"]["pooler"] == "initialised randomly"
@@ -91,7 +92,13 @@ def test_lcqmc_card_is_a_push_to_hub_card(data_dir):
         snapshot = ReplicaHub(Path(constants.HF_HUB_CACHE), data_dir.parent).lcqmc(dtype, commit="f" * 39 + dtype[0])
         card = (snapshot / "README.md").read_text(encoding="utf-8")
         header = yaml.safe_load(card.split("---\n")[1])
-        assert header["configs"] == [{"config_name": "default", "data_files": [
-            {"split": split, "path": f"data/{split}-*"} for split in ("train", "validation", "test")]}]
+        assert header["configs"] == [
+            {
+                "config_name": "default",
+                "data_files": [
+                    {"split": split, "path": f"data/{split}-*"} for split in ("train", "validation", "test")
+                ],
+            }
+        ]
         assert {"name": "score", "dtype": dtype} in header["dataset_info"]["features"]
         assert [split["name"] for split in header["dataset_info"]["splits"]] == ["train", "validation", "test"]

@@ -51,6 +51,7 @@ def zero_logits(features, padding=0):
 
 # -- encoding ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("stride", [8, 20, 100])
 def test_windows_step_by_stride_and_cover_the_whole_context(tokenizer, stride):
     context = LONG_CONTEXT + "iPhone在1990年发布，售价499美元。" + LONG_CONTEXT
@@ -69,8 +70,7 @@ def test_windows_step_by_stride_and_cover_the_whole_context(tokenizer, stride):
 def test_window_layout_token_types_and_char_spans(tokenizer):
     question = "长江最后注入哪里？"
     question_ids = tokenizer(question, add_special_tokens=False)["input_ids"]
-    features = encode_spans([example(LONG_CONTEXT, question)], tokenizer, max_len=48, doc_stride=16,
-                            max_question=16)
+    features = encode_spans([example(LONG_CONTEXT, question)], tokenizer, max_len=48, doc_stride=16, max_question=16)
     head = len(question_ids) + 2
     assert len(features) == 3
     for window in range(len(features)):
@@ -110,10 +110,13 @@ def test_a_piece_crossing_the_answer_edge_is_part_of_the_label(tokenizer):
 
 def test_windows_without_the_whole_answer_point_at_cls(tokenizer):
     answer = "它的流域面积"
-    features = encode_spans([answered(LONG_CONTEXT, answer)], tokenizer, max_len=48, doc_stride=16,
-                            max_question=16)
-    holders = [w for w in range(len(features)) if context_spans(features, w)[0, 0] <= LONG_CONTEXT.index(answer)
-               and context_spans(features, w)[-1, 1] >= LONG_CONTEXT.index(answer) + len(answer)]
+    features = encode_spans([answered(LONG_CONTEXT, answer)], tokenizer, max_len=48, doc_stride=16, max_question=16)
+    holders = [
+        w
+        for w in range(len(features))
+        if context_spans(features, w)[0, 0] <= LONG_CONTEXT.index(answer)
+        and context_spans(features, w)[-1, 1] >= LONG_CONTEXT.index(answer) + len(answer)
+    ]
     assert 0 < len(holders) < len(features)
     for window in range(len(features)):
         if window in holders:
@@ -125,8 +128,13 @@ def test_windows_without_the_whole_answer_point_at_cls(tokenizer):
 def test_an_answer_cut_by_a_window_edge_is_only_labelled_where_whole(tokenizer):
     # window 0 holds context tokens 0-37 (48 - 7 question - 3 special), so an answer at 35-39 is cut
     answer = LONG_CONTEXT[35:40]
-    features = encode_spans([example(LONG_CONTEXT, "长江流经哪里？", [Answer(answer, 35)])], tokenizer,
-                            max_len=48, doc_stride=16, max_question=16)
+    features = encode_spans(
+        [example(LONG_CONTEXT, "长江流经哪里？", [Answer(answer, 35)])],
+        tokenizer,
+        max_len=48,
+        doc_stride=16,
+        max_question=16,
+    )
     assert context_spans(features, 0)[-1, 1] in range(36, 40)
     assert features.labels[0].tolist() == [0, 0]
     assert labelled_text(features, 1, LONG_CONTEXT) == answer
@@ -142,8 +150,13 @@ def test_free_form_answers_are_never_trained_on(tokenizer):
 
 
 def test_span_features_round_trip_through_arrays(tokenizer):
-    features = encode_spans([answered(LONG_CONTEXT, "东海"), answered("短文。", "短文")], tokenizer,
-                            max_len=40, doc_stride=16, max_question=16)
+    features = encode_spans(
+        [answered(LONG_CONTEXT, "东海"), answered("短文。", "短文")],
+        tokenizer,
+        max_len=40,
+        doc_stride=16,
+        max_question=16,
+    )
     assert features.is_span and not features.is_tagging
     arrays = features.arrays()
     assert arrays["labels"].shape == (len(features), 2) and arrays["char_spans"].shape == (len(arrays["input_ids"]), 2)
@@ -171,9 +184,17 @@ def test_a_tokenizer_without_offsets_is_refused_in_one_line(tokenizer):
 def test_real_cmrc_answers_are_labelled_on_their_text(tokenizer, data_dir):
     with gzip.open(data_dir / "cmrc2018" / "dev.json.gz", "rt", encoding="utf-8") as file:
         articles = json.load(file)["data"][:10]
-    examples = [SpanExample(qa["id"], paragraph["context"], qa["question"],
-                            tuple(Answer(a["text"], a["answer_start"]) for a in qa["answers"]))
-                for article in articles for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+    examples = [
+        SpanExample(
+            qa["id"],
+            paragraph["context"],
+            qa["question"],
+            tuple(Answer(a["text"], a["answer_start"]) for a in qa["answers"]),
+        )
+        for article in articles
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+    ]
     features = encode_spans(examples, tokenizer, max_len=128, doc_stride=32)
     labelled = set()
     for window, example_index in enumerate(features.example_index.tolist()):
@@ -185,6 +206,7 @@ def test_real_cmrc_answers_are_labelled_on_their_text(tokenizer, data_dir):
 
 
 # -- decoding ----------------------------------------------------------------------------------------
+
 
 def test_answers_are_sliced_from_the_original_context(tokenizer):
     context = "他说：\u3000Hello  World，𠮷野家在ＡＢＣ东京。"
@@ -256,6 +278,7 @@ def test_no_valid_span_gives_an_empty_answer(tokenizer):
 
 
 # -- head --------------------------------------------------------------------------------------------
+
 
 def test_span_head_masks_padding_and_averages_start_and_end_losses():
     torch.manual_seed(0)

@@ -19,11 +19,20 @@ def test_every_kind_resolves_and_every_task_asks_its_kind():
 
     assert KIND_NAMES == ("single", "pair", "tagging", "span")
     assert {name: kind_of(name).head_kind for name in KIND_NAMES} == {
-        "single": "classification", "pair": "classification", "tagging": "tagging", "span": "span"}
+        "single": "classification",
+        "pair": "classification",
+        "tagging": "tagging",
+        "span": "span",
+    }
     assert {name: task.kind for name, task in all_tasks().items() if task.kind == "span"} == {
-        "cmrc2018": "span", "drcd": "span"}
-    assert get_task("cmrc2018").local.files == {"train": "train.json.gz", "dev": "trial.json.gz",
-                                                "test": "dev.json.gz"}  # selection on trial, official dev scored
+        "cmrc2018": "span",
+        "drcd": "span",
+    }
+    assert get_task("cmrc2018").local.files == {
+        "train": "train.json.gz",
+        "dev": "trial.json.gz",
+        "test": "dev.json.gz",
+    }  # selection on trial, official dev scored
 
 
 def test_new_task_writes_a_span_declaration_that_loads(cnbench, tasks_path):
@@ -63,8 +72,25 @@ def test_the_bootstrap_statistics_give_the_official_scores():
 
 
 def test_a_span_run_scores_every_question_with_answers_sliced_from_the_context(cnbench, data_dir, tmp_path):
-    run = cnbench("run", "--task", "drcd", "--model", "scratch-tiny", "--train-on-dev", "--limit", "24",
-                  "--epochs", "1", "--max-len", "128", "--batch-size", "8", "--no-checkpoint", "--output", tmp_path)
+    run = cnbench(
+        "run",
+        "--task",
+        "drcd",
+        "--model",
+        "scratch-tiny",
+        "--train-on-dev",
+        "--limit",
+        "24",
+        "--epochs",
+        "1",
+        "--max-len",
+        "128",
+        "--batch-size",
+        "8",
+        "--no-checkpoint",
+        "--output",
+        tmp_path,
+    )
     assert run.code == 0, run.err
     [path] = tmp_path.glob("drcd--*.json")
     result = json.loads(path.read_text(encoding="utf-8"))
@@ -88,8 +114,18 @@ def test_a_file_that_is_not_squad_shaped_is_one_line_and_nothing_is_written(cnbe
     for name in ("dev.json.gz", "test.json.gz"):
         with gzip.open(folder / name, "wt", encoding="utf-8") as handle:
             json.dump({"version": "1.3", "rows": []}, handle)
-    run = cnbench("run", "--task", "drcd", "--model", "scratch-tiny", "--train-on-dev", "--data-dir",
-                  tmp_path / "data", "--output", tmp_path / "out")
+    run = cnbench(
+        "run",
+        "--task",
+        "drcd",
+        "--model",
+        "scratch-tiny",
+        "--train-on-dev",
+        "--data-dir",
+        tmp_path / "data",
+        "--output",
+        tmp_path / "out",
+    )
     assert run.code == 2 and len(run.err.strip().splitlines()) == 1
     assert str(folder / "dev.json.gz") in run.err and "data" in run.err
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.json"))
@@ -112,8 +148,10 @@ def test_the_leaderboard_shows_f1_with_em_beside_it_and_bootstraps_over_question
             path = make_result(results, task="drcd", model=model, seed=seed, test_predictions=predictions)
             document = json.loads(path.read_text(encoding="utf-8"))
             document["task"].update(kind="span", main_metric="f1", labels=[])
-            document["metrics"] = {"dev": {"f1": scores["f1"], "em": scores["em"]},
-                                   "test": {"f1": scores["f1"], "em": scores["em"]}}
+            document["metrics"] = {
+                "dev": {"f1": scores["f1"], "em": scores["em"]},
+                "test": {"f1": scores["f1"], "em": scores["em"]},
+            }
             document["data"]["gold_sha256"] = {"test": gold_sha256(gold_lines)}
             document["data"]["counts"] = {"test": len(gold)}
             path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")

@@ -20,13 +20,18 @@ CONTEXT = "《战国无双3》是由光荣和ω-force开发的战国无双系列
 
 
 def squad(*questions: dict, context: str = CONTEXT) -> dict:
-    return {"version": "v1.0", "data": [{"id": "A", "title": "t", "paragraphs": [
-        {"id": "A", "context": context, "qas": list(questions)}]}]}
+    return {
+        "version": "v1.0",
+        "data": [{"id": "A", "title": "t", "paragraphs": [{"id": "A", "context": context, "qas": list(questions)}]}],
+    }
 
 
 def question(id_: str = "Q0", text: str = "谁开发的？", answers=None) -> dict:
-    return {"id": id_, "question": text,
-            "answers": [{"text": "光荣和ω-force", "answer_start": 9}] if answers is None else answers}
+    return {
+        "id": id_,
+        "question": text,
+        "answers": [{"text": "光荣和ω-force", "answer_start": 9}] if answers is None else answers,
+    }
 
 
 def write_json(tmp_path, document, name: str = "dev.json"):
@@ -44,12 +49,16 @@ def refusal(read, path, *args) -> str:
 
 # -- the real files ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, questions, repairs, free_form", [
-    ("cmrc2018/dev.json.gz", 3219, 7, 193),
-    ("cmrc2018/trial.json.gz", 1002, 5, 0),
-    ("drcd/dev.json.gz", 3524, 0, 0),
-    ("drcd/test.json.gz", 3493, 0, 0),
-])
+
+@pytest.mark.parametrize(
+    "name, questions, repairs, free_form",
+    [
+        ("cmrc2018/dev.json.gz", 3219, 7, 193),
+        ("cmrc2018/trial.json.gz", 1002, 5, 0),
+        ("drcd/dev.json.gz", 3524, 0, 0),
+        ("drcd/test.json.gz", 3493, 0, 0),
+    ],
+)
 def test_the_real_files_read_with_their_known_repairs(data_dir, name, questions, repairs, free_form):
     path = data_dir / name
     examples, report = read_squad(path)
@@ -58,7 +67,9 @@ def test_the_real_files_read_with_their_known_repairs(data_dir, name, questions,
     assert report.sha256 == file_sha256(path) and report.path == str(path)
     answers = [(example, answer) for example in examples for answer in example.answers]
     assert sum(answer.start == -1 for _, answer in answers) == free_form
-    assert all(example.context.startswith(answer.text, answer.start) for example, answer in answers if answer.start != -1)
+    assert all(
+        example.context.startswith(answer.text, answer.start) for example, answer in answers if answer.start != -1
+    )
     # the free-form answers are kept as they are: none of them is in its context
     assert not any(answer.text in example.context for example, answer in answers if answer.start == -1)
 
@@ -86,10 +97,20 @@ def test_the_hub_copys_stripped_answers_are_moved_past_the_whitespace_they_lost(
     dev file, the rows have 17 misaligned answers (the facts file's count), all found again."""
     with gzip.open(data_dir / "cmrc2018" / "dev.json.gz", "rt", encoding="utf-8") as handle:
         document = json.load(handle)
-    rows = [{"id": qa["id"], "context": paragraph["context"].strip(), "question": qa["question"].strip(),
-             "answers": {"text": [answer["text"].strip() for answer in qa["answers"]],
-                         "answer_start": [answer["answer_start"] for answer in qa["answers"]]}}
-            for article in document["data"] for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+    rows = [
+        {
+            "id": qa["id"],
+            "context": paragraph["context"].strip(),
+            "question": qa["question"].strip(),
+            "answers": {
+                "text": [answer["text"].strip() for answer in qa["answers"]],
+                "answer_start": [answer["answer_start"] for answer in qa["answers"]],
+            },
+        }
+        for article in document["data"]
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+    ]
     examples, lines = align_answers(span_examples_from_rows(rows, {}, "hfl/cmrc2018[validation]"), "hub")
     assert len(examples) == 3219 and len(lines) == 17 and not any(" -> -1" in line for line in lines)
     assert "hub: DEV_158_QUERY_1 answer 3: start 246 -> 247" in lines
@@ -97,6 +118,7 @@ def test_the_hub_copys_stripped_answers_are_moved_past_the_whitespace_they_lost(
 
 
 # -- alignment --------------------------------------------------------------------------------------
+
 
 def aligned_start(context: str, text: str, start: int) -> tuple[int, list[str]]:
     examples, lines = align_answers([SpanExample("Q", context, "问", (Answer(text, start),))], "here")
@@ -125,12 +147,15 @@ def test_an_answer_not_near_its_start_is_scored_but_not_trained_on_and_said_so()
     context = "甲乙丙丁戊己庚辛壬癸北京"
     start, lines = aligned_start(context, "北京", 0)
     assert start == -1
-    assert lines == [f"here: Q answer 1: start 0 -> -1: '北京' is not within {NEARBY} characters of the start "
-                     "(it occurs at 10); scored, not trained on"]
+    assert lines == [
+        f"here: Q answer 1: start 0 -> -1: '北京' is not within {NEARBY} characters of the start "
+        "(it occurs at 10); scored, not trained on"
+    ]
     assert "it does not occur in the context" in aligned_start(context, "上海", 4)[1][0]
 
 
 # -- refusals ---------------------------------------------------------------------------------------
+
 
 def test_text_that_is_not_json_is_refused_at_its_line(tmp_path):
     path = tmp_path / "dev.json"
@@ -145,27 +170,47 @@ def test_a_document_without_a_data_list_is_refused(tmp_path, document):
     assert message.startswith(f"{path}: ") and 'has no "data" list; expected SQuAD-v1 JSON' in message
 
 
-@pytest.mark.parametrize("qas, location, problem", [
-    ([question(), {"question": "问", "answers": []}], "qas[1]", 'no "id"; expected the question\'s id'),
-    ([question(), {"id": "Q1", "answers": []}], "qas[1]", 'no "question"; expected the question text'),
-    ([question(text=None)], "qas[0]", '"question" is None; expected the question text'),
-    ([question(id_="")], "qas[0]", '"id" is \'\'; expected non-empty text'),
-    ([{"id": "Q", "question": "问"}], "qas[0]", 'no "answers"; expected a list of answers'),
-    ([question(answers={"text": "光荣", "answer_start": 9})], "qas[0]", '"answers" is {\'text\': \'光荣\', '),
-    ([question(answers=[])], "qas[0]", '"answers" is empty; expected at least one answer'),
-    ([question(answers=[{"answer_start": 9}])], "qas[0].answers[0]", 'no "text"; expected an answer'),
-    ([question(answers=[{"text": "光荣", "answer_start": 9}, {"text": "光荣"}])], "qas[0].answers[1]",
-     'no "answer_start"'),
-    ([question(answers=[{"text": " ", "answer_start": 9}])], "qas[0].answers[0]", '"text" is \' \'; expected non-empty'),
-    ([question(answers=[{"text": "光荣", "answer_start": "9"}])], "qas[0].answers[0]",
-     '"answer_start" is \'9\'; expected an integer character offset (-1 for a free-form answer)'),
-    ([question(answers=[{"text": "光荣", "answer_start": 9.0}])], "qas[0].answers[0]", '"answer_start" is 9.0;'),
-    ([question(answers=[{"text": "光荣", "answer_start": True}])], "qas[0].answers[0]", '"answer_start" is True;'),
-    ([question(answers=[{"text": "光荣", "answer_start": len(CONTEXT)}])], "qas[0].answers[0]",
-     f'"answer_start" {len(CONTEXT)} is outside the context (characters 0 to {len(CONTEXT) - 1})'),
-    ([question(answers=[{"text": "光荣", "answer_start": -2}])], "qas[0].answers[0]", '"answer_start" -2 is outside'),
-    (["Q0"], "qas[0]", "is 'Q0'; expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "qas, location, problem",
+    [
+        ([question(), {"question": "问", "answers": []}], "qas[1]", 'no "id"; expected the question\'s id'),
+        ([question(), {"id": "Q1", "answers": []}], "qas[1]", 'no "question"; expected the question text'),
+        ([question(text=None)], "qas[0]", '"question" is None; expected the question text'),
+        ([question(id_="")], "qas[0]", "\"id\" is ''; expected non-empty text"),
+        ([{"id": "Q", "question": "问"}], "qas[0]", 'no "answers"; expected a list of answers'),
+        ([question(answers={"text": "光荣", "answer_start": 9})], "qas[0]", "\"answers\" is {'text': '光荣', "),
+        ([question(answers=[])], "qas[0]", '"answers" is empty; expected at least one answer'),
+        ([question(answers=[{"answer_start": 9}])], "qas[0].answers[0]", 'no "text"; expected an answer'),
+        (
+            [question(answers=[{"text": "光荣", "answer_start": 9}, {"text": "光荣"}])],
+            "qas[0].answers[1]",
+            'no "answer_start"',
+        ),
+        (
+            [question(answers=[{"text": " ", "answer_start": 9}])],
+            "qas[0].answers[0]",
+            "\"text\" is ' '; expected non-empty",
+        ),
+        (
+            [question(answers=[{"text": "光荣", "answer_start": "9"}])],
+            "qas[0].answers[0]",
+            "\"answer_start\" is '9'; expected an integer character offset (-1 for a free-form answer)",
+        ),
+        ([question(answers=[{"text": "光荣", "answer_start": 9.0}])], "qas[0].answers[0]", '"answer_start" is 9.0;'),
+        ([question(answers=[{"text": "光荣", "answer_start": True}])], "qas[0].answers[0]", '"answer_start" is True;'),
+        (
+            [question(answers=[{"text": "光荣", "answer_start": len(CONTEXT)}])],
+            "qas[0].answers[0]",
+            f'"answer_start" {len(CONTEXT)} is outside the context (characters 0 to {len(CONTEXT) - 1})',
+        ),
+        (
+            [question(answers=[{"text": "光荣", "answer_start": -2}])],
+            "qas[0].answers[0]",
+            '"answer_start" -2 is outside',
+        ),
+        (["Q0"], "qas[0]", "is 'Q0'; expected a JSON object"),
+    ],
+)
 def test_a_malformed_question_is_refused_at_its_place_in_the_document(tmp_path, qas, location, problem):
     path = write_json(tmp_path, squad(*qas))
     message = refusal(read_squad, path)
@@ -177,18 +222,23 @@ def test_a_repeated_question_id_names_both_places(tmp_path):
     document = squad(question("Q0"))
     document["data"].append(squad(question("Q1"), question("Q0"))["data"][0])
     path = write_json(tmp_path, document)
-    assert refusal(read_squad, path) == (f"{path}: data[1].paragraphs[0].qas[1]: id 'Q0' is also the id of "
-                                         "data[0].paragraphs[0].qas[0]; expected unique question ids")
+    assert refusal(read_squad, path) == (
+        f"{path}: data[1].paragraphs[0].qas[1]: id 'Q0' is also the id of "
+        "data[0].paragraphs[0].qas[0]; expected unique question ids"
+    )
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda doc: doc["data"][0].pop("paragraphs"), 'data[0]: no "paragraphs"; expected a list of paragraphs'),
-    (lambda doc: doc["data"][0]["paragraphs"][0].update(context=""), 'data[0].paragraphs[0]: "context" is \'\''),
-    (lambda doc: doc["data"][0]["paragraphs"][0].update(context=7), 'data[0].paragraphs[0]: "context" is 7'),
-    (lambda doc: doc["data"][0]["paragraphs"][0].update(qas={}), 'data[0].paragraphs[0]: "qas" is {}'),
-    (lambda doc: doc["data"].insert(0, "A"), "data[0] is 'A'; expected a JSON object"),
-    (lambda doc: doc["data"][0]["paragraphs"][0].update(qas=[]), "no questions; expected SQuAD-v1 JSON"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda doc: doc["data"][0].pop("paragraphs"), 'data[0]: no "paragraphs"; expected a list of paragraphs'),
+        (lambda doc: doc["data"][0]["paragraphs"][0].update(context=""), "data[0].paragraphs[0]: \"context\" is ''"),
+        (lambda doc: doc["data"][0]["paragraphs"][0].update(context=7), 'data[0].paragraphs[0]: "context" is 7'),
+        (lambda doc: doc["data"][0]["paragraphs"][0].update(qas={}), 'data[0].paragraphs[0]: "qas" is {}'),
+        (lambda doc: doc["data"].insert(0, "A"), "data[0] is 'A'; expected a JSON object"),
+        (lambda doc: doc["data"][0]["paragraphs"][0].update(qas=[]), "no questions; expected SQuAD-v1 JSON"),
+    ],
+)
 def test_a_malformed_article_or_paragraph_is_refused_at_its_place(tmp_path, mutate, message):
     document = squad(question())
     mutate(document)
@@ -199,8 +249,9 @@ def test_a_malformed_article_or_paragraph_is_refused_at_its_place(tmp_path, muta
 def test_half_a_surrogate_pair_is_refused_where_it_is(tmp_path):
     path = tmp_path / "dev.json"
     path.write_text(json.dumps(squad(question(text="问\ud800")), ensure_ascii=True), encoding="ascii")
-    assert refusal(read_squad, path).startswith(f'{path}: data[0].paragraphs[0].qas[0]: "question" holds half a '
-                                                "surrogate pair")
+    assert refusal(read_squad, path).startswith(
+        f'{path}: data[0].paragraphs[0].qas[0]: "question" holds half a surrogate pair'
+    )
 
 
 def test_a_gzipped_file_reads_like_the_plain_one_and_a_broken_one_is_named(tmp_path):
@@ -213,6 +264,7 @@ def test_a_gzipped_file_reads_like_the_plain_one_and_a_broken_one_is_named(tmp_p
 
 # -- JSON lines -------------------------------------------------------------------------------------
 
+
 def write_lines(tmp_path, records, name: str = "dev.jsonl"):
     path = tmp_path / name
     data = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode()
@@ -222,13 +274,24 @@ def write_lines(tmp_path, records, name: str = "dev.jsonl"):
 
 def test_jsonl_reads_both_answer_layouts_renamed_fields_and_gzip(tmp_path):
     records = [
-        {"id": "Q0", "context": CONTEXT, "question": "谁？", "answers": [{"text": "光荣和ω-force", "answer_start": 10}]},
-        {"id": "Q1", "context": CONTEXT, "question": "哪作？",
-         "answers": {"text": ["第三续作", "三续作"], "answer_start": [31, -1]}},
+        {
+            "id": "Q0",
+            "context": CONTEXT,
+            "question": "谁？",
+            "answers": [{"text": "光荣和ω-force", "answer_start": 10}],
+        },
+        {
+            "id": "Q1",
+            "context": CONTEXT,
+            "question": "哪作？",
+            "answers": {"text": ["第三续作", "三续作"], "answer_start": [31, -1]},
+        },
     ]
     examples, report = read_span_jsonl(write_lines(tmp_path, records, "dev.jsonl.gz"), {})
-    assert examples == [SpanExample("Q0", CONTEXT, "谁？", (Answer("光荣和ω-force", 9),)),
-                        SpanExample("Q1", CONTEXT, "哪作？", (Answer("第三续作", 31), Answer("三续作", -1)))]
+    assert examples == [
+        SpanExample("Q0", CONTEXT, "谁？", (Answer("光荣和ω-force", 9),)),
+        SpanExample("Q1", CONTEXT, "哪作？", (Answer("第三续作", 31), Answer("三续作", -1))),
+    ]
     assert report.repaired == [f"{tmp_path / 'dev.jsonl.gz'}: Q0 answer 1: start 10 -> 9"]
 
     renamed = [{"qid": r["id"], "passage": r["context"], "query": r["question"], "gold": r["answers"]} for r in records]
@@ -236,16 +299,32 @@ def test_jsonl_reads_both_answer_layouts_renamed_fields_and_gzip(tmp_path):
     assert read_span_jsonl(write_lines(tmp_path, renamed), fields)[0] == examples
 
 
-@pytest.mark.parametrize("record, line, problem", [
-    ({"id": "Q2", "context": CONTEXT, "question": "问"}, 2, "no 'answers' key; expected keys"),
-    ({"id": "Q2", "context": CONTEXT, "question": "问", "answers": {"text": ["光荣"], "answer_start": []}}, 2,
-     '"answers" is {\'text\': [\'光荣\'], \'answer_start\': []}, not two lists of the same length'),
-    ({"id": "Q2", "context": CONTEXT, "question": "问", "answers": "光荣"}, 2, '"answers" is \'光荣\'; expected a list'),
-    ({"id": "Q2", "context": CONTEXT, "question": "问", "answers": {"text": ["光荣"], "answer_start": [99]}}, 2,
-     'answers[0]: "answer_start" 99 is outside the context'),
-    ({"id": "Q0", "context": CONTEXT, "question": "问", "answers": [{"text": "光荣", "answer_start": 9}]}, 2,
-     "id 'Q0' is also the id on line 1; expected unique question ids"),
-])
+@pytest.mark.parametrize(
+    "record, line, problem",
+    [
+        ({"id": "Q2", "context": CONTEXT, "question": "问"}, 2, "no 'answers' key; expected keys"),
+        (
+            {"id": "Q2", "context": CONTEXT, "question": "问", "answers": {"text": ["光荣"], "answer_start": []}},
+            2,
+            "\"answers\" is {'text': ['光荣'], 'answer_start': []}, not two lists of the same length",
+        ),
+        (
+            {"id": "Q2", "context": CONTEXT, "question": "问", "answers": "光荣"},
+            2,
+            "\"answers\" is '光荣'; expected a list",
+        ),
+        (
+            {"id": "Q2", "context": CONTEXT, "question": "问", "answers": {"text": ["光荣"], "answer_start": [99]}},
+            2,
+            'answers[0]: "answer_start" 99 is outside the context',
+        ),
+        (
+            {"id": "Q0", "context": CONTEXT, "question": "问", "answers": [{"text": "光荣", "answer_start": 9}]},
+            2,
+            "id 'Q0' is also the id on line 1; expected unique question ids",
+        ),
+    ],
+)
 def test_jsonl_refusals_name_the_line(tmp_path, record, line, problem):
     first = {"id": "Q0", "context": CONTEXT, "question": "问", "answers": [{"text": "光荣", "answer_start": 9}]}
     path = write_lines(tmp_path, [first, record])
@@ -258,11 +337,13 @@ def test_jsonl_that_is_not_json_lines_is_refused(tmp_path):
     path.write_text("{}\n", encoding="utf-8")
     assert refusal(read_span_jsonl, path, {}).startswith(f"{path}:1: no 'id', 'context', 'question', 'answers' key")
     path.write_text("", encoding="utf-8")
-    assert refusal(read_span_jsonl, path, {}) == (f"{path}: no lines; expected one JSON object per line, keys "
-                                                  "['id', 'context', 'question', 'answers']")
+    assert refusal(read_span_jsonl, path, {}) == (
+        f"{path}: no lines; expected one JSON object per line, keys ['id', 'context', 'question', 'answers']"
+    )
 
 
 # -- Hub rows ---------------------------------------------------------------------------------------
+
 
 def test_hub_rows_become_examples_and_refusals_name_the_row():
     row = {"id": "Q0", "context": CONTEXT, "question": "问", "answers": {"text": ["光荣"], "answer_start": [9]}}
@@ -283,7 +364,10 @@ def test_hub_rows_become_examples_and_refusals_name_the_row():
 SQUAD_KEYS = ["data", "paragraphs", "context", "qas", "id", "question", "answers", "text", "answer_start"]
 # Wrong types and near misses: SQuAD's own keys nested at random, holding texts and offsets.
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 40) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 40)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.sampled_from(["", " ", "光荣", " 光荣", "Q0", CONTEXT, "\ud800"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(SQUAD_KEYS), inner, max_size=4),
     max_leaves=24,
@@ -295,26 +379,52 @@ def usually(valid):
     return st.one_of(valid, valid, valid, JSON_VALUES)
 
 
-ANSWER = st.fixed_dictionaries({"text": usually(st.sampled_from(["光荣", "光荣和ω-force", " 光荣", "三续"])),
-                                "answer_start": usually(st.integers(-1, len(CONTEXT) + 1))})
+ANSWER = st.fixed_dictionaries(
+    {
+        "text": usually(st.sampled_from(["光荣", "光荣和ω-force", " 光荣", "三续"])),
+        "answer_start": usually(st.integers(-1, len(CONTEXT) + 1)),
+    }
+)
 ANSWERS = usually(st.lists(ANSWER, min_size=1, max_size=3))
-QUESTION = st.fixed_dictionaries({"id": usually(st.sampled_from(["Q0", "Q1", "Q2"])), "question": usually(st.just("问")),
-                                  "answers": ANSWERS})
-PARAGRAPH = st.fixed_dictionaries({"context": usually(st.just(CONTEXT)),
-                                   "qas": usually(st.lists(QUESTION, min_size=1, max_size=3))})
-SQUAD_DOCUMENTS = st.fixed_dictionaries({"data": usually(st.lists(
-    st.fixed_dictionaries({"paragraphs": usually(st.lists(PARAGRAPH, min_size=1, max_size=2))}), min_size=1, max_size=2))})
-HUB_ANSWERS = st.fixed_dictionaries({"text": st.lists(st.sampled_from(["光荣", " 光荣"]), min_size=1, max_size=2),
-                                     "answer_start": st.lists(st.integers(-1, 12), min_size=1, max_size=2)})
-SPAN_RECORDS = st.fixed_dictionaries({"id": usually(st.sampled_from(["Q0", "Q1"])), "context": usually(st.just(CONTEXT)),
-                                      "question": usually(st.just("问")), "answers": st.one_of(HUB_ANSWERS, ANSWERS)})
+QUESTION = st.fixed_dictionaries(
+    {"id": usually(st.sampled_from(["Q0", "Q1", "Q2"])), "question": usually(st.just("问")), "answers": ANSWERS}
+)
+PARAGRAPH = st.fixed_dictionaries(
+    {"context": usually(st.just(CONTEXT)), "qas": usually(st.lists(QUESTION, min_size=1, max_size=3))}
+)
+SQUAD_DOCUMENTS = st.fixed_dictionaries(
+    {
+        "data": usually(
+            st.lists(
+                st.fixed_dictionaries({"paragraphs": usually(st.lists(PARAGRAPH, min_size=1, max_size=2))}),
+                min_size=1,
+                max_size=2,
+            )
+        )
+    }
+)
+HUB_ANSWERS = st.fixed_dictionaries(
+    {
+        "text": st.lists(st.sampled_from(["光荣", " 光荣"]), min_size=1, max_size=2),
+        "answer_start": st.lists(st.integers(-1, 12), min_size=1, max_size=2),
+    }
+)
+SPAN_RECORDS = st.fixed_dictionaries(
+    {
+        "id": usually(st.sampled_from(["Q0", "Q1"])),
+        "context": usually(st.just(CONTEXT)),
+        "question": usually(st.just("问")),
+        "answers": st.one_of(HUB_ANSWERS, ANSWERS),
+    }
+)
 
 
 def check_examples(examples) -> None:
     assert examples and len({example.id for example in examples}) == len(examples)
     for example in examples:
-        assert all(answer.start == -1 or example.context.startswith(answer.text, answer.start)
-                   for answer in example.answers)
+        assert all(
+            answer.start == -1 or example.context.startswith(answer.text, answer.start) for answer in example.answers
+        )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

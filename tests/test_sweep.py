@@ -32,7 +32,8 @@ def toy_task(tmp_path, monkeypatch, data_dir):
             target.writelines(lines)
     tasks = tmp_path / "tasks"
     tasks.mkdir()
-    (tasks / "toy.py").write_text(textwrap.dedent('''
+    (tasks / "toy.py").write_text(
+        textwrap.dedent("""
         from cnbench.task import Defaults, LocalFiles, Task
 
         TASK = Task(
@@ -42,7 +43,8 @@ def toy_task(tmp_path, monkeypatch, data_dir):
                              files={"train": "train.tsv.gz", "dev": "dev.tsv.gz", "test": "test.tsv.gz"}),
             defaults=Defaults(max_len=32, epochs=1, lr=5e-4, batch_size=16),
         )
-    '''))
+    """)
+    )
     monkeypatch.setenv("CNBENCH_TASKS_PATH", str(tasks))
     all_tasks.cache_clear()
     yield tmp_path / "data"
@@ -50,17 +52,45 @@ def toy_task(tmp_path, monkeypatch, data_dir):
 
 
 def test_expand_covers_the_grid_in_a_stable_order():
-    configs = expand(["m1", "m2"], ["t"], ["linear"], [1, 2], {"lr": (1e-5, 2e-5), "epochs": (2,)},
-                     RunConfig(task="t", model="m1", limit=8))
+    configs = expand(
+        ["m1", "m2"],
+        ["t"],
+        ["linear"],
+        [1, 2],
+        {"lr": (1e-5, 2e-5), "epochs": (2,)},
+        RunConfig(task="t", model="m1", limit=8),
+    )
     assert len(configs) == 2 * 2 * 2
-    assert [(c.model, c.lr, c.seed) for c in configs[:4]] == [("m1", 1e-5, 1), ("m1", 1e-5, 2), ("m1", 2e-5, 1), ("m1", 2e-5, 2)]
+    assert [(c.model, c.lr, c.seed) for c in configs[:4]] == [
+        ("m1", 1e-5, 1),
+        ("m1", 1e-5, 2),
+        ("m1", 2e-5, 1),
+        ("m1", 2e-5, 2),
+    ]
     assert all(c.limit == 8 and c.epochs == 2 for c in configs)
 
 
 def test_a_resumed_sweep_skips_finished_runs_and_gives_the_same_leaderboard(cnbench, tmp_path, toy_task):
     results = tmp_path / "results"
-    sweep = ["sweep", "--models", "scratch-tiny", "--tasks", "toy", "--lr", "5e-4,1e-3", "--batch-size", "16",
-             "--epochs", "1", "--seeds", "2", "--data-dir", toy_task, "--output", results]
+    sweep = [
+        "sweep",
+        "--models",
+        "scratch-tiny",
+        "--tasks",
+        "toy",
+        "--lr",
+        "5e-4,1e-3",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "1",
+        "--seeds",
+        "2",
+        "--data-dir",
+        toy_task,
+        "--output",
+        results,
+    ]
     first = cnbench(*sweep)
     assert first.code == 0, first.err
     assert "sweep: 4 ran, 0 already done" in first.out
@@ -117,9 +147,27 @@ def test_a_resumed_sweep_skips_finished_runs_and_gives_the_same_leaderboard(cnbe
 
 
 def test_a_sweep_reports_runs_that_cannot_start_and_goes_on(cnbench, tmp_path, toy_task):
-    result = cnbench("sweep", "--models", "scratch-tiny", "--tasks", "lcqmc,toy", "--lr", "5e-4", "--batch-size", "16",
-                     "--epochs", "1", "--seeds", "1", "--data-dir", toy_task, "--source", "local",
-                     "--output", tmp_path / "r")  # lcqmc has no local files there
+    result = cnbench(
+        "sweep",
+        "--models",
+        "scratch-tiny",
+        "--tasks",
+        "lcqmc,toy",
+        "--lr",
+        "5e-4",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--data-dir",
+        toy_task,
+        "--source",
+        "local",
+        "--output",
+        tmp_path / "r",
+    )  # lcqmc has no local files there
     assert result.code == 1
     assert "sweep: 1 ran, 0 already done, 1 could not start" in result.out
     assert "lcqmc" in result.err
@@ -132,7 +180,9 @@ def test_the_leaderboard_counts_real_abandoned_seeds_and_bootstraps_on_verified_
     common = ("--task", "toy", "--model", "scratch-tiny", "--seed", "1", "--data-dir", toy_task, "--output", results)
     for extra in (("--abandon-below", "0.99"), ("--lr", "1e-3"), ("--head", "bilstm")):
         assert cnbench("run", *common, *extra).code == 0
-    failed = [doc for doc in map(json.loads, (f.read_text() for f in results.glob("*.json"))) if doc["status"] == "failed"]
+    failed = [
+        doc for doc in map(json.loads, (f.read_text() for f in results.glob("*.json"))) if doc["status"] == "failed"
+    ]
     [abandoned] = failed  # judged at the dev score it was abandoned with
     assert selection_score(abandoned) == max(epoch["dev"]["accuracy"] for epoch in abandoned["history"]) > 0
 
@@ -149,8 +199,12 @@ def test_the_leaderboard_counts_real_abandoned_seeds_and_bootstraps_on_verified_
 
 def completed() -> dict:
     """What run_sweep reads from a finished run's result."""
-    return {"task": {"main_metric": "accuracy"}, "status": "completed", "timing": {"total_seconds": 1.0},
-            "metrics": {"dev": {"accuracy": 0.5}, "test": {"accuracy": 0.5}}}
+    return {
+        "task": {"main_metric": "accuracy"},
+        "status": "completed",
+        "timing": {"total_seconds": 1.0},
+        "metrics": {"dev": {"accuracy": 0.5}, "test": {"accuracy": 0.5}},
+    }
 
 
 def test_a_run_that_crashes_is_reported_and_the_local_sweep_goes_on(tmp_path, monkeypatch):
@@ -160,13 +214,19 @@ def test_a_run_that_crashes_is_reported_and_the_local_sweep_goes_on(tmp_path, mo
         if config.seed == 2:
             raise RuntimeError("The size of tensor a (696) must match the size of tensor b (512)")
         if config.seed == 4:  # the crash came once training had started: run wrote it as failed
-            return {**completed(), "status": "failed", "failure": "crashed in epoch 2 of 3: OutOfMemoryError: x",
-                    "metrics": {"dev": {}, "test": {}}}
+            return {
+                **completed(),
+                "status": "failed",
+                "failure": "crashed in epoch 2 of 3: OutOfMemoryError: x",
+                "metrics": {"dev": {}, "test": {}},
+            }
         return completed()
 
     monkeypatch.setattr(cnbench.executors, "run", crashing_run)
-    configs = [RunConfig(task="chnsenticorp", model="scratch-tiny", seed=seed, output_dir=str(tmp_path))
-               for seed in (1, 2, 3, 4)]
+    configs = [
+        RunConfig(task="chnsenticorp", model="scratch-tiny", seed=seed, output_dir=str(tmp_path))
+        for seed in (1, 2, 3, 4)
+    ]
     lines = []
     outcome = run_sweep(configs, log=lines.append)
     assert len(outcome.ran) == 2 and outcome.skipped == []
@@ -175,9 +235,13 @@ def test_a_run_that_crashes_is_reported_and_the_local_sweep_goes_on(tmp_path, mo
         "[2/4] scratch-tiny chnsenticorp linear seed 2: RuntimeError: The size of tensor a (696) must match the size "
         "of tensor b (512)",
     ]
-    assert outcome.crashed == ["[4/4] scratch-tiny chnsenticorp linear seed 4: crashed in epoch 2 of 3: OutOfMemoryError: x"]
+    assert outcome.crashed == [
+        "[4/4] scratch-tiny chnsenticorp linear seed 4: crashed in epoch 2 of 3: OutOfMemoryError: x"
+    ]
     assert any(line.startswith("[3/4] scratch-tiny chnsenticorp linear seed 3: completed") for line in lines)
-    assert any(line.startswith("[4/4] scratch-tiny chnsenticorp linear seed 4: failed (crashed in epoch") for line in lines)
+    assert any(
+        line.startswith("[4/4] scratch-tiny chnsenticorp linear seed 4: failed (crashed in epoch") for line in lines
+    )
 
 
 def test_a_local_sweep_skips_a_result_only_in_the_precision_this_machine_runs(tmp_path, monkeypatch):
@@ -189,15 +253,23 @@ def test_a_local_sweep_skips_a_result_only_in_the_precision_this_machine_runs(tm
 
     monkeypatch.setattr(cnbench.executors, "run", recording_run)
     monkeypatch.setattr(cnbench.executors, "_precision_here", lambda requested: "bf16")  # as on a bf16 machine
-    configs = [RunConfig(task="chnsenticorp", model="scratch-tiny", seed=seed, output_dir=str(tmp_path))
-               for seed in (1, 2, 3, 4)]
+    configs = [
+        RunConfig(task="chnsenticorp", model="scratch-tiny", seed=seed, output_dir=str(tmp_path))
+        for seed in (1, 2, 3, 4)
+    ]
     data = read_splits(plan(configs[0]).task, configs[0])  # a result kept must be on this data
     on_this_data = {"data": {"files": data.provenance}, "protocol": {"dev_split": data.dev_split}}
-    written = {1: {"status": "completed", "hparams": {"precision": "bf16"}, **on_this_data},
-               2: {"status": "completed", "hparams": {"precision": "fp32"}},
-               3: {"hparams": {"precision": "bf16"}},  # no status: not a result run would keep
-               4: {"status": "failed", "failure": "crashed in epoch 2 of 3: OutOfMemoryError: CUDA out of memory",
-                   "hparams": {"precision": "bf16"}, **on_this_data}}  # a crash is run again
+    written = {
+        1: {"status": "completed", "hparams": {"precision": "bf16"}, **on_this_data},
+        2: {"status": "completed", "hparams": {"precision": "fp32"}},
+        3: {"hparams": {"precision": "bf16"}},  # no status: not a result run would keep
+        4: {
+            "status": "failed",
+            "failure": "crashed in epoch 2 of 3: OutOfMemoryError: CUDA out of memory",
+            "hparams": {"precision": "bf16"},
+            **on_this_data,
+        },
+    }  # a crash is run again
     for config in configs:
         plan(config).path.write_text(json.dumps(written[config.seed]), encoding="utf-8")
 

@@ -95,8 +95,15 @@ def tiny_model(hp: dict) -> TaskModel:
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=V, hidden_size=H, num_hidden_layers=L, num_attention_heads=2,
-                        intermediate_size=I, max_position_embeddings=P, type_vocab_size=T)
+    config = BertConfig(
+        vocab_size=V,
+        hidden_size=H,
+        num_hidden_layers=L,
+        num_attention_heads=2,
+        intermediate_size=I,
+        max_position_embeddings=P,
+        type_vocab_size=T,
+    )
     encoder = TransformerEncoder(BertModel(config))
     model = TaskModel(encoder, build_head("linear", "classification", H, C), build_features(hp, encoder))
     apply_strategy(model, hp)
@@ -110,16 +117,23 @@ HEAD = H * C + C
 FULL = EMBEDDINGS + L * LAYER + POOLER + HEAD
 
 
-@pytest.mark.parametrize("tuning, options, trainable, added", [
-    ("full", {}, FULL, 0),
-    ("frozen", {}, HEAD, 0),
-    ("top-1", {}, LAYER + POOLER + HEAD, 0),
-    ("top-3", {}, L * LAYER + POOLER + HEAD, 0),
-    ("adapter", {"adapter_size": 5}, L * (2 * H * 5 + 5 + H) + HEAD, L * (2 * H * 5 + 5 + H)),
-    ("lora", {"lora_rank": 4}, L * 2 * 4 * (H + H) + HEAD, L * 2 * 4 * (H + H)),  # query, value
-    ("lora", {"lora_rank": 3, "lora_targets": "key,intermediate.dense"},
-     L * 3 * ((H + H) + (H + I)) + HEAD, L * 3 * ((H + H) + (H + I))),
-])
+@pytest.mark.parametrize(
+    "tuning, options, trainable, added",
+    [
+        ("full", {}, FULL, 0),
+        ("frozen", {}, HEAD, 0),
+        ("top-1", {}, LAYER + POOLER + HEAD, 0),
+        ("top-3", {}, L * LAYER + POOLER + HEAD, 0),
+        ("adapter", {"adapter_size": 5}, L * (2 * H * 5 + 5 + H) + HEAD, L * (2 * H * 5 + 5 + H)),
+        ("lora", {"lora_rank": 4}, L * 2 * 4 * (H + H) + HEAD, L * 2 * 4 * (H + H)),  # query, value
+        (
+            "lora",
+            {"lora_rank": 3, "lora_targets": "key,intermediate.dense"},
+            L * 3 * ((H + H) + (H + I)) + HEAD,
+            L * 3 * ((H + H) + (H + I)),
+        ),
+    ],
+)
 def test_trainable_and_total_counts_match_the_formulas(tuning, options, trainable, added):
     hp = strategy_hparams(tuning, options)
     report = tuning_report(tiny_model(hp), hp, "linear", SINGLE)
@@ -142,10 +156,13 @@ def test_a_scalar_mix_adds_one_weight_per_layer_and_embeddings_plus_a_scale():
 
 
 @pytest.mark.parametrize("architecture", ["bert", "nezha"])
-@pytest.mark.parametrize("tuning, options, added_per_layer", [
-    ("adapter", {"adapter_size": 3}, lambda h: 2 * h * 3 + 3 + h),
-    ("lora", {"lora_rank": 2}, lambda h: 2 * 2 * (h + h)),
-])
+@pytest.mark.parametrize(
+    "tuning, options, added_per_layer",
+    [
+        ("adapter", {"adapter_size": 3}, lambda h: 2 * h * 3 + 3 + h),
+        ("lora", {"lora_rank": 2}, lambda h: 2 * 2 * (h + h)),
+    ],
+)
 def test_adapters_and_lora_start_as_the_original_encoder(architecture, tuning, options, added_per_layer):
     """Zero-initialised ``up`` / LoRA ``B``: before training, the adapted encoder computes what the
     original did, on BERT and on cnbench's NEZHA (same module names)."""
@@ -167,7 +184,8 @@ def test_adapters_and_lora_start_as_the_original_encoder(architecture, tuning, o
     total = sum(p.numel() for p in model.parameters())
     apply_strategy(model, strategy_hparams(tuning, options))
     assert sum(p.numel() for p in model.parameters()) - total == (
-        base.config.num_hidden_layers * added_per_layer(base.config.hidden_size))
+        base.config.num_hidden_layers * added_per_layer(base.config.hidden_size)
+    )
     with torch.no_grad():
         assert torch.equal(encoder.eval()(ids, mask)[0], before)
 
@@ -202,8 +220,9 @@ class Interrupted(Exception):
     pass
 
 
-@pytest.mark.parametrize("tuning, features", [("frozen", None), ("top-1", None), ("adapter", "last"),
-                                              ("lora", "scalar-mix")])
+@pytest.mark.parametrize(
+    "tuning, features", [("frozen", None), ("top-1", None), ("adapter", "last"), ("lora", "scalar-mix")]
+)
 def test_small_checkpoints_resume_to_the_uninterrupted_result(tmp_path, monkeypatch, tuning, features):
     config = dict(**TINY, epochs=2, tuning=tuning, features=features)
     reference = run(RunConfig(**config, output_dir=str(tmp_path / "reference")), log=quiet)
@@ -249,49 +268,94 @@ def test_only_non_default_strategies_and_features_change_the_run_key():
     assert "tuning" not in base.hparams and "features" not in base.hparams
     assert plan(RunConfig("chnsenticorp", "scratch-tiny", tuning="full")).key == base.key
     assert plan(RunConfig("chnsenticorp", "scratch-tiny", features="pooler")).key == base.key  # linear's default
-    assert plan(RunConfig("msra_ner", "scratch-tiny", features="last")).key == plan(RunConfig("msra_ner", "scratch-tiny")).key
+    assert (
+        plan(RunConfig("msra_ner", "scratch-tiny", features="last")).key
+        == plan(RunConfig("msra_ner", "scratch-tiny")).key
+    )
     lora = plan(RunConfig("chnsenticorp", "scratch-tiny", tuning="lora"))
     assert {k: lora.hparams[k] for k in ("tuning", "lora_rank", "lora_alpha", "lora_targets")} == {
-        "tuning": "lora", "lora_rank": 8, "lora_alpha": 16.0, "lora_targets": "query,value"}
+        "tuning": "lora",
+        "lora_rank": 8,
+        "lora_alpha": 16.0,
+        "lora_targets": "query,value",
+    }
     assert "adapter_size" not in lora.hparams
-    keys = {base.key, lora.key, plan(RunConfig("chnsenticorp", "scratch-tiny", tuning="lora", lora_rank=4)).key,
-            plan(RunConfig("chnsenticorp", "scratch-tiny", tuning="top-1")).key,
-            plan(RunConfig("chnsenticorp", "scratch-tiny", features="last")).key,
-            plan(RunConfig("chnsenticorp", "scratch-tiny", features="scalar-mix")).key}
+    keys = {
+        base.key,
+        lora.key,
+        plan(RunConfig("chnsenticorp", "scratch-tiny", tuning="lora", lora_rank=4)).key,
+        plan(RunConfig("chnsenticorp", "scratch-tiny", tuning="top-1")).key,
+        plan(RunConfig("chnsenticorp", "scratch-tiny", features="last")).key,
+        plan(RunConfig("chnsenticorp", "scratch-tiny", features="scalar-mix")).key,
+    }
     assert len(keys) == 6
 
 
 def test_a_sweep_grids_over_strategies():
-    configs = expand(["scratch-tiny"], ["chnsenticorp"], ["linear"], [1], {"tuning": ("full", "frozen", "lora")},
-                     RunConfig("chnsenticorp", "scratch-tiny", lora_rank=4))
+    configs = expand(
+        ["scratch-tiny"],
+        ["chnsenticorp"],
+        ["linear"],
+        [1],
+        {"tuning": ("full", "frozen", "lora")},
+        RunConfig("chnsenticorp", "scratch-tiny", lora_rank=4),
+    )
     planned = [plan(config) for config in configs]
     assert [p.hparams.get("tuning", "full") for p in planned] == ["full", "frozen", "lora"]
     assert planned[2].hparams["lora_rank"] == 4 and "lora_rank" not in planned[0].hparams
     assert len({p.key for p in planned}) == 3
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--tuning", "partial"), "--tuning 'partial': expected one of full, frozen, top-K"),
-    (("--tuning", "top-0"), "K must be at least 1"),
-    (("--tuning", "top-3"), "--tuning top-3: this encoder has only 2 layers"),
-    (("--lora-rank", "4"), "--lora-rank applies to --tuning lora only"),
-    (("--tuning", "lora", "--adapter-size", "8"), "--adapter-size applies to --tuning adapter only"),
-    (("--tuning", "lora", "--lora-targets", "nowhere"), "--lora-targets nowhere:"),
-    (("--tuning", "adapter", "--model", "char-embed"), "needs a transformer encoder"),
-    (("--features", "scalar-mix", "--model", "char-embed"), "--features scalar-mix needs a transformer encoder"),
-    (("--features", "pooler", "--head", "bilstm"), "read only by the linear classification head"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--tuning", "partial"), "--tuning 'partial': expected one of full, frozen, top-K"),
+        (("--tuning", "top-0"), "K must be at least 1"),
+        (("--tuning", "top-3"), "--tuning top-3: this encoder has only 2 layers"),
+        (("--lora-rank", "4"), "--lora-rank applies to --tuning lora only"),
+        (("--tuning", "lora", "--adapter-size", "8"), "--adapter-size applies to --tuning adapter only"),
+        (("--tuning", "lora", "--lora-targets", "nowhere"), "--lora-targets nowhere:"),
+        (("--tuning", "adapter", "--model", "char-embed"), "needs a transformer encoder"),
+        (("--features", "scalar-mix", "--model", "char-embed"), "--features scalar-mix needs a transformer encoder"),
+        (("--features", "pooler", "--head", "bilstm"), "read only by the linear classification head"),
+    ],
+)
 def test_bad_strategy_options_are_one_line_errors(cnbench, tmp_path, args, message):
-    result = cnbench("run", "--task", "chnsenticorp", "--model", "scratch-tiny", "--limit", "8", "--max-len", "16",
-                     "--epochs", "1", *args, "--output", tmp_path)  # a repeated --model: the last one counts
+    result = cnbench(
+        "run",
+        "--task",
+        "chnsenticorp",
+        "--model",
+        "scratch-tiny",
+        "--limit",
+        "8",
+        "--max-len",
+        "16",
+        "--epochs",
+        "1",
+        *args,
+        "--output",
+        tmp_path,
+    )  # a repeated --model: the last one counts
     assert result.code == 2 and "Traceback" not in result.err
     assert result.err.startswith("error: ") and message in result.err
     assert not list(tmp_path.glob("*.json"))
 
 
 def test_strategy_options_fit_at_least_one_strategy_of_a_sweep(cnbench, tmp_path):
-    result = cnbench("sweep", "--models", "scratch-tiny", "--tasks", "chnsenticorp", "--tunings", "full,frozen",
-                     "--lora-rank", "4", "--output", tmp_path)
+    result = cnbench(
+        "sweep",
+        "--models",
+        "scratch-tiny",
+        "--tasks",
+        "chnsenticorp",
+        "--tunings",
+        "full,frozen",
+        "--lora-rank",
+        "4",
+        "--output",
+        tmp_path,
+    )
     assert result.code == 2 and "error: --lora-rank applies to --tuning lora only" in result.err
     with pytest.raises(CnbenchError, match="--adapter-size and --lora-rank must be at least 1"):
         strategy_hparams("lora", {"lora_rank": 0})

@@ -60,8 +60,9 @@ def fetch_verified(url: str, checksum: str, task_name: str) -> Path:
         os.chmod(partial, 0o644)
         os.replace(partial, path)  # only a verified file ever takes the name
     except OSError as err:
-        raise CnbenchError(f"{url}: cannot download ({getattr(err, 'reason', None) or err}); "
-                           f"place the file at {path}") from None
+        raise CnbenchError(
+            f"{url}: cannot download ({getattr(err, 'reason', None) or err}); place the file at {path}"
+        ) from None
     finally:
         Path(partial).unlink(missing_ok=True)
     return path

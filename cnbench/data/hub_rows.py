@@ -7,7 +7,7 @@ against the dataset's ``ClassLabel``.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from cnbench.errors import DataError
 
@@ -37,8 +37,12 @@ def label_namer(task, dataset, column: str, where: str) -> Callable:
     feature = getattr(feature, "feature", feature)  # a Sequence (or List) of ClassLabel
     names = tuple(feature.names) if hasattr(feature, "names") else None
     if names is not None and spec.label_names is not None and names != tuple(spec.label_names):
-        raise DataError(where, None, f"column {column!r} has ClassLabel names {list(names)}; the task declares "
-                                     f"{list(spec.label_names)} (the dataset changed: check the mapping)")
+        raise DataError(
+            where,
+            None,
+            f"column {column!r} has ClassLabel names {list(names)}; the task declares "
+            f"{list(spec.label_names)} (the dataset changed: check the mapping)",
+        )
     names = names or spec.label_names
 
     def name_of(value, here: str) -> str:

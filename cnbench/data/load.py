@@ -21,17 +21,16 @@ example is held out as dev.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from typing import Callable
-
 from cnbench.data.readers import ReadReport
 from cnbench.errors import CnbenchError, DataError, first_line
 from cnbench.hashing import file_sha256, files_sha256
-from cnbench.results import data_identity, gold_sha256
 from cnbench.kinds import Kind
+from cnbench.results import data_identity, gold_sha256
 from cnbench.task import SPLITS, Task
 
 SOURCES = ("auto", "local", "hub")
@@ -75,8 +74,11 @@ class TaskData:
         if split in self.facts_only:
             return {"provenance": self.provenance.get(split), **self.facts_only[split]}
         examples = self.splits[split]
-        return {"provenance": self.provenance.get(split), "count": len(examples),
-                "gold_sha256": gold_sha256([self.kind.gold_line(example) for example in examples])}
+        return {
+            "provenance": self.provenance.get(split),
+            "count": len(examples),
+            "gold_sha256": gold_sha256([self.kind.gold_line(example) for example in examples]),
+        }
 
     def hold_facts_only(self, split: str, facts: dict | None = None) -> None:
         """Drop ``split``'s examples, keeping what the result file records of it: this process's own
@@ -114,14 +116,20 @@ def local_folder(task: Task, data_dir: Path | None) -> Path | None:
         return None
     folder = data_dir / task.local.folder
     if not folder.is_dir() and (data_dir / "data" / task.local.folder).is_dir():
-        raise CnbenchError(f"data directory {data_dir} has no {task.local.folder}/ folder, but "
-                           f"{data_dir / 'data' / task.local.folder} exists: name {data_dir / 'data'} instead "
-                           "(--data-dir or CNBENCH_DATA_DIR)")
+        raise CnbenchError(
+            f"data directory {data_dir} has no {task.local.folder}/ folder, but "
+            f"{data_dir / 'data' / task.local.folder} exists: name {data_dir / 'data'} instead "
+            "(--data-dir or CNBENCH_DATA_DIR)"
+        )
     return folder
 
 
 def load_task_data(
-    task: Task, data_dir: Path | None, train_on_dev: bool = False, limit: int | None = None, source: str = "auto",
+    task: Task,
+    data_dir: Path | None,
+    train_on_dev: bool = False,
+    limit: int | None = None,
+    source: str = "auto",
     only: tuple[str, ...] | None = None,
 ) -> TaskData:
     """``only`` names the splits wanted (the leaderboard needs test gold alone); default: all, with
@@ -131,10 +139,14 @@ def load_task_data(
     if train_on_dev and "dev" not in task.splits:
         raise CnbenchError(f"--train-on-dev: task {task.name!r} has no dev split (its dev is held out of train)")
     folder = None if source == "hub" else local_folder(task, data_dir)
-    wanted = [split for split in task.splits
-              if not (train_on_dev and split == "train") and (only is None or split in only)]
-    local = {split: folder / task.local.files[split] for split in wanted
-             if source != "hub" and folder is not None and (folder / task.local.files[split]).is_file()}
+    wanted = [
+        split for split in task.splits if not (train_on_dev and split == "train") and (only is None or split in only)
+    ]
+    local = {
+        split: folder / task.local.files[split]
+        for split in wanted
+        if source != "hub" and folder is not None and (folder / task.local.files[split]).is_file()
+    }
     remote = [split for split in wanted if split not in local]
     if source == "local" and remote:
         raise CnbenchError(_missing_local(task, folder, remote))
@@ -166,8 +178,10 @@ def load_task_data(
         every = round(1 / task.dev_from_train)
         train = data.splits["train"]
         if len(train) < every:
-            raise CnbenchError(f"task {task.name!r}: train has {len(train)} examples, so holding out every "
-                               f"{every}th as dev (dev_from_train) leaves no dev split to choose epochs on")
+            raise CnbenchError(
+                f"task {task.name!r}: train has {len(train)} examples, so holding out every "
+                f"{every}th as dev (dev_from_train) leaves no dev split to choose epochs on"
+            )
         data.splits["dev"] = train[every - 1 :: every]
         data.splits["train"] = [ex for i, ex in enumerate(train) if (i + 1) % every]
         data.dev_split = f"every {every}th train example (held out)"
@@ -200,7 +214,8 @@ def _check_overlap_with_train(task: Task, data: TaskData) -> None:
                 f"{task.name}: {shared} of {len(examples)} {split} examples occur verbatim in train "
                 f"({data.provenance['train'].get('path') or _source_label(data.provenance['train'])}): that train "
                 f"set holds the {split} set, so its scores would not measure the task. Train on data that "
-                "does not contain the evaluation splits")
+                "does not contain the evaluation splits"
+            )
         if shared:
             data.notes.append(f"{split}: {shared} of {len(examples)} examples also occur verbatim in train")
 
@@ -219,12 +234,15 @@ def _missing_local(task: Task, folder: Path | None, splits: list[str]) -> str:
     if task.local.how_to_get:
         message += f" Obtain it from: {task.local.how_to_get}."
     if "train" in splits:
-        message += (" Or pass --train-on-dev for a smoke run that trains on dev and scores test "
-                    "(its results are marked and never ranked).")
+        message += (
+            " Or pass --train-on-dev for a smoke run that trains on dev and scores test "
+            "(its results are marked and never ranked)."
+        )
     return message
 
 
 # -- local files ---------------------------------------------------------------------------------
+
 
 def read_custom(reader: Callable, path: Path, task: Task) -> tuple[list, ReadReport]:
     """Run a task's own reader and check what it returns as the built-in readers check files: a
@@ -248,8 +266,10 @@ def read_custom(reader: Callable, path: Path, task: Task) -> tuple[list, ReadRep
         report.no_label = len(examples) - len(kept)
         examples = kept
     kind = task.kind_rules
-    checked = [kind.check_example(example, task, f"example {index} from reader {name}", report, path)
-               for index, example in enumerate(examples)]
+    checked = [
+        kind.check_example(example, task, f"example {index} from reader {name}", report, path)
+        for index, example in enumerate(examples)
+    ]
     if not checked:
         raise DataError(path, None, f"reader {name} returned no examples")
     return checked, report
@@ -262,15 +282,18 @@ def read_split(local, path: Path, task: Task) -> tuple[list, ReadReport]:
     return task.kind_rules.formats[local.format](local, path, task)
 
 
-
 def _read_local(task: Task, split: str, path: Path, data: TaskData) -> None:
     examples, report = read_split(task.local, path, task)
     expected = task.local.sha256.get(path.name)
     data.splits[split] = examples
-    data.provenance[split] = {"source": "local", "path": str(path), "sha256": report.sha256,
-                              "expected_sha256": expected,
-                              "checksum_ok": None if expected is None else expected == report.sha256,
-                              "cut": task.local.cut}
+    data.provenance[split] = {
+        "source": "local",
+        "path": str(path),
+        "sha256": report.sha256,
+        "expected_sha256": expected,
+        "checksum_ok": None if expected is None else expected == report.sha256,
+        "cut": task.local.cut,
+    }
     if expected is not None and expected != report.sha256:
         data.notes.append(f"{path}: sha256 differs from the published {expected[:12]}…")
     _note_no_label(task, data, split, str(path), report.no_label)
@@ -294,6 +317,7 @@ def _note_repairs(task: Task, data: TaskData, split: str, where: str, repairs: l
 
 # -- original files by URL -------------------------------------------------------------------------
 
+
 def _download(task: Task, splits: list[str], data: TaskData) -> None:
     from cnbench.data.download import fetch_verified
 
@@ -302,13 +326,20 @@ def _download(task: Task, splits: list[str], data: TaskData) -> None:
         path = fetch_verified(url, checksum, task.name)
         examples, report = read_split(task.local, path, task)
         data.splits[split] = examples
-        data.provenance[split] = {"source": "download", "url": url, "checksum": checksum, "path": str(path),
-                                  "sha256": report.sha256, "cut": task.download.cut}
+        data.provenance[split] = {
+            "source": "download",
+            "url": url,
+            "checksum": checksum,
+            "path": str(path),
+            "sha256": report.sha256,
+            "cut": task.download.cut,
+        }
         _note_no_label(task, data, split, url, report.no_label)
         _note_repairs(task, data, split, url, report.repaired)
 
 
 # -- Hub datasets ----------------------------------------------------------------------------------
+
 
 def _hub_folder(spec) -> tuple[Path, str | None, str | None]:
     """``(folder, resolved commit, content hash)`` of a task's Hub dataset, fetched as needed."""
@@ -328,11 +359,18 @@ def _hub_split(spec, folder: Path, hub_split: str):
 
     try:
         with _quiet_datasets():
-            return datasets.load_dataset(str(folder), spec.config, data_dir=spec.data_dir, split=hub_split,
-                                         data_files=_card_data_files(folder, spec.config))
+            return datasets.load_dataset(
+                str(folder),
+                spec.config,
+                data_dir=spec.data_dir,
+                split=hub_split,
+                data_files=_card_data_files(folder, spec.config),
+            )
     except Exception as err:  # a split or config the repository does not have: one line
-        raise CnbenchError(f"Hub dataset {spec.path!r} (config {spec.config}, split {hub_split}): "
-                           f"{first_line(err) or type(err).__name__}") from None
+        raise CnbenchError(
+            f"Hub dataset {spec.path!r} (config {spec.config}, split {hub_split}): "
+            f"{first_line(err) or type(err).__name__}"
+        ) from None
 
 
 def load_hub_split(task: Task, hub_split: str):
@@ -353,9 +391,17 @@ def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
         dataset, no_label = hub_rows_prepared(task, dataset)
         examples, dropped, repairs = task.kind_rules.from_hub(task, dataset, where)
         data.splits[split] = examples
-        data.provenance[split] = {"source": "hub", "hub": spec.path, "config": spec.config, "revision": commit,
-                                  "requested_revision": spec.revision, "data_dir": spec.data_dir,
-                                  "split": hub_split, "rows": rows, "cut": spec.cut}
+        data.provenance[split] = {
+            "source": "hub",
+            "hub": spec.path,
+            "config": spec.config,
+            "revision": commit,
+            "requested_revision": spec.revision,
+            "data_dir": spec.data_dir,
+            "split": hub_split,
+            "rows": rows,
+            "cut": spec.cut,
+        }
         if content is not None:
             data.provenance[split]["sha256"] = content
         if dropped:

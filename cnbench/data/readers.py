@@ -29,13 +29,13 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from cnbench.data.bio import repair_bio as repair_bio_tags
 from cnbench.data.examples import TaggedSentence, TextExample
-from cnbench.errors import CnbenchError, DataError
+from cnbench.errors import DataError
 from cnbench.hashing import file_sha256
 
 
@@ -70,7 +70,7 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
                     text = data.decode("utf-8")
                 except UnicodeDecodeError as err:
                     raise DataError(
-                        path, number, f"not valid UTF-8 (byte {err.start}: {data[err.start:err.start + 1]!r})"
+                        path, number, f"not valid UTF-8 (byte {err.start}: {data[err.start : err.start + 1]!r})"
                     ) from None
                 if number == 1:
                     text = text.removeprefix("\ufeff")
@@ -84,10 +84,15 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
                 blanks.clear()
                 yield number, text
     except EOFError:
-        raise DataError(path, number + 1, "cannot read compressed data: it ends early; is the file truncated?") from None
+        raise DataError(
+            path, number + 1, "cannot read compressed data: it ends early; is the file truncated?"
+        ) from None
     except (gzip.BadGzipFile, zlib.error) as err:
-        raise DataError(path, number + 1, f"cannot read compressed data ({err}); expected an intact gzip file, "
-                                          "as the name ends in .gz") from None
+        raise DataError(
+            path,
+            number + 1,
+            f"cannot read compressed data ({err}); expected an intact gzip file, as the name ends in .gz",
+        ) from None
     except OSError as err:
         raise DataError(path, None, f"cannot read the file ({err.strerror or err})") from None
 
@@ -250,11 +255,19 @@ def read_jsonl_tagged(
         if isinstance(chars, str):
             chars = list(chars)
         if not _is_list_of_str(chars) or not chars or any(len(char) != 1 for char in chars):
-            raise DataError(path, number, f"{fields['chars']!r} is {short_repr(chars)}; expected a non-empty "
-                                          "string or a list of single characters")
+            raise DataError(
+                path,
+                number,
+                f"{fields['chars']!r} is {short_repr(chars)}; expected a non-empty "
+                "string or a list of single characters",
+            )
         if not _is_list_of_str(tags) or len(tags) != len(chars):
-            raise DataError(path, number, f"{fields['tags']!r} is {short_repr(tags)}; expected a list of "
-                                          f"{len(chars)} tag strings, one per character")
+            raise DataError(
+                path,
+                number,
+                f"{fields['tags']!r} is {short_repr(tags)}; expected a list of "
+                f"{len(chars)} tag strings, one per character",
+            )
         for index, tag in enumerate(tags):
             if tag not in label_set:
                 raise DataError(path, number, f"tag {tag!r} at character {index} is not one of {sorted(label_set)}")
@@ -284,32 +297,51 @@ def read_spans(
         if not isinstance(text, str) or not text:
             raise DataError(path, number, f"{fields['text']!r} is {short_repr(text)}; expected non-empty text")
         if not isinstance(annotations, dict):
-            raise DataError(path, number, f"{fields['spans']!r} is {short_repr(annotations)}; expected "
-                                          '{type: {mention: [[start, end], ...]}}')
+            raise DataError(
+                path,
+                number,
+                f"{fields['spans']!r} is {short_repr(annotations)}; expected "
+                "{type: {mention: [[start, end], ...]}}",
+            )
         spans = []
         for entity_type, mentions in annotations.items():
             if entity_type not in types:
-                raise DataError(path, number, f"entity type {entity_type!r} is not one of {types} "
-                                              "(a type needs B- and I- tags among the task's labels)")
+                raise DataError(
+                    path,
+                    number,
+                    f"entity type {entity_type!r} is not one of {types} "
+                    "(a type needs B- and I- tags among the task's labels)",
+                )
             if not isinstance(mentions, dict):
-                raise DataError(path, number, f"{entity_type!r} holds {short_repr(mentions)}; expected "
-                                              "{mention: [[start, end], ...]}")
+                raise DataError(
+                    path,
+                    number,
+                    f"{entity_type!r} holds {short_repr(mentions)}; expected {{mention: [[start, end], ...]}}",
+                )
             for mention, positions in mentions.items():
                 if not isinstance(positions, list) or not positions:
-                    raise DataError(path, number, f"{entity_type} {mention!r} has spans {short_repr(positions)}; "
-                                                  "expected a non-empty list of [start, end]")
+                    raise DataError(
+                        path,
+                        number,
+                        f"{entity_type} {mention!r} has spans {short_repr(positions)}; "
+                        "expected a non-empty list of [start, end]",
+                    )
                 for position in positions:
                     spans.append(_span(path, number, text, entity_type, mention, position))
         spans.sort()
         for (start, end, *first), (next_start, next_end, *second) in zip(spans, spans[1:]):
             if next_start <= end:
-                raise DataError(path, number, f"spans [{start}, {end}] ({first[0]} {first[1]!r}) and "
-                                              f"[{next_start}, {next_end}] ({second[0]} {second[1]!r}) overlap; "
-                                              "expected disjoint entities")
+                raise DataError(
+                    path,
+                    number,
+                    f"spans [{start}, {end}] ({first[0]} {first[1]!r}) and "
+                    f"[{next_start}, {next_end}] ({second[0]} {second[1]!r}) overlap; "
+                    "expected disjoint entities",
+                )
         tags = ["O"] * len(text)
         for start, end, entity_type, _ in spans:
             tags[start] = f"B-{entity_type}"
-            tags[start + 1:end + 1] = [f"I-{entity_type}"] * (end - start)
+            tags[start + 1 : end + 1] = [f"I-{entity_type}"] * (end - start)
         sentences.append(TaggedSentence(tuple(text), tuple(tags)))
     if not sentences:
         raise DataError(path, None, "no lines; expected one JSON object per line")
@@ -318,17 +350,31 @@ def read_spans(
 
 def _span(path, number: int, text: str, entity_type: str, mention: str, position) -> tuple:
     """Check one ``[start, end]`` (inclusive) against the text and its mention."""
-    if (not isinstance(position, list) or len(position) != 2
-            or not all(isinstance(i, int) and not isinstance(i, bool) for i in position)):
-        raise DataError(path, number, f"{entity_type} {mention!r}: span {short_repr(position)} is not "
-                                      "[start, end] (two integers, end inclusive)")
+    if (
+        not isinstance(position, list)
+        or len(position) != 2
+        or not all(isinstance(i, int) and not isinstance(i, bool) for i in position)
+    ):
+        raise DataError(
+            path,
+            number,
+            f"{entity_type} {mention!r}: span {short_repr(position)} is not [start, end] (two integers, end inclusive)",
+        )
     start, end = position
     if not 0 <= start <= end < len(text):
-        raise DataError(path, number, f"{entity_type} {mention!r}: span [{start}, {end}] is outside the text "
-                                      f"(characters 0 to {len(text) - 1}) or ends before it starts")
-    if text[start:end + 1] != mention:
-        raise DataError(path, number, f"{entity_type} {mention!r}: span [{start}, {end}] covers "
-                                      f"{text[start:end + 1]!r}; expected the mention (end is inclusive)")
+        raise DataError(
+            path,
+            number,
+            f"{entity_type} {mention!r}: span [{start}, {end}] is outside the text "
+            f"(characters 0 to {len(text) - 1}) or ends before it starts",
+        )
+    if text[start : end + 1] != mention:
+        raise DataError(
+            path,
+            number,
+            f"{entity_type} {mention!r}: span [{start}, {end}] covers "
+            f"{text[start : end + 1]!r}; expected the mention (end is inclusive)",
+        )
     return start, end, entity_type, mention
 
 
@@ -345,19 +391,29 @@ def json_object(path: Path, number: int, line: str, fields: dict[str, str]) -> d
     try:
         record = json.loads(line)
     except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError; so are oversized ints
-        raise DataError(path, number, f"not JSON ({str(err).split(':')[0]}); expected one JSON object per line") from None
+        raise DataError(
+            path, number, f"not JSON ({str(err).split(':')[0]}); expected one JSON object per line"
+        ) from None
     if not isinstance(record, dict):
-        raise DataError(path, number, f"{short_repr(record)} is not a JSON object; expected one object per line "
-                                      "(JSON lines, not one JSON array)")
+        raise DataError(
+            path,
+            number,
+            f"{short_repr(record)} is not a JSON object; expected one object per line (JSON lines, not one JSON array)",
+        )
     if "\\u" in line:  # an escape such as \ud800 decodes to a lone surrogate, which tokenizers refuse
         try:
             json.dumps(record, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
-            raise DataError(path, number, "a \\u escape is half a surrogate pair; expected valid Unicode text") from None
+            raise DataError(
+                path, number, "a \\u escape is half a surrogate pair; expected valid Unicode text"
+            ) from None
     missing = [key for key in fields.values() if key not in record]
     if missing:
-        raise DataError(path, number, f"no {', '.join(map(repr, missing))} key; expected keys "
-                                      f"{', '.join(map(repr, fields.values()))}")
+        raise DataError(
+            path,
+            number,
+            f"no {', '.join(map(repr, missing))} key; expected keys {', '.join(map(repr, fields.values()))}",
+        )
     return record
 
 
@@ -370,7 +426,8 @@ def bio_checked(tags, repair_bio: bool, report: ReadReport, path: Path, locate) 
         line, where = locate(index)
         if not repair_bio:
             raise DataError(
-                path, line,
+                path,
+                line,
                 f"{tag!r}{where} after {context} is ill-formed BIO; expected B-{tag[2:]} "
                 "(pass repair_bio to turn such tags into B- with a warning)",
             )

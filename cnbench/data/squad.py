@@ -42,9 +42,9 @@ context): kept as it is, scored, never trained on. A misaligned start is moved:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable
 
 from cnbench.data.examples import Answer, SpanExample
 from cnbench.data.readers import ReadReport, is_text, json_object, read_lines, short_repr
@@ -82,6 +82,7 @@ class _Malformed(Exception):
 
 # -- readers -----------------------------------------------------------------------------------
 
+
 def read_squad(path: Path) -> tuple[list[SpanExample], ReadReport]:
     """Read a SQuAD-v1 JSON file (plain or ``.gz``) into one example per question, answers aligned."""
     path = Path(path)
@@ -110,8 +111,12 @@ def read_squad(path: Path) -> tuple[list[SpanExample], ReadReport]:
                 except _Malformed as err:
                     raise DataError(path, None, err.under(question_at)) from None
                 if example.id in first_seen:
-                    raise DataError(path, None, f"{question_at}: id {example.id!r} is also the id of "
-                                                f"{first_seen[example.id]}; expected unique question ids")
+                    raise DataError(
+                        path,
+                        None,
+                        f"{question_at}: id {example.id!r} is also the id of "
+                        f"{first_seen[example.id]}; expected unique question ids",
+                    )
                 first_seen[example.id] = question_at
                 examples.append(example)
     if not examples:
@@ -139,13 +144,15 @@ def span_examples_from_rows(rows: Iterable[dict], columns: dict[str, str], where
     def checked(number: int, row: dict) -> tuple[int, dict]:
         missing = [column for column in keys.values() if column not in row]
         if missing:
-            raise DataError(f"{where} row {number}", None,
-                            f"no column {', '.join(map(repr, missing))}; the rows have {sorted(row)}")
+            raise DataError(
+                f"{where} row {number}", None, f"no column {', '.join(map(repr, missing))}; the rows have {sorted(row)}"
+            )
         return number, row
 
     numbered = (checked(number, row) for number, row in enumerate(rows))
-    examples = _unique_examples(numbered, keys, "row",
-                                lambda number, message: DataError(f"{where} row {number}", None, message))
+    examples = _unique_examples(
+        numbered, keys, "row", lambda number, message: DataError(f"{where} row {number}", None, message)
+    )
     if not examples:
         raise DataError(where, None, "no rows; expected one row per question")
     return examples
@@ -162,14 +169,18 @@ def _unique_examples(records: Iterable[tuple[int, dict]], keys: dict[str, str], 
         except _Malformed as err:
             raise error(number, err.under("")) from None
         if example.id in first_seen:
-            raise error(number, f"id {example.id!r} is also the id {'on' if unit == 'line' else 'of'} {unit} "
-                                f"{first_seen[example.id]}; expected unique question ids")
+            raise error(
+                number,
+                f"id {example.id!r} is also the id {'on' if unit == 'line' else 'of'} {unit} "
+                f"{first_seen[example.id]}; expected unique question ids",
+            )
         first_seen[example.id] = number
         examples.append(example)
     return examples
 
 
 # -- alignment ---------------------------------------------------------------------------------
+
 
 def align_answers(examples: Iterable[SpanExample], where: str) -> tuple[list[SpanExample], list[str]]:
     """Move each misaligned answer start to where its text is (see the module docstring), or to -1
@@ -183,8 +194,10 @@ def align_answers(examples: Iterable[SpanExample], where: str) -> tuple[list[Spa
         for number, answer in enumerate(example.answers, start=1):
             start = _aligned_start(example.context, answer)
             if start != answer.start:
-                lines.append(f"{where}: {example.id} answer {number}: start {answer.start} -> {start}"
-                             + ("" if start != -1 else _why_not_found(example.context, answer)))
+                lines.append(
+                    f"{where}: {example.id} answer {number}: start {answer.start} -> {start}"
+                    + ("" if start != -1 else _why_not_found(example.context, answer))
+                )
                 answer = Answer(answer.text, start)
             answers.append(answer)
         answers = tuple(answers)
@@ -209,11 +222,13 @@ def _aligned_start(context: str, answer: Answer) -> int:
 def _why_not_found(context: str, answer: Answer) -> str:
     elsewhere = context.find(answer.text)
     found = f"it occurs at {elsewhere}" if elsewhere != -1 else "it does not occur in the context"
-    return (f": {short_repr(answer.text)} is not within {NEARBY} characters of the start ({found}); "
-            "scored, not trained on")
+    return (
+        f": {short_repr(answer.text)} is not within {NEARBY} characters of the start ({found}); scored, not trained on"
+    )
 
 
 # -- checks shared by the sources -----------------------------------------------------------------
+
 
 def _example(record: dict, keys: dict[str, str]) -> SpanExample:
     """One question's values, found in ``record`` under ``keys``, checked and built into an example."""
@@ -224,12 +239,13 @@ def _example(record: dict, keys: dict[str, str]) -> SpanExample:
 
 def _answers(value, key: str, context: str) -> tuple[Answer, ...]:
     """A list of ``{"text", "answer_start"}``, or the Hub's ``{"text": [...], "answer_start": [...]}``."""
-    expected = f"a list of {ANSWER_SHAPE} (or {{\"text\": [...], \"answer_start\": [...]}})"
+    expected = f'a list of {ANSWER_SHAPE} (or {{"text": [...], "answer_start": [...]}})'
     if isinstance(value, dict):
         texts, starts = value.get("text"), value.get("answer_start")
         if not isinstance(texts, list) or not isinstance(starts, list) or len(texts) != len(starts):
-            raise _Malformed("", f'"{key}" is {short_repr(value)}, not two lists of the same length; '
-                                 f"expected {expected}")
+            raise _Malformed(
+                "", f'"{key}" is {short_repr(value)}, not two lists of the same length; expected {expected}'
+            )
         pairs = list(zip(texts, starts))
     elif isinstance(value, list):
         pairs = []
@@ -243,18 +259,25 @@ def _answers(value, key: str, context: str) -> tuple[Answer, ...]:
     else:
         raise _Malformed("", f'"{key}" is {short_repr(value)}; expected {expected}')
     if not pairs:
-        raise _Malformed("", f'"{key}" is empty; expected at least one answer '
-                             "(a question without one cannot be scored)")
+        raise _Malformed(
+            "", f'"{key}" is empty; expected at least one answer (a question without one cannot be scored)'
+        )
     answers = []
     for index, (text, start) in enumerate(pairs):
         at = f"{key}[{index}]"
         text = _text(text, "text", at)
         if not isinstance(start, int) or isinstance(start, bool):
-            raise _Malformed(at, f'"answer_start" is {short_repr(start)}; expected an integer character offset '
-                                 "(-1 for a free-form answer)")
+            raise _Malformed(
+                at,
+                f'"answer_start" is {short_repr(start)}; expected an integer character offset '
+                "(-1 for a free-form answer)",
+            )
         if start != -1 and not 0 <= start < len(context):
-            raise _Malformed(at, f'"answer_start" {start} is outside the context (characters 0 to '
-                                 f"{len(context) - 1}); expected an offset into it, or -1 for a free-form answer")
+            raise _Malformed(
+                at,
+                f'"answer_start" {start} is outside the context (characters 0 to '
+                f"{len(context) - 1}); expected an offset into it, or -1 for a free-form answer",
+            )
         answers.append(Answer(text, start))
     return tuple(answers)
 
@@ -268,12 +291,14 @@ def _text(value, key: str, at: str = "", may_be_empty: bool = False) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise _Malformed(at, f'"{key}" holds half a surrogate pair (a \\u escape); '
-                             "expected valid Unicode text") from None
+        raise _Malformed(
+            at, f'"{key}" holds half a surrogate pair (a \\u escape); expected valid Unicode text'
+        ) from None
     return value
 
 
 # -- SQuAD JSON ----------------------------------------------------------------------------------
+
 
 def _json_document(path: Path):
     """The file parsed as one JSON document; read through ``read_lines`` for its decoding checks
@@ -284,8 +309,11 @@ def _json_document(path: Path):
     except json.JSONDecodeError as err:
         raise DataError(path, err.lineno, f"not JSON ({err.msg}, column {err.colno}); expected SQuAD-v1 JSON") from None
     except (ValueError, RecursionError) as err:  # an integer too long to convert, nesting too deep
-        raise DataError(path, None, f"not JSON that can be read ({type(err).__name__}: {short_repr(str(err))}); "
-                                    "expected SQuAD-v1 JSON") from None
+        raise DataError(
+            path,
+            None,
+            f"not JSON that can be read ({type(err).__name__}: {short_repr(str(err))}); expected SQuAD-v1 JSON",
+        ) from None
 
 
 def _member(path: Path, record, at: str, key: str, kind: type):

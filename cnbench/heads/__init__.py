@@ -28,8 +28,9 @@ the optimiser can give them their own learning rate.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from cnbench.errors import CnbenchError
 from cnbench.features import IGNORE_INDEX
@@ -38,8 +39,17 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["IGNORE_INDEX", "HeadOutput", "HEADS", "HEAD_DEFAULTS", "SENTENCE_VECTOR", "build_head", "head_input",
-           "head_names", "register_head"]
+__all__ = [
+    "IGNORE_INDEX",
+    "HeadOutput",
+    "HEADS",
+    "HEAD_DEFAULTS",
+    "SENTENCE_VECTOR",
+    "build_head",
+    "head_input",
+    "head_names",
+    "register_head",
+]
 
 SENTENCE_VECTOR = "sentence vector"
 
@@ -94,9 +104,7 @@ def build_head(name: str, kind: str, hidden_size: int, num_labels: int, **option
             if name.endswith("crf")
             else ""
         )
-        raise CnbenchError(
-            f"head {name!r} does not support {kind} tasks (it supports: {supported}){why}"
-        )
+        raise CnbenchError(f"head {name!r} does not support {kind} tasks (it supports: {supported}){why}")
     constructor = HEADS[name][kind]
     if isinstance(constructor, str):
         module, attribute = constructor.split(":")

@@ -32,7 +32,8 @@ Supported:
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -157,9 +158,7 @@ class CRF(nn.Module):
     def _check(self, emissions: Tensor, mask: Tensor) -> Tensor:
         """Validate shapes and alignment; return the ``[B]`` lengths."""
         if emissions.dim() != 3 or emissions.shape[-1] != self.num_tags:
-            raise ValueError(
-                f"emissions must be [B, T, {self.num_tags}], got {tuple(emissions.shape)}"
-            )
+            raise ValueError(f"emissions must be [B, T, {self.num_tags}], got {tuple(emissions.shape)}")
         if mask.shape != emissions.shape[:2] or mask.dtype != torch.bool:
             raise ValueError(
                 f"mask must be a bool tensor of shape {tuple(emissions.shape[:2])}, "
@@ -262,9 +261,7 @@ def _path_score(
 # --- sequential algorithms --------------------------------------------------------------------
 
 
-def _log_partition_sequential(
-    em: Tensor, mask: Tensor, start: Tensor, end: Tensor, trans: Tensor
-) -> Tensor:
+def _log_partition_sequential(em: Tensor, mask: Tensor, start: Tensor, end: Tensor, trans: Tensor) -> Tensor:
     alpha = start + em[:, 0]
     for t in range(1, em.shape[1]):
         step = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + em[:, t]
@@ -272,9 +269,7 @@ def _log_partition_sequential(
     return torch.logsumexp(alpha + end, dim=1)
 
 
-def _viterbi_sequential(
-    em: Tensor, mask: Tensor, start: Tensor, end: Tensor, trans: Tensor
-) -> tuple[Tensor, Tensor]:
+def _viterbi_sequential(em: Tensor, mask: Tensor, start: Tensor, end: Tensor, trans: Tensor) -> tuple[Tensor, Tensor]:
     batch, steps, num_tags = em.shape
     identity = torch.arange(num_tags, device=em.device).expand(batch, num_tags)
     score = start + em[:, 0]
@@ -310,9 +305,7 @@ def _step_matrices(em: Tensor, mask: Tensor, trans: Tensor, off_diagonal: float)
     return torch.where(mask[:, 1:, None, None], matrices, identity)
 
 
-def _log_partition_scan(
-    em: Tensor, mask: Tensor, start: Tensor, end: Tensor, trans: Tensor
-) -> Tensor:
+def _log_partition_scan(em: Tensor, mask: Tensor, start: Tensor, end: Tensor, trans: Tensor) -> Tensor:
     alpha = start + em[:, 0]
     if em.shape[1] > 1:
         matrices = _step_matrices(em, mask, trans, _NLL_NEG)
@@ -325,9 +318,7 @@ def _log_partition_scan(
     return torch.logsumexp(alpha + end, dim=1)
 
 
-def _viterbi_scan(
-    em: Tensor, mask: Tensor, start: Tensor, end: Tensor, trans: Tensor
-) -> tuple[Tensor, Tensor]:
+def _viterbi_scan(em: Tensor, mask: Tensor, start: Tensor, end: Tensor, trans: Tensor) -> tuple[Tensor, Tensor]:
     """Max-plus tree reduction that records, for every merged pair and every (first tag, last
     tag), the best tag at the boundary between the two halves; the path is then read top-down
     in ``log2 T`` gathers: each node knows its outer tags and looks up its middle one."""
@@ -355,10 +346,6 @@ def _viterbi_scan(
         pairs = middle.shape[1]
         mid = middle.gather(2, (before[:, :pairs] * num_tags + after[:, :pairs]).unsqueeze(2))
         mid = mid.squeeze(2)
-        before = torch.cat(
-            [torch.stack([before[:, :pairs], mid], dim=2).flatten(1), before[:, pairs:]], dim=1
-        )
-        after = torch.cat(
-            [torch.stack([mid, after[:, :pairs]], dim=2).flatten(1), after[:, pairs:]], dim=1
-        )
+        before = torch.cat([torch.stack([before[:, :pairs], mid], dim=2).flatten(1), before[:, pairs:]], dim=1)
+        after = torch.cat([torch.stack([mid, after[:, :pairs]], dim=2).flatten(1), after[:, pairs:]], dim=1)
     return torch.cat([first.unsqueeze(1), after], dim=1), best_score

@@ -21,7 +21,8 @@ matches the per-token cross-entropy of the other tagging heads (and gradient cli
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -49,9 +50,7 @@ def compact(x: Tensor, mask: Tensor) -> Compacted:
     counts = mask.sum(1)
     width = max(int(counts.max()), 1)
     index = order[:, :width]
-    gather_index = index.reshape(*index.shape, *([1] * (x.dim() - 2))).expand(
-        -1, -1, *x.shape[2:]
-    )
+    gather_index = index.reshape(*index.shape, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:])
     values = x.gather(1, gather_index)
     slots = torch.arange(width, device=mask.device)
     return Compacted(values, slots < counts.unsqueeze(1), index)

@@ -31,8 +31,13 @@ def encode_text(examples: list[TextExample], tokenizer, labels: tuple[str, ...],
     input_ids, token_type_ids, lengths = array("i"), array("b"), array("q")
     for begin in range(0, len(examples), TEXT_CHUNK):
         chunk = examples[begin : begin + TEXT_CHUNK]
-        encoded = tokenizer([ex.text_a for ex in chunk], [ex.text_b for ex in chunk] if pairs else None,
-                            truncation=True, max_length=max_len, return_token_type_ids=True)
+        encoded = tokenizer(
+            [ex.text_a for ex in chunk],
+            [ex.text_b for ex in chunk] if pairs else None,
+            truncation=True,
+            max_length=max_len,
+            return_token_type_ids=True,
+        )
         input_ids.extend(chain.from_iterable(encoded["input_ids"]))
         token_type_ids.extend(chain.from_iterable(encoded["token_type_ids"]))
         lengths.extend(len(ids) for ids in encoded["input_ids"])
@@ -52,8 +57,9 @@ def count_truncated(examples: list[TextExample], features: Features, tokenizer, 
         return 0
     chunk = [examples[i] for i in at_limit]
     pairs = chunk[0].text_b is not None
-    whole = tokenizer([ex.text_a for ex in chunk], [ex.text_b for ex in chunk] if pairs else None,
-                      truncation=False, verbose=False)["input_ids"]
+    whole = tokenizer(
+        [ex.text_a for ex in chunk], [ex.text_b for ex in chunk] if pairs else None, truncation=False, verbose=False
+    )["input_ids"]
     return sum(len(ids) > max_len for ids in whole)
 
 
@@ -86,11 +92,12 @@ class Classification(Kind):
         self.words = "sentence pair, N classes" if len(texts) == 2 else "one text, N classes"
         self.hub_columns_example = self.field_defaults("jsonl")
         self.formats = {
-            "tsv": lambda local, path, task: read_tsv(path, local.columns, task.labels, local.fields or None,
-                                                      local.header, task.no_label),
-            "jsonl": lambda local, path, task: read_jsonl_texts(path, self.texts, task.labels,
-                                                                {**self.field_defaults("jsonl"), **local.fields},
-                                                                task.no_label),
+            "tsv": lambda local, path, task: read_tsv(
+                path, local.columns, task.labels, local.fields or None, local.header, task.no_label
+            ),
+            "jsonl": lambda local, path, task: read_jsonl_texts(
+                path, self.texts, task.labels, {**self.field_defaults("jsonl"), **local.fields}, task.no_label
+            ),
         }
 
     @property
@@ -101,10 +108,17 @@ class Classification(Kind):
         return {name: name for name in self.hub_fields}
 
     def check_example(self, example, task, where: str, report, path):
-        if not (isinstance(example, TextExample) and is_text(example.text_a) and isinstance(example.label, str)
-                and (is_text(example.text_b) if self.pair else example.text_b is None)):
-            shape = ("TextExample(text_a, text_b, label) with two non-empty texts" if self.pair else
-                     "TextExample(text_a, None, label) with a non-empty text")
+        if not (
+            isinstance(example, TextExample)
+            and is_text(example.text_a)
+            and isinstance(example.label, str)
+            and (is_text(example.text_b) if self.pair else example.text_b is None)
+        ):
+            shape = (
+                "TextExample(text_a, text_b, label) with two non-empty texts"
+                if self.pair
+                else "TextExample(text_a, None, label) with a non-empty text"
+            )
             raise DataError(path, None, f"{where} is {short_repr(example)}; expected a {shape}")
         if example.label not in task.labels:
             raise DataError(path, None, f"{where}: label {example.label!r} is not one of {sorted(task.labels)}")
@@ -121,8 +135,9 @@ class Classification(Kind):
             for name, text in zip(self.texts, texts):
                 if not is_text(text):
                     raise DataError(here, None, f"{columns[name]!r} is {short_repr(text)}; expected non-empty text")
-            examples.append(TextExample(texts[0], texts[1] if self.pair else None,
-                                        name_of(row[columns["label"]], here)))
+            examples.append(
+                TextExample(texts[0], texts[1] if self.pair else None, name_of(row[columns["label"]], here))
+            )
         return examples, rows.dropped, []
 
     def gold_line(self, example: TextExample) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from array import array
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -61,8 +61,10 @@ def encode_spans(
 ) -> Features:
     """Windows of every question, in order; ``Features.example_index`` maps each to its question."""
     if max_len < max_question + 4:
-        raise CnbenchError(f"max_len {max_len}: expected at least max_question + 4 = {max_question + 4}, "
-                           "room for [CLS], the question, two [SEP] and one context token")
+        raise CnbenchError(
+            f"max_len {max_len}: expected at least max_question + 4 = {max_question + 4}, "
+            "room for [CLS], the question, two [SEP] and one context token"
+        )
     if doc_stride < 1:
         raise CnbenchError(f"doc_stride {doc_stride}: expected at least 1")
     windows = SpanWindows(tokenizer)
@@ -74,8 +76,15 @@ def encode_spans(
         context_number = {context: number for number, context in enumerate(distinct)}
         for example_index, (example, question) in enumerate(zip(chunk, questions), start=begin):
             number = context_number[example.context]
-            windows.add(example_index, example, question[:max_question], context_ids[number],
-                        context_offsets[number], max_len, doc_stride)
+            windows.add(
+                example_index,
+                example,
+                question[:max_question],
+                context_ids[number],
+                context_offsets[number],
+                max_len,
+                doc_stride,
+            )
     return windows.features()
 
 
@@ -86,8 +95,10 @@ def tokenise_with_offsets(tokenizer, texts: list[str]) -> tuple[list[np.ndarray]
     except NotImplementedError:  # transformers 4's Python tokenizers refuse offsets; 5's leave them out
         encoded = {}
     if "offset_mapping" not in encoded:
-        raise CnbenchError(f"span tasks need a tokenizer that returns character offsets; "
-                           f"{type(tokenizer).__name__} does not (use a Hugging Face fast tokenizer)")
+        raise CnbenchError(
+            f"span tasks need a tokenizer that returns character offsets; "
+            f"{type(tokenizer).__name__} does not (use a Hugging Face fast tokenizer)"
+        )
     ids = [np.asarray(pieces, dtype=np.int32) for pieces in encoded["input_ids"]]
     offsets = [np.asarray(spans, dtype=np.int32).reshape(-1, 2) for spans in encoded["offset_mapping"]]
     return ids, offsets
@@ -104,8 +115,16 @@ class SpanWindows:
         self.input_ids, self.token_type_ids, self.char_spans = array("i"), array("b"), array("i")
         self.lengths, self.labels, self.example_index = array("q"), array("i"), array("i")
 
-    def add(self, example_index: int, example: SpanExample, question: list[int], context_ids: np.ndarray,
-            context_offsets: np.ndarray, max_len: int, doc_stride: int) -> None:
+    def add(
+        self,
+        example_index: int,
+        example: SpanExample,
+        question: list[int],
+        context_ids: np.ndarray,
+        context_offsets: np.ndarray,
+        max_len: int,
+        doc_stride: int,
+    ) -> None:
         head = np.concatenate([self.cls_id, np.asarray(question, dtype=np.int32), self.sep_id])
         room = max_len - len(head) - 1
         step = min(doc_stride, room)  # a stride wider than a window would skip context
@@ -114,11 +133,13 @@ class SpanWindows:
         for window_start in range(0, count * step, step):
             window_end = min(window_start + room, len(context_ids))
             context_tokens = window_end - window_start
-            self.input_ids.frombytes(head.tobytes() + context_ids[window_start:window_end].tobytes()
-                                     + self.sep_id.tobytes())
+            self.input_ids.frombytes(
+                head.tobytes() + context_ids[window_start:window_end].tobytes() + self.sep_id.tobytes()
+            )
             self.token_type_ids.frombytes(bytes(len(head)) + b"\x01" * (context_tokens + 1))  # 0s, then 1s
-            self.char_spans.frombytes(self.not_context * len(head) + context_offsets[window_start:window_end].tobytes()
-                                      + self.not_context)
+            self.char_spans.frombytes(
+                self.not_context * len(head) + context_offsets[window_start:window_end].tobytes() + self.not_context
+            )
             self.lengths.append(len(head) + context_tokens + 1)
             self.example_index.append(example_index)
             if answer_tokens is not None and window_start <= answer_tokens[0] and answer_tokens[1] < window_end:
@@ -280,18 +301,30 @@ class Span(Kind):
     def check_hparams(self, hp: dict) -> None:
         least = hp["max_question"] + 4  # [CLS], the question, two [SEP], one context piece
         if hp["max_len"] < least:
-            raise CnbenchError(f"--max-len {hp['max_len']}: a span task needs at least {least} (questions "
-                               f"take up to {hp['max_question']} pieces of every window)")
+            raise CnbenchError(
+                f"--max-len {hp['max_len']}: a span task needs at least {least} (questions "
+                f"take up to {hp['max_question']} pieces of every window)"
+            )
 
     def check_example(self, example, task, where: str, report, path):
         # A question may be empty (CMRC trial has two); id and context may not.
-        if not (isinstance(example, SpanExample) and isinstance(example.question, str)
-                and all(isinstance(value, str) and value for value in (example.id, example.context))
-                and isinstance(example.answers, tuple) and example.answers
-                and all(isinstance(answer, Answer) and isinstance(answer.text, str)
-                        and type(answer.start) is int for answer in example.answers)):
-            raise DataError(path, None, f"{where} is {short_repr(example)}; expected a SpanExample with an id, "
-                                        "a context, a question and at least one Answer(text, start)")
+        if not (
+            isinstance(example, SpanExample)
+            and isinstance(example.question, str)
+            and all(isinstance(value, str) and value for value in (example.id, example.context))
+            and isinstance(example.answers, tuple)
+            and example.answers
+            and all(
+                isinstance(answer, Answer) and isinstance(answer.text, str) and type(answer.start) is int
+                for answer in example.answers
+            )
+        ):
+            raise DataError(
+                path,
+                None,
+                f"{where} is {short_repr(example)}; expected a SpanExample with an id, "
+                "a context, a question and at least one Answer(text, start)",
+            )
         [aligned], repairs = align_answers([example], f"{path} {where}")
         report.repaired.extend(repairs)
         return aligned
@@ -326,8 +359,10 @@ class Span(Kind):
         if split == "train":
             skipped = sum(not trainable(example) for example in examples)
             if skipped:
-                notes.append(f"train: {skipped} of {len(examples)} questions have no answer located in their "
-                             "context, not trained on")
+                notes.append(
+                    f"train: {skipped} of {len(examples)} questions have no answer located in their "
+                    "context, not trained on"
+                )
         return notes
 
     def batch_labels(self, features, rows, padded) -> dict:
@@ -365,8 +400,10 @@ class Span(Kind):
         return f"windowed, stride {self.hparams['doc_stride']}"
 
     def room_explanation(self, max_len: int) -> str:
-        return (f"max_len {max_len} word pieces less [CLS], two [SEP] and a question of up to "
-                f"{self.hparams['max_question']} pieces, one piece per Chinese character")
+        return (
+            f"max_len {max_len} word pieces less [CLS], two [SEP] and a question of up to "
+            f"{self.hparams['max_question']} pieces, one piece per Chinese character"
+        )
 
     def label_names(self, task) -> list[str]:
         return []
@@ -382,13 +419,33 @@ class Span(Kind):
             answer_lengths = [len(example.answers[0].text) for example in examples]
             # Pieces ~ characters for Chinese text: the window count a max_len run will make, near enough.
             windows = [1 + max(0, -(-(len(example.context) - room) // stride)) for example in examples]
-            rows.append((split, str(len(examples)), str(len(answers)), str(free_form), str(untrainable),
-                         "/".join(map(str, percentiles(questions))), "/".join(map(str, percentiles(answer_lengths))),
-                         str(max(answer_lengths)), f"{sum(windows) / len(windows):.2f}", str(max(windows))))
+            rows.append(
+                (
+                    split,
+                    str(len(examples)),
+                    str(len(answers)),
+                    str(free_form),
+                    str(untrainable),
+                    "/".join(map(str, percentiles(questions))),
+                    "/".join(map(str, percentiles(answer_lengths))),
+                    str(max(answer_lengths)),
+                    f"{sum(windows) / len(windows):.2f}",
+                    str(max(windows)),
+                )
+            )
         spread = "/".join(f"p{rank}" for rank in ranks)
-        header = ("split", "questions", "answers", "free-form answers (start -1)", "questions without a located answer",
-                  f"question chars {spread}", f"first answer chars {spread}", "longest first answer",
-                  "windows per question (≈)", "most windows")
+        header = (
+            "split",
+            "questions",
+            "answers",
+            "free-form answers (start -1)",
+            "questions without a located answer",
+            f"question chars {spread}",
+            f"first answer chars {spread}",
+            "longest first answer",
+            "windows per question (≈)",
+            "most windows",
+        )
         return "questions and answers", header, rows
 
 

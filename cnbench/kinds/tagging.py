@@ -187,16 +187,19 @@ def check_bio_labels(where: str, labels: tuple[str, ...]) -> None:
     for label in labels:
         match = _BIO_TAG.fullmatch(label)
         if match is None:
-            raise CnbenchError(f"{where}: label {label!r} is not BIO; expected 'O', 'B-<type>' or 'I-<type>' "
-                               "(strict IOB2: convert BIOES/BMES or IO tags to BIO)")
+            raise CnbenchError(
+                f"{where}: label {label!r} is not BIO; expected 'O', 'B-<type>' or 'I-<type>' "
+                "(strict IOB2: convert BIOES/BMES or IO tags to BIO)"
+            )
         if match.group(1) is not None:
             types.setdefault(match.group(1), set()).add(label[0])
     for name, prefixes in sorted(types.items()):
         if prefixes != {"B", "I"}:
             [present] = prefixes
             absent = "I" if present == "B" else "B"
-            raise CnbenchError(f"{where}: labels have {present}-{name} but no {absent}-{name}; "
-                               "expected both for every entity type")
+            raise CnbenchError(
+                f"{where}: labels have {present}-{name} but no {absent}-{name}; expected both for every entity type"
+            )
 
 
 def encode_tags(tags: list[str]) -> str:
@@ -228,9 +231,11 @@ class Tagging(Kind):
         self.formats = {
             "conll": lambda local, path, task: read_conll(path, task.labels, task.repair_bio),
             "jsonl": lambda local, path, task: read_jsonl_tagged(
-                path, task.labels, {**self.field_defaults("jsonl"), **local.fields}, task.repair_bio),
+                path, task.labels, {**self.field_defaults("jsonl"), **local.fields}, task.repair_bio
+            ),
             "spans": lambda local, path, task: read_spans(
-                path, task.labels, {**self.field_defaults("spans"), **local.fields}),
+                path, task.labels, {**self.field_defaults("spans"), **local.fields}
+            ),
         }
 
     def check_task(self, task, where: str) -> None:
@@ -245,12 +250,19 @@ class Tagging(Kind):
 
     def check_example(self, example, task, where: str, report, path):
         chars, tags = getattr(example, "chars", None), getattr(example, "tags", None)
-        if not (isinstance(example, TaggedSentence) and isinstance(chars, (tuple, list, str))
-                and isinstance(tags, (tuple, list)) and 0 < len(chars) == len(tags)
-                and all(isinstance(char, str) and len(char) == 1 for char in chars)
-                and all(isinstance(tag, str) for tag in tags)):
-            raise DataError(path, None, f"{where} is {short_repr(example)}; expected a TaggedSentence with one "
-                                        "tag string per single character")
+        if not (
+            isinstance(example, TaggedSentence)
+            and isinstance(chars, (tuple, list, str))
+            and isinstance(tags, (tuple, list))
+            and 0 < len(chars) == len(tags)
+            and all(isinstance(char, str) and len(char) == 1 for char in chars)
+            and all(isinstance(tag, str) for tag in tags)
+        ):
+            raise DataError(
+                path,
+                None,
+                f"{where} is {short_repr(example)}; expected a TaggedSentence with one tag string per single character",
+            )
         unknown = sorted(set(tags) - set(task.labels))
         if unknown:
             raise DataError(path, None, f"{where}: tags {unknown} are not among {sorted(task.labels)}")
@@ -274,8 +286,10 @@ class Tagging(Kind):
             if repaired and not task.repair_bio:
                 position, original, context = repaired[0]
                 raise DataError(here, None, f"tag {position} {original!r} after {context} is ill-formed BIO")
-            repairs += [f"{here}: {original} at {position} after {context} read as B-{original[2:]}"
-                        for position, original, context in repaired]
+            repairs += [
+                f"{here}: {original} at {position} after {context} read as B-{original[2:]}"
+                for position, original, context in repaired
+            ]
             examples.append(TaggedSentence(chars, tuple(tags)))
         return examples, rows.dropped, repairs
 

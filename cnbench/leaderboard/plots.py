@@ -7,8 +7,8 @@ give the same SVG bytes on every render.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 from matplotlib.figure import Figure
@@ -50,8 +50,14 @@ def plot_seed_spread(column: Column, cells: Sequence[Cell], path: Path) -> None:
             heights = [position - 0.15 + step * rank for rank in range(len(scores))] if len(scores) > 1 else [position]
             axes.scatter(scores, heights, s=18, color="tab:blue", alpha=0.7, zorder=3)
             axes.errorbar(
-                100 * cell.test["mean"], position, xerr=100 * cell.test["std"],
-                fmt="|", color="black", capsize=4, markersize=14, zorder=4,
+                100 * cell.test["mean"],
+                position,
+                xerr=100 * cell.test["std"],
+                fmt="|",
+                color="black",
+                capsize=4,
+                markersize=14,
+                zorder=4,
             )
         axes.set_yticks(range(len(cells)), [row_label(cell) for cell in cells])
         axes.invert_yaxis()

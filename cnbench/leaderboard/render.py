@@ -12,9 +12,10 @@ import json
 import math
 import os
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
+from cnbench.atomic import atomic_file
 from cnbench.leaderboard.plots import PLOT_PREFIXES, plot_expected_max, plot_names, plot_seed_spread
 from cnbench.leaderboard.reported import REPORTED_METRICS, load_reported
 from cnbench.leaderboard.select import (
@@ -45,7 +46,6 @@ from cnbench.leaderboard.significance import (
     Gold,
     compare_to_best,
 )
-from cnbench.atomic import atomic_file
 from cnbench.results import load_results
 from cnbench.stats import MIN_SEEDS_FOR_SEED_TEST
 
@@ -134,8 +134,10 @@ def _reproduced_table(page: _Page) -> list[str]:
         headers += [f"{column.task} {name} {page.data_ref(column)}" for _, name in column.side_metrics]
         separators += "---|" * (1 + len(column.side_metrics))
     clue = any(column.task in CLUE_CLASSIFICATION for column in page.columns)
-    lines = ["| " + " | ".join(headers + ["Average"] + (["CLUE score"] if clue else [])) + " |",
-             separators + "---|" + ("---|" if clue else "")]
+    lines = [
+        "| " + " | ".join(headers + ["Average"] + (["CLUE score"] if clue else [])) + " |",
+        separators + "---|" + ("---|" if clue else ""),
+    ]
     by_id = {cell.id: cell for cell in page.cells}
     for row in page.rows:
         entries, means = [], []
@@ -148,7 +150,9 @@ def _reproduced_table(page: _Page) -> list[str]:
         average = _pct(math.fsum(means) / len(means)) if len(means) == len(page.columns) else "—"
         lines.append(
             f"| {row.model} | {row.head} | {row.strategy} | `{row.model_identity}` | {row.tokenizer} | "
-            + " | ".join(entries) + f" | {average} |" + (f" {clue_score(page, row)} |" if clue else "")
+            + " | ".join(entries)
+            + f" | {average} |"
+            + (f" {clue_score(page, row)} |" if clue else "")
         )
     return lines
 
@@ -160,8 +164,7 @@ def clue_score(page: _Page, row) -> str:
     by_id = {cell.id: cell for cell in page.cells}
     means = []
     for task in CLUE_CLASSIFICATION:
-        cells = [by_id[(column, row)] for column in page.columns
-                 if column.task == task and (column, row) in by_id]
+        cells = [by_id[(column, row)] for column in page.columns if column.task == task and (column, row) in by_id]
         if len(cells) != 1 or cells[0].test is None:
             return "—"
         means.append(cells[0].test["mean"])
@@ -169,7 +172,12 @@ def clue_score(page: _Page, row) -> str:
 
 
 def _data_notes(page: _Page) -> list[str]:
-    lines = ["### Data", "", "Each task column is one exact data identity; runs on other data get their own column.", ""]
+    lines = [
+        "### Data",
+        "",
+        "Each task column is one exact data identity; runs on other data get their own column.",
+        "",
+    ]
     for column in page.columns:
         number = page.data_number[column]
         first = next(cell for cell in page.cells if cell.column == column).config.started[0]
@@ -200,8 +208,11 @@ def _training_length(config) -> str:
     """Per completed seed, epochs trained of the cap and the best-dev epoch: shows at a glance
     whether a configuration stopped on a fixed budget or because dev stopped improving."""
     patience = config.hparams.get("patience")
-    rule = (f"a seed stops after {patience} epochs without a dev improvement, or at the epoch cap" if patience
-            else "fixed number of epochs")
+    rule = (
+        f"a seed stops after {patience} epochs without a dev improvement, or at the epoch cap"
+        if patience
+        else "fixed number of epochs"
+    )
     seeds = ", ".join(f"seed {run['seed']} {epochs_trained(run)}" for run in config.completed)
     return f"{rule}; epochs trained (best dev epoch): {seeds or 'none completed'}"
 
@@ -210,7 +221,8 @@ def _config_entry(page: _Page, cell: Cell) -> str:
     number, config, base = page.number[cell.id], cell.config, page.base
     links = ", ".join(
         f"[seed {run['seed']}{'' if run['status'] == 'completed' else ' (failed)'}]({_link(run['_path'], base)})"
-        for run in config.started if "_path" in run
+        for run in config.started
+        if "_path" in run
     )
     failures = "; ".join(f"seed {run['seed']}: {run.get('failure') or 'no reason recorded'}" for run in config.failed)
     completed_dev = "" if cell.dev is None else f"; mean dev of the completed seeds {_pct(cell.dev['mean'])}"
@@ -219,7 +231,9 @@ def _config_entry(page: _Page, cell: Cell) -> str:
     if earlier_failures:  # a seed re-run until it passed still shows that it failed before
         duplicates += ", among them earlier failures: " + "; ".join(
             f"[seed {run['seed']}]({_link(run['_path'], base)}): {run.get('failure') or 'no reason recorded'}"
-            for run in earlier_failures if "_path" in run)
+            for run in earlier_failures
+            if "_path" in run
+        )
     return (
         f'- <a id="config-{number}"></a>[{number}] {cell.column.task} {page.data_ref(cell.column)} / '
         f"{cell.row.model} / {cell.row.head} / {cell.row.strategy}: config `{config.key}`, chosen among "
@@ -237,8 +251,10 @@ def _unusable_text(cell: Cell, base: Path) -> str:
     if not cell.unusable:
         return ""
     files = "; ".join(f"[{Path(path).name}]({_link(path, base)}): {reason}" for path, reason in cell.unusable)
-    return (f"Unusable result files that name this task, model and head (counted nowhere, maybe a failed "
-            f"seed of this cell): {files}. ")
+    return (
+        f"Unusable result files that name this task, model and head (counted nowhere, maybe a failed "
+        f"seed of this cell): {files}. "
+    )
 
 
 def _reproduced_section(page: _Page) -> list[str]:
@@ -475,15 +491,19 @@ def _reported_rows(page: _Page, entry: dict) -> list[str]:
         f"{_published(entry.get('max'))} | {_published(entry.get('mean'))} | {entry.get('n_runs', '—')} |"
     )
     matches = [
-        cell for cell in page.cells
-        if (cell.column.task, cell.row.model, cell.row.head, cell.row.strategy) == (entry["task"], entry["model"], head, "full")
+        cell
+        for cell in page.cells
+        if (cell.column.task, cell.row.model, cell.row.head, cell.row.strategy)
+        == (entry["task"], entry["model"], head, "full")
     ]
     rows = []
     for cell in matches:
         summary = cell.metric_summary(entry["split"], REPORTED_METRICS[entry["metric"]])
         if summary is not None:
             delta = f"{100 * summary['mean'] - float(published):+.2f}"
-            rows.append(f"{prefix} {page.data_ref(cell.column)} {page.cell_link(cell)} | {_pct(summary['mean'])} | {delta} | {source} |")
+            rows.append(
+                f"{prefix} {page.data_ref(cell.column)} {page.cell_link(cell)} | {_pct(summary['mean'])} | {delta} | {source} |"
+            )
     return rows or [f"{prefix} — | — | — | {source} |"]
 
 
@@ -502,8 +522,11 @@ def _reported_section(entries: list[dict], sources: dict, page: _Page) -> list[s
     if not entries:
         return lines + ["None."]
     if any(entry["split"] == "hidden_test" for entry in entries):
-        lines += ["Split `hidden_test`: a score on a test set whose labels are not public (CLUE's); no split",
-                  "of ours is that set, so such entries are shown for context and never compared.", ""]
+        lines += [
+            "Split `hidden_test`: a score on a test set whose labels are not public (CLUE's); no split",
+            "of ours is that set, so such entries are shown for context and never compared.",
+            "",
+        ]
     ordered_entries = sorted(
         entries,
         key=lambda entry: (
@@ -566,16 +589,22 @@ def render_leaderboard(
     problems = [f"{_link(path, base)}: {reason}" for path, reason in unusable]
     cells = select_configs(usable, unusable)
     significance = compare_to_best(cells, gold, n_resamples=n_resamples)
-    problems += [f"{_link(path, base)}: gold not verified (kept out of the bootstrap, still in its cell's mean): "
-                 f"{reason}" for path, reason in significance.problems]
+    problems += [
+        f"{_link(path, base)}: gold not verified (kept out of the bootstrap, still in its cell's mean): {reason}"
+        for path, reason in significance.problems
+    ]
     entries, sources, reported_problems = load_reported(None if reported_path is None else Path(reported_path))
     problems += reported_problems
     page = _Page(cells, significance.comparisons, significance.against_full, base)
     for column, declared in declaration_conflicts(cells).items():
-        groups = "; ".join(f"`{digest[:12]}`: {', '.join(_link(path, base) for path in sorted(paths))}"
-                           for digest, paths in sorted(declared.items()))
-        problems.append(f"{column.task} {page.data_ref(column)}: its seeds were read under {len(declared)} "
-                        f"declarations of the task, so its scores do not compare (declaration_sha256 {groups})")
+        groups = "; ".join(
+            f"`{digest[:12]}`: {', '.join(_link(path, base) for path in sorted(paths))}"
+            for digest, paths in sorted(declared.items())
+        )
+        problems.append(
+            f"{column.task} {page.data_ref(column)}: its seeds were read under {len(declared)} "
+            f"declarations of the task, so its scores do not compare (declaration_sha256 {groups})"
+        )
 
     lines = [
         "# cnbench leaderboard",

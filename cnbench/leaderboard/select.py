@@ -48,9 +48,9 @@ import json
 import math
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
 
 from cnbench import results
 from cnbench.kinds import KIND_NAMES, kind_of
@@ -61,14 +61,35 @@ WORST_SCORE = 0.0
 ABANDONED_PREFIX = "abandoned:"
 UNRECORDED = "unrecorded"
 
-TASK_ORDER = ("chnsenticorp", "lcqmc", "xnli_zh", "peoples_daily_ner", "msra_ner", "cmrc2018", "drcd",
-              "afqmc", "tnews", "iflytek", "cmnli", "ocnli", "cluewsc2020", "csl", "cluener")
+TASK_ORDER = (
+    "chnsenticorp",
+    "lcqmc",
+    "xnli_zh",
+    "peoples_daily_ner",
+    "msra_ner",
+    "cmrc2018",
+    "drcd",
+    "afqmc",
+    "tnews",
+    "iflytek",
+    "cmnli",
+    "ocnli",
+    "cluewsc2020",
+    "csl",
+    "cluener",
+)
 # CLUE's classification score: the plain average of these six tasks' main metrics (CLUE README,
 # "分类任务": Score = average of 6 tasks). OCNLI and CLUENER are not part of it.
 CLUE_CLASSIFICATION = ("afqmc", "tnews", "iflytek", "cmnli", "cluewsc2020", "csl")
 MODEL_ORDER = (
-    "bert", "bert-wwm-ext", "roberta-wwm-ext", "macbert", "nezha",
-    "scratch-tiny", "scratch-small", "char-embed",
+    "bert",
+    "bert-wwm-ext",
+    "roberta-wwm-ext",
+    "macbert",
+    "nezha",
+    "scratch-tiny",
+    "scratch-small",
+    "char-embed",
 )
 HEAD_ORDER = ("linear", "crf", "bilstm", "bilstm-crf")
 
@@ -158,16 +179,26 @@ def data_identity(result: dict) -> tuple[str, str, str]:
     files = {split: mapping(facts) for split, facts in mapping(data.get("files")).items()}
     dev_split = mapping(result.get("protocol")).get("dev_split")
     identity = results.data_identity(files, dev_split)
-    hubs = sorted({f"{facts['hub']}@{str(facts.get('revision') or 'unpinned')[:7]}" for facts in files.values()
-                   if facts.get("hub")})
+    hubs = sorted(
+        {
+            f"{facts['hub']}@{str(facts.get('revision') or 'unpinned')[:7]}"
+            for facts in files.values()
+            if facts.get("hub")
+        }
+    )
     label = str(data.get("label") or " ".join([str(data.get("source") or "?")] + hubs))
     described = ", ".join(
-        f"{split} sha256 {facts['sha256'][:12]}" if facts.get("sha256") else f"{split} {facts.get('hub')}@{facts.get('revision')}"
+        f"{split} sha256 {facts['sha256'][:12]}"
+        if facts.get("sha256")
+        else f"{split} {facts.get('hub')}@{facts.get('revision')}"
         for split, facts in sorted(files.items())
     )
     cuts = sorted({str(facts["cut"]) for facts in files.values() if facts.get("cut")})
-    how = (f"from {described or 'no recorded files'}" + (f"; dev split: {dev_split}" if dev_split else "")
-           + (f"; cut: {' / '.join(cuts)}" if cuts else ""))
+    how = (
+        f"from {described or 'no recorded files'}"
+        + (f"; dev split: {dev_split}" if dev_split else "")
+        + (f"; cut: {' / '.join(cuts)}" if cuts else "")
+    )
     return identity, label, how
 
 
@@ -211,8 +242,14 @@ class Row:
     tokenizer: str
 
     def sort_key(self) -> tuple:
-        return (ordered(self.model, MODEL_ORDER), ordered(self.head, HEAD_ORDER), self.tuning,
-                self.features or "", self.model_identity, self.tokenizer)
+        return (
+            ordered(self.model, MODEL_ORDER),
+            ordered(self.head, HEAD_ORDER),
+            self.tuning,
+            self.features or "",
+            self.model_identity,
+            self.tokenizer,
+        )
 
     @property
     def strategy(self) -> str:
@@ -304,8 +341,10 @@ def epochs_trained(run: dict) -> str:
     """How long a seed trained, e.g. ``7 of 20 (best 4)``: epochs trained of its cap and its best
     dev epoch, with ``, still improving`` added when ``still_improving_at_cap``."""
     flag = ", still improving" if still_improving_at_cap(run) else ""
-    return (f"{len(run.get('history') or [])} of {run['hparams'].get('epochs', '?')} "
-            f"(best {run.get('best_epoch') or '?'}{flag})")
+    return (
+        f"{len(run.get('history') or [])} of {run['hparams'].get('epochs', '?')} "
+        f"(best {run.get('best_epoch') or '?'}{flag})"
+    )
 
 
 @dataclass(frozen=True)
@@ -411,9 +450,7 @@ class Cell:
 
 
 def _newest_per_seed(runs: list[dict]) -> tuple[list[dict], list[dict]]:
-    newest_first = sorted(
-        runs, key=lambda run: (str(run.get("created", "")), run.get("_path", "")), reverse=True
-    )
+    newest_first = sorted(runs, key=lambda run: (str(run.get("created", "")), run.get("_path", "")), reverse=True)
     kept: dict[int, dict] = {}
     superseded = []
     for run in newest_first:
@@ -480,7 +517,10 @@ def select_configs(results: Sequence[dict], unusable: Sequence[tuple[str, str]] 
     for (column, row), runs in by_cell.items():
         cell = _choose(column, row, runs)
         # the name this cell's run would write with that key and seed (results.result_filename)
-        naming = tuple((path, reason) for path, reason, found in named if found is not None
-                       and Path(path).name == result_filename(column.task, row.model, row.head, *found))
+        naming = tuple(
+            (path, reason)
+            for path, reason, found in named
+            if found is not None and Path(path).name == result_filename(column.task, row.model, row.head, *found)
+        )
         cells.append(replace(cell, unusable=naming) if naming else cell)
     return sorted(cells, key=lambda cell: (cell.column.sort_key(), cell.row.sort_key()))

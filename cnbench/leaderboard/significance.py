@@ -29,12 +29,12 @@ that beats full fine-tuning shows up as such.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
+from cnbench.kinds import kind_of
 from cnbench.leaderboard.select import Cell, Column, mapping
 from cnbench.results import gold_sha256, predicted_labels
-from cnbench.kinds import kind_of
 from cnbench.stats import MIN_SEEDS_FOR_SEED_TEST, paired_bootstrap, seed_level_test
 
 ALPHA = 0.05
@@ -169,8 +169,7 @@ def gold_for(run: dict, candidates: Sequence[Gold]) -> Gold | None:
     return next((gold for gold in candidates if gold.sha256 == recorded), candidates[0] if candidates else None)
 
 
-def _bootstrap(reference: Cell, cell: Cell, candidates: Sequence[Gold], unverified: dict, n_resamples: int,
-               seed: int):
+def _bootstrap(reference: Cell, cell: Cell, candidates: Sequence[Gold], unverified: dict, n_resamples: int, seed: int):
     metric = kind_of(cell.column.kind).summable(cell.column.main_metric)
     if metric is None:
         return None, f"no bootstrap: no summable metric for {cell.column.main_metric!r}"
@@ -185,8 +184,12 @@ def _bootstrap(reference: Cell, cell: Cell, candidates: Sequence[Gold], unverifi
             return None, f"no bootstrap: {which} best-dev seed has unverified gold (see Problems)"
     try:
         result = paired_bootstrap(
-            gold.labels, predicted_labels(reference.best_dev_run, "test"), predicted_labels(cell.best_dev_run, "test"),
-            metric, n_resamples, seed,
+            gold.labels,
+            predicted_labels(reference.best_dev_run, "test"),
+            predicted_labels(cell.best_dev_run, "test"),
+            metric,
+            n_resamples,
+            seed,
         )
     except (ValueError, TypeError, AttributeError) as err:  # predictions of the wrong shape or type
         return None, f"no bootstrap: {err}"
@@ -217,8 +220,9 @@ def compare_to_best(
     unverified: dict = {}
 
     def compare(reference: Cell, cell: Cell) -> Comparison:
-        bootstrap, note = _bootstrap(reference, cell, tuple(gold.get(cell.column.task, ())), unverified, n_resamples,
-                                     seed)
+        bootstrap, note = _bootstrap(
+            reference, cell, tuple(gold.get(cell.column.task, ())), unverified, n_resamples, seed
+        )
         notes = [note] if note else []
         seed_test = None
         if min(reference.n_seeds, cell.n_seeds) >= MIN_SEEDS_FOR_SEED_TEST:
@@ -258,8 +262,9 @@ def _build_and_head(row) -> tuple:
     return (row.model, row.model_identity, row.tokenizer, row.head)
 
 
-def gold_test_labels(task_names: Sequence[str], data_dir=None, warn=lambda line: None,
-                     hub_tasks: Sequence[str] = ()) -> dict[str, tuple[Gold, ...]]:
+def gold_test_labels(
+    task_names: Sequence[str], data_dir=None, warn=lambda line: None, hub_tasks: Sequence[str] = ()
+) -> dict[str, tuple[Gold, ...]]:
     """Each task's gold test labels, for the paired bootstrap: read from the local data (or the
     task's Hub dataset when no local folder exists), and for ``hub_tasks`` (tasks with results
     scored on Hub test data) from the Hub dataset as well. Data that cannot be loaded here is left
@@ -276,14 +281,17 @@ def gold_test_labels(task_names: Sequence[str], data_dir=None, warn=lambda line:
         for source in ("auto", "hub") if name in hub_tasks else ("auto",):
             try:
                 task = get_task(name)
-                data = load_task_data(task, paths.data_dir(data_dir) if source == "auto" else None, only=("test",),
-                                      source=source)
+                data = load_task_data(
+                    task, paths.data_dir(data_dir) if source == "auto" else None, only=("test",), source=source
+                )
             except CnbenchError as err:
                 where = "" if source == "auto" else " on the Hub"
                 warn(f"no gold test labels for {name}{where} here, so its cells scored on them get no bootstrap: {err}")
                 continue
             labels = [task.kind_rules.scoring_gold(example) for example in data.splits["test"]]
-            loaded = Gold(labels, data.provenance.get("test", {}).get("sha256"), data.split_facts("test")["gold_sha256"])
+            loaded = Gold(
+                labels, data.provenance.get("test", {}).get("sha256"), data.split_facts("test")["gold_sha256"]
+            )
             if all(loaded.sha256 != other.sha256 for other in found):
                 found.append(loaded)
         if found:

@@ -46,9 +46,7 @@ class CharEmbedEncoder(nn.Module):
         self.embeddings = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_token_id)
         self.use_word_boundaries = use_word_boundaries
         self.boundary_embeddings = (
-            nn.Embedding(NUM_BOUNDARY_IDS, boundary_dim, padding_idx=BOUNDARY_PAD)
-            if use_word_boundaries
-            else None
+            nn.Embedding(NUM_BOUNDARY_IDS, boundary_dim, padding_idx=BOUNDARY_PAD) if use_word_boundaries else None
         )
         self.hidden_size = embedding_dim + (boundary_dim if use_word_boundaries else 0)
 

@@ -61,8 +61,10 @@ class NezhaConfig(PreTrainedConfig):
         if self.max_relative_position < 0:
             raise ValueError(f"max_relative_position must be >= 0, got {self.max_relative_position}")
         if not self.use_relative_position:
-            raise ValueError("use_relative_position is false: NEZHA is implemented with its relative position "
-                             "encoding only, so such a checkpoint is another model")
+            raise ValueError(
+                "use_relative_position is false: NEZHA is implemented with its relative position "
+                "encoding only, so such a checkpoint is another model"
+            )
 
 
 __all__ = ["NezhaConfig"]

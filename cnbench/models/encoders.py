@@ -54,8 +54,12 @@ class TransformerEncoder(nn.Module):
 
     def forward(self, input_ids, attention_mask, token_type_ids=None, boundary_ids=None, output_hidden_states=False):
         token_type_ids = token_type_ids if self.uses_token_types else None
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                         output_hidden_states=output_hidden_states)
+        out = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            output_hidden_states=output_hidden_states,
+        )
         if output_hidden_states:
             return out.last_hidden_state, getattr(out, "pooler_output", None), out.hidden_states
         return out.last_hidden_state, getattr(out, "pooler_output", None)
@@ -117,8 +121,11 @@ def tokenizer_source(name: str) -> tuple[str, str | None]:
         repo_id, revision = _pinned(name)
         if revision is not None and repo_id in PRESETS:
             hub_id = PRESETS[repo_id].hub_id
-            instead = (f"pass its Hub id {hub_id}@{revision}" if hub_id
-                       else f"pass {repo_id} unpinned (its tokenizer is the bundled one)")
+            instead = (
+                f"pass its Hub id {hub_id}@{revision}"
+                if hub_id
+                else f"pass {repo_id} unpinned (its tokenizer is the bundled one)"
+            )
             raise CnbenchError(f"--tokenizer {name}: an alias cannot be pinned; {instead}")
         return repo_id, revision
     if preset.hub_id is None:
@@ -177,11 +184,12 @@ def _char_embed(preset: ModelPreset, use_word_boundaries: bool, tokenizer_from: 
     )
 
 
-def _pretrained(model_id: str, revision: str | None, alias: str, overrides: dict,
-                tokenizer_from: tuple[str, str | None] | None) -> LoadedModel:
-    import cnbench  # noqa: F401  (registers NEZHA with the Auto classes)
+def _pretrained(
+    model_id: str, revision: str | None, alias: str, overrides: dict, tokenizer_from: tuple[str, str | None] | None
+) -> LoadedModel:
     from transformers import AutoConfig, AutoModel
 
+    import cnbench  # noqa: F401  (registers NEZHA with the Auto classes)
     from cnbench import hub
 
     local = Path(model_id).expanduser()
@@ -195,7 +203,11 @@ def _pretrained(model_id: str, revision: str | None, alias: str, overrides: dict
         config = AutoConfig.from_pretrained(model_id, revision=revision, local_files_only=local_only)
         with _quiet_transformers():
             model, info = AutoModel.from_pretrained(
-                model_id, config=config, revision=revision, ignore_mismatched_sizes=True, output_loading_info=True,
+                model_id,
+                config=config,
+                revision=revision,
+                ignore_mismatched_sizes=True,
+                output_loading_info=True,
                 local_files_only=local_only,
                 # float32 master weights whatever the checkpoint stores: transformers 5 otherwise
                 # keeps a half-precision checkpoint's dtype, and AdamW would update bf16/fp16 weights
@@ -275,8 +287,11 @@ def stored_dtype(files: list[Path]) -> str | None:
                         found.add(str(handle.get_slice(name).get_dtype()))
             else:
                 state = torch.load(path, map_location="meta", weights_only=True, mmap=True)
-                found.update(str(tensor.dtype).removeprefix("torch.") for tensor in state.values()
-                             if isinstance(tensor, torch.Tensor))
+                found.update(
+                    str(tensor.dtype).removeprefix("torch.")
+                    for tensor in state.values()
+                    if isinstance(tensor, torch.Tensor)
+                )
     except Exception:  # an old (non-zip) .bin cannot be memory-mapped; the dtype goes unrecorded
         return None
     names = {"F32": "float32", "BF16": "bfloat16", "F16": "float16", "F64": "float64"}
@@ -306,8 +321,9 @@ def check_loaded_weights(model_id: str, model: nn.Module, info: dict) -> dict:
     """
     mismatched = sorted(info.get("mismatched_keys") or [])
     if mismatched:
-        shown = "; ".join(f"{name}: weights {tuple(stored)} vs config {tuple(expected)}"
-                          for name, stored, expected in mismatched[:3])
+        shown = "; ".join(
+            f"{name}: weights {tuple(stored)} vs config {tuple(expected)}" for name, stored, expected in mismatched[:3]
+        )
         raise CnbenchError(f"{model_id}: {len(mismatched)} weights do not fit its config.json ({shown})")
     missing = sorted(info.get("missing_keys") or [])
     unexpected = sorted(info.get("unexpected_keys") or [])
@@ -359,8 +375,13 @@ def load_tokenizer(source: str, revision: str | None = None, local_only: bool = 
         from transformers.utils import cached_file
 
         try:
-            return cached_file(source, filename, revision=revision, local_files_only=local_only,
-                               _raise_exceptions_for_missing_entries=False)
+            return cached_file(
+                source,
+                filename,
+                revision=revision,
+                local_files_only=local_only,
+                _raise_exceptions_for_missing_entries=False,
+            )
         except (OSError, ValueError):
             return None
 
@@ -368,15 +389,18 @@ def load_tokenizer(source: str, revision: str | None = None, local_only: bool = 
         vocab = has("vocab.txt")
         if vocab is not None and not any(has(name) for name in OWN_TOKENIZER_MODELS):
             lowercase = not _has_upper_case_latin(Path(vocab)) or _says_lower_case(has("tokenizer_config.json"))
-            tokenizer = BertTokenizer.from_pretrained(source, do_lower_case=lowercase, revision=revision,
-                                                      local_files_only=local_only)
+            tokenizer = BertTokenizer.from_pretrained(
+                source, do_lower_case=lowercase, revision=revision, local_files_only=local_only
+            )
             normalization = "lowercase" if lowercase else "cased"
         else:
             if vocab is None and not any(has(name) for name in ("tokenizer.json", "vocab.json", *OWN_TOKENIZER_MODELS)):
                 # AutoTokenizer would build a tokenizer of special tokens only: every character [UNK]
-                raise OSError("no tokenizer files (vocab.txt, tokenizer.json, vocab.json or a "
-                              "sentencepiece model); save them beside the weights with tokenizer.save_pretrained, "
-                              "or pass --tokenizer")
+                raise OSError(
+                    "no tokenizer files (vocab.txt, tokenizer.json, vocab.json or a "
+                    "sentencepiece model); save them beside the weights with tokenizer.save_pretrained, "
+                    "or pass --tokenizer"
+                )
             tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, local_files_only=local_only)
             lowercase = bool(getattr(tokenizer, "do_lower_case", False))
             normalization = "lowercase" if lowercase else "as published"
@@ -384,8 +408,7 @@ def load_tokenizer(source: str, revision: str | None = None, local_only: bool = 
         if Path(source).expanduser().is_dir():  # a folder's own fault, never the cache's or the network's
             raise CnbenchError(f"tokenizer {source!r}: {first_line(err)}") from None
         raise hub.not_available(_hub_what("tokenizer", source, revision), err) from None
-    info = {"source": source, "class": type(tokenizer).__name__, "lowercase": lowercase,
-            "normalization": normalization}
+    info = {"source": source, "class": type(tokenizer).__name__, "lowercase": lowercase, "normalization": normalization}
     if not Path(source).expanduser().is_dir():  # a Hub id: the commit its files came from
         found = vocab or has("tokenizer.json") or has("tokenizer_config.json")
         info["revision"] = Path(found).parent.name if found else None
@@ -441,7 +464,8 @@ def check_vocabulary_fits(loaded: LoadedModel, overridden: bool = False) -> None
     if overridden and len(loaded.tokenizer) != rows:
         loaded.tokenizer_info["warning"] = (
             f"tokenizer {source!r} has {len(loaded.tokenizer)} tokens and {loaded.provenance['alias']!r} "
-            f"{rows} embedding rows: check that it is the vocabulary the model's embedding table was made for")
+            f"{rows} embedding rows: check that it is the vocabulary the model's embedding table was made for"
+        )
 
 
 def position_limit(encoder: nn.Module) -> int | None:
@@ -463,13 +487,16 @@ def check_length_fits(loaded: LoadedModel, max_len: int) -> int | None:
     up, could exceed it."""
     positions = loaded.max_positions
     if positions is not None and max_len > positions:
-        raise CnbenchError(f"--max-len {max_len}: {loaded.provenance['alias']!r} has {positions} positions; "
-                           f"pass --max-len {positions} or less (longer NER sentences are windowed)")
+        raise CnbenchError(
+            f"--max-len {max_len}: {loaded.provenance['alias']!r} has {positions} positions; "
+            f"pass --max-len {positions} or less (longer NER sentences are windowed)"
+        )
     return positions
 
 
-MEAN_OF_EMBEDDINGS = ("mean of the character embeddings over the real tokens "
-                      "(learnt; char-embed has no context for [CLS])")
+MEAN_OF_EMBEDDINGS = (
+    "mean of the character embeddings over the real tokens (learnt; char-embed has no context for [CLS])"
+)
 
 
 def sentence_vector(loaded: LoadedModel, pooler_trains: bool = True) -> str:
@@ -523,8 +550,16 @@ def _config_summary(config, model: nn.Module) -> dict:
     """The architecture, as built. ``embedding_size`` is the embeddings' width where it is narrower
     than the hidden size (factorised: ALBERT, ELECTRA-small), read from the model: some configs
     carry the key as a leftover (NEZHA's 128) that their architecture never uses."""
-    keys = ("model_type", "num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
-            "vocab_size", "max_position_embeddings", "max_relative_position")
+    keys = (
+        "model_type",
+        "num_hidden_layers",
+        "hidden_size",
+        "num_attention_heads",
+        "intermediate_size",
+        "vocab_size",
+        "max_position_embeddings",
+        "max_relative_position",
+    )
     summary = {key: getattr(config, key) for key in keys if hasattr(config, key)}
     width = model.get_input_embeddings().embedding_dim
     if width != config.hidden_size:

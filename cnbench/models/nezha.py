@@ -63,9 +63,7 @@ def relative_position_table(
 ) -> torch.Tensor:
     """The ``[2K + 1, depth]`` sinusoid table; row ``r`` encodes the clipped distance ``r - K``."""
     rows = torch.arange(2 * max_relative_position + 1, device=device, dtype=torch.float32)
-    inv_freq = torch.exp(
-        torch.arange(0, depth, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / depth)
-    )
+    inv_freq = torch.exp(torch.arange(0, depth, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / depth))
     angles = rows[:, None] * inv_freq[None, :]
     return torch.stack((angles.sin(), angles.cos()), dim=-1).reshape(len(rows), depth).to(dtype)
 

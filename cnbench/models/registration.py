@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import importlib.abc
 import sys
+from collections.abc import Callable
 from types import ModuleType
-from typing import Callable
 
 CONFIGURATION_AUTO = "transformers.models.auto.configuration_auto"
 MODELING_AUTO = "transformers.models.auto.modeling_auto"

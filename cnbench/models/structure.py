@@ -23,8 +23,8 @@ LayerNorm as Megatron-BERT's ``encoder.ln``) sits above the top layer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from torch import nn
 
@@ -86,8 +86,14 @@ def albert(model: nn.Module) -> Structure:
 
 # model_type -> how its parts are found. Families not listed are tried as BERT-like.
 FAMILIES: dict[str, Callable[[nn.Module], Structure | None]] = {
-    "bert": bert_like, "roberta": bert_like, "xlm-roberta": bert_like, "ernie": bert_like,
-    "megatron-bert": bert_like, "nezha": bert_like, "electra": electra, "albert": albert,
+    "bert": bert_like,
+    "roberta": bert_like,
+    "xlm-roberta": bert_like,
+    "ernie": bert_like,
+    "megatron-bert": bert_like,
+    "nezha": bert_like,
+    "electra": electra,
+    "albert": albert,
 }
 
 
