@@ -282,11 +282,11 @@ def test_a_task_file_not_named_after_its_task_is_an_error(tmp_path, monkeypatch)
         all_tasks.cache_clear()
 
 
-def test_the_readme_reader_example_works(tmp_path):
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    code = next(block for block in readme.split("```python\n")[1:] if "def read_pipes" in block).split("```")[0]
+def test_the_documented_reader_example_works(tmp_path):
+    page = (REPO_ROOT / "docs" / "adding-a-task.md").read_text(encoding="utf-8")
+    code = next(block for block in page.split("```python\n")[1:] if "def read_pipes" in block).split("```")[0]
     namespace = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/adding-a-task.md", "exec"), namespace)
     spec = task("single", labels=("neg", "pos"), format=namespace["read_pipes"])
     path = tmp_path / "train.txt.gz"
     path.write_bytes(gzip.compress("好|看|pos\n差|neg\n".encode()))
