@@ -172,6 +172,7 @@ def check_task(task: Task, data_dir: Path | None) -> list[str]:
     if data_dir is None:
         raise CnbenchError("no data directory: pass --data-dir or set CNBENCH_DATA_DIR")
     folder = local_folder(task, data_dir)
+    assert folder is not None  # there is a data directory
     if not folder.is_dir():
         hub = f"; runs load the Hub dataset {task.hub.path!r} instead" if task.hub else ""
         hub = hub or ("; runs fetch its source files instead" if task.download else "")
@@ -286,7 +287,7 @@ def _print_labels(task: Task, splits: dict[str, list]) -> None:
     rows = []
     for name in names:
         cells = []
-        for split, counter in counts.items():
+        for counter in counts.values():
             total = sum(counter.values())
             cells.append(f"{counter[name]} ({100 * counter[name] / total:.1f} %)" if total else "0")
         rows.append((name, *cells))

@@ -9,10 +9,11 @@ python, numpy, torch and the data-order generator of every process (a data-paral
 processes draw different dropout masks), and the loop's ``Progress`` (epoch, best dev score,
 epoch and weights, history, timing so far). Restoring all of it makes the continued run the one
 that was never interrupted: same hardware and seed, same metrics and predictions, on a CPU, and on a
-GPU only under ``--deterministic`` (``cnbench.determinism``: CUDA's atomics otherwise reorder sums). The run key names the folder, so the same config
-and seed find it; the folder is removed once the run's result is written. Checkpoints are ``.pt``
-files, never ``*.json``, so ``load_results`` never takes one for a result, and ``.checkpoints``
-holds a ``.gitignore`` of ``*`` so git never takes them for source.
+GPU only under ``--deterministic`` (``cnbench.determinism``: CUDA's atomics otherwise reorder
+sums). The run key names the folder, so the same config and seed find it; the folder is removed
+once the run's result is written. Checkpoints are ``.pt`` files, never ``*.json``, so
+``load_results`` never takes one for a result, and ``.checkpoints`` holds a ``.gitignore`` of
+``*`` so git never takes them for source.
 
 ``ensure_writable`` and ``ensure_disk_space`` raise ``CnbenchError`` before any training starts,
 rather than after hours of it. ``Checkpoint.restore`` raises ``CnbenchError`` for a checkpoint
@@ -192,7 +193,9 @@ def _mb(size: int) -> str:
 
 
 def _rng_states(order: torch.Generator) -> dict:
-    name, keys, position, has_gauss, gauss = np.random.get_state()
+    state = np.random.get_state(legacy=True)
+    assert isinstance(state, tuple)  # a dict only where the global generator is not MT19937
+    name, keys, position, has_gauss, gauss = state
     return {
         "python": random.getstate(),
         "numpy": (name, keys.tolist(), position, has_gauss, gauss),  # plain values load with weights_only

@@ -17,13 +17,13 @@ from rich.cells import cell_len  # display width: a Chinese character takes two 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], names: Sequence[str] = ()) -> None:
     """Print ``rows`` under ``columns`` with a title line; ``names`` are the columns (task and model
     names, ids) that must stay whole on a terminal, where other cells may wrap between words."""
-    rows = [[str(cell) for cell in row] for row in rows]
-    if sys.stdout.isatty() and _print_rich(title, columns, rows, names):
+    texts = [[str(cell) for cell in row] for row in rows]
+    if sys.stdout.isatty() and _print_rich(title, columns, texts, names):
         return
-    widths = [max(cell_len(cell) for cell in column) for column in zip(columns, *rows)]
+    widths = [max(cell_len(cell) for cell in column) for column in zip(columns, *texts, strict=True)]
     click.echo(title)
-    for row in (columns, *rows):
-        cells = [cell + " " * (width - cell_len(cell)) for cell, width in zip(row, widths)]
+    for row in (columns, *texts):
+        cells = [cell + " " * (width - cell_len(cell)) for cell, width in zip(row, widths, strict=True)]
         click.echo("  ".join(cells).rstrip())
     click.echo()
 
@@ -42,7 +42,7 @@ def _print_rich(title: str, columns: Sequence[str], rows: list[list[str]], names
     if sum(minimum) + 3 * len(columns) + 1 > console.width:  # one space of padding each side, one border each
         return False
     table = Table(title=title, title_justify="left")
-    for column, width in zip(columns, minimum):
+    for column, width in zip(columns, minimum, strict=True):
         table.add_column(column, no_wrap=column in names, min_width=width)
     for row in rows:
         table.add_row(*row)

@@ -88,13 +88,13 @@ class Features:
             "token_type_ids": self.token_type_ids.values,
             "labels": self.labels.values if self.is_tagging else self.labels,
         }
-        if self.is_tagging:
+        if self.scored is not None:  # tagging features
             arrays.update(
                 example_index=self.example_index, scored_offsets=self.scored.offsets, scored=self.scored.values
             )
         if self.boundary_ids is not None:
             arrays["boundary_ids"] = self.boundary_ids.values
-        if self.is_span:
+        if self.char_spans is not None:  # span features
             arrays.update(example_index=self.example_index, char_spans=self.char_spans.values)
         return arrays
 

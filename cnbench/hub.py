@@ -80,7 +80,7 @@ def snapshot(repo_id: str, repo_type: str, revision: str | None, allow_patterns:
 
     what = f"{repo_type} {repo_id!r}" + (f" at revision {revision!r}" if revision else "")
     try:
-        folder = snapshot_download(
+        downloaded = snapshot_download(
             repo_id,
             repo_type=repo_type,
             revision=revision,
@@ -89,5 +89,5 @@ def snapshot(repo_id: str, repo_type: str, revision: str | None, allow_patterns:
         )
     except Exception as err:  # network, unknown repo or revision, cache miss: one line, never a traceback
         raise not_available(what, err) from None
-    folder = Path(folder)
+    folder = Path(downloaded)
     return folder, folder.name

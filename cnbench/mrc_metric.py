@@ -359,7 +359,7 @@ def cmrc_metrics(gold: Sequence[Sequence[str]], predictions: Sequence[str | None
         raise ValueError("no questions to score")
     em_sum = f1_sum = 0.0
     unanswered = 0
-    for index, (answers, prediction) in enumerate(zip(gold, predictions)):
+    for index, (answers, prediction) in enumerate(zip(gold, predictions, strict=True)):
         _check_answers(answers, f"question {index}")
         if prediction is None:
             unanswered += 1

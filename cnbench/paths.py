@@ -57,7 +57,7 @@ def data_dir(override: str | Path | None = None) -> Path | None:
     shared = shared_dir()
     if shared is not None and (shared / "data").is_dir():
         return shared / "data"
-    if "CNBENCH_SHARED_DIR" in os.environ:
+    if shared is not None and "CNBENCH_SHARED_DIR" in os.environ:
         _refuse_data_as_shared(shared)
     return None
 

@@ -99,7 +99,7 @@ def resolve_precision(device, requested: str) -> str:
     return choose(device, requested).name
 
 
-def bf16_autocast(device, requested: str):
+def bf16_autocast(device, requested: str) -> torch.autocast | None:
     """The bf16 autocast context ``requested`` resolves to on ``device``, or None for fp32. Weights
     stay float32 (``cnbench.models.encoders`` loads every checkpoint so): autocast computes in bf16,
     the optimiser updates float32 masters."""

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
 from rich import box
@@ -118,8 +119,9 @@ class Display:
         self._bars.refresh()
         return bar
 
-    def advance(self, bar, completed: int) -> None:
+    def advance(self, bar, completed: float) -> None:
         if bar is not None:
+            assert self._bars is not None  # a bar comes from self.bar, which opened the display
             self._bars.update(bar, completed=completed)
 
     def refresh(self) -> None:
@@ -131,6 +133,7 @@ class Display:
         """Remove a bar; the last one removed takes the live display down."""
         if bar is None:
             return
+        assert self._bars is not None  # a bar comes from self.bar, which opened the display
         self._bars.remove_task(bar)
         if not self._bars.tasks:
             self.close()
@@ -297,7 +300,7 @@ class RunMonitor:
         total gradient norm before clipping), ``lr`` (``{group: [...]}``, at the window's last step),
         ``examples_per_second`` and ``tokens_per_second`` (the window's training throughput). A value
         that was not finite is stored as null."""
-        columns = {"every": self.every}
+        columns: dict[str, Any] = {"every": self.every}
         for key in ("step", "epoch", "loss", "grad_norm", "grad_norm_max"):
             columns[key] = [point[key] for point in self.points]
         groups = dict.fromkeys(group for point in self.points for group in point["lr"])
@@ -338,7 +341,7 @@ class RunMonitor:
         """Copy the pending points' device values to the host in one transfer."""
         if self._pending:
             values = torch.stack([value for _, value in self._pending]).tolist()
-            for (point, _), (loss, norm, norm_max) in zip(self._pending, values):
+            for (point, _), (loss, norm, norm_max) in zip(self._pending, values, strict=True):
                 point.update(loss=_finite(loss, 6), grad_norm=_finite(norm, 4), grad_norm_max=_finite(norm_max, 4))
                 self.points.append(point)
                 self._write_tensorboard(point)
@@ -347,7 +350,7 @@ class RunMonitor:
                 self._writer.flush()
         if self._steps:
             values = torch.stack([torch.stack([loss.float(), norm.float()]) for *_, loss, norm in self._steps]).tolist()
-            for (global_step, step, lr, _, _), (loss, norm) in zip(self._steps, values):
+            for (global_step, step, lr, _, _), (loss, norm) in zip(self._steps, values, strict=True):
                 self.display.log(
                     f"  step {step}/{self.epoch_steps} (epoch {self.epoch}, global {global_step})  "
                     f"loss {loss:.4f}  grad norm {norm:.3g}  lr {lr:.3g}"
@@ -371,7 +374,7 @@ class RunMonitor:
 
     def _lrs(self) -> dict:
         """``{group name: current lr}``; groups without a ``name`` are named by position."""
-        rates = {}
+        rates: dict[str, float] = {}
         for index, group in enumerate(self.optimizer.param_groups):
             rates.setdefault(group.get("name", f"group{index}"), float(f"{group['lr']:.6g}"))
         return rates

@@ -32,6 +32,7 @@ def _task_folders() -> list[Path]:
 
 def _load_file(path: Path) -> Task:
     spec = importlib.util.spec_from_file_location(f"cnbench_tasks.{path.stem}", path)
+    assert spec is not None and spec.loader is not None  # always so for a .py file
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)

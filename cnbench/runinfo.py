@@ -62,7 +62,7 @@ def environment_info(device) -> dict:
 
     import torch
 
-    packages = {}
+    packages: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             packages[name] = version(name)

@@ -80,7 +80,7 @@ def _check_same_length(gold: Sequence, pred: Sequence) -> None:
 
 def _accuracy_statistics(gold: Sequence, pred: Sequence) -> np.ndarray:
     _check_same_length(gold, pred)
-    correct = [gold_label == pred_label for gold_label, pred_label in zip(gold, pred)]
+    correct = [gold_label == pred_label for gold_label, pred_label in zip(gold, pred, strict=True)]
     return np.column_stack([np.asarray(correct, dtype=np.int64), np.ones(len(gold), dtype=np.int64)])
 
 
@@ -97,18 +97,18 @@ def entity_spans(tags: Sequence[str]) -> set[tuple[int, int, str]]:
     another type) starts nothing and is ignored, as in seqeval's strict IOB2 mode. Any tag that is
     not ``B-x``/``I-x`` (``O``, ``X``, ...) counts as outside.
     """
-    spans = set()
-    start = kind = None
+    spans: set[tuple[int, int, str]] = set()
+    entity: tuple[int, str] | None = None  # (start, type) of the entity read so far
     # The trailing "O" closes an entity that runs to the end of the sentence.
     for position, tag in enumerate([*tags, "O"]):
         prefix, _, label = tag.partition("-")
-        if start is not None and prefix == "I" and label == kind:
+        if entity is not None and prefix == "I" and label == entity[1]:
             continue
-        if start is not None:
-            spans.add((start, position, kind))
-            start = kind = None
+        if entity is not None:
+            spans.add((entity[0], position, entity[1]))
+            entity = None
         if prefix == "B" and label:
-            start, kind = position, label
+            entity = position, label
     return spans
 
 
@@ -122,7 +122,7 @@ def entity_counts(gold_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequen
     """
     _check_same_length(gold_tags, pred_tags)
     counts = np.zeros((len(gold_tags), 3), dtype=np.int64)
-    for index, (gold, pred) in enumerate(zip(gold_tags, pred_tags)):
+    for index, (gold, pred) in enumerate(zip(gold_tags, pred_tags, strict=True)):
         if len(gold) != len(pred):
             raise ValueError(f"sentence {index}: {len(gold)} gold tags but {len(pred)} predicted tags")
         gold_spans, pred_spans = entity_spans(gold), entity_spans(pred)

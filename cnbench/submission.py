@@ -98,7 +98,9 @@ def read_unlabelled_file(task, path: Path) -> Unlabelled:
     this file and its line."""
     path = Path(path)
     placeholders = _placeholders(task)
-    ids, seen, lines = [], {}, []
+    ids: list[int | str] = []
+    seen: dict[int | str, int] = {}  # id -> the line that holds it
+    lines = []
     for number, line in read_lines(path):
         record = json_object(path, number, line, {})
         identifier = record.get("id", len(ids))
@@ -137,8 +139,8 @@ def read_unlabelled_hub(task) -> Unlabelled:
     dataset, where = load_hub_split(task, spec.unlabelled)
     label = spec.columns.get("label")
     rows = []
-    for number, row in enumerate(dataset):
-        row = dict(row)
+    for original in dataset:
+        row = dict(original)
         if label is not None:
             row[label] = 0 if spec.label_names or hasattr(dataset.features.get(label), "names") else task.labels[0]
         rows.append(row)
@@ -184,8 +186,9 @@ def submission_lines(task, unlabelled: Unlabelled, stored: list) -> list[dict]:
         raise ValueError(f"{len(stored)} predictions for {len(unlabelled.ids)} examples")
     kind = task.kind_rules
     lines = []
-    for identifier, example, value in zip(unlabelled.ids, unlabelled.examples, stored):
+    for identifier, example, value in zip(unlabelled.ids, unlabelled.examples, stored, strict=True):
         prediction = kind.read_stored(value)
+        label: str | dict
         if isinstance(prediction, str):
             label = prediction
         elif isinstance(prediction, (list, tuple)) and hasattr(example, "chars"):

@@ -51,7 +51,9 @@ def expand(models, tasks, heads, seeds, grid: dict, base: RunConfig) -> list[Run
     for model, task, head in itertools.product(models, tasks, heads):
         for point in itertools.product(*(grid[key] for key in keys)):
             for seed in seeds:
-                configs.append(replace(base, model=model, task=task, head=head, seed=seed, **dict(zip(keys, point))))
+                configs.append(
+                    replace(base, model=model, task=task, head=head, seed=seed, **dict(zip(keys, point, strict=True)))
+                )
     return configs
 
 

@@ -253,8 +253,8 @@ def _callable_name(reader) -> str:
         return _callable_name(reader.func) + settings
     if hasattr(reader, "__qualname__"):
         return f"{getattr(reader, '__module__', '?')}.{reader.__qualname__}"
-    settings = sorted(vars(reader).items()) if hasattr(reader, "__dict__") else []
-    return f"{type(reader).__module__}.{type(reader).__qualname__}{settings!r}"
+    attributes = sorted(vars(reader).items()) if hasattr(reader, "__dict__") else []
+    return f"{type(reader).__module__}.{type(reader).__qualname__}{attributes!r}"
 
 
 def _check_files(local: LocalFiles, kind: Kind) -> None:

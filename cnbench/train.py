@@ -29,14 +29,15 @@ weights of epoch 3: ..."``; the traceback goes to stderr). A crashed run keeps i
 checkpoint and is the one failure ``--resume`` does not keep: it goes on from that checkpoint, or
 from the start when there is none (a crash in epoch 1; the last epoch writes none), and
 ``cnbench run`` exits 1 after a crash. Under a data-parallel launcher only rank 0 writes: a crash
-on another process shows on its stderr, and the launcher ends the run without a result. Bad input (unknown names, missing or
-malformed data, a results folder that cannot be written or lacks room for the checkpoints, a
-``--precision auto`` run whose result file holds a result made in the other precision) raises
-``CnbenchError`` before any training starts.
+on another process shows on its stderr, and the launcher ends the run without a result. Bad
+input (unknown names, missing or malformed data, a results folder that cannot be written or lacks
+room for the checkpoints, a ``--precision auto`` run whose result file holds a result made in the
+other precision) raises ``CnbenchError`` before any training starts.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -45,9 +46,11 @@ import shlex
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -192,7 +195,7 @@ class RunPlan:
     """What a config resolves to before anything is loaded: enough to find its result file."""
 
     config: RunConfig
-    task: object
+    task: Task
     hparams: dict
     protocol: dict
     key: str
@@ -204,7 +207,14 @@ def plan(config: RunConfig) -> RunPlan:
     task = get_task(config.task)
     if config.head not in head_names():
         raise CnbenchError(f"unknown head {config.head!r}; choose one of: {', '.join(head_names())}")
-    hparams = {"llrd": 1.0, "grad_clip": 1.0, "dropout": 0.1, "patience": None, "head_lr": None, "crf_lr": None}
+    hparams: dict[str, Any] = {
+        "llrd": 1.0,
+        "grad_clip": 1.0,
+        "dropout": 0.1,
+        "patience": None,
+        "head_lr": None,
+        "crf_lr": None,
+    }
     hparams.update(asdict(task.defaults))
     hparams.update(task.kind_rules.hparams)  # span: window stride, answer length (absent elsewhere: keys unchanged)
     hparams.update(HEAD_DEFAULTS.get(config.head, {}))
@@ -226,7 +236,7 @@ def plan(config: RunConfig) -> RunPlan:
         raise CnbenchError("--resume continues from a checkpoint, which --no-checkpoint never writes")
     if config.abandon_below is not None and not 1 <= config.abandon_after <= hparams["epochs"]:
         raise CnbenchError(f"--abandon-after {config.abandon_after}: expected an epoch from 1 to {hparams['epochs']}")
-    protocol = {"train_on_dev": config.train_on_dev, "limit": config.limit}
+    protocol: dict[str, Any] = {"train_on_dev": config.train_on_dev, "limit": config.limit}
     if config.source != "auto":  # only non-defaults enter the key: earlier runs keep theirs
         protocol["source"] = config.source
     if config.tokenizer is not None:
@@ -319,6 +329,7 @@ def _write_submission(p: RunPlan, training: Training, loaded, unlabelled, log) -
     from cnbench.submission import write_submission
 
     task, hp = p.task, p.hparams
+    assert p.config.submission is not None  # the unlabelled split is read for --submission only
     try:  # the run's result is written already: a submission that cannot be made must not lose it
         features = task.kind_rules.encode(task, unlabelled.examples, loaded.tokenizer, hp, loaded.uses_word_boundaries)
         _, stored = evaluate(
@@ -391,7 +402,7 @@ class Training:
     """What a run trains with, built once the model and the train features are known."""
 
     model: TaskModel
-    forward: nn.Module  # the model as called: wrapped for data parallelism, compiled on request
+    forward: Callable[..., Any]  # the model as called: wrapped for data parallelism, compiled on request
     optimizer: torch.optim.Optimizer
     lr_groups: dict
     scheduler: torch.optim.lr_scheduler.LambdaLR
@@ -401,7 +412,7 @@ class Training:
     total_steps: int
     device: torch.device
     precision: str
-    autocast: object  # a bf16 autocast context, or None for fp32
+    autocast: torch.autocast | None  # a bf16 autocast context, or None for fp32
     pad_id: int
     max_width: int | None = None  # the encoder's positions: no padded batch is wider (None: no limit)
     determinism: dict = field(default_factory=dict)  # cnbench.determinism.configure's facts
@@ -435,7 +446,7 @@ def _build_training(p: RunPlan, loaded, train: Features, device, precision: str)
     if device.type == "cpu":  # one bulk random draw per dropout mask instead of one per element
         use_fast_dropout(model)
     optimizer, lr_groups = build_optimizer(model, hp, device)
-    forward = distributed.wrap(model)
+    forward: Callable[..., Any] = distributed.wrap(model)
     distributed.seed_process(p.config.seed)  # same weights everywhere, independent dropout masks
     forward = torch.compile(forward) if p.config.compile else forward
     steps_per_epoch = math.ceil(len(train) / hp["batch_size"])
@@ -534,7 +545,12 @@ def _train_and_score(
             )
             log(f"epoch {epoch}: train loss {epoch_loss:.4f}  dev {task.main_metric} {score:.4f}")
             improved = score > progress.best
-            stopping = not improved and hp["patience"] is not None and epoch - progress.best_epoch >= hp["patience"]
+            stopping = (
+                not improved
+                and hp["patience"] is not None
+                and progress.best_epoch is not None
+                and epoch - progress.best_epoch >= hp["patience"]
+            )
             outcome.failure = _abandoned(p.config, task.main_metric, epoch, max(score, progress.best), stopping)
             if outcome.failure:
                 break
@@ -550,6 +566,7 @@ def _train_and_score(
                     progress, training.model, training.optimizer, training.scheduler, training.order, fingerprint
                 )
         if not outcome.failure:  # test once, with the best-dev weights
+            assert progress.best_state is not None  # the first scored epoch improves on -inf
             load_weights(training.model, progress.best_state)
             for split in ("dev", "test"):
                 stage = f"while scoring {split} with the weights of epoch {progress.best_epoch}"
@@ -710,13 +727,13 @@ def evaluate(
     kind = task.kind_rules
     model.eval()
     own, lengths = distributed.split(len(features)), features.lengths()
-    rows = {}
+    rows: dict[int, Any] = {}  # feature index -> its kind's per-sequence output
     for batch_positions in evaluation_batches([lengths[i] for i in own], hp["batch_size"]):
         indices = [own[position] for position in batch_positions]
         batch = _to_device(collate(features, indices, pad_id, kind, max_width), device)
         with autocast or nullcontext():
             outputs = kind.outputs(model(**batch).predictions, [lengths[i] for i in indices])
-        rows.update(zip(indices, outputs))
+        rows.update(zip(indices, outputs, strict=True))
         advance(len(indices) * distributed.world_size())
     per_sequence = distributed.gather(rows, len(features))
     model.train()
@@ -834,7 +851,7 @@ def _features(
         **{name: hp[name] for name in kind.hparams},
     }
     return {
-        split: cached_features(f"{task.name}-{split}", parts, fingerprint, lambda split=split: build(split))
+        split: cached_features(f"{task.name}-{split}", parts, fingerprint, functools.partial(build, split))
         for split, fingerprint in fingerprints.items()
     }
 
@@ -866,9 +883,11 @@ def written_result(path: Path, precision: str) -> dict | None:
     ``--precision auto`` the run key (and so the file name) is the same on every machine, but a
     bf16 and an fp32 run are two configurations, and one must not silently take the other's place."""
     written = read_result(path)
+    if written is None:  # no result yet
+        return None
     try:
         existing = written["hparams"]["precision"]
-    except (KeyError, TypeError):  # no result yet, or none that can be kept
+    except (KeyError, TypeError):  # none that can be kept
         return None
     if existing != precision:
         raise CnbenchError(

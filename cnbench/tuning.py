@@ -51,6 +51,7 @@ and ``frozen`` (or ``scalar-mix``) on an encoder that is not a transformer.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import torch
 from torch import nn
@@ -79,6 +80,13 @@ def strategy_kind(tuning: str | None) -> str:
     raise CnbenchError(f"--tuning {tuning!r}: expected one of full, frozen, top-K (e.g. top-2), adapter, lora")
 
 
+def _top_count(tuning: str | None) -> int:
+    """K of a ``top-K`` strategy (``strategy_kind`` has checked the form)."""
+    match = _TOP.fullmatch(tuning or "")
+    assert match is not None
+    return int(match.group(1))
+
+
 def check_options(tunings, options: dict) -> None:
     """Raise unless every strategy option given (not ``None``) belongs to one of ``tunings``."""
     kinds = {strategy_kind(tuning) for tuning in tunings}
@@ -93,12 +101,12 @@ def strategy_hparams(tuning: str | None, options: dict) -> dict:
     kind = strategy_kind(tuning)
     if kind == "full":
         return {}
-    entries = {"tuning": tuning}
+    entries: dict[str, Any] = {"tuning": tuning}
     for name, (owner, default) in OPTIONS.items():
         if owner == kind:
             value = options.get(name)
             entries[name] = default if value is None else value
-    if kind == "top-K" and int(_TOP.fullmatch(tuning).group(1)) < 1:
+    if kind == "top-K" and _top_count(tuning) < 1:
         raise CnbenchError(f"--tuning {tuning}: K must be at least 1 (--tuning frozen trains the head only)")
     if entries.get("adapter_size", 1) < 1 or entries.get("lora_rank", 1) < 1:
         raise CnbenchError("--adapter-size and --lora-rank must be at least 1")
@@ -142,7 +150,7 @@ class ScalarMix(nn.Module):
 
     def forward(self, layers) -> torch.Tensor:
         mix = torch.softmax(self.weights, dim=0)
-        return self.scale * sum(weight * layer for weight, layer in zip(mix.unbind(), layers))
+        return self.scale * sum(weight * layer for weight, layer in zip(mix.unbind(), layers, strict=True))
 
 
 class LayerFeatures(nn.Module):
@@ -239,7 +247,7 @@ def apply_strategy(model: nn.Module, hp: dict) -> None:
     ``--llrd`` on a model whose layers share weights (ALBERT: one layer serves every depth, so no
     top K layers can be told apart from the rest)."""
     kind = strategy_kind(hp.get("tuning"))
-    encoder = model.encoder
+    encoder = model.get_submodule("encoder")
     structure = encoder_structure(encoder)
     shared = structure is not None and structure.shared
     if shared and hp.get("llrd", 1.0) != 1.0:
@@ -268,7 +276,7 @@ def apply_strategy(model: nn.Module, hp: dict) -> None:
         _add_lora(encoder, hp)
     layers = num_layers(encoder)
     if kind == "top-K":
-        top = int(_TOP.fullmatch(hp["tuning"]).group(1))
+        top = _top_count(hp["tuning"])
         if top > layers:
             raise CnbenchError(f"--tuning {hp['tuning']}: this encoder has only {layers} layers")
         depths = parameter_depths(encoder, prefix="encoder")
@@ -325,7 +333,7 @@ def _add_lora(encoder: nn.Module, hp: dict) -> None:
         target_modules=hp["lora_targets"].split(","),
     )
     try:
-        inject_adapter_in_model(config, encoder.model)
+        inject_adapter_in_model(config, encoder.get_submodule("model"))
     except ValueError as err:
         raise CnbenchError(f"--lora-targets {hp['lora_targets']}: {err}") from None
 

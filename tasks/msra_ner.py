@@ -23,7 +23,9 @@ TASK = Task(
             "train.txt.gz": "617fd70c2baba51aec7d0a85f84899088ead4f576935b227cf9fc78115ade097",
             "test.txt.gz": "11aa441aa276097f89cfd2b514f245dbb2bf72bd22f2dec0f12fc7f895e86b86",
         },
-        how_to_get="ymcui/Chinese-BERT-wwm data/peopledaily/peopledaily.zip (train.txt; its dev.txt is the MSRA test set)",
+        how_to_get=(
+            "ymcui/Chinese-BERT-wwm data/peopledaily/peopledaily.zip (train.txt; its dev.txt is the MSRA test set)"
+        ),
         cut="Chinese-BERT-wwm copy: chunks of at most 100 characters (50,658 train / 4,631 test)",
     ),
     # main holds only a loading script, which datasets no longer runs; the Hub's parquet

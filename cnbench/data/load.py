@@ -31,7 +31,7 @@ from cnbench.errors import CnbenchError, DataError, first_line
 from cnbench.hashing import file_sha256, files_sha256
 from cnbench.kinds import Kind
 from cnbench.results import data_identity, gold_sha256
-from cnbench.task import SPLITS, Task
+from cnbench.task import SPLITS, HubDataset, SourceFiles, Task
 
 SOURCES = ("auto", "local", "hub")
 
@@ -159,9 +159,9 @@ def load_task_data(
     if remote:
         try:
             if task.hub is not None:
-                _load_hub(task, remote, data)
-            else:
-                _download(task, remote, data)
+                _load_hub(task, task.hub, remote, data)
+            elif task.download is not None:
+                _download(task, task.download, remote, data)
         except CnbenchError as err:
             if source == "auto" and folder is not None:
                 raise CnbenchError(f"{err}. Locally, {_missing_local(task, folder, remote)}") from None
@@ -318,11 +318,11 @@ def _note_repairs(task: Task, data: TaskData, split: str, where: str, repairs: l
 # -- original files by URL -------------------------------------------------------------------------
 
 
-def _download(task: Task, splits: list[str], data: TaskData) -> None:
+def _download(task: Task, source: SourceFiles, splits: list[str], data: TaskData) -> None:
     from cnbench.data.download import fetch_verified
 
     for split in splits:
-        url, checksum = task.download.urls[split], task.download.checksums[split]
+        url, checksum = source.urls[split], source.checksums[split]
         path = fetch_verified(url, checksum, task.name)
         examples, report = read_split(task.local, path, task)
         data.splits[split] = examples
@@ -332,7 +332,7 @@ def _download(task: Task, splits: list[str], data: TaskData) -> None:
             "checksum": checksum,
             "path": str(path),
             "sha256": report.sha256,
-            "cut": task.download.cut,
+            "cut": source.cut,
         }
         _note_no_label(task, data, split, url, report.no_label)
         _note_repairs(task, data, split, url, report.repaired)
@@ -341,7 +341,13 @@ def _download(task: Task, splits: list[str], data: TaskData) -> None:
 # -- Hub datasets ----------------------------------------------------------------------------------
 
 
-def _hub_folder(spec) -> tuple[Path, str | None, str | None]:
+def _hub_of(task: Task) -> HubDataset:
+    if task.hub is None:
+        raise CnbenchError(f"task {task.name!r} has no Hub dataset")
+    return task.hub
+
+
+def _hub_folder(spec: HubDataset) -> tuple[Path, str | None, str | None]:
     """``(folder, resolved commit, content hash)`` of a task's Hub dataset, fetched as needed."""
     from cnbench import hub
 
@@ -354,7 +360,7 @@ def _hub_folder(spec) -> tuple[Path, str | None, str | None]:
     return folder, commit, None
 
 
-def _hub_split(spec, folder: Path, hub_split: str):
+def _hub_split(spec: HubDataset, folder: Path, hub_split: str):
     import datasets
 
     try:
@@ -376,12 +382,12 @@ def _hub_split(spec, folder: Path, hub_split: str):
 def load_hub_split(task: Task, hub_split: str):
     """One split of the task's Hub dataset, as read (no rows converted): ``(dataset, where)``. For
     a split no run reads, such as the unlabelled test split a submission predicts."""
-    folder, commit, _ = _hub_folder(task.hub)
-    return _hub_split(task.hub, folder, hub_split), f"{task.hub.path}@{(commit or 'folder')[:7]}[{hub_split}]"
+    spec = _hub_of(task)
+    folder, commit, _ = _hub_folder(spec)
+    return _hub_split(spec, folder, hub_split), f"{spec.path}@{(commit or 'folder')[:7]}[{hub_split}]"
 
 
-def _load_hub(task: Task, splits: list[str], data: TaskData) -> None:
-    spec = task.hub
+def _load_hub(task: Task, spec: HubDataset, splits: list[str], data: TaskData) -> None:
     folder, commit, content = _hub_folder(spec)
     for split in splits:
         hub_split = spec.splits[split]
@@ -415,10 +421,10 @@ def hub_rows_prepared(task: Task, dataset):
     """A Hub split as its kind reads it: the columns of the task's ``row_reader`` added to each row,
     and rows whose label is one of the task's ``no_label`` values dropped. Returns the dataset and
     how many rows were dropped."""
-    spec = task.hub
+    spec = _hub_of(task)
     label_column = spec.columns.get("label")
     feature = dataset.features.get(label_column) if label_column is not None else None
-    names = tuple(feature.names) if hasattr(feature, "names") else spec.label_names
+    names = tuple(feature.names) if feature is not None and hasattr(feature, "names") else spec.label_names
     # Only a column that can hold such a value is filtered: a ClassLabel without it cannot.
     could_hold = names is None or any(spec.label_map.get(name, name) in task.no_label for name in names)
     filtering = bool(task.no_label) and feature is not None and could_hold

@@ -27,6 +27,7 @@ counted in ``ReadReport.repaired`` (MSRA's 100-character chunks start 17 entitie
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import zlib
 from collections.abc import Iterator
@@ -329,7 +330,7 @@ def read_spans(
                 for position in positions:
                     spans.append(_span(path, number, text, entity_type, mention, position))
         spans.sort()
-        for (start, end, *first), (next_start, next_end, *second) in zip(spans, spans[1:]):
+        for (start, end, *first), (next_start, next_end, *second) in itertools.pairwise(spans):
             if next_start <= end:
                 raise DataError(
                     path,
@@ -380,7 +381,8 @@ def _span(path, number: int, text: str, entity_type: str, mention: str, position
 
 def tsv_default_fields(columns: tuple[str, ...]) -> dict[str, str]:
     texts = [name for name in columns if name != "label"]
-    fields = dict(zip(("text_a", "text_b"), texts)) if len(texts) <= 2 else {}
+    # one text column fills text_a alone, so the names may outnumber the columns
+    fields = dict(zip(("text_a", "text_b"), texts, strict=False)) if len(texts) <= 2 else {}
     if "label" in columns:
         fields["label"] = "label"
     return fields

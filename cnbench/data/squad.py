@@ -190,7 +190,7 @@ def align_answers(examples: Iterable[SpanExample], where: str) -> tuple[list[Spa
     aligned: list[SpanExample] = []
     lines: list[str] = []
     for example in examples:
-        answers = []
+        answers: list[Answer] = []
         for number, answer in enumerate(example.answers, start=1):
             start = _aligned_start(example.context, answer)
             if start != answer.start:
@@ -200,8 +200,8 @@ def align_answers(examples: Iterable[SpanExample], where: str) -> tuple[list[Spa
                 )
                 answer = Answer(answer.text, start)
             answers.append(answer)
-        answers = tuple(answers)
-        aligned.append(example if answers == example.answers else replace(example, answers=answers))
+        kept = tuple(answers)
+        aligned.append(example if kept == example.answers else replace(example, answers=kept))
     return aligned, lines
 
 
@@ -246,7 +246,7 @@ def _answers(value, key: str, context: str) -> tuple[Answer, ...]:
             raise _Malformed(
                 "", f'"{key}" is {short_repr(value)}, not two lists of the same length; expected {expected}'
             )
-        pairs = list(zip(texts, starts))
+        pairs = list(zip(texts, starts, strict=True))
     elif isinstance(value, list):
         pairs = []
         for index, item in enumerate(value):

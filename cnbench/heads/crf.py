@@ -64,6 +64,11 @@ class CRF(nn.Module):
     a BIO/BIOES tag set).
     """
 
+    # the buffers registered in __init__, declared so that type checkers know them as tensors
+    start_allowed: Tensor
+    transition_allowed: Tensor
+    end_allowed: Tensor
+
     def __init__(
         self,
         num_tags: int,

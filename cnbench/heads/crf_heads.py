@@ -37,7 +37,7 @@ class Compacted(NamedTuple):
     """``[B, T', ...]``: the selected positions of each row, moved to the left, in order."""
     mask: Tensor
     """``[B, T']`` bool, left-aligned: true on the ``mask.sum(1)`` selected positions."""
-    index: Tensor
+    index: Tensor  # type: ignore[assignment]  # shadows tuple.index, which nothing calls on a Compacted
     """``[B, T']`` original position of each compacted slot (unselected positions past the end)."""
 
 

@@ -66,13 +66,13 @@ def count_truncated(examples: list[TextExample], features: Features, tokenizer, 
 def classification_metrics(gold: list[str], predicted: list[str], labels: tuple[str, ...]) -> dict:
     if len(gold) != len(predicted):
         raise ValueError(f"{len(gold)} gold labels but {len(predicted)} predictions")
-    correct = sum(g == p for g, p in zip(gold, predicted))
+    correct = sum(g == p for g, p in zip(gold, predicted, strict=True))
     occurring = set(gold) | set(predicted)
     f1s = []
     for label in (label for label in labels if label in occurring):
-        tp = sum(g == p == label for g, p in zip(gold, predicted))
-        fp = sum(p == label != g for g, p in zip(gold, predicted))
-        fn = sum(g == label != p for g, p in zip(gold, predicted))
+        tp = sum(g == p == label for g, p in zip(gold, predicted, strict=True))
+        fp = sum(p == label != g for g, p in zip(gold, predicted, strict=True))
+        fn = sum(g == label != p for g, p in zip(gold, predicted, strict=True))
         f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
     return {"accuracy": correct / len(gold), "macro_f1": sum(f1s) / len(f1s), "n": len(gold)}
 
@@ -132,7 +132,7 @@ class Classification(Kind):
         for number, row in rows:
             here = f"{where} row {number}"
             texts = [row[columns[name]] for name in self.texts]
-            for name, text in zip(self.texts, texts):
+            for name, text in zip(self.texts, texts, strict=True):
                 if not is_text(text):
                     raise DataError(here, None, f"{columns[name]!r} is {short_repr(text)}; expected non-empty text")
             examples.append(

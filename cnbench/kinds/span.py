@@ -74,7 +74,7 @@ def encode_spans(
         distinct = list(dict.fromkeys(example.context for example in chunk))  # questions share contexts
         context_ids, context_offsets = tokenise_with_offsets(tokenizer, distinct)
         context_number = {context: number for number, context in enumerate(distinct)}
-        for example_index, (example, question) in enumerate(zip(chunk, questions), start=begin):
+        for example_index, (example, question) in enumerate(zip(chunk, questions, strict=True), start=begin):
             number = context_number[example.context]
             windows.add(
                 example_index,
@@ -191,17 +191,19 @@ def decode_answers(
     """
     if len(window_logits) != len(features):
         raise ValueError(f"{len(window_logits)} windows of logits for {len(features)} windows")
+    all_char_spans = features.char_spans
+    assert all_char_spans is not None  # span features always carry them
     windows_of: list[list[int]] = [[] for _ in examples]
     for window, example_index in enumerate(features.example_index.tolist()):
         windows_of[example_index].append(window)
     answers = []
-    for example, windows in zip(examples, windows_of):
+    for example, windows in zip(examples, windows_of, strict=True):
         best_score, best_chars = -np.inf, None
-        char_spans = [features.char_spans[window] for window in windows]
+        char_spans = [all_char_spans[window] for window in windows]
         context_positions = [np.flatnonzero(spans[:, 0] != NOT_CONTEXT) for spans in char_spans]
-        context_starts = [spans[positions, 0] for spans, positions in zip(char_spans, context_positions)]
+        context_starts = [spans[positions, 0] for spans, positions in zip(char_spans, context_positions, strict=True)]
         may_start = most_context_masks(context_starts)
-        for window, spans, positions, start_mask in zip(windows, char_spans, context_positions, may_start):
+        for window, spans, positions, start_mask in zip(windows, char_spans, context_positions, may_start, strict=True):
             logits = np.asarray(window_logits[window][: len(spans)], dtype=np.float64)
             starts = top_positions(positions[start_mask], logits[:, 0], n_best)
             ends = top_positions(positions, logits[:, 1], n_best)
@@ -228,9 +230,10 @@ def most_context_masks(context_starts: list[np.ndarray]) -> list[np.ndarray]:
     edge of its context is the most tokens away, the earlier window on a tie. Google's
     ``_check_is_max_context`` scores a window by that distance plus 0.01 times the window's length,
     so where the last window is much shorter it can keep a token in an earlier window that is one
-    token less central: at most about one start token per long question is judged differently. A token is found in the other
-    windows by its character start: exact where pieces start at distinct characters (WordPiece);
-    pieces that share a start (byte-level pieces of one character) are judged as the first of them."""
+    token less central: at most about one start token per long question is judged differently. A
+    token is found in the other windows by its character start: exact where pieces start at
+    distinct characters (WordPiece); pieces that share a start (byte-level pieces of one character)
+    are judged as the first of them."""
 
     def context_each_side(index: np.ndarray, count: int) -> np.ndarray:
         return np.minimum(index, count - 1 - index)
@@ -254,7 +257,7 @@ def _answer_statistics(gold: Sequence[Sequence[str]], predictions: Sequence[str]
     """Per question ``(em, f1, 1)``: the official scores, summable over questions."""
     if len(gold) != len(predictions):
         raise ValueError(f"gold has {len(gold)} questions but predictions have {len(predictions)}")
-    rows = [(*question_scores(answers, prediction), 1.0) for answers, prediction in zip(gold, predictions)]
+    rows = [(*question_scores(answers, prediction), 1.0) for answers, prediction in zip(gold, predictions, strict=True)]
     return np.asarray(rows, dtype=np.float64).reshape(-1, 3)
 
 
@@ -372,7 +375,7 @@ class Span(Kind):
 
     def outputs(self, predictions, lengths) -> list:
         logits = predictions.float().cpu().numpy()
-        return [window[:length] for window, length in zip(logits, lengths)]
+        return [window[:length] for window, length in zip(logits, lengths, strict=True)]
 
     def predict(self, task, examples, features, per_sequence, hp) -> list[str]:
         return decode_answers(examples, features, per_sequence, hp["n_best"], hp["max_answer_tokens"])

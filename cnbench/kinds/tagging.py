@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter
+from typing import cast
 
 import numpy as np
 
@@ -81,7 +82,7 @@ def plan_windows(first_piece: list[int], n_pieces: int, width: int) -> list[tupl
         return [(0, n_pieces, list(range(len(first_piece))))]
     stride = max(1, width // 2)
     starts = list(range(0, n_pieces - width, stride)) + [n_pieces - width]
-    windows = [(start, start + width, []) for start in starts]
+    windows: list[tuple[int, int, list[int]]] = [(start, start + width, []) for start in starts]
     last_strided = len(starts) - 2  # the final window is placed at the end, off the stride
     for char_index, position in enumerate(first_piece):
         # The strided windows that contain the position: those starting in (position - width, position].
@@ -154,7 +155,7 @@ def tagging_metrics(gold: list[list[str]], predicted: list[list[str]]) -> dict:
     from seqeval.metrics import classification_report, f1_score
     from seqeval.scheme import IOB2
 
-    if len(gold) != len(predicted) or any(len(g) != len(p) for g, p in zip(gold, predicted)):
+    if len(gold) != len(predicted) or any(len(g) != len(p) for g, p in zip(gold, predicted, strict=True)):
         raise ValueError("every gold sentence needs a prediction of the same length")
     strict = dict(mode="strict", scheme=IOB2, zero_division=0)
     report = classification_report(gold, predicted, output_dict=True, **strict)
@@ -311,7 +312,9 @@ class Tagging(Kind):
     def encode(self, task, examples, tokenizer, hp, word_boundaries) -> Features:
         boundary_tags = None
         if word_boundaries:
-            from cnbench.models.char_embed import jieba_boundary_tags as boundary_tags
+            from cnbench.models.char_embed import jieba_boundary_tags
+
+            boundary_tags = jieba_boundary_tags
         return encode_tagging(examples, tokenizer, task.labels, hp["max_len"], boundary_tags)
 
     def loss_terms(self, features) -> list[int]:
@@ -325,7 +328,7 @@ class Tagging(Kind):
         return batch
 
     def predict(self, task, examples, features, per_sequence, hp) -> list[list[str]]:
-        tags = [[None] * len(sentence.chars) for sentence in examples]
+        tags: list[list[str | None]] = [[None] * len(sentence.chars) for sentence in examples]
         for index, row in enumerate(per_sequence):
             sentence_tags = tags[features.example_index[index]]
             for position, char_index in features.scored[index].tolist():
@@ -333,7 +336,7 @@ class Tagging(Kind):
         missing = sum(tag is None for sentence in tags for tag in sentence)
         if missing:  # windowing assigns every character to a window; this guards that promise
             raise RuntimeError(f"{missing} characters were not predicted")
-        return tags
+        return cast(list[list[str]], tags)  # every None was replaced, as checked just above
 
     def score(self, task, examples, predictions) -> dict:
         return tagging_metrics([list(sentence.tags) for sentence in examples], predictions)

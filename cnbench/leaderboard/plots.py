@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 from matplotlib.figure import Figure
@@ -16,7 +17,14 @@ from matplotlib.figure import Figure
 from cnbench.leaderboard.select import Cell, Column
 from cnbench.stats import expected_max
 
-_SVG_RC = {"svg.hashsalt": "cnbench-leaderboard", "svg.fonttype": "path", "font.family": "DejaVu Sans"}
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+_SVG_RC: dict[RcKeyType, str] = {
+    "svg.hashsalt": "cnbench-leaderboard",
+    "svg.fonttype": "path",
+    "font.family": "DejaVu Sans",
+}
 _SVG_METADATA = {"Date": None}
 PLOT_PREFIXES = ("seed-spread--", "expected-max-dev--")
 
@@ -24,7 +32,8 @@ PLOT_PREFIXES = ("seed-spread--", "expected-max-dev--")
 def plot_names(column: Column) -> tuple[str, str]:
     """File names of a column's seed-spread and expected-maximum plots."""
     suffix = f"{column.task}--{column.data_identity}.svg"
-    return tuple(prefix + suffix for prefix in PLOT_PREFIXES)
+    spread, expected = PLOT_PREFIXES
+    return spread + suffix, expected + suffix
 
 
 def row_label(cell: Cell) -> str:
@@ -50,9 +59,9 @@ def plot_seed_spread(column: Column, cells: Sequence[Cell], path: Path) -> None:
             heights = [position - 0.15 + step * rank for rank in range(len(scores))] if len(scores) > 1 else [position]
             axes.scatter(scores, heights, s=18, color="tab:blue", alpha=0.7, zorder=3)
             axes.errorbar(
-                100 * cell.test["mean"],
+                100 * cell.completed_test["mean"],
                 position,
-                xerr=100 * cell.test["std"],
+                xerr=100 * cell.completed_test["std"],
                 fmt="|",
                 color="black",
                 capsize=4,

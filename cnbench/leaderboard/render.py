@@ -183,7 +183,8 @@ def _data_notes(page: _Page) -> list[str]:
         first = next(cell for cell in page.cells if cell.column == column).config.started[0]
         _, label, how = data_identity(first)
         lines.append(
-            f'- <a id="data-{number}"></a>[D{number}] {column.task}: {label}, identity `{column.data_identity}` ({how}).'
+            f'- <a id="data-{number}"></a>[D{number}] {column.task}: {label}, '
+            f"identity `{column.data_identity}` ({how})."
         )
     return lines
 
@@ -240,8 +241,9 @@ def _config_entry(page: _Page, cell: Cell) -> str:
         f"{cell.n_configs} configuration(s) with mean dev {_pct(config.selection)} over all "
         f"{len(config.started)} started seed(s){completed_dev}. Seeds: {len(config.started)} started, "
         f"{len(config.completed)} completed, {len(config.failed)} failed{duplicates}. "
-        f"Failures: {failures or 'none'}. {_unusable_text(cell, base)}Model identity `{cell.row.model_identity}`; tokenizer "
-        f"normalisation: {cell.row.tokenizer}. Training: {_training_length(config)}. "
+        f"Failures: {failures or 'none'}. {_unusable_text(cell, base)}"
+        f"Model identity `{cell.row.model_identity}`; tokenizer normalisation: {cell.row.tokenizer}. "
+        f"Training: {_training_length(config)}. "
         f"Hyper-parameters: {_format_hparams(config.hparams)}. "
         f"Results: {links or '—'}. Reproduce: {_reproduce_command(cell)}."
     )
@@ -315,7 +317,7 @@ def _significance_row(page: _Page, cell: Cell, best: Cell, comparison: Compariso
     if comparison.is_best:
         return f"{label} — | — | — | — | {BEST_MARK} best | |"
     return (
-        f"{label} {_pct(best.test['mean'] - cell.test['mean'])} | {_test_columns(comparison)} | "
+        f"{label} {_pct(best.completed_test['mean'] - cell.completed_test['mean'])} | {_test_columns(comparison)} | "
         f"{comparison.verdict()} | {'; '.join(comparison.notes)} |"
     )
 
@@ -380,7 +382,7 @@ def _significance_section(page: _Page, n_resamples: int) -> list[str]:
 def _against_full_row(page: _Page, cell: Cell, versus: AgainstFull) -> str:
     return (
         f"| {page.cell_link(cell)} | {cell.row.model} | {cell.row.head} | {cell.row.strategy} | "
-        f"{page.cell_link(versus.full)} | {_pct(versus.full.test['mean'] - cell.test['mean'])} | "
+        f"{page.cell_link(versus.full)} | {_pct(versus.full.completed_test['mean'] - cell.completed_test['mean'])} | "
         f"{_test_columns(versus.comparison, 1 if versus.full_is_higher else -1)} | {versus.verdict} | "
         f"{'; '.join(versus.comparison.notes)} |"
     )
@@ -431,7 +433,10 @@ def _run_groups_table(runs: list[dict], what: str, describe) -> list[str]:
         f"| Task | Model | Head | {what} | Completed | Failed | Failure reasons |",
         "|---|---|---|---|---|---|---|",
     ]
-    order = lambda key: (ordered(key[0], TASK_ORDER), ordered(key[1], MODEL_ORDER), ordered(key[2], HEAD_ORDER), key[3])
+
+    def order(key: tuple) -> tuple:
+        return ordered(key[0], TASK_ORDER), ordered(key[1], MODEL_ORDER), ordered(key[2], HEAD_ORDER), key[3]
+
     for key in sorted(groups, key=order):
         task, model, head, described = key
         failed = [run for run in groups[key] if run["status"] == "failed"]
@@ -502,7 +507,8 @@ def _reported_rows(page: _Page, entry: dict) -> list[str]:
         if summary is not None:
             delta = f"{100 * summary['mean'] - float(published):+.2f}"
             rows.append(
-                f"{prefix} {page.data_ref(cell.column)} {page.cell_link(cell)} | {_pct(summary['mean'])} | {delta} | {source} |"
+                f"{prefix} {page.data_ref(cell.column)} {page.cell_link(cell)} | "
+                f"{_pct(summary['mean'])} | {delta} | {source} |"
             )
     return rows or [f"{prefix} — | — | — | {source} |"]
 
@@ -570,9 +576,10 @@ def render_leaderboard(
     Reads every result under ``results_dir`` (``load_results``) and the published scores in
     ``reported_path`` (may be ``None`` or missing), and ``notes.md`` beside ``out_path`` if there
     is one, shown as the Notes section. ``gold`` maps task names to their ``Gold`` test
-    labels, one or several (local and Hub), for the paired bootstrap (``gold_test_labels``). Unreadable or foreign JSON, malformed results,
-    malformed reported entries and results whose gold cannot be verified are listed under
-    "Problems", never raised. Plots this page no longer shows are removed from ``plots_dir``.
+    labels, one or several (local and Hub), for the paired bootstrap (``gold_test_labels``).
+    Unreadable or foreign JSON, malformed results, malformed reported entries and results whose
+    gold cannot be verified are listed under "Problems", never raised. Plots this page no longer
+    shows are removed from ``plots_dir``.
     Returns the Markdown text.
     """
     results_dir, out_path, plots_dir = Path(results_dir), Path(out_path), Path(plots_dir)

@@ -51,6 +51,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeGuard
 
 from cnbench import results
 from cnbench.kinds import KIND_NAMES, kind_of
@@ -98,7 +99,7 @@ def ordered(name: str, order: Sequence[str]) -> tuple[int, str]:
     return (order.index(name) if name in order else len(order), name)
 
 
-def is_finite_number(value) -> bool:
+def is_finite_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -321,7 +322,9 @@ def selection_score(result: dict) -> float:
     if not failure.startswith(ABANDONED_PREFIX):
         return WORST_SCORE
     metric = result["task"]["main_metric"]
-    history = result.get("history") if isinstance(result.get("history"), list) else []
+    history = result.get("history")
+    if not isinstance(history, list):
+        history = []
     dev_scores = [mapping(mapping(epoch).get("dev")).get(metric) for epoch in history]
     return max((value for value in dev_scores if is_finite_number(value)), default=WORST_SCORE)
 
@@ -431,6 +434,14 @@ class Cell:
     @property
     def test(self) -> dict | None:
         return self.metric_summary("test", self.column.main_metric)
+
+    @property
+    def completed_test(self) -> dict:
+        """``test`` of a cell with completed seeds: the cells that are compared and plotted."""
+        test = self.test
+        if test is None:
+            raise ValueError(f"{self.column.task} / {self.row.model}: no completed seed with a test score")
+        return test
 
     def metric_summary(self, split: str, metric: str) -> dict | None:
         """``summarize`` of one metric over the completed seeds, ``None`` unless every one has it."""

@@ -207,8 +207,8 @@ def compare_to_best(
     all when none is clean), and every strategy's cell with its full fine-tuning cell.
 
     ``gold`` maps a task name to its ``Gold`` test labels, one per data source loaded (local, Hub;
-    ``gold_test_labels``): each run is checked against the one it records (``gold_for``). A task without gold gets the seed-level test
-    alone.
+    ``gold_test_labels``): each run is checked against the one it records (``gold_for``). A task
+    without gold gets the seed-level test alone.
     Cells whose chosen configuration completed no seed are not compared.
     """
     gold = gold or {}
@@ -237,13 +237,13 @@ def compare_to_best(
         # best is chosen among clean cells (every started seed completed, no unusable file naming
         # them), when there is one.
         contenders = [cell for cell in column_cells if cell.clean] or column_cells
-        best = min(contenders, key=lambda cell: (-cell.test["mean"], cell.row.sort_key()))
+        best = min(contenders, key=lambda cell: (-cell.completed_test["mean"], cell.row.sort_key()))
         full_cells = {_build_and_head(cell.row): cell for cell in column_cells if cell.row.strategy == "full"}
         for cell in column_cells:
             comparisons[cell.id] = Comparison(is_best=True) if cell is best else compare(best, cell)
             full = None if cell.row.strategy == "full" else full_cells.get(_build_and_head(cell.row))
             if full is not None:
-                full_is_higher = full.test["mean"] >= cell.test["mean"]
+                full_is_higher = full.completed_test["mean"] >= cell.completed_test["mean"]
                 higher, lower = (full, cell) if full_is_higher else (cell, full)
                 against_full[cell.id] = AgainstFull(full, compare(higher, lower), full_is_higher)
     # Every seed a cell averages, not only the best-dev seeds the bootstrap resamples: a seed scored
@@ -252,8 +252,9 @@ def compare_to_best(
         candidates = tuple(gold.get(cell.column.task, ()))
         for run in cell.runs if candidates else ():
             path = str(run.get("_path") or id(run))
-            if path not in unverified:
-                unverified[path] = verify_gold(run, gold_for(run, candidates))
+            run_gold = gold_for(run, candidates)
+            if path not in unverified and run_gold is not None:  # not None: there are candidates
+                unverified[path] = verify_gold(run, run_gold)
     problems = tuple(sorted((str(path), reason) for path, reason in unverified.items() if reason is not None))
     return Significance(comparisons, against_full, problems)
 

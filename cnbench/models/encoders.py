@@ -26,6 +26,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -36,12 +37,15 @@ from cnbench.models.presets import PRESETS, ModelPreset, check_model_name
 from cnbench.paths import tokenizer_dir
 from cnbench.results import model_identity
 
+if TYPE_CHECKING:  # transformers is imported where a model is loaded, never by importing this module
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
 
 class TransformerEncoder(nn.Module):
     """Wraps a transformers base model: ``forward -> (last_hidden_state, pooler_output or None)``,
     plus every layer's states (embedding output first) with ``output_hidden_states=True``."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: PreTrainedModel):
         super().__init__()
         self.model = model
         self.hidden_size = model.config.hidden_size
@@ -64,14 +68,14 @@ class TransformerEncoder(nn.Module):
             return out.last_hidden_state, getattr(out, "pooler_output", None), out.hidden_states
         return out.last_hidden_state, getattr(out, "pooler_output", None)
 
-    def get_input_embeddings(self) -> nn.Embedding:
+    def get_input_embeddings(self) -> nn.Module:
         return self.model.get_input_embeddings()
 
 
 @dataclass
 class LoadedModel:
     encoder: nn.Module
-    tokenizer: object
+    tokenizer: PreTrainedTokenizerBase
     provenance: dict  # alias, id, revision, weights_sha256, source, config, identity, loading; head_input (run)
     tokenizer_info: dict  # source, class, lowercase, normalization; revision (Hub) or fingerprint (folder); warning?
     overrides: dict
@@ -87,17 +91,16 @@ def load_model(name: str, seed: int, use_word_boundaries: bool = False, tokenize
     check_model_name(name)
     preset = PRESETS.get(name)
     torch.manual_seed(seed)
-    if tokenizer is not None:
-        tokenizer = tokenizer_source(tokenizer)
+    tokenizer_from = tokenizer_source(tokenizer) if tokenizer is not None else None
     if preset is not None and preset.scratch_config is not None:
-        loaded = _scratch_bert(name, preset, tokenizer or (tokenizer_dir(), None))
-    elif name == "char-embed":
-        loaded = _char_embed(preset, use_word_boundaries, tokenizer or (tokenizer_dir(), None))
-    elif preset is not None:
-        loaded = _pretrained(preset.hub_id, preset.revision, name, preset.overrides, tokenizer)
+        loaded = _scratch_bert(name, preset, tokenizer_from or (tokenizer_dir(), None))
+    elif preset is not None and name == "char-embed":
+        loaded = _char_embed(preset, use_word_boundaries, tokenizer_from or (tokenizer_dir(), None))
+    elif preset is not None and preset.hub_id is not None:
+        loaded = _pretrained(preset.hub_id, preset.revision, name, preset.overrides, tokenizer_from)
     else:
-        loaded = _pretrained(*_pinned(name), name, {}, tokenizer)
-    check_vocabulary_fits(loaded, overridden=tokenizer is not None)
+        loaded = _pretrained(*_pinned(name), name, {}, tokenizer_from)
+    check_vocabulary_fits(loaded, overridden=tokenizer_from is not None)
     loaded.provenance["identity"] = model_identity(loaded.provenance)
     loaded.max_positions = position_limit(loaded.encoder)
     return loaded
@@ -138,7 +141,7 @@ def _scratch_bert(name: str, preset: ModelPreset, tokenizer_from: tuple[str, str
 
     from cnbench import hub
 
-    config = AutoConfig.from_pretrained(tokenizer_dir(), **preset.scratch_config)
+    config = AutoConfig.from_pretrained(tokenizer_dir(), **(preset.scratch_config or {}))
     model = BertModel(config)
     tokenizer, tokenizer_info = load_tokenizer(*tokenizer_from, local_only=hub.local_only())
     return LoadedModel(
@@ -262,7 +265,9 @@ def _resolved_commit(model_id: str, revision: str | None) -> str:
 def _snapshot_folder(model_id: str, revision: str | None) -> Path:
     from transformers.utils import cached_file
 
-    return Path(cached_file(model_id, "config.json", revision=revision, local_files_only=True)).parent
+    path = cached_file(model_id, "config.json", revision=revision, local_files_only=True)
+    assert path is not None  # a missing file raises: _raise_exceptions_for_missing_entries is left on
+    return Path(path).parent
 
 
 def _loaded_weight_files(folder: Path) -> list[Path]:
@@ -356,7 +361,9 @@ def _some(names: list[str], shown: int = 4) -> str:
 OWN_TOKENIZER_MODELS = ("spiece.model", "sentencepiece.bpe.model", "tokenizer.model", "merges.txt")
 
 
-def load_tokenizer(source: str, revision: str | None = None, local_only: bool = False) -> tuple[object, dict]:
+def load_tokenizer(
+    source: str, revision: str | None = None, local_only: bool = False
+) -> tuple[PreTrainedTokenizerBase, dict]:
     """The tokenizer for ``source`` (folder or Hub id) and how it normalises text.
 
     A WordPiece vocabulary without upper-case Latin letters (every Chinese BERT-family model) is
@@ -390,7 +397,11 @@ def load_tokenizer(source: str, revision: str | None = None, local_only: bool = 
         if vocab is not None and not any(has(name) for name in OWN_TOKENIZER_MODELS):
             lowercase = not _has_upper_case_latin(Path(vocab)) or _says_lower_case(has("tokenizer_config.json"))
             tokenizer = BertTokenizer.from_pretrained(
-                source, do_lower_case=lowercase, revision=revision, local_files_only=local_only
+                source,
+                do_lower_case=lowercase,
+                # annotated str, but passed on to huggingface_hub, where None means the default branch
+                revision=revision,  # type: ignore[arg-type]
+                local_files_only=local_only,
             )
             normalization = "lowercase" if lowercase else "cased"
         else:
@@ -450,7 +461,8 @@ def check_vocabulary_fits(loaded: LoadedModel, overridden: bool = False) -> None
     vocabulary is smaller than the table fits, but may belong to another model (``--model ernie
     --tokenizer bert`` reads ERNIE's rows by BERT's ids): ``tokenizer_info["warning"]`` says so,
     for the run to print and the result to keep."""
-    embeddings = loaded.encoder.get_input_embeddings() if hasattr(loaded.encoder, "get_input_embeddings") else None
+    input_embeddings = getattr(loaded.encoder, "get_input_embeddings", None)
+    embeddings = input_embeddings() if input_embeddings is not None else None
     if embeddings is None:
         return
     source, rows = loaded.tokenizer_info["source"], embeddings.num_embeddings
@@ -546,7 +558,7 @@ def _weight_files(folder: Path) -> list[Path]:
     return sorted([*folder.glob("*.safetensors"), *folder.glob("pytorch_model*.bin")])
 
 
-def _config_summary(config, model: nn.Module) -> dict:
+def _config_summary(config, model: PreTrainedModel) -> dict:
     """The architecture, as built. ``embedding_size`` is the embeddings' width where it is narrower
     than the hidden size (factorised: ALBERT, ELECTRA-small), read from the model: some configs
     carry the key as a leftover (NEZHA's 128) that their architecture never uses."""

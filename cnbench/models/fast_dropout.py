@@ -88,7 +88,8 @@ def use_fast_dropout(model: nn.Module) -> int:
                 swapped += 1
     for module in model.modules():
         config = getattr(module, "config", None)
-        if hasattr(module, "set_attn_implementation") and getattr(config, "_attn_implementation", None) == "sdpa":
+        set_attention = getattr(module, "set_attn_implementation", None)
+        if set_attention is not None and getattr(config, "_attn_implementation", None) == "sdpa":
             _register_attention()
-            module.set_attn_implementation(ATTENTION_NAME)
+            set_attention(ATTENTION_NAME)
     return swapped

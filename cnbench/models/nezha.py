@@ -205,13 +205,13 @@ class NezhaEncoder(nn.Module):
             self.max_relative_position, self.head_size, device=hidden_states.device, dtype=hidden_states.dtype
         )
         index = relative_position_index(hidden_states.shape[1], self.max_relative_position, device=hidden_states.device)
-        all_hidden_states = (hidden_states,) if output_hidden_states else None
-        all_attentions = () if output_attentions else None
+        all_hidden_states: tuple[torch.Tensor, ...] | None = (hidden_states,) if output_hidden_states else None
+        all_attentions: tuple[torch.Tensor, ...] | None = () if output_attentions else None
         for layer in self.layer:
             hidden_states, probs = layer(hidden_states, key_padding_mask, table, index)
-            if output_hidden_states:
+            if all_hidden_states is not None:
                 all_hidden_states += (hidden_states,)
-            if output_attentions:
+            if all_attentions is not None:
                 all_attentions += (probs,)
         return BaseModelOutput(
             last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions

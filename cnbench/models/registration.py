@@ -76,7 +76,9 @@ class _LoaderWithCallback(importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         # The module, and anything introspecting it later, should only ever see the real loader.
-        module.__loader__ = module.__spec__.loader = self._loader
+        spec = module.__spec__
+        assert spec is not None  # the import system sets it before exec_module
+        module.__loader__ = spec.loader = self._loader
         self._loader.exec_module(module)
         self._callback(module)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
@@ -51,7 +52,7 @@ class Structure:
 
 
 def _bert_output(layer: nn.Module) -> tuple[nn.Module, str]:
-    return layer.output, "dense"
+    return layer.get_submodule("output"), "dense"
 
 
 def bert_like(model: nn.Module) -> Structure | None:
@@ -74,13 +75,16 @@ def electra(model: nn.Module) -> Structure | None:
 
 
 def albert(model: nn.Module) -> Structure:
-    encoder, config = model.encoder, model.config
+    # nn.Module types an unknown attribute as a tensor or a module: these are AlbertModel's config
+    # and encoder, whose own attributes no type checker can know
+    encoder: Any = model.encoder
+    config: Any = model.config
     groups = encoder.albert_layer_groups
     layers = []
     for depth in range(config.num_hidden_layers):
         group = groups[int(depth / (config.num_hidden_layers / config.num_hidden_groups))]
         layers.extend(group.albert_layers)  # inner_group_num layers run at each depth
-    below = [model.embeddings, encoder.embedding_hidden_mapping_in]
+    below = [model.get_submodule("embeddings"), encoder.embedding_hidden_mapping_in]
     return Structure(below, layers, lambda layer: (layer, "ffn_output"))
 
 
@@ -99,5 +103,5 @@ FAMILIES: dict[str, Callable[[nn.Module], Structure | None]] = {
 
 def structure_of(model: nn.Module) -> Structure | None:
     """The parts of a transformers base model (see the module docstring); None where unknown."""
-    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    model_type = getattr(getattr(model, "config", None), "model_type", "")
     return FAMILIES.get(model_type, bert_like)(model)
