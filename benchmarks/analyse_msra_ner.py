@@ -8,12 +8,14 @@ chunks, which explains why dev scores run far above test scores.
 
     python benchmarks/analyse_msra_ner.py
     python benchmarks/analyse_msra_ner.py --results DIR --out FILE  # other result files, e.g. probes
+    python benchmarks/analyse_msra_ner.py --small [--results DIR]   # a check: the table goes to a temporary folder
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from cnbench import paths
@@ -58,8 +60,13 @@ def seen_share(sentences, known) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, default=paths.results_dir(), help="folder of result files")
-    parser.add_argument("--out", type=Path, default=OUT, help="markdown file to write")
+    parser.add_argument("--out", type=Path, help=f"markdown file to write (default {paths.shown(OUT)})")
+    parser.add_argument(
+        "--small", action="store_true", help="a quick check: write to a temporary folder unless --out is given"
+    )
     args = parser.parse_args()
+    if args.out is None:
+        args.out = Path(tempfile.mkdtemp(prefix="analyse-msra-ner-small-")) / OUT.name if args.small else OUT
     data = load_task_data(get_task("msra_ner"), paths.data_dir(), source="local")
     train, dev, test = data.splits["train"], data.splits["dev"], data.splits["test"]
     known = forms(train + dev)
@@ -71,7 +78,8 @@ def main() -> None:
         f"Written by `benchmarks/analyse_msra_ner.py` at {code_version()['git_commit']}, from the result files in",
         f"`{paths.shown(args.results)}/` and the local MSRA copy (100-character chunks).",
         "",
-        f"- Test entities whose type + characters occur as an entity in train: {seen:,} of {total:,} ({seen / total:.1%}).",
+        "- Test entities whose type + characters occur as an entity in train: "
+        f"{seen:,} of {total:,} ({seen / total:.1%}).",
         f"- Held-out dev chunks (every 20th train chunk): {dev_seen:,} of {dev_total:,} ({dev_seen / dev_total:.1%}) "
         "occur in the rest of train.",
         "",
@@ -86,7 +94,7 @@ def main() -> None:
         key=lambda r: (r["model"]["alias"], r["head"], r["seed"], len(r["history"])),
     ):
         hits = {"seen": [0, 0], "unseen": [0, 0]}
-        for sentence, wanted, predicted in zip(test, gold, predicted_labels(result, "test")):
+        for sentence, wanted, predicted in zip(test, gold, predicted_labels(result, "test"), strict=True):
             got = set(entities(predicted))
             for kind, a, b in wanted:
                 group = "seen" if (kind, "".join(sentence.chars[a:b])) in known else "unseen"
@@ -104,6 +112,7 @@ def main() -> None:
     with atomic_file(args.out, "w", permissions=0o644) as handle:
         handle.write(text)
     sys.stdout.write(text)
+    print(f"wrote {args.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """BiLSTM head speed: cnbench's ``BiLSTM`` against one bidirectional LSTM over a packed batch.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_bilstm.py [--rounds 10] [--out benchmarks/results/bilstm.md]
+    OMP_NUM_THREADS=1 python benchmarks/bench_bilstm.py [--rounds 10] [--out benchmarks/results/bilstm.md] [--small]
 
 Both compute the same function (the script checks outputs and input gradients agree): a
 bidirectional LSTM that reads only each row's real tokens. The baseline packs the batch
@@ -11,7 +11,8 @@ oneDNN fuses. Shapes are those of the ``char-embed`` + ``bilstm-crf`` MSRA basel
 (uniform in [T/4, T]). One forward and backward each, in fp32 (the head's LSTM always runs in
 fp32), alternating between the two in one process; the times are CPU time of this process (one
 thread), so other processes' load barely moves them. Prints a table and appends it, with the
-machine and commit, to ``--out``.
+machine and commit, to ``--out``. ``--small`` measures one small shape for one round and appends to a
+file in a temporary folder (unless ``--out`` is given), to check that the script still works.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import datetime
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from cnbench.heads.crf_heads import BiLSTM  # noqa: E402
 from cnbench.runinfo import code_version, environment_info  # noqa: E402
 
 SHAPES = ((32, 64, 128), (32, 128, 128), (32, 128, 768))  # batch, longest row, input size
+SMALL_SHAPES = ((4, 16, 32),)
 HIDDEN = 256
 
 
@@ -92,11 +95,21 @@ def measure(batch: int, steps: int, size: int, rounds: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "bilstm.md")
+    parser.add_argument("--rounds", type=int, help="timed rounds per shape (default 10; --small: 1)")
+    parser.add_argument(
+        "--small", action="store_true", help="a quick check: one small shape, one round, results in a temporary folder"
+    )
+    parser.add_argument("--out", type=Path, help="results file to append to (default benchmarks/results/bilstm.md)")
     args = parser.parse_args()
+    if args.rounds is None:
+        args.rounds = 1 if args.small else 10
+    if args.out is None:
+        folder = (
+            Path(tempfile.mkdtemp(prefix="bench-bilstm-small-")) if args.small else Path(__file__).parent / "results"
+        )
+        args.out = folder / "bilstm.md"
     torch.set_num_threads(1)
-    rows = [measure(*shape, args.rounds) for shape in SHAPES]
+    rows = [measure(*shape, args.rounds) for shape in (SMALL_SHAPES if args.small else SHAPES)]
     environment = environment_info(torch.device("cpu"))
     version = code_version()
     commit = (version["git_commit"] or "unknown")[:10] + (" (uncommitted changes)" if version["git_dirty"] else "")
@@ -124,6 +137,7 @@ def main() -> None:
         )
     with args.out.open("a", encoding="utf-8") as handle:
         handle.write(text + "\n")
+    print(f"appended to {args.out}")
 
 
 if __name__ == "__main__":

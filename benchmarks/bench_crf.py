@@ -1,6 +1,6 @@
 """CRF speed: cnbench's CRF against pytorch-crf 0.7.2, and the ``crf`` head's step-time overhead.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_crf.py [--layers 12] [--out benchmarks/results/crf.md]
+    OMP_NUM_THREADS=1 python benchmarks/bench_crf.py [--layers 12] [--out benchmarks/results/crf.md] [--small]
 
 1. Viterbi decode and NLL + backward at (batch, length, tags) = (32, 128, 7) and (64, 256, 7),
    ragged lengths (uniform in [T/2, T]), on CPU and on CUDA when available: median wall time
@@ -12,7 +12,9 @@
    initialised BERT with the bert-base-chinese config (``--layers`` of them), batch 8 x 128,
    with the ``linear`` tagging head and with the ``crf`` head: the CRF head's overhead.
 
-Prints a table and writes the numbers, with machine information, to ``--out``.
+Prints a table and writes the numbers, with machine information, to ``--out``. ``--small`` runs
+each part once at small shapes (one BERT layer) and writes to a temporary folder unless ``--out``
+is given, to check that the script still works.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -32,11 +36,16 @@ import torchcrf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cnbench import paths  # noqa: E402
 from cnbench.heads import build_head  # noqa: E402
 from cnbench.heads.crf import CRF  # noqa: E402
 
 BIO = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
-BERT_CONFIG = Path("/work/shared/models/bert-base-chinese-tokenizer/config.json")
+# (batch, length, tags): ours against pytorch-crf, then sequential against scan.
+MAIN_SHAPES = ((32, 128, 7), (64, 256, 7))
+CROSSOVER_SHAPES = ((1, 128, 7), (4, 128, 7), (16, 128, 7), (1, 128, 21), (4, 128, 21))
+SMALL_MAIN_SHAPES = ((4, 16, 7),)
+SMALL_CROSSOVER_SHAPES = ((1, 16, 7), (2, 16, 21))
 
 
 def timed(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2) -> float:
@@ -77,51 +86,58 @@ def ragged(batch: int, steps: int, num_tags: int, device: torch.device):
     return emissions, mask, tags
 
 
-def crf_vs_pytorch_crf(device: torch.device, repeats: int) -> list[dict]:
+def reference_nll_backward(crf: torchcrf.CRF, emissions, tags, mask) -> None:
+    crf(emissions, tags, mask, reduction="sum").neg().backward()
+
+
+def decode_as_lists(crf: CRF, emissions, mask, method: str) -> list:
+    """Decode and turn the tags into lists, as pytorch-crf returns them."""
+    return crf.decode(emissions, mask, method=method).tags.tolist()
+
+
+def nll_backward(crf: CRF, emissions, tags, mask, method: str) -> None:
+    crf.nll(emissions, tags, mask, method=method).sum().backward()
+
+
+def crf_vs_pytorch_crf(device: torch.device, repeats: int, shapes=MAIN_SHAPES) -> list[dict]:
     rows = []
-    for batch, steps, num_tags in ((32, 128, 7), (64, 256, 7)):
+    for batch, steps, num_tags in shapes:
         ours, theirs = crf_pair(num_tags, device)
         emissions, mask, tags = ragged(batch, steps, num_tags, device)
         row = {"device": device.type, "shape": (batch, steps, num_tags)}
-        row["decode_ref"] = timed(lambda: theirs.decode(emissions, mask), device, repeats)
-        row["nll_ref"] = timed(lambda: theirs(emissions, tags, mask, reduction="sum").neg().backward(), device, repeats)
+        row["decode_ref"] = timed(partial(theirs.decode, emissions, mask), device, repeats)
+        row["nll_ref"] = timed(partial(reference_nll_backward, theirs, emissions, tags, mask), device, repeats)
         for method in ("auto", "sequential", "scan"):
-            row[f"decode_{method}"] = timed(
-                lambda: ours.decode(emissions, mask, method=method).tags.tolist(), device, repeats
-            )
-            row[f"nll_{method}"] = timed(
-                lambda: ours.nll(emissions, tags, mask, method=method).sum().backward(), device, repeats
-            )
+            row[f"decode_{method}"] = timed(partial(decode_as_lists, ours, emissions, mask, method), device, repeats)
+            row[f"nll_{method}"] = timed(partial(nll_backward, ours, emissions, tags, mask, method), device, repeats)
         rows.append(row)
     return rows
 
 
-def crossover(device: torch.device, repeats: int) -> list[dict]:
+def crossover(device: torch.device, repeats: int, shapes=CROSSOVER_SHAPES) -> list[dict]:
     rows = []
-    for batch, steps, num_tags in ((1, 128, 7), (4, 128, 7), (16, 128, 7), (1, 128, 21), (4, 128, 21)):
+    for batch, steps, num_tags in shapes:
         ours, _ = crf_pair(num_tags, device)
         emissions, mask, tags = ragged(batch, steps, num_tags, device)
         row = {"device": device.type, "shape": (batch, steps, num_tags)}
         for method in ("sequential", "scan"):
-            row[f"decode_{method}"] = timed(lambda: ours.decode(emissions, mask, method=method), device, repeats)
-            row[f"nll_{method}"] = timed(
-                lambda: ours.nll(emissions, tags, mask, method=method).sum().backward(), device, repeats
-            )
+            row[f"decode_{method}"] = timed(partial(ours.decode, emissions, mask, method=method), device, repeats)
+            row[f"nll_{method}"] = timed(partial(nll_backward, ours, emissions, tags, mask, method), device, repeats)
         rows.append(row)
     return rows
 
 
-def head_overhead(layers: int, steps: int) -> dict:
+def head_overhead(layers: int, steps: int, head_only_repeats: int = 30, batch: int = 8, length: int = 128) -> dict:
     from transformers import BertConfig, BertModel
 
-    config = BertConfig.from_json_file(str(BERT_CONFIG))
+    config = BertConfig.from_pretrained(paths.tokenizer_dir())
     config.num_hidden_layers = layers
     torch.manual_seed(0)
     encoder = BertModel(config, add_pooling_layer=False)
-    batch, length = 8, 128
     input_ids = torch.randint(1000, config.vocab_size, (batch, length))
     attention = torch.ones(batch, length, dtype=torch.bool)
-    attention[4:, 100:] = False  # some padding, as in a real batch
+    padded_from = length * 25 // 32  # 100 of 128
+    attention[batch // 2 :, padded_from:] = False  # some padding, as in a real batch
     score = attention.clone()
     score[:, 0] = False
     score[torch.arange(batch), attention.sum(1) - 1] = False
@@ -154,11 +170,17 @@ def head_overhead(layers: int, steps: int) -> dict:
     options = dict(label_names=BIO, dropout=0.1, crf_constrained=True)
     heads = {name: build_head(name, "tagging", config.hidden_size, len(BIO), **options) for name in ("linear", "crf")}
     cpu = torch.device("cpu")
-    result = {"layers": layers, "batch": (batch, length), "steps": steps}
+    result = {
+        "layers": layers,
+        "batch": (batch, length),
+        "padded": (batch - batch // 2, padded_from),
+        "steps": steps,
+        "head_only_repeats": head_only_repeats,
+    }
     # The heads alone (forward + backward on encoder-sized states): a low-noise measure of
     # the extra work, which other processes' load blurs in the full-step times.
     for name, head in heads.items():
-        result[f"{name}_head_only"] = timed(head_only(head), cpu, 30, warmup=3)
+        result[f"{name}_head_only"] = timed(head_only(head), cpu, head_only_repeats, warmup=3)
     full = {name: step_fn(head) for name, head in heads.items()}
     times: dict[str, list[float]] = {name: [] for name in full}
     for step in full.values():
@@ -252,9 +274,11 @@ def report(info: dict, main: list[dict], cross: list[dict], head: dict | None) -
             "## `crf` head overhead on a training step",
             "",
             f"Random-init BertModel (bert-base-chinese config, {head['layers']} layers, no pooler), batch "
-            f"{head['batch'][0]} x {head['batch'][1]} (4 rows padded from 100), 7 BIO tags, bf16 autocast "
+            f"{head['batch'][0]} x {head['batch'][1]} ({head['padded'][0]} rows padded from {head['padded'][1]}), "
+            "7 BIO tags, bf16 autocast "
             f"on CPU; step = forward + backward + AdamW, {head['steps']} steps per head, alternating. "
-            "Head only = the head's forward + backward on random encoder-sized states (median of 30).",
+            "Head only = the head's forward + backward on random encoder-sized states "
+            f"(median of {head['head_only_repeats']}).",
             "",
             "| head | step median ms | step min ms | head only ms |",
             "|---|---|---|---|",
@@ -276,18 +300,34 @@ def report(info: dict, main: list[dict], cross: list[dict], head: dict | None) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--layers", type=int, default=12, help="BERT layers for the head overhead (0: skip)")
-    parser.add_argument("--head-steps", type=int, default=9)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "crf.md")
+    parser.add_argument("--repeats", type=int, help="timed calls per measurement (default 15; --small: 1)")
+    parser.add_argument(
+        "--layers", type=int, help="BERT layers for the head overhead (0: skip; default 12; --small: 1)"
+    )
+    parser.add_argument("--head-steps", type=int, help="default 9; --small: 1")
+    parser.add_argument(
+        "--small", action="store_true", help="a quick check: small shapes, one repeat, results in a temporary folder"
+    )
+    parser.add_argument("--out", type=Path, help="results file (default benchmarks/results/crf.md)")
     args = parser.parse_args()
+    for name, full, small in (("repeats", 15, 1), ("layers", 12, 1), ("head_steps", 9, 1)):
+        if getattr(args, name) is None:
+            setattr(args, name, small if args.small else full)
+    if args.out is None:
+        folder = Path(tempfile.mkdtemp(prefix="bench-crf-small-")) if args.small else ROOT / "benchmarks" / "results"
+        args.out = folder / "crf.md"
+    main_shapes, cross_shapes = (
+        (SMALL_MAIN_SHAPES, SMALL_CROSSOVER_SHAPES) if args.small else (MAIN_SHAPES, CROSSOVER_SHAPES)
+    )
 
     torch.manual_seed(0)
     info = machine_info()
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    main_rows = [row for device in devices for row in crf_vs_pytorch_crf(device, args.repeats)]
-    cross_rows = [row for device in devices for row in crossover(device, args.repeats)]
-    head = head_overhead(args.layers, args.head_steps) if args.layers > 0 else None
+    main_rows = [row for device in devices for row in crf_vs_pytorch_crf(device, args.repeats, main_shapes)]
+    cross_rows = [row for device in devices for row in crossover(device, args.repeats, cross_shapes)]
+    # bf16 matrix products are slow on CPUs without native bf16, so the small check keeps them few
+    sizes = {"head_only_repeats": 3, "batch": 2, "length": 32} if args.small else {}
+    head = head_overhead(args.layers, args.head_steps, **sizes) if args.layers > 0 else None
     text = report(info, main_rows, cross_rows, head)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)

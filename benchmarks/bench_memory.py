@@ -1,7 +1,9 @@
 """Host memory and start-up time of the features at XNLI size, one process and two under torchrun.
 
 Builds an XNLI-size train set (392,702 sentence pairs, the real XNLI-zh train size) by repeating
-the real dev and test pairs of ``../shared/data/xnli_zh``, writes it as a task data folder, and
+the real dev and test pairs of ``../shared/data/xnli_zh`` with premise and hypothesis swapped (the
+same characters and token counts as the real pairs, but no dev or test pair verbatim, which cnbench
+refuses as a train set), writes it as a task data folder, and
 measures, each in a fresh process that loads the data and builds its features as ``cnbench run``
 does (``cnbench.train._load_data`` and ``_features``: under torchrun only the first process reads
 the train split; the others read dev and test and map the train features it caches):
@@ -16,12 +18,14 @@ the train split; the others read dev and test and map the train features it cach
   peaks above their floors. File pages mapped by both count in each process's RSS, so this sum
   overstates what two processes sharing a mapped cache really hold.
 
-Each checkout given with ``--checkout`` (default: this one) is measured the same way, with
-``PYTHONPATH`` pointing at it; ``--before REV`` adds a ``git worktree`` of ``REV`` for a
-before/after comparison. One torch thread per process. Results are appended to
-``benchmarks/results/memory.md``.
+This checkout is measured with ``PYTHONPATH`` pointing at it; ``--before REV`` also measures a
+``git worktree`` of ``REV`` the same way, for a before/after comparison. One torch thread per
+process. Results are appended to ``benchmarks/results/memory.md``.
 
-    python benchmarks/bench_memory.py [--before 7a8d7d4] [--pairs 392702] [--no-torchrun]
+``--small`` runs the same measurement on 2,000 pairs in one process and appends its rows to a file
+in a temporary folder (or ``--out``), to check that the script still works.
+
+    python benchmarks/bench_memory.py [--before 7a8d7d4] [--pairs 392702] [--no-torchrun] [--small]
 """
 
 from __future__ import annotations
@@ -37,7 +41,13 @@ import time
 from pathlib import Path
 
 XNLI_TRAIN_PAIRS = 392_702
+SMALL_PAIRS = 2_000
 REPO = Path(__file__).resolve().parent.parent
+TABLE_HEAD = (
+    "| code | commit | processes | pairs | tokens | floor MB | examples MB | build s | build peak MB "
+    "| hit: features peak MB | hit to first step s | hit: peak MB with first step | machine | date |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+)
 GOALS = "goals: <= 1024 MB above the floor for one process, <= 1.2x that for two, < 5 s from cache hit to first step"
 
 
@@ -128,7 +138,7 @@ def child(data_dir: str, phase: str, out: str) -> None:
 
 def write_data(folder: Path, pairs: int) -> None:
     """``folder/xnli_zh/``: the real dev and test files, and a train file of ``pairs`` rows
-    cycling through the dev and test rows."""
+    cycling through the dev and test rows, each with its premise and hypothesis swapped."""
     source = REPO.parent / "shared" / "data" / "xnli_zh"
     target = folder / "xnli_zh"
     target.mkdir(parents=True)
@@ -137,7 +147,9 @@ def write_data(folder: Path, pairs: int) -> None:
         raw = (source / name).read_bytes()
         (target / name).write_bytes(raw)
         header, *lines = gzip.decompress(raw).decode("utf-8").splitlines()
-        rows += lines
+        for line in lines:
+            premise, hypothesis, rest = line.split("\t", 2)
+            rows.append(f"{hypothesis}\t{premise}\t{rest}")
     with gzip.open(target / "train.tsv.gz", "wt", encoding="utf-8", compresslevel=1) as handle:
         handle.write(header + "\n")
         for index in range(pairs):
@@ -197,10 +209,15 @@ def commit_of(checkout: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pairs", type=int, default=XNLI_TRAIN_PAIRS)
+    parser.add_argument(
+        "--pairs", type=int, help=f"train pairs (default {XNLI_TRAIN_PAIRS:,}; --small: {SMALL_PAIRS:,})"
+    )
     parser.add_argument("--before", help="also measure this git revision (a temporary worktree)")
     parser.add_argument("--no-torchrun", action="store_true", help="skip the two-process measurement")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "memory.md")
+    parser.add_argument(
+        "--small", action="store_true", help="a quick check: few pairs, one process, results in a temporary folder"
+    )
+    parser.add_argument("--out", type=Path, help="results file to append to (default benchmarks/results/memory.md)")
     parser.add_argument("--child", choices=("build", "hit"), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
@@ -208,6 +225,12 @@ def main() -> None:
     if args.child:
         child(args.data, args.child, args.child_out)
         return
+    if args.pairs is None:
+        args.pairs = SMALL_PAIRS if args.small else XNLI_TRAIN_PAIRS
+    if args.out is None:
+        folder = Path(tempfile.mkdtemp(prefix="bench-memory-small-")) if args.small else REPO / "benchmarks" / "results"
+        args.out = folder / "memory.md"
+    one_process = args.no_torchrun or args.small
 
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as scratch:
         scratch = Path(scratch)
@@ -224,16 +247,17 @@ def main() -> None:
         rows = []
         try:
             for label, checkout in checkouts:
-                for processes in (1,) if args.no_torchrun else (1, 2):
+                for processes in (1,) if one_process else (1, 2):
                     work = scratch / f"{label}-{processes}"
                     work.mkdir()
                     result = measure(checkout, scratch / "data", processes, work)
                     build, hit = result["build"], result["hit"]
                     print(
-                        f"{label} ({commit_of(checkout)}), {processes} process(es): floor {build['floor_mb']:.0f} MB; "
-                        f"examples {build['examples_mb']:.0f} MB; build {build['encode_s']:.1f} s, peak +{build['features_peak_mb']:.0f} MB; "
-                        f"hit: features +{hit['features_peak_mb']:.0f} MB, first step after {hit['first_step_s']:.2f} s, "
-                        f"peak +{hit['peak_above_floor_mb']:.0f} MB",
+                        f"{label} ({commit_of(checkout)}), {processes} process(es): "
+                        f"floor {build['floor_mb']:.0f} MB; examples {build['examples_mb']:.0f} MB; "
+                        f"build {build['encode_s']:.1f} s, peak +{build['features_peak_mb']:.0f} MB; "
+                        f"hit: features +{hit['features_peak_mb']:.0f} MB, "
+                        f"first step after {hit['first_step_s']:.2f} s, peak +{hit['peak_above_floor_mb']:.0f} MB",
                         flush=True,
                     )
                     rows.append((label, commit_of(checkout), processes, build, hit))
@@ -243,6 +267,7 @@ def main() -> None:
                     ["git", "-C", str(REPO), "worktree", "remove", "--force", str(before)], capture_output=True
                 )
     write_rows(args.out, args.pairs, rows)
+    print(f"appended to {args.out}")
 
 
 def write_rows(path: Path, pairs: int, rows: list) -> None:
@@ -260,25 +285,26 @@ def write_rows(path: Path, pairs: int, rows: list) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(
             "# Memory\n\n## XNLI-size features (`benchmarks/bench_memory.py`)\n\n"
-            "Train set: the real XNLI-zh dev+test pairs repeated to the XNLI train size; max_len 128; "
+            "Train set: the real XNLI-zh dev+test pairs, premise and hypothesis swapped, repeated to the XNLI "
+            "train size; max_len 128; "
             "`scratch-tiny` for the first step. MB above the floor = peak RSS (VmHWM) minus RSS once torch, "
             "cnbench and the tokenizer are loaded; for 2 processes (torchrun, gloo) the sum over both. "
             "Peaks are MB above the floor: build peak and hit features peak once the train features exist (examples "
             "included: the examples column is what loading the train split adds before any feature exists), "
             "the last column after the first training step too. "
-            f"{GOALS}.\n\n"
-            "| code | commit | processes | pairs | tokens | floor MB | examples MB | build s | build peak MB "
-            "| hit: features peak MB | hit to first step s | hit: peak MB with first step | machine | date |\n"
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+            f"{GOALS}.\n\n" + TABLE_HEAD,
             encoding="utf-8",
         )
+    lines = path.read_text(encoding="utf-8").rstrip("\n").splitlines()
     with open(path, "a", encoding="utf-8") as handle:
+        if not lines[-1].startswith("|"):  # the file ends in prose: rows need a table of their own
+            handle.write("\n" + TABLE_HEAD)
         for label, commit, processes, build, hit in rows:
             handle.write(
                 f"| {label} | {commit} | {processes} | {pairs:,} | {build['tokens']:,} | {build['floor_mb']:.0f} | "
                 f"{build['examples_mb']:.0f} | {build['encode_s']:.1f} | {build['features_peak_mb']:.0f} | "
-                f"{hit['features_peak_mb']:.0f} | {hit['first_step_s']:.2f} | {hit['peak_above_floor_mb']:.0f} | {cpu}, {os.cpu_count()} cores | "
-                f"{time.strftime('%Y-%m-%d')} |\n"
+                f"{hit['features_peak_mb']:.0f} | {hit['first_step_s']:.2f} | {hit['peak_above_floor_mb']:.0f} | "
+                f"{cpu}, {os.cpu_count()} cores | {time.strftime('%Y-%m-%d')} |\n"
             )
 
 

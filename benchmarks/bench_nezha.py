@@ -1,6 +1,6 @@
 """Training-step cost of cnbench's NEZHA relative to BERT of the same size, measured in one process.
 
-    .venv/bin/python benchmarks/bench_nezha.py [--layers 2] [--batch 8] [--seq-len 128] [--steps 5]
+    .venv/bin/python benchmarks/bench_nezha.py [--layers 2] [--batch 8] [--seq-len 128] [--steps 5] [--small]
 
 Models are bert-base wide (hidden 768, 12 heads, FFN 3072, vocab 21128) with fewer layers so a CPU
 run stays short; NEZHA uses the released checkpoints' ``max_relative_position = 64``. A step is
@@ -11,7 +11,8 @@ probabilities). The models take turns step by step so drift on a shared machine 
 Each step's wall time and process CPU time (all threads) are recorded: on a CPU shared with other
 jobs the wall time mostly measures the neighbours, so the ratios use the median CPU time and the
 best wall time. The table is printed and written with machine details to
-``benchmarks/results/nezha.md``.
+``benchmarks/results/nezha.md``. ``--small`` (one layer, batch 2 x 16, one timed step) writes to a
+temporary folder instead (unless ``--out`` is given), to check that the script still works.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import datetime
 import platform
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +33,8 @@ from cnbench.models.nezha import NezhaConfig, NezhaModel
 
 RESULTS = Path(__file__).resolve().parent / "results" / "nezha.md"
 WIDTH = dict(vocab_size=21128, hidden_size=768, num_attention_heads=12, intermediate_size=3072)
+FULL = {"layers": 2, "batch": 8, "seq_len": 128, "steps": 5}
+SMALL = {"layers": 1, "batch": 2, "seq_len": 16, "steps": 1}
 
 
 def build_models(layers: int) -> dict[str, torch.nn.Module]:
@@ -66,12 +70,20 @@ def cpu_name() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--seq-len", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per model, after one warm-up step")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--layers", type=int, help=f"default {FULL['layers']}")
+    parser.add_argument("--batch", type=int, help=f"default {FULL['batch']}")
+    parser.add_argument("--seq-len", type=int, help=f"default {FULL['seq_len']}")
+    parser.add_argument(
+        "--steps", type=int, help=f"timed steps per model, after one warm-up step (default {FULL['steps']})"
+    )
+    parser.add_argument("--small", action="store_true", help=f"a quick check ({SMALL}), results in a temporary folder")
+    parser.add_argument("--out", type=Path, help=f"results file (default {RESULTS})")
     args = parser.parse_args()
+    for name, value in (SMALL if args.small else FULL).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.out is None:
+        args.out = Path(tempfile.mkdtemp(prefix="bench-nezha-small-")) / "nezha.md" if args.small else RESULTS
 
     models = build_models(args.layers)
     generator = torch.Generator().manual_seed(0)

@@ -1,11 +1,13 @@
 """Speed of the span (extractive QA) pipeline without a model, and the answer lengths it must allow.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_span_pipeline.py [--repeat 3] [--out benchmarks/results/span_pipeline.md]
+    OMP_NUM_THREADS=1 python benchmarks/bench_span_pipeline.py --small   # a check on the first questions only
 
 Times ``encode_spans`` over every CMRC 2018 dev question and ``decode_answers`` over random logits
 for all their windows (median of ``--repeat`` runs), and counts windows per question. Measures the
 token length of each question's first located answer in CMRC 2018 dev/trial and DRCD dev/test,
-which sets ``cnbench.kinds.span.MAX_ANSWER_TOKENS``.
+which sets ``cnbench.kinds.span.MAX_ANSWER_TOKENS``. ``--small`` takes the first 50 questions of
+each split, runs once and writes to a temporary folder unless ``--out`` is given.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -35,6 +38,7 @@ from cnbench.kinds.span import (
 
 SPLITS = ("cmrc2018/dev", "cmrc2018/trial", "drcd/dev", "drcd/test")
 LENGTH_LIMITS = (30, 50, MAX_ANSWER_TOKENS)  # HFL and Hugging Face, CLUE, cnbench
+SMALL_QUESTIONS = 50
 
 
 def read_split(data_dir: Path, split: str) -> list[SpanExample]:
@@ -66,7 +70,7 @@ def answer_lengths(examples: list[SpanExample], tokenizer) -> np.ndarray:
     """Tokens covered by each question's first located answer (questions without one are left out)."""
     contexts = list(dict.fromkeys(example.context for example in examples))
     _, offsets = tokenise_with_offsets(tokenizer, contexts)
-    offsets_of_context = dict(zip(contexts, offsets))
+    offsets_of_context = dict(zip(contexts, offsets, strict=True))
     lengths = []
     for example in examples:
         tokens = answer_token_range(example, offsets_of_context[example.context])
@@ -83,7 +87,7 @@ def pipeline_rows(examples, tokenizer, max_len: int, doc_stride: int, repeat: in
     decode_seconds, _ = median_seconds(lambda: decode_answers(examples, features, logits), repeat)
     labelled = np.flatnonzero(features.labels[:, 0])
     mismatches = []  # (question id, answer, its start, what the labelled tokens slice)
-    for window, question in zip(labelled.tolist(), features.example_index[labelled].tolist()):
+    for window, question in zip(labelled.tolist(), features.example_index[labelled].tolist(), strict=True):
         spans, (start, end) = features.char_spans[window], features.labels[window]
         answer, example = located_answer(examples[question]), examples[question]
         sliced = example.context[spans[start, 0] : spans[end, 1]]
@@ -107,14 +111,26 @@ def pipeline_rows(examples, tokenizer, max_len: int, doc_stride: int, repeat: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "span_pipeline.md")
+    parser.add_argument("--repeat", type=int, help="runs per timing (default 3; --small: 1)")
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help=f"a quick check: the first {SMALL_QUESTIONS} questions of each split, results in a temporary folder",
+    )
+    parser.add_argument("--out", type=Path, help="markdown file to write (default benchmarks/results/span_pipeline.md)")
     args = parser.parse_args()
+    if args.repeat is None:
+        args.repeat = 1 if args.small else 3
+    if args.out is None:
+        folder = Path(tempfile.mkdtemp(prefix="bench-span-small-")) if args.small else Path(__file__).parent / "results"
+        args.out = folder / "span_pipeline.md"
     from transformers import BertTokenizer
 
     tokenizer = BertTokenizer.from_pretrained(paths.tokenizer_dir())
     data_dir = paths.data_dir()
     splits = {split: read_split(data_dir, split) for split in SPLITS}
+    if args.small:
+        splits = {split: examples[:SMALL_QUESTIONS] for split, examples in splits.items()}
     dev = splits["cmrc2018/dev"]
     runs = [pipeline_rows(dev, tokenizer, max_len, 128, args.repeat) for max_len in (512, 384)]
 
@@ -126,7 +142,8 @@ def main() -> None:
         f"Python {platform.python_version()}, {platform.machine()}, tokenizer `{type(tokenizer).__name__}` "
         f"from `{Path(paths.tokenizer_dir()).name}`. No model: the decode runs over random normal logits.",
         "",
-        "## CMRC 2018 dev (3,219 questions, 848 contexts), doc_stride 128",
+        f"## CMRC 2018 dev ({len(dev):,} questions, {len({example.context for example in dev}):,} contexts), "
+        "doc_stride 128",
         "",
         "| max_len | windows | windows per question: 1 / 2 / 3 / more (mean) | tokens | feature bytes | "
         "encode_spans s | decode_answers s |",
@@ -193,6 +210,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Each command runs ``--repeat`` times as a fresh process; the median is reported, with the ratio
 to the bare interpreter measured in the same command. Results are appended to
-``benchmarks/results/startup.md``.
+``benchmarks/results/startup.md``; ``--small`` runs each command once and appends to a file in a
+temporary folder (or ``--out``), to check that the script still works.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,9 +34,19 @@ def median_seconds(command: list[str], repeat: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "startup.md")
+    parser.add_argument("--repeat", type=int, help="runs per command (default 7; --small: 1)")
+    parser.add_argument(
+        "--small", action="store_true", help="a quick check: one run each, results in a temporary folder"
+    )
+    parser.add_argument("--out", type=Path, help="results file to append to (default benchmarks/results/startup.md)")
     args = parser.parse_args()
+    if args.repeat is None:
+        args.repeat = 1 if args.small else 7
+    if args.out is None:
+        folder = (
+            Path(tempfile.mkdtemp(prefix="bench-startup-small-")) if args.small else Path(__file__).parent / "results"
+        )
+        args.out = folder / "startup.md"
     timings = {name: median_seconds(command, args.repeat) for name, command in COMMANDS.items()}
     base = timings["python -c pass"]
     rows = [f"| {name} | {seconds * 1000:.0f} | {seconds / base:.1f}x |" for name, seconds in timings.items()]
@@ -44,6 +56,7 @@ def main() -> None:
         handle.write(
             f"\n{args.repeat} runs each, Python {sys.version.split()[0]}:\n\n{header}" + "\n".join(rows) + "\n"
         )
+    print(f"appended to {args.out}")
 
 
 if __name__ == "__main__":

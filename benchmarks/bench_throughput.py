@@ -26,10 +26,11 @@ start-up (model load, tokenising).
 Prints both tables and appends them, with machine facts, to ``benchmarks/results/throughput.md``.
 
     python benchmarks/bench_throughput.py                      # on a GPU: bf16, full dev sets
-    python benchmarks/bench_throughput.py --size tiny --limit 128 --out /tmp/check.md   # quick CPU check
+    python benchmarks/bench_throughput.py --small   # quick CPU check: tiny models, LCQMC, 32 examples
 
 The data and tokenizer come from ``$CNBENCH_DATA_DIR`` / ``$CNBENCH_TOKENIZER_DIR`` (default
-``../shared``), as for ``cnbench run``.
+``../shared``), as for ``cnbench run``. ``--small`` appends to a file in a temporary folder unless
+``--out`` is given.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ SIZES = {
     "base": {},
     "tiny": dict(num_hidden_layers=2, hidden_size=128, num_attention_heads=2, intermediate_size=512),
 }
+FULL = {"size": "base", "tasks": ",".join(TASKS), "limit": None}
+SMALL = {"size": "tiny", "tasks": "lcqmc", "limit": 32}
 # Dense bf16 tensor-core peaks from the vendor data sheets, matched against the device name in
 # this order (so "H100 PCIe" is found before "H100").
 PEAK_BF16_TFLOPS = (("H100 PCIe", 756.0), ("H100", 989.4), ("H200", 989.4), ("A100", 312.0))
@@ -76,13 +79,24 @@ class Measurement:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size", choices=SIZES, default="base")
-    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--size", choices=SIZES, help="default base; --small: tiny")
+    parser.add_argument("--tasks", help=f"default {','.join(TASKS)}; --small: {SMALL['tasks']}")
     parser.add_argument("--limit", type=int, help="use only the first N examples of every split (quick checks)")
     parser.add_argument("--compile", action="store_true", help="measure with torch.compile")
     parser.add_argument("--peak-tflops", type=float, help="the device's peak bf16 TFLOP/s (default: known GPUs)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "throughput.md")
+    parser.add_argument("--small", action="store_true", help=f"a quick check ({SMALL}), results in a temporary folder")
+    parser.add_argument("--out", type=Path, help="results file to append to (default benchmarks/results/throughput.md)")
     args = parser.parse_args()
+    for name, value in (SMALL if args.small else FULL).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.out is None:
+        folder = (
+            Path(tempfile.mkdtemp(prefix="bench-throughput-small-"))
+            if args.small
+            else Path(__file__).parent / "results"
+        )
+        args.out = folder / "throughput.md"
     tasks = args.tasks.split(",")
     report = measure(args.size, tasks, args.limit, args.compile, args.peak_tflops)
     print(report)
@@ -95,32 +109,33 @@ def main() -> None:
         )
     with open(args.out, "a", encoding="utf-8") as handle:
         handle.write("\n" + report)
+    print(f"appended to {args.out}")
 
 
 def measure(size: str, tasks: list[str], limit: int | None, compile: bool, peak_tflops: float | None) -> str:
     """Run every (architecture, task) and return the markdown report."""
     measurements, params, environment = [], {}, None
     with tempfile.TemporaryDirectory() as scratch:
+
+        def one_run(model: Path, task: str, run_limit: int | None) -> dict:
+            config = RunConfig(
+                task=task,
+                model=str(model),
+                train_on_dev=True,
+                epochs=1,
+                seed=1,
+                limit=run_limit,
+                compile=compile,
+                output_dir=str(Path(scratch) / "results"),
+            )
+            return run(config, log=lambda line: None)
+
         for architecture in MODELS_PER_ARCHITECTURE:
             folder = Path(scratch) / architecture
             params[architecture] = save_random_model(architecture, size, folder)
-
-            def one_run(task: str, run_limit: int | None) -> dict:
-                config = RunConfig(
-                    task=task,
-                    model=str(folder),
-                    train_on_dev=True,
-                    epochs=1,
-                    seed=1,
-                    limit=run_limit,
-                    compile=compile,
-                    output_dir=str(Path(scratch) / "results"),
-                )
-                return run(config, log=lambda line: None)
-
-            one_run(tasks[0], 64)  # warm-up
+            one_run(folder, tasks[0], 64)  # warm-up
             for task in tasks:
-                result = one_run(task, limit)
+                result = one_run(folder, task, limit)
                 measurements.append(_measurement(architecture, task, result))
                 environment = result["environment"]
                 print(
@@ -214,12 +229,14 @@ def _report(size, limit, compile, measurements, params, peak, counts, hours, env
         f"{', torch.compile' if compile else ''}",
         "",
         f"Machine: {machine}; torch {torch.__version__}, transformers {environment['packages']['transformers']}; "
-        f"commit {(environment['git_commit'] or '')[:10]}{' (uncommitted changes)' if environment['git_dirty'] else ''}; "
+        f"commit {(environment['git_commit'] or '')[:10]}"
+        f"{' (uncommitted changes)' if environment['git_dirty'] else ''}; "
         f"peak bf16 {f'{peak:g} TFLOP/s' if peak else 'unknown (MFU not computed)'}. Non-embedding parameters: "
         + ", ".join(f"{architecture} {count / 1e6:.2f} M" for architecture, count in params.items())
         + ".",
         "",
-        "| model | task | trained on | max_len | train examples/s | train tokens/s | MFU % | eval examples/s | start-up s | peak memory MiB |",
+        "| model | task | trained on | max_len | train examples/s | train tokens/s | MFU % | eval examples/s "
+        "| start-up s | peak memory MiB |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for m in measurements:

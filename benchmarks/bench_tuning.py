@@ -11,9 +11,12 @@ ratio to the baseline comes from the latter. Appends a section to ``benchmarks/r
 
     python benchmarks/bench_tuning.py [--strategies full,frozen,lora,adapter,top-2,frozen+scalar-mix]
                                       [--seeds 1,2,3] [--epochs 1] [--max-len 128] [--output DIR]
+    python benchmarks/bench_tuning.py --small   # a check: two strategies, one seed, 64 examples per split
 
 A strategy is a ``--tuning`` value, optionally ``+FEATURES`` for ``--features``. The first one
-is the baseline of the ratios and tests (``full`` by default).
+is the baseline of the ratios and tests (``full`` by default). ``--small`` trains on the first 64
+examples of each split with max_len 32, takes one interleaved round, and appends to a file in a
+temporary folder unless ``--out`` is given.
 """
 
 from __future__ import annotations
@@ -32,12 +35,15 @@ sys.path.insert(0, str(ROOT))
 from cnbench.stats import MIN_SEEDS_FOR_SEED_TEST, seed_level_test, summarize  # noqa: E402
 
 DEFAULT_STRATEGIES = "full,frozen,lora,adapter,top-2,frozen+scalar-mix"
+FULL = {"strategies": DEFAULT_STRATEGIES, "seeds": "1,2,3", "max_len": 128, "limit": None, "rounds": 12}
+SMALL = {"strategies": "full,frozen+scalar-mix", "seeds": "1", "max_len": 32, "limit": 64, "rounds": 1}
 
 
 def run_one(strategy: str, seed: int, args, output: Path) -> dict | None:
     """The result of one run: found in ``output``, else made now (``None`` under ``--reuse-only``)."""
     tuning, _, features = strategy.partition("+")
-    folder = output / f"epochs{args.epochs}-len{args.max_len}" / strategy / str(seed)
+    limited = f"-limit{args.limit}" if args.limit else ""
+    folder = output / f"epochs{args.epochs}-len{args.max_len}{limited}" / strategy / str(seed)
     command = [
         sys.executable,
         "-m",
@@ -60,6 +66,7 @@ def run_one(strategy: str, seed: int, args, output: Path) -> dict | None:
         str(folder),
     ]
     command += ["--features", features] if features else []
+    command += ["--limit", str(args.limit)] if args.limit else []
     if not list(folder.glob("*.json")):  # a kept --output folder makes an interrupted benchmark resumable
         if args.reuse_only:
             return None
@@ -138,7 +145,8 @@ def row(strategy: str, results: list[dict], baseline: list[dict], interleaved: d
         versus = f"{test_b['delta']:+.2f} (p {test_b['p_value']:.3f})"
     mix = ""
     if "scalar_mix_weights" in tuning:
-        weights = [summarize(ws)["mean"] for ws in zip(*(r["tuning"]["scalar_mix_weights"] for r in results))]
+        per_run = (r["tuning"]["scalar_mix_weights"] for r in results)
+        weights = [summarize(ws)["mean"] for ws in zip(*per_run, strict=True)]
         mix = " ".join(f"{w:.3f}" for w in weights)
     return (
         f"| {strategy} | {tuning['trainable_parameters']:,} | "
@@ -151,10 +159,15 @@ def row(strategy: str, results: list[dict], baseline: list[dict], interleaved: d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--strategies", default=DEFAULT_STRATEGIES)
-    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--strategies", help=f"default {FULL['strategies']}; --small: {SMALL['strategies']}")
+    parser.add_argument("--seeds", help=f"default {FULL['seeds']}; --small: {SMALL['seeds']}")
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--max-len", type=int, default=128)
+    parser.add_argument("--max-len", type=int, help=f"default {FULL['max_len']}; --small: {SMALL['max_len']}")
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help=f"a quick check ({SMALL}), results in a temporary folder",
+    )
     parser.add_argument(
         "--output",
         type=Path,
@@ -166,8 +179,16 @@ def main() -> None:
         action="store_true",
         help="tabulate only the runs already in --output (what an interrupted benchmark finished)",
     )
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tuning.md")
+    parser.add_argument("--out", type=Path, help="results file to append to (default benchmarks/results/tuning.md)")
     args = parser.parse_args()
+    for name, value in (SMALL if args.small else FULL).items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    if args.out is None:
+        folder = (
+            Path(tempfile.mkdtemp(prefix="bench-tuning-small-")) if args.small else Path(__file__).parent / "results"
+        )
+        args.out = folder / "tuning.md"
     seeds = [int(seed) for seed in args.seeds.split(",")]
     strategies = args.strategies.split(",")
     results: dict[str, list[dict]] = {}
@@ -187,7 +208,7 @@ def main() -> None:
     if strategies[0] not in results:
         sys.exit(f"no result of the baseline {strategies[0]} in {args.output}")
     baseline = results[strategies[0]]
-    interleaved = interleaved_step_ms(strategies, args.max_len)
+    interleaved = interleaved_step_ms(strategies, args.max_len, args.rounds)
     lines = [row(strategy, results[strategy], baseline, interleaved) for strategy in strategies if strategy in results]
     print("\n".join(lines))
     first, environment = baseline[0], baseline[0]["environment"]
@@ -202,16 +223,18 @@ def main() -> None:
         )
     with open(args.out, "a", encoding="utf-8") as handle:
         handle.write(
-            f"\n## scratch-small, ChnSentiCorp, {args.epochs} epoch(s), max_len {args.max_len}, batch "
+            f"\n## scratch-small, ChnSentiCorp{f', first {args.limit} examples per split' if args.limit else ''}, "
+            f"{args.epochs} epoch(s), max_len {args.max_len}, batch "
             f"{hp['batch_size']}, lr {hp['lr']:g}, seeds {args.seeds} (column seeds: runs finished)\n\n"
             f"Machine: {hardware['cpu']}, {hardware['cpu_count']} cores, one torch thread; torch "
             f"{packages['torch']}, transformers {packages['transformers']}, peft {packages['peft']}; "
             f"commit {(environment['git_commit'] or '')[:10]}.\n\n"
             f"| strategy | trainable params | of all | ms/step in the runs (wall) | CPU ms/step interleaved | vs "
-            f"{strategies[0]} | peak MB | seeds | dev acc % | test acc % mean ± std (min–max) | test Δ vs {strategies[0]} "
-            "(Welch p) | scalar-mix weights (embeddings, layers 1–4) |\n"
+            f"{strategies[0]} | peak MB | seeds | dev acc % | test acc % mean ± std (min–max) "
+            f"| test Δ vs {strategies[0]} (Welch p) | scalar-mix weights (embeddings, layers 1–4) |\n"
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(lines) + "\n"
         )
+    print(f"appended to {args.out}")
 
 
 if __name__ == "__main__":

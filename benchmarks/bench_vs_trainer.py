@@ -11,6 +11,9 @@ from scratch. Wall time is measured around each whole pipeline (tokenise, build,
 evaluate) in this one process; the ratios are the result.
 
     python benchmarks/bench_vs_trainer.py [--epochs 3] [--model scratch-small] [--out benchmarks/results/vs_trainer.md]
+    python benchmarks/bench_vs_trainer.py --small   # a check: scratch-tiny, one epoch, 64 examples per split
+
+``--small`` appends to a file in a temporary folder unless ``--out`` is given.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ from cnbench.runinfo import environment_info  # noqa: E402
 from cnbench.train import RunConfig, run  # noqa: E402
 
 SEED, BATCH, MAX_LEN = 42, 32, 256
+SMALL_LIMIT = 64
 
 
-def run_cnbench(model: str, epochs: int, lr: float, output: Path) -> dict:
+def run_cnbench(model: str, epochs: int, lr: float, output: Path, limit: int | None = None) -> dict:
     start = time.perf_counter()
     result = run(
         RunConfig(
@@ -48,6 +52,7 @@ def run_cnbench(model: str, epochs: int, lr: float, output: Path) -> dict:
             lr=lr,
             batch_size=BATCH,
             max_len=MAX_LEN,
+            limit=limit,
             output_dir=str(output),
         ),
         log=lambda line: None,
@@ -60,7 +65,7 @@ def run_cnbench(model: str, epochs: int, lr: float, output: Path) -> dict:
     }
 
 
-def run_trainer(model: str, epochs: int, lr: float, output: Path, sampling: str) -> dict:
+def run_trainer(model: str, epochs: int, lr: float, output: Path, sampling: str, limit: int | None = None) -> dict:
     from datasets import Dataset
     from transformers import (
         AutoConfig,
@@ -83,7 +88,7 @@ def run_trainer(model: str, epochs: int, lr: float, output: Path, sampling: str)
         encoded["length"] = [len(ids) for ids in encoded["input_ids"]]  # for length-grouped sampling
         return Dataset.from_dict(dict(encoded))
 
-    splits = {name: dataset(examples) for name, examples in data.splits.items()}
+    splits = {name: dataset(examples[:limit]) for name, examples in data.splits.items()}
     set_seed(SEED)
     config = AutoConfig.from_pretrained(paths.tokenizer_dir(), num_labels=2, **PRESETS[model].scratch_config)
     network = BertForSequenceClassification(config)
@@ -133,19 +138,38 @@ def run_trainer(model: str, epochs: int, lr: float, output: Path, sampling: str)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="scratch-small", choices=["scratch-tiny", "scratch-small"])
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "vs_trainer.md")
+    parser.add_argument(
+        "--model", choices=["scratch-tiny", "scratch-small"], help="default scratch-small; --small: scratch-tiny"
+    )
+    parser.add_argument("--epochs", type=int, help="default 3; --small: 1")
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help=f"a quick check: scratch-tiny, one epoch, {SMALL_LIMIT} examples per split, results in a temporary folder",
+    )
+    parser.add_argument("--out", type=Path, help="results file to append to (default benchmarks/results/vs_trainer.md)")
     args = parser.parse_args()
+    if args.model is None:
+        args.model = "scratch-tiny" if args.small else "scratch-small"
+    if args.epochs is None:
+        args.epochs = 1 if args.small else 3
+    limit = SMALL_LIMIT if args.small else None
+    if args.out is None:
+        folder = (
+            Path(tempfile.mkdtemp(prefix="bench-vs-trainer-small-"))
+            if args.small
+            else Path(__file__).parent / "results"
+        )
+        args.out = folder / "vs_trainer.md"
     lr = PRESETS[args.model].overrides["lr"]
     # read the commit before the runs, so later commits in the checkout cannot be misattributed
     env = environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     runs = {}
     with tempfile.TemporaryDirectory() as scratch:
-        runs["cnbench"] = run_cnbench(args.model, args.epochs, lr, Path(scratch) / "cnbench")
+        runs["cnbench"] = run_cnbench(args.model, args.epochs, lr, Path(scratch) / "cnbench", limit)
         for sampling in ("group_by_length", "random"):
             runs[f"HF Trainer ({sampling})"] = run_trainer(
-                args.model, args.epochs, lr, Path(scratch) / sampling, sampling
+                args.model, args.epochs, lr, Path(scratch) / sampling, sampling, limit
             )
     ours = runs["cnbench"]
     for name, outcome in runs.items():
@@ -157,16 +181,18 @@ def main() -> None:
 
     hardware = env["hardware"]
     lines = [
-        f"## {args.model}, ChnSentiCorp, {args.epochs} epochs, batch {BATCH}, max_len {MAX_LEN}, lr {lr:g}, seed {SEED}",
+        f"## {args.model}, ChnSentiCorp{f', first {limit} examples per split' if limit else ''}, "
+        f"{args.epochs} epochs, batch {BATCH}, max_len {MAX_LEN}, lr {lr:g}, seed {SEED}",
         "",
         f"Machine: {hardware.get('gpu') or hardware['cpu']}, {hardware['cpu_count']} cores, torch threads "
-        f"{hardware['torch_threads']}; torch {env['packages']['torch']}, transformers {env['packages']['transformers']}; "
-        f"commit {env['git_commit']}.",
+        f"{hardware['torch_threads']}; torch {env['packages']['torch']}, "
+        f"transformers {env['packages']['transformers']}; commit {env['git_commit']}.",
         "",
         "| harness | wall s | dev acc | test acc | time / cnbench time |",
         "| --- | --- | --- | --- | --- |",
         *(
-            f"| {name} | {o['seconds']:.1f} | {o['dev']:.4f} | {o['test']:.4f} | {o['seconds'] / ours['seconds']:.2f}x |"
+            f"| {name} | {o['seconds']:.1f} | {o['dev']:.4f} | {o['test']:.4f} | "
+            f"{o['seconds'] / ours['seconds']:.2f}x |"
             for name, o in runs.items()
         ),
         "",

@@ -12,6 +12,7 @@ the differences do to F1. Writes ``benchmarks/results/mrc_metric_tokenisation.md
 
     python benchmarks/mrc_metric_tokenisation.py
     python benchmarks/mrc_metric_tokenisation.py --data ../shared/data --out FILE
+    python benchmarks/mrc_metric_tokenisation.py --small   # a check: 200 questions per file, temporary folder
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import json
 import random
 import re
 import sys
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +50,7 @@ PUNKT_CANDIDATE = re.compile(r"""[.?!](?:\s+\S|[)";}\]*:@'({\[!?])""")
 # The narrower pattern: whitespace and more text after the '.', '?' or '!'.
 WHITESPACE_CANDIDATE = re.compile(r"[.?!]\s+\S")
 SEED = 2018
+SMALL_QUESTIONS = 200
 
 
 def load(data: Path) -> dict[str, list[dict]]:
@@ -107,7 +110,7 @@ def shifted_spans(questions: list[dict], rng: random.Random) -> list[tuple[list[
     for question in questions:
         located = [
             (s, a)
-            for s, a in zip(question["starts"], question["answers"])
+            for s, a in zip(question["starts"], question["answers"], strict=True)
             if s >= 0 and question["context"][s : s + len(a)] == a
         ]
         if not located:
@@ -138,10 +141,19 @@ def show(tokens) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=Path, help=f"markdown file to write (default {OUT.relative_to(REPO)})")
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help=f"a quick check: the first {SMALL_QUESTIONS} questions of each file, written to a temporary folder",
+    )
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = Path(tempfile.mkdtemp(prefix="mrc-metric-small-")) / OUT.name if args.small else OUT
 
     files = load(args.data)
+    if args.small:
+        files = {label: questions[:SMALL_QUESTIONS] for label, questions in files.items()}
     variants = tokenizers()
     reference = "cnbench"
 
@@ -343,7 +355,7 @@ def main(argv=None) -> int:
             for name in variants:
                 if name == reference:
                     continue
-                changed = sum(a != b for a, b in zip(scores[name], base))
+                changed = sum(a != b for a, b in zip(scores[name], base, strict=True))
                 largest = max(largest, abs(100 * (sum(scores[name]) - sum(base)) / len(base)))
                 row.append(f"{100 * sum(scores[name]) / len(base):.3f} ({changed})")
             rows.append(row)
@@ -369,6 +381,7 @@ def main(argv=None) -> int:
     with atomic_file(args.out, "w", permissions=0o644) as handle:
         handle.write("\n".join(lines))
     print("\n".join(lines))
+    print(f"wrote {args.out}")
     return 0
 
 

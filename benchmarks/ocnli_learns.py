@@ -6,14 +6,16 @@ Run first (one torch thread each)::
 
     cnbench run --task ocnli --model scratch-tiny --seed N --epochs 6 --output RUNS    # N = 1, 2, 3
 
-then ``python benchmarks/ocnli_learns.py RUNS`` writes ``benchmarks/results/ocnli_learns.md``.
+then ``python benchmarks/ocnli_learns.py RUNS`` writes ``benchmarks/results/ocnli_learns.md``
+(``--out FILE`` elsewhere; ``--small``, a check, into a temporary folder).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
-import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -24,7 +26,20 @@ from cnbench.registry import get_task
 OUT = Path(__file__).resolve().parent / "results" / "ocnli_learns.md"
 
 
-def main(runs: Path) -> None:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", type=Path, help="folder of the OCNLI runs' result files")
+    parser.add_argument("--out", type=Path, help=f"markdown file to write (default {paths.shown(OUT)})")
+    parser.add_argument(
+        "--small", action="store_true", help="a quick check: write to a temporary folder unless --out is given"
+    )
+    args = parser.parse_args()
+    if args.out is None:
+        args.out = Path(tempfile.mkdtemp(prefix="ocnli-learns-small-")) / OUT.name if args.small else OUT
+    write(args.runs, args.out)
+
+
+def write(runs: Path, out: Path) -> None:
     results = sorted(
         (json.loads(path.read_text(encoding="utf-8")) for path in runs.glob("ocnli--*.json")),
         key=lambda result: result["seed"],
@@ -52,9 +67,10 @@ def main(runs: Path) -> None:
         "(runs sharing two cores with other work).",
         "",
     ]
-    OUT.write_text("\n".join(lines), encoding="utf-8")
+    out.write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main()

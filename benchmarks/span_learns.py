@@ -13,14 +13,16 @@ configurations recorded in the results file::
     # and each with --epochs 1 --lr 0 (untrained, the same code path) into RUNS_*/untrained
 
 then ``python benchmarks/span_learns.py RUNS [RUNS ...]`` writes ``benchmarks/results/span_learns.md``
-with the numbers those runs (one folder per configuration) and the baselines give.
+with the numbers those runs (one folder per configuration) and the baselines give (``--out FILE``
+elsewhere; ``--small``, a check, into a temporary folder).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
-import sys
+import tempfile
 from pathlib import Path
 
 from cnbench import paths
@@ -57,14 +59,17 @@ def _scores(folder: Path) -> list[dict]:
     return sorted(runs, key=lambda run: run["seed"])
 
 
+def _spread(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
 def _row(name: str, runs: list[dict]) -> str:
     f1 = [100 * run["metrics"]["test"]["f1"] for run in runs]
     em = [100 * run["metrics"]["test"]["em"] for run in runs]
     seeds = ", ".join(str(run["seed"]) for run in runs)
-    spread = lambda values: (
-        f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
-    )
-    return f"| {name} | {seeds} | {spread(f1)} | {spread(em)} | {', '.join(f'{value:.2f}' for value in f1)} |"
+    return f"| {name} | {seeds} | {_spread(f1)} | {_spread(em)} | {', '.join(f'{value:.2f}' for value in f1)} |"
 
 
 def section(runs: Path) -> list[str]:
@@ -110,7 +115,20 @@ def section(runs: Path) -> list[str]:
     return lines + ["", verdict, "", f"Trained runs: {epochs}.", ""]
 
 
-def main(folders: list[Path]) -> None:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", type=Path, nargs="+", help="one folder per configuration (trained/, untrained/)")
+    parser.add_argument("--out", type=Path, help=f"markdown file to write (default {paths.shown(OUT)})")
+    parser.add_argument(
+        "--small", action="store_true", help="a quick check: write to a temporary folder unless --out is given"
+    )
+    args = parser.parse_args()
+    if args.out is None:
+        args.out = Path(tempfile.mkdtemp(prefix="span-learns-small-")) / OUT.name if args.small else OUT
+    write(args.runs, args.out)
+
+
+def write(folders: list[Path], out: Path) -> None:
     first = _scores(folders[0] / "trained")[0]
     lines = [
         "# Span extraction on DRCD with a scratch model: trained on dev, scored on test",
@@ -127,9 +145,10 @@ def main(folders: list[Path]) -> None:
         f"Machine: {first['environment']['hardware'].get('cpu', '?')}, runs sharing two cores with other work.",
         "",
     ]
-    OUT.write_text("\n".join(lines), encoding="utf-8")
+    out.write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
-    main([Path(argument) for argument in sys.argv[1:]])
+    main()

@@ -3,12 +3,14 @@ epochs trained of the cap, best dev epoch) and what it scored (dev and test main
 schedule probes, whose runs differ only in their epoch cap and patience.
 
     python benchmarks/tabulate_runs.py --results DIR --out FILE --title "..."
+    python benchmarks/tabulate_runs.py --results DIR --small   # a check: the table goes to a temporary folder
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from cnbench import paths
@@ -31,9 +33,15 @@ def row(result: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, required=True, help="folder of result files")
-    parser.add_argument("--out", type=Path, required=True, help="markdown file to write")
-    parser.add_argument("--title", required=True, help="the table's heading")
+    parser.add_argument("--out", type=Path, help="markdown file to write (--small: a temporary folder by default)")
+    parser.add_argument("--title", help="the table's heading (--small: a default)")
+    parser.add_argument("--small", action="store_true", help="a quick check: --out and --title may be left out")
     args = parser.parse_args()
+    if args.small:
+        args.out = args.out or Path(tempfile.mkdtemp(prefix="tabulate-runs-small-")) / "runs.md"
+        args.title = args.title or f"Runs in {args.results.name}"
+    elif args.out is None or args.title is None:
+        parser.error("--out and --title are required (unless --small)")
     results, problems = load_results(args.results)
     if problems:
         sys.exit("\n".join(f"cannot read {path}: {reason}" for path, reason in problems))
@@ -62,6 +70,7 @@ def main() -> None:
     with atomic_file(args.out, "w", permissions=0o644) as handle:
         handle.write(text)
     sys.stdout.write(text)
+    print(f"wrote {args.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":
