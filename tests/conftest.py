@@ -1,4 +1,4 @@
-"""Shared fixtures: the offline bundle in ../shared, a tiny saved checkpoint, and a CLI runner."""
+"""Shared fixtures: the offline bundle in ../shared, a tiny saved checkpoint, the replica Hub, and a CLI runner."""
 
 from __future__ import annotations
 
@@ -75,6 +75,66 @@ def cnbench(capsys):
         return CliResult(code, captured.out, captured.err)
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def replica(data_dir):
+    """Every repository cnbench names, laid out once in the session's Hub cache (``replica_hub.py``).
+    Defined here rather than in a test module: a fixture imported into another module is set up
+    again there, and laying out the whole replica takes seconds."""
+    from huggingface_hub import constants
+    from replica_hub import ReplicaHub
+
+    hub = ReplicaHub(Path(constants.HF_HUB_CACHE), data_dir.parent)
+    hub.all_models()
+    hub.all_datasets()
+    return hub
+
+
+@pytest.fixture
+def results_dir(tmp_path: Path) -> Path:
+    """Where a test writes result files for the leaderboard: its own repository-like tree."""
+    return tmp_path / "leaderboard" / "results"
+
+
+@pytest.fixture
+def toy_task(tmp_path, monkeypatch, data_dir):
+    """A task added the way a researcher adds one: a file in a tasks folder, data in a data dir.
+
+    Its data are the first rows of the real ChnSentiCorp splits, so runs are comparable (full
+    train split, no --limit) yet take seconds.
+    """
+    import gzip
+    import textwrap
+
+    from cnbench.registry import all_tasks
+
+    toy_data = tmp_path / "data" / "toy"
+    toy_data.mkdir(parents=True)
+    for split, rows in (("train", 96), ("dev", 48), ("test", 48)):
+        with gzip.open(data_dir / "chnsenticorp" / f"{split}.tsv.gz", "rt", encoding="utf-8") as source:
+            lines = [next(source) for _ in range(rows + 1)]
+        with gzip.open(toy_data / f"{split}.tsv.gz", "wt", encoding="utf-8") as target:
+            target.writelines(lines)
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "toy.py").write_text(
+        textwrap.dedent("""
+        from cnbench.task import Defaults, LocalFiles, Task
+
+        TASK = Task(
+            name="toy", description="first rows of ChnSentiCorp", kind="single", labels=("0", "1"),
+            main_metric="accuracy",
+            local=LocalFiles(folder="toy", format="tsv", columns=("label", "text"),
+                             files={"train": "train.tsv.gz", "dev": "dev.tsv.gz", "test": "test.tsv.gz"}),
+            defaults=Defaults(max_len=32, epochs=1, lr=5e-4, batch_size=16),
+        )
+    """)
+    )
+    monkeypatch.setenv("CNBENCH_TASKS_PATH", str(tasks))
+    all_tasks.cache_clear()
+    yield tmp_path / "data"
+    all_tasks.cache_clear()
 
 
 def only_result(folder: Path) -> dict:

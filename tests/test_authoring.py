@@ -154,6 +154,7 @@ def test_check_task_reports_counts_lengths_labels_and_checksums(cnbench, tasks_p
     assert broken.err == f"error: {data / 'test.tsv'}:3: label 'bad' is not one of ['neg', 'neu', 'pos']\n"
 
 
+@pytest.mark.slow
 def test_check_task_on_the_bundled_data(cnbench, data_dir):
     result = cnbench("check-task", "msra_ner", "--data-dir", data_dir)
     assert result.code == 0, result.err

@@ -122,6 +122,7 @@ def _process(rank: int, port: int, cache: str, log: str, tokenizer) -> None:
         )
 
 
+@pytest.mark.slow
 def test_the_first_process_builds_and_the_others_map_its_entry(tmp_path, tokenizer):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ import torch
 from cnbench.errors import CnbenchError
 from cnbench.models.char_embed import CharEmbedEncoder, jieba_boundary_tags
 
-B, I, E, S = 1, 2, 3, 4
+B, I, E, S = 1, 2, 3, 4  # noqa: E741 - the B/I/E/S tag names that jieba_boundary_tags documents
 
 
 def test_boundary_tags_of_a_known_sentence():

@@ -17,6 +17,7 @@ from cnbench.results import predicted_labels
 SMOKE = ("--model", "scratch-tiny", "--epochs", "2", "--limit", "48", "--max-len", "64", "--batch-size", "16")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["chnsenticorp", "lcqmc", "xnli_zh", "peoples_daily_ner", "msra_ner"])
 def test_every_task_runs_end_to_end(cnbench, tmp_path, task):
     needs_dev = task in ("lcqmc", "xnli_zh", "peoples_daily_ner")
@@ -58,6 +59,7 @@ def test_every_task_runs_end_to_end(cnbench, tmp_path, task):
     assert doc["command"].startswith(f"cnbench run --task {task} --model scratch-tiny")
 
 
+@pytest.mark.slow
 def test_msra_holds_out_dev_from_train_and_counts_repairs(cnbench, tmp_path):
     result = cnbench("run", "--task", "msra_ner", *SMOKE, "--output", tmp_path)
     assert result.code == 0, result.err

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_leaderboard import make_result, render, results_dir, section  # noqa: F401
+from test_leaderboard import make_result, render, section
 
 from cnbench.leaderboard.select import CLUE_CLASSIFICATION
 
@@ -23,7 +23,7 @@ def _header_and_rows(page: str) -> tuple[list[str], dict[str, list[str]]]:
     return header, rows
 
 
-def test_the_clue_score_averages_the_six_tasks_where_a_row_has_all_of_them(tmp_path, results_dir):  # noqa: F811
+def test_the_clue_score_averages_the_six_tasks_where_a_row_has_all_of_them(tmp_path, results_dir):
     for task, score in SCORES.items():
         make_result(results_dir, task=task, model="bert", test=score)
         if task != "csl":  # macbert lacks CSL: no CLUE score
@@ -36,7 +36,7 @@ def test_the_clue_score_averages_the_six_tasks_where_a_row_has_all_of_them(tmp_p
     assert set(CLUE_CLASSIFICATION) == set(SCORES)
 
 
-def test_no_clue_column_without_a_clue_task(tmp_path, results_dir):  # noqa: F811
+def test_no_clue_column_without_a_clue_task(tmp_path, results_dir):
     make_result(results_dir, task="chnsenticorp", model="bert")
     header, _ = _header_and_rows(render(tmp_path))
     assert "CLUE score" not in header
@@ -46,7 +46,7 @@ def test_no_clue_column_without_a_clue_task(tmp_path, results_dir):  # noqa: F81
 def test_clue_dev_numbers_are_compared_and_hidden_test_numbers_are_not(
     tmp_path,
     results_dir,
-    split,  # noqa: F811
+    split,
     compared,
 ):
     make_result(results_dir, task="afqmc", model="bert", test=0.74)

@@ -51,7 +51,7 @@ def test_a_written_submission_reads_back_to_the_same_predictions(clue_dir, tmp_p
     lines = read_submission(path)
     assert [line["id"] for line in lines] == unlabelled.ids
     kind = task.kind_rules
-    for line, example, value in zip(lines, unlabelled.examples, stored):
+    for line, example, value in zip(lines, unlabelled.examples, stored, strict=True):
         prediction = kind.read_stored(value)
         if isinstance(prediction, str):
             assert line["label"] == prediction and isinstance(line["label"], str)

@@ -277,7 +277,9 @@ def test_new_task_then_check_task_on_clues_own_files(cnbench, tasks_path, clue_d
         **{
             'description="TODO (sentence pair, N classes)"': 'description="AFQMC again"',
             '"text_a": "text_a", "text_b": "text_b"': '"text_a": "sentence1", "text_b": "sentence2"',
-            'files={"train": "train.jsonl", "dev": "dev.jsonl", "test": "test.jsonl"}': 'files={"train": "train.json.gz", "test": "dev.json.gz"}, unlabelled="test.json.gz"',
+            'files={"train": "train.jsonl", "dev": "dev.jsonl", "test": "test.jsonl"}': (
+                'files={"train": "train.json.gz", "test": "dev.json.gz"}, unlabelled="test.json.gz"'
+            ),
             'how_to_get="TODO"': 'how_to_get="CLUE"',
             'citation="TODO"': 'citation="CLUE"',
             "dev_from_train=0.0": "dev_from_train=0.1",

@@ -63,6 +63,7 @@ def test_seqeval_default_mode_equals_conlleval_on_random_tags():
     assert tagging_metrics(gold, predicted)["f1_lenient"] == pytest.approx(conlleval_f1(gold, predicted), abs=1e-12)
 
 
+@pytest.mark.slow
 def test_committed_msra_results_report_conlleval_f1(data_dir):
     gold = gold_test_labels(["msra_ner"], data_dir)["msra_ner"][0].labels
     paths = sorted((REPOSITORY / "leaderboard" / "results").glob("msra_ner--*.json"))

@@ -62,7 +62,7 @@ def brute_force(crf: CRF, emissions: torch.Tensor, length: int) -> tuple[torch.T
     scores = {}
     for path in itertools.product(range(crf.num_tags), repeat=length):
         score = start[path[0]] + end[path[-1]] + sum(emissions[t, y] for t, y in enumerate(path))
-        score = score + sum(trans[a, b] for a, b in zip(path, path[1:]))
+        score = score + sum(trans[a, b] for a, b in itertools.pairwise(path))
         scores[path] = score
     return torch.logsumexp(torch.stack(list(scores.values())), 0), scores
 
@@ -99,7 +99,7 @@ def test_scan_and_sequential_gradients_agree():
         leaf = emissions.clone().requires_grad_()
         crf.nll(leaf, tags, mask, method=method).sum().backward()
         grads.append([leaf.grad] + [p.grad.clone() for p in crf.parameters()])
-    for sequential, scan in zip(*grads):
+    for sequential, scan in zip(*grads, strict=True):
         assert torch.isfinite(scan).all()
         torch.testing.assert_close(sequential, scan, rtol=1e-4, atol=1e-5)
 

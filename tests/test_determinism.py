@@ -60,7 +60,7 @@ def test_nezha_and_the_crf_run_under_deterministic_algorithms(restore):
 
     from transformers import AutoModel
 
-    import cnbench  # noqa: F401
+    import cnbench  # noqa: F401  (registers NEZHA with the Auto classes)
     from cnbench.heads import build_head
 
     determinism.configure(True)

@@ -165,6 +165,7 @@ def launch_two_processes(run: tuple, output: Path, env: dict) -> subprocess.Comp
     )
 
 
+@pytest.mark.slow
 def test_two_processes_give_the_single_process_result(cnbench, tmp_path, no_dropout_model, monkeypatch):
     # Both runs on the CPU whatever the machine: gloo for the two processes (accelerate's
     # --multi_gpu launcher is torchrun, which works the same without GPUs).
@@ -192,13 +193,14 @@ def test_two_processes_give_the_single_process_result(cnbench, tmp_path, no_drop
         )
         assert len(tags_two) == len(tags_one) == two["metrics"][split]["n_chars"]
         assert len(set(tags_two)) > 2
-        assert sum(a != b for a, b in zip(tags_one, tags_two)) <= TAGS_DIFFERENT * len(tags_one)
+        assert sum(a != b for a, b in zip(tags_one, tags_two, strict=True)) <= TAGS_DIFFERENT * len(tags_one)
     assert [h["train_loss"] for h in two["history"]] == pytest.approx(
         [h["train_loss"] for h in one["history"]], rel=LOSS_RTOL
     )
     assert one["best_epoch"] == two["best_epoch"]
 
 
+@pytest.mark.slow
 def test_a_span_task_under_two_processes_answers_every_question_as_one_process_does(
     cnbench, tmp_path, no_dropout_model, monkeypatch
 ):
@@ -280,6 +282,7 @@ def _load_and_encode(tokenizer) -> dict:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cache", ["shared", "off"])
 def test_only_the_first_process_of_a_machine_reads_the_train_split(tmp_path, tokenizer, cache):
     with socket.socket() as probe:
@@ -329,6 +332,7 @@ def test_a_run_drops_the_train_examples_once_their_features_exist(tmp_path, monk
     assert result["data"]["counts"]["train"] == 32 and data.counts()["train"] == 32
 
 
+@pytest.mark.slow
 def test_two_processes_killed_after_an_epoch_resume_to_the_uninterrupted_result(tmp_path, monkeypatch):
     # With dropout, and reviews of varied length: the processes' sub-batches differ in shape, so
     # they draw different amounts of randomness, and each must continue with its own random state

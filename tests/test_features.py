@@ -31,7 +31,7 @@ def test_a_600_character_sentence_is_fully_scored(tokenizer):
     features = encode_tagging([TaggedSentence(chars, tags)], tokenizer, TAGS, max_len=128)
     assert len(features) > 1
     assert scored_chars(features, 0) == list(range(600))  # each character exactly once
-    for ids, labels, scored in zip(features.input_ids, features.labels, features.scored):
+    for ids, labels, scored in zip(features.input_ids, features.labels, features.scored, strict=True):
         assert len(ids) <= 128 and ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
         for position, char in scored:
             assert labels[position] == TAGS.index(tags[char])
@@ -174,7 +174,7 @@ def test_text_features_are_flat_arrays_equal_to_one_call_per_example(tokenizer, 
     features = encode_text(examples, tokenizer, ("0", "1"), max_len=24)
     assert features.input_ids.values.dtype == "int32" and features.token_type_ids.values.dtype == "int8"
     assert features.offsets[-1] == len(features.input_ids.values) and len(features) == 5
-    for ex, ids, types in zip(examples, features.input_ids, features.token_type_ids):
+    for ex, ids, types in zip(examples, features.input_ids, features.token_type_ids, strict=True):
         one = tokenizer(ex.text_a, ex.text_b, truncation=True, max_length=24, return_token_type_ids=True)
         assert ids.tolist() == one["input_ids"] and types.tolist() == one["token_type_ids"]
     assert features.lengths() == [len(ids) for ids in features.input_ids]

@@ -28,6 +28,7 @@ def smoke_args(task):
     return (["--train-on-dev"] if task in NEEDS_TRAIN_ON_DEV else []) + room
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head, task", CASES, ids=[f"{h}-{t}" for h, t in CASES])
 def test_head_runs_end_to_end(cnbench, tmp_path, head, task):
     result = cnbench(
@@ -53,6 +54,7 @@ def test_crf_on_a_classification_task_is_a_clear_error(cnbench, tmp_path):
     assert "tagging (NER)" in result.err
 
 
+@pytest.mark.slow
 def test_char_embed_bilstm_crf_with_jieba_boundaries(cnbench, tmp_path):
     result = cnbench(
         "run",
@@ -73,6 +75,7 @@ def test_char_embed_bilstm_crf_with_jieba_boundaries(cnbench, tmp_path):
     assert doc["hparams"]["lr_groups"] == {"crf": 1e-2, "encoder": 1e-3, "head": 1e-3}
 
 
+@pytest.mark.slow
 def test_lr_flags_and_layerwise_decay_are_recorded(cnbench, tmp_path):
     result = cnbench(
         "run",

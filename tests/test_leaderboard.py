@@ -146,16 +146,11 @@ def section(text: str, title: str) -> str:
     return text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
 
 
-@pytest.fixture
-def results_dir(tmp_path: Path) -> Path:
-    return tmp_path / "leaderboard" / "results"
-
-
 # --------------------------------------------------------------------------- choosing configurations
 
 
 def test_aggregates_seeds_of_a_cell_and_counts_failures(results_dir):
-    for seed, test in zip((1, 2, 3), (0.90, 0.92, 0.94)):
+    for seed, test in zip((1, 2, 3), (0.90, 0.92, 0.94), strict=True):
         make_result(results_dir, seed=seed, test=test)
     make_result(results_dir, seed=4, status="failed")
 
@@ -185,9 +180,9 @@ def test_selects_by_mean_dev_not_by_test(results_dir):
 
 def make_a_and_b(results_dir, b_failure: str, b_history=()):
     """Config A: 5 of 5 seeds completed, mean dev 94.0. Config B: 3 completed at 95-96, 2 failed."""
-    for seed, dev in zip(range(1, 6), (0.93, 0.935, 0.94, 0.945, 0.95)):
+    for seed, dev in zip(range(1, 6), (0.93, 0.935, 0.94, 0.945, 0.95), strict=True):
         make_result(results_dir, seed=seed, lr=2e-5, dev=dev, test=0.93)
-    for seed, dev in zip(range(1, 4), (0.95, 0.955, 0.96)):
+    for seed, dev in zip(range(1, 4), (0.95, 0.955, 0.96), strict=True):
         make_result(results_dir, seed=seed, lr=5e-5, dev=dev, test=0.95)
     for seed in (4, 5):
         make_result(results_dir, seed=seed, lr=5e-5, status="failed", failure=b_failure, history=b_history)
@@ -396,7 +391,7 @@ def test_derived_data_identity_follows_the_files_and_the_dev_cut(results_dir):
 
 def test_significance_marks_ties_and_clear_losses(results_dir):
     wrong = ["neg"] * len(GOLD)
-    for seed, test in zip((1, 2, 3), (0.95, 0.96, 0.97)):
+    for seed, test in zip((1, 2, 3), (0.95, 0.96, 0.97), strict=True):
         make_result(results_dir, model="bert", seed=seed, test=test)
         make_result(results_dir, model="macbert", seed=seed, test=test - 0.001)
         make_result(results_dir, model="nezha", seed=seed, test=test - 0.45, test_predictions=wrong)
@@ -458,7 +453,7 @@ def test_a_row_whose_best_dev_seed_beats_the_best_rows_is_not_called_worse(tmp_p
 
 def test_each_strategy_is_tested_against_full_fine_tuning_of_its_model_and_head(tmp_path, results_dir):
     wrong = ["neg"] * len(GOLD)
-    for seed, test in zip((1, 2, 3), (0.95, 0.96, 0.97)):
+    for seed, test in zip((1, 2, 3), (0.95, 0.96, 0.97), strict=True):
         make_result(results_dir, model="bert", seed=seed, test=test)
         make_result(
             results_dir,
@@ -556,7 +551,7 @@ def test_every_seed_a_cell_averages_has_its_gold_checked_not_only_the_best_dev_s
 
 def test_a_column_whose_seeds_were_read_under_other_task_declarations_is_a_problem(tmp_path, results_dir):
     paths = [make_result(results_dir, model=model, seed=seed) for model in ("bert", "macbert") for seed in (1, 2)]
-    for path, declared in zip(paths, ("a" * 64, "a" * 64, "a" * 64, "b" * 64)):
+    for path, declared in zip(paths, ("a" * 64, "a" * 64, "a" * 64, "b" * 64), strict=True):
         document = json.loads(path.read_text(encoding="utf-8"))
         document["task"]["declaration_sha256"] = declared
         path.write_text(json.dumps(document), encoding="utf-8")
@@ -647,7 +642,7 @@ def test_ner_columns_show_strict_and_conlleval_f1(tmp_path, results_dir):
 
 
 def test_render_is_deterministic_including_plots(tmp_path, results_dir):
-    for seed, test in zip((1, 2, 3), (0.90, 0.92, 0.94)):
+    for seed, test in zip((1, 2, 3), (0.90, 0.92, 0.94), strict=True):
         make_result(results_dir, seed=seed, test=test, dev=test - 0.01)
         make_result(results_dir, model="macbert", seed=seed, test=test - 0.01, dev=test)
         make_result(results_dir, task="msra_ner", seed=seed, test=test - 0.05, test_predictions=["O"] * 3)
@@ -828,8 +823,8 @@ def test_reported_scores_never_appear_as_reproduced(tmp_path, results_dir):
     assert "| nezha |" not in section(text, "Reproduced scores")
     published = section(text, "Reported scores (published, not reproduced here)")
     assert (
-        "| chnsenticorp | bert | linear | test | accuracy | 56.78 | 12.34 | 10 | [D1](#data-1) [[1]](#config-1) | 90.00 | +77.66 |"
-        in published
+        "| chnsenticorp | bert | linear | test | accuracy | 56.78 | 12.34 | 10 | [D1](#data-1) [[1]](#config-1) "
+        "| 90.00 | +77.66 |" in published
     )
     assert "| chnsenticorp | nezha | linear | test | accuracy | 56.78 | 12.34 | 10 | — | — | — |" in published
     assert "Someone et al. 2020, Table 9 https://example.org/paper" in section(

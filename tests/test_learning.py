@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import only_result
+
+pytestmark = pytest.mark.slow  # a full epoch on the real training set
 
 
 def test_scratch_tiny_learns_chnsenticorp_in_one_epoch(cnbench, tmp_path):

@@ -16,7 +16,9 @@ def test_local_checkpoint_round_trip_through_the_hub_path(cnbench, tmp_path, tin
 
     loaded = load_model(str(tiny_checkpoint), seed=0)
     reference = BertModel.from_pretrained(tiny_checkpoint)
-    for (name, ours), (_, theirs) in zip(loaded.encoder.model.state_dict().items(), reference.state_dict().items()):
+    for (name, ours), (_, theirs) in zip(
+        loaded.encoder.model.state_dict().items(), reference.state_dict().items(), strict=True
+    ):
         assert torch.equal(ours, theirs), name
     assert loaded.provenance["source"] == "local" and len(loaded.provenance["weights_sha256"]) == 64
 

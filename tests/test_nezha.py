@@ -186,6 +186,7 @@ def test_import_cnbench_is_cheap():
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_fresh_process_resolves_nezha_after_import_cnbench():
     result = _python(
         f"""

@@ -40,6 +40,7 @@ def test_collate_caps_the_batch_width():
     assert batch["input_ids"].shape == (2, 100) and batch["attention_mask"].sum().item() == 137
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "family, options", [("bert", {"max_position_embeddings": 100}), ("roberta", {"max_position_embeddings": 101})]
 )  # 100 after padding id 0

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import only_result
-from test_sweep import toy_task  # noqa: F401  (the fixture: runs on the first rows of ChnSentiCorp)
 
 from cnbench.progress import CURVE_POINTS, SYNC_EVERY, Display, SweepMonitor
 
@@ -56,6 +55,7 @@ def _command(tmp_path) -> tuple[list[str], dict]:
     return [sys.executable, "-m", "cnbench", *RUN, "--output", str(tmp_path / "results")], env
 
 
+@pytest.mark.slow
 def test_a_terminal_shows_bars_that_move_before_the_epoch_ends(tmp_path):
     command, env = _command(tmp_path)
     master, slave = pty.openpty()
@@ -87,6 +87,7 @@ def test_a_terminal_shows_bars_that_move_before_the_epoch_ends(tmp_path):
     assert (tmp_path / "results").glob("*.json")
 
 
+@pytest.mark.slow
 def test_a_pipe_gets_whole_lines_as_the_epoch_goes(tmp_path):
     command, env = _command(tmp_path)
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
@@ -103,6 +104,7 @@ def test_a_pipe_gets_whole_lines_as_the_epoch_goes(tmp_path):
     assert re.search(r"loss \d\.\d{4}", progress[-1])  # the epoch's last step is a sync: its loss is known
 
 
+@pytest.mark.slow
 def test_quiet_prints_only_the_summary_and_verbose_every_step(cnbench, tmp_path):
     quiet = cnbench(*RUN, "--output", tmp_path / "q", "--quiet")
     assert quiet.code == 0, quiet.err
@@ -121,6 +123,7 @@ def test_quiet_prints_only_the_summary_and_verbose_every_step(cnbench, tmp_path)
     assert both.code == 2 and "--quiet and --verbose" in both.err
 
 
+@pytest.mark.slow
 def test_every_result_holds_its_training_curve(cnbench, tmp_path):
     result = cnbench(
         "run",
@@ -151,7 +154,7 @@ def test_every_result_holds_its_training_curve(cnbench, tmp_path):
         assert len(curve[key]) == 12 and all(value > 0 for value in curve[key]), key
     # the curve's losses average to the per-epoch training loss of the history
     for epoch, record in enumerate(doc["history"], start=1):
-        losses = [loss for loss, at in zip(curve["loss"], curve["epoch"]) if at == epoch]
+        losses = [loss for loss, at in zip(curve["loss"], curve["epoch"], strict=True) if at == epoch]
         assert sum(losses) / len(losses) == pytest.approx(record["train_loss"], rel=1e-4)
 
 
@@ -187,6 +190,7 @@ def test_a_long_run_keeps_a_bounded_curve_of_window_means(tmp_path):
     assert all(value is not None for value in curve["loss"])
 
 
+@pytest.mark.slow
 def test_tensorboard_gets_the_curve(cnbench, tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -219,7 +223,8 @@ def test_sweep_status_counts_runs_and_estimates_from_their_times():
     assert status.endswith("<3:45")  # mean 150 s x 3 unfinished runs / 2 at once
 
 
-def test_a_sweep_reports_its_state_after_each_run_and_a_table_at_the_end(cnbench, tmp_path, toy_task):  # noqa: F811
+@pytest.mark.slow
+def test_a_sweep_reports_its_state_after_each_run_and_a_table_at_the_end(cnbench, tmp_path, toy_task):
     result = cnbench(
         "sweep",
         "--models",

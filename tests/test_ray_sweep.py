@@ -7,7 +7,6 @@ import json
 
 import pytest
 import torch
-from test_sweep import toy_task  # noqa: F401  (the fixture: a four-run sweep takes seconds)
 
 SWEEP = (
     "sweep",
@@ -36,7 +35,8 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def test_a_ray_sweep_writes_the_files_a_local_sweep_writes(cnbench, tmp_path, toy_task, one_thread):  # noqa: F811
+@pytest.mark.slow
+def test_a_ray_sweep_writes_the_files_a_local_sweep_writes(cnbench, tmp_path, toy_task, one_thread):
     sweep = (*SWEEP, "--data-dir", toy_task)
     local = cnbench(*sweep, "--output", tmp_path / "local")
     assert local.code == 0, local.err
@@ -50,7 +50,7 @@ def test_a_ray_sweep_writes_the_files_a_local_sweep_writes(cnbench, tmp_path, to
 
     local_files, ray_files = sorted((tmp_path / "local").glob("*.json")), sorted((tmp_path / "ray").glob("*.json"))
     assert [f.name for f in ray_files] == [f.name for f in local_files] and len(ray_files) == 4
-    for local_file, ray_file in zip(local_files, ray_files):
+    for local_file, ray_file in zip(local_files, ray_files, strict=True):
         expected, got = json.loads(local_file.read_text()), json.loads(ray_file.read_text())
         for key in ("run_key", "status", "hparams", "metrics", "predictions", "best_epoch", "command"):
             assert got[key] == expected[key], (ray_file.name, key)

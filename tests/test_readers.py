@@ -62,6 +62,7 @@ def test_conll_counts_match_the_data_readme(data_dir, path, sentences, chars, en
     assert report.repaired == []
 
 
+@pytest.mark.slow
 def test_msra_chunk_starts_are_rejected_by_default_and_repaired_on_request(data_dir):
     with pytest.raises(DataError, match=r"msra_ner/test.txt.gz:\d+: 'I-\w+' after"):
         read_conll(data_dir / "msra_ner/test.txt.gz", NER_TAGS)

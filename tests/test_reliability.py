@@ -75,6 +75,7 @@ def finish(process: subprocess.Popen) -> str:
 # --------------------------------------------------------------------------- resume
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "task_args",
     [
@@ -563,6 +564,7 @@ def test_the_feature_cache_keeps_label_orders_apart(tmp_path, monkeypatch, token
 # --------------------------------------------------------------------------- concurrency
 
 
+@pytest.mark.slow
 def test_concurrent_runs_into_one_folder_leave_complete_results(tmp_path):
     runs = [start(*TINY, "--epochs", "2", "--seed", seed, "--output", tmp_path) for seed in (1, 2)]
     seen = []

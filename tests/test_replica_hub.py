@@ -30,16 +30,6 @@ TINY_RUN = ("--limit", "12", "--epochs", "1", "--max-len", "32", "--batch-size",
 
 
 @pytest.fixture(scope="session")
-def replica(data_dir) -> ReplicaHub:
-    from huggingface_hub import constants
-
-    hub = ReplicaHub(Path(constants.HF_HUB_CACHE), data_dir.parent)
-    hub.all_models()
-    hub.all_datasets()
-    return hub
-
-
-@pytest.fixture(scope="session")
 def peoples_daily_downloads(data_dir):
     """The original People's Daily dev/test files where cnbench keeps verified downloads: the real
     files (the bundle's copies, uncompressed), checked against the task's declared checksums."""
@@ -54,6 +44,7 @@ def peoples_daily_downloads(data_dir):
             target.write_bytes(packed.read())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("alias", ALIASES)
 def test_every_alias_runs_every_task_from_the_hub(cnbench, tmp_path, replica, peoples_daily_downloads, alias, task):
@@ -125,6 +116,7 @@ def _snapshot_commit(repo_type: str, repo_id: str, revision: str | None) -> str:
     return ref.read_text() if ref.exists() else revision
 
 
+@pytest.mark.slow
 def test_the_command_a_user_types(replica, tmp_path):
     """The installed ``cnbench`` script in a fresh process, with only the Hub cache to go on."""
     env = {**os.environ, "CNBENCH_DATA_DIR": str(tmp_path / "no-local-data")}
@@ -183,6 +175,7 @@ def test_lcqmc_reads_the_same_whether_score_is_int_or_float(replica, data_dir):
     assert ints.identity() != floats.identity()  # another revision is other data
 
 
+@pytest.mark.slow
 def test_the_two_msra_cuts_are_different_data(replica, data_dir):
     from cnbench.data.load import load_task_data
     from cnbench.registry import get_task
@@ -430,6 +423,7 @@ def test_seeds_made_with_different_revisions_of_an_alias_are_not_averaged(cnbenc
     assert "over 3 seeds" not in again.out
 
 
+@pytest.mark.slow
 def test_the_leaderboard_bootstraps_a_hub_scored_column_on_the_hubs_gold(cnbench, tmp_path, replica, data_dir):
     local = tmp_path / "data" / "chnsenticorp"  # small local files, other rows than the replica's test split
     local.mkdir(parents=True)

@@ -82,7 +82,7 @@ def test_the_cards_declare_their_configurations_as_the_conversions_wrote_them(sp
 
 
 def test_splits_hold_the_right_real_questions_and_train_shares_no_passage_with_evaluation(span_hub):
-    for repo_id, (_, _, splits) in span_hub.items():
+    for _, _, splits in span_hub.values():
         contexts = {split: {row["context"] for row in rows} for split, rows in splits.items()}
         assert not contexts["train"] & (contexts["validation"] | contexts["test"])
     cmrc = span_hub["hfl/cmrc2018"][2]

@@ -16,7 +16,10 @@ from cnbench.heads.span import PADDING_LOGIT, SpanHead
 from cnbench.kinds.span import decode_answers, encode_spans, most_context_masks, trainable
 
 # 61 characters, one bert-base-chinese token each
-LONG_CONTEXT = "长江是亚洲第一长河，全长六千三百公里，流经青海西藏四川云南重庆湖北湖南江西安徽江苏和上海，最后注入东海。它的流域面积很大。"
+LONG_CONTEXT = (
+    "长江是亚洲第一长河，全长六千三百公里，流经青海西藏四川云南重庆湖北湖南江西安徽江苏和上海，"
+    "最后注入东海。它的流域面积很大。"
+)
 
 
 def example(context, question="问题是什么？", answers=(), id="q"):

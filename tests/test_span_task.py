@@ -100,7 +100,7 @@ def test_a_span_run_scores_every_question_with_answers_sliced_from_the_context(c
     questions = load_task_data(test, data_dir, only=("test",), limit=24).splits["test"]
     predicted = result["predictions"]["test"]
     assert len(predicted) == len(questions) == result["data"]["counts"]["test"] == 24
-    assert all(answer in question.context for answer, question in zip(predicted, questions))
+    assert all(answer in question.context for answer, question in zip(predicted, questions, strict=True))
     scores = cmrc_metrics([[answer.text for answer in question.answers] for question in questions], predicted)
     assert result["metrics"]["test"]["f1"] == pytest.approx(scores["f1"])
     assert result["metrics"]["test"]["em"] == pytest.approx(scores["em"])

@@ -76,7 +76,7 @@ def test_entity_spans_agree_with_seqeval_strict_mode():
         ["I-LOC", "B-LOC", "B-LOC", "O", "B-PER", "I-PER", "I-PER"],
     ]
     expected = scheme.Entities(sentences, scheme.IOB2, suffix=False).entities
-    for tags, entities in zip(sentences, expected):
+    for tags, entities in zip(sentences, expected, strict=True):
         assert entity_spans(tags) == {(entity.start, entity.end, entity.tag) for entity in entities}
 
 

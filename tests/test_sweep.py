@@ -5,50 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-import textwrap
 
 import pytest
 import torch
 
 import cnbench.executors
-from cnbench.registry import all_tasks
 from cnbench.sweep import expand, run_sweep
 from cnbench.train import RunConfig, plan, read_splits
-
-
-@pytest.fixture
-def toy_task(tmp_path, monkeypatch, data_dir):
-    """A task added the way a researcher adds one: a file in a tasks folder, data in a data dir.
-
-    Its data are the first rows of the real ChnSentiCorp splits, so runs are comparable (full
-    train split, no --limit) yet take seconds.
-    """
-    toy_data = tmp_path / "data" / "toy"
-    toy_data.mkdir(parents=True)
-    for split, rows in (("train", 96), ("dev", 48), ("test", 48)):
-        with gzip.open(data_dir / "chnsenticorp" / f"{split}.tsv.gz", "rt", encoding="utf-8") as source:
-            lines = [next(source) for _ in range(rows + 1)]
-        with gzip.open(toy_data / f"{split}.tsv.gz", "wt", encoding="utf-8") as target:
-            target.writelines(lines)
-    tasks = tmp_path / "tasks"
-    tasks.mkdir()
-    (tasks / "toy.py").write_text(
-        textwrap.dedent("""
-        from cnbench.task import Defaults, LocalFiles, Task
-
-        TASK = Task(
-            name="toy", description="first rows of ChnSentiCorp", kind="single", labels=("0", "1"),
-            main_metric="accuracy",
-            local=LocalFiles(folder="toy", format="tsv", columns=("label", "text"),
-                             files={"train": "train.tsv.gz", "dev": "dev.tsv.gz", "test": "test.tsv.gz"}),
-            defaults=Defaults(max_len=32, epochs=1, lr=5e-4, batch_size=16),
-        )
-    """)
-    )
-    monkeypatch.setenv("CNBENCH_TASKS_PATH", str(tasks))
-    all_tasks.cache_clear()
-    yield tmp_path / "data"
-    all_tasks.cache_clear()
 
 
 def test_expand_covers_the_grid_in_a_stable_order():
@@ -70,6 +33,7 @@ def test_expand_covers_the_grid_in_a_stable_order():
     assert all(c.limit == 8 and c.epochs == 2 for c in configs)
 
 
+@pytest.mark.slow
 def test_a_resumed_sweep_skips_finished_runs_and_gives_the_same_leaderboard(cnbench, tmp_path, toy_task):
     results = tmp_path / "results"
     sweep = [
@@ -173,6 +137,7 @@ def test_a_sweep_reports_runs_that_cannot_start_and_goes_on(cnbench, tmp_path, t
     assert "lcqmc" in result.err
 
 
+@pytest.mark.slow
 def test_the_leaderboard_counts_real_abandoned_seeds_and_bootstraps_on_verified_gold(cnbench, tmp_path, toy_task):
     from cnbench.leaderboard import selection_score
 
@@ -231,7 +196,8 @@ def test_a_run_that_crashes_is_reported_and_the_local_sweep_goes_on(tmp_path, mo
     outcome = run_sweep(configs, log=lines.append)
     assert len(outcome.ran) == 2 and outcome.skipped == []
     assert outcome.errors == [
-        "[1/4] scratch-tiny chnsenticorp linear seed 1: OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
+        "[1/4] scratch-tiny chnsenticorp linear seed 1: OutOfMemoryError: CUDA out of memory. "
+        "Tried to allocate 2.00 GiB",
         "[2/4] scratch-tiny chnsenticorp linear seed 2: RuntimeError: The size of tensor a (696) must match the size "
         "of tensor b (512)",
     ]

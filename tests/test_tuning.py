@@ -88,7 +88,7 @@ def test_an_epoch_changes_exactly_the_trained_parameters(tmp_path, monkeypatch, 
 
 # --------------------------------------------------------------------------- parameter counts
 
-H, L, I, V, P, T, C = 32, 3, 48, 100, 64, 2, 2  # hidden, layers, intermediate, vocab, positions, types, labels
+H, L, F, V, P, T, C = 32, 3, 48, 100, 64, 2, 2  # hidden, layers, feed-forward, vocab, positions, types, labels
 
 
 def tiny_model(hp: dict) -> TaskModel:
@@ -100,7 +100,7 @@ def tiny_model(hp: dict) -> TaskModel:
         hidden_size=H,
         num_hidden_layers=L,
         num_attention_heads=2,
-        intermediate_size=I,
+        intermediate_size=F,
         max_position_embeddings=P,
         type_vocab_size=T,
     )
@@ -110,7 +110,7 @@ def tiny_model(hp: dict) -> TaskModel:
     return model
 
 
-LAYER = 4 * (H * H + H) + 2 * 2 * H + (H * I + I) + (I * H + H)  # attention, 2 LayerNorms, feed-forward
+LAYER = 4 * (H * H + H) + 2 * 2 * H + (H * F + F) + (F * H + H)  # attention, 2 LayerNorms, feed-forward
 EMBEDDINGS = (V + P + T) * H + 2 * H
 POOLER = H * H + H
 HEAD = H * C + C
@@ -129,8 +129,8 @@ FULL = EMBEDDINGS + L * LAYER + POOLER + HEAD
         (
             "lora",
             {"lora_rank": 3, "lora_targets": "key,intermediate.dense"},
-            L * 3 * ((H + H) + (H + I)) + HEAD,
-            L * 3 * ((H + H) + (H + I)),
+            L * 3 * ((H + H) + (H + F)) + HEAD,
+            L * 3 * ((H + H) + (H + F)),
         ),
     ],
 )
@@ -200,7 +200,7 @@ def test_scalar_mix_is_a_scaled_softmax_weighted_sum():
         mix.scale.fill_(1.5)
     layers = [torch.randn(2, 4, 8) for _ in range(3)]
     weights = torch.softmax(torch.tensor([0.5, -1.0, 2.0]), 0)
-    expected = 1.5 * sum(w * layer for w, layer in zip(weights, layers))
+    expected = 1.5 * sum(w * layer for w, layer in zip(weights, layers, strict=True))
     assert torch.allclose(mix(layers), expected, atol=1e-6)
 
 
@@ -220,6 +220,7 @@ class Interrupted(Exception):
     pass
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "tuning, features", [("frozen", None), ("top-1", None), ("adapter", "last"), ("lora", "scalar-mix")]
 )
