@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 from cnbench import paths
@@ -58,15 +57,13 @@ def seen_share(sentences, known) -> tuple[int, int]:
 
 
 def main() -> None:
+    from small_mode import add_small_and_out, output_path
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, default=paths.results_dir(), help="folder of result files")
-    parser.add_argument("--out", type=Path, help=f"markdown file to write (default {paths.shown(OUT)})")
-    parser.add_argument(
-        "--small", action="store_true", help="a quick check: write to a temporary folder unless --out is given"
-    )
+    add_small_and_out(parser, OUT, appends=False)
     args = parser.parse_args()
-    if args.out is None:
-        args.out = Path(tempfile.mkdtemp(prefix="analyse-msra-ner-small-")) / OUT.name if args.small else OUT
+    args.out = output_path(args, OUT)
     data = load_task_data(get_task("msra_ner"), paths.data_dir(), source="local")
     train, dev, test = data.splits["train"], data.splits["dev"], data.splits["test"]
     known = forms(train + dev)

@@ -21,7 +21,6 @@ import argparse
 import datetime
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).parent / "results" / "bilstm.md"
 sys.path.insert(0, str(ROOT))
 
 from cnbench.heads.crf_heads import BiLSTM  # noqa: E402
@@ -94,20 +94,15 @@ def measure(batch: int, steps: int, size: int, rounds: int) -> dict:
 
 
 def main() -> None:
+    from small_mode import add_small_and_out, output_path
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, help="timed rounds per shape (default 10; --small: 1)")
-    parser.add_argument(
-        "--small", action="store_true", help="a quick check: one small shape, one round, results in a temporary folder"
-    )
-    parser.add_argument("--out", type=Path, help="results file to append to (default benchmarks/results/bilstm.md)")
+    add_small_and_out(parser, RESULTS, appends=True, small_help="one small shape, one round")
     args = parser.parse_args()
     if args.rounds is None:
         args.rounds = 1 if args.small else 10
-    if args.out is None:
-        folder = (
-            Path(tempfile.mkdtemp(prefix="bench-bilstm-small-")) if args.small else Path(__file__).parent / "results"
-        )
-        args.out = folder / "bilstm.md"
+    args.out = output_path(args, RESULTS)
     torch.set_num_threads(1)
     rows = [measure(*shape, args.rounds) for shape in (SMALL_SHAPES if args.small else SHAPES)]
     environment = environment_info(torch.device("cpu"))

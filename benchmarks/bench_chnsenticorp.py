@@ -23,30 +23,20 @@ import time
 from pathlib import Path
 
 SMALL_LIMIT = 64
+RESULTS = Path(__file__).parent / "results" / "chnsenticorp.md"
 
 
 def main() -> None:
+    from small_mode import add_small_and_out, output_path
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--epochs", type=int, help="default 3; --small: 1")
-    parser.add_argument(
-        "--small",
-        action="store_true",
-        help=f"a quick check: {SMALL_LIMIT} examples per split, results in a temporary folder",
-    )
-    parser.add_argument(
-        "--out", type=Path, help="results file to append to (default benchmarks/results/chnsenticorp.md)"
-    )
+    add_small_and_out(parser, RESULTS, appends=True, small_help=f"{SMALL_LIMIT} examples per split")
     args = parser.parse_args()
     if args.epochs is None:
         args.epochs = 1 if args.small else 3
-    if args.out is None:
-        folder = (
-            Path(tempfile.mkdtemp(prefix="bench-chnsenticorp-small-"))
-            if args.small
-            else Path(__file__).parent / "results"
-        )
-        args.out = folder / "chnsenticorp.md"
+    args.out = output_path(args, RESULTS)
     with tempfile.TemporaryDirectory() as scratch:
         env = {**os.environ, "CNBENCH_CACHE_DIR": "", "HF_HUB_OFFLINE": "1"}
         command = [

@@ -24,7 +24,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
@@ -34,6 +33,7 @@ import torch
 import torchcrf
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "crf.md"
 sys.path.insert(0, str(ROOT))
 
 from cnbench import paths  # noqa: E402
@@ -299,23 +299,20 @@ def report(info: dict, main: list[dict], cross: list[dict], head: dict | None) -
 
 
 def main() -> None:
+    from small_mode import add_small_and_out, output_path
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, help="timed calls per measurement (default 15; --small: 1)")
     parser.add_argument(
         "--layers", type=int, help="BERT layers for the head overhead (0: skip; default 12; --small: 1)"
     )
     parser.add_argument("--head-steps", type=int, help="default 9; --small: 1")
-    parser.add_argument(
-        "--small", action="store_true", help="a quick check: small shapes, one repeat, results in a temporary folder"
-    )
-    parser.add_argument("--out", type=Path, help="results file (default benchmarks/results/crf.md)")
+    add_small_and_out(parser, RESULTS, appends=False, small_help="small shapes, one repeat")
     args = parser.parse_args()
     for name, full, small in (("repeats", 15, 1), ("layers", 12, 1), ("head_steps", 9, 1)):
         if getattr(args, name) is None:
             setattr(args, name, small if args.small else full)
-    if args.out is None:
-        folder = Path(tempfile.mkdtemp(prefix="bench-crf-small-")) if args.small else ROOT / "benchmarks" / "results"
-        args.out = folder / "crf.md"
+    args.out = output_path(args, RESULTS)
     main_shapes, cross_shapes = (
         (SMALL_MAIN_SHAPES, SMALL_CROSSOVER_SHAPES) if args.small else (MAIN_SHAPES, CROSSOVER_SHAPES)
     )

@@ -43,6 +43,7 @@ from pathlib import Path
 XNLI_TRAIN_PAIRS = 392_702
 SMALL_PAIRS = 2_000
 REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results" / "memory.md"
 TABLE_HEAD = (
     "| code | commit | processes | pairs | tokens | floor MB | examples MB | build s | build peak MB "
     "| hit: features peak MB | hit to first step s | hit: peak MB with first step | machine | date |\n"
@@ -208,16 +209,15 @@ def commit_of(checkout: Path) -> str:
 
 
 def main() -> None:
+    from small_mode import add_small_and_out, output_path
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--pairs", type=int, help=f"train pairs (default {XNLI_TRAIN_PAIRS:,}; --small: {SMALL_PAIRS:,})"
     )
     parser.add_argument("--before", help="also measure this git revision (a temporary worktree)")
     parser.add_argument("--no-torchrun", action="store_true", help="skip the two-process measurement")
-    parser.add_argument(
-        "--small", action="store_true", help="a quick check: few pairs, one process, results in a temporary folder"
-    )
-    parser.add_argument("--out", type=Path, help="results file to append to (default benchmarks/results/memory.md)")
+    add_small_and_out(parser, RESULTS, appends=True, small_help="few pairs, one process")
     parser.add_argument("--child", choices=("build", "hit"), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
@@ -227,9 +227,7 @@ def main() -> None:
         return
     if args.pairs is None:
         args.pairs = SMALL_PAIRS if args.small else XNLI_TRAIN_PAIRS
-    if args.out is None:
-        folder = Path(tempfile.mkdtemp(prefix="bench-memory-small-")) if args.small else REPO / "benchmarks" / "results"
-        args.out = folder / "memory.md"
+    args.out = output_path(args, RESULTS)
     one_process = args.no_torchrun or args.small
 
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as scratch:

@@ -26,23 +26,21 @@ from pathlib import Path
 
 DEFAULT_RUNS = "char-embed:bilstm-crf,scratch-small:crf,scratch-small:linear"
 SMALL_LIMIT = 32
+RESULTS = Path(__file__).parent / "results" / "msra_ner.md"
 
 
 def main() -> None:
+    from small_mode import add_small_and_out, output_path
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", help=f"comma-separated model:head pairs (default {DEFAULT_RUNS}; --small: the first)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, help="keep result files here (default: a temporary folder)")
-    parser.add_argument(
-        "--small", action="store_true", help="a quick check: one short run, results in a temporary folder"
-    )
-    parser.add_argument("--out", type=Path, help="results file to append to (default benchmarks/results/msra_ner.md)")
+    add_small_and_out(parser, RESULTS, appends=True, small_help="one short run")
     args = parser.parse_args()
     if args.runs is None:
         args.runs = DEFAULT_RUNS.split(",")[0] if args.small else DEFAULT_RUNS
-    if args.out is None:
-        folder = Path(tempfile.mkdtemp(prefix="bench-msra-small-")) if args.small else Path(__file__).parent / "results"
-        args.out = folder / "msra_ner.md"
+    args.out = output_path(args, RESULTS)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         output = args.output or Path(scratch)

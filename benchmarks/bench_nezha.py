@@ -21,7 +21,6 @@ import argparse
 import datetime
 import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -69,6 +68,8 @@ def cpu_name() -> str:
 
 
 def main() -> None:
+    from small_mode import add_small_and_out, output_path
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--layers", type=int, help=f"default {FULL['layers']}")
     parser.add_argument("--batch", type=int, help=f"default {FULL['batch']}")
@@ -76,14 +77,12 @@ def main() -> None:
     parser.add_argument(
         "--steps", type=int, help=f"timed steps per model, after one warm-up step (default {FULL['steps']})"
     )
-    parser.add_argument("--small", action="store_true", help=f"a quick check ({SMALL}), results in a temporary folder")
-    parser.add_argument("--out", type=Path, help=f"results file (default {RESULTS})")
+    add_small_and_out(parser, RESULTS, appends=False, small_help=str(SMALL))
     args = parser.parse_args()
     for name, value in (SMALL if args.small else FULL).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    if args.out is None:
-        args.out = Path(tempfile.mkdtemp(prefix="bench-nezha-small-")) / "nezha.md" if args.small else RESULTS
+    args.out = output_path(args, RESULTS)
 
     models = build_models(args.layers)
     generator = torch.Generator().manual_seed(0)

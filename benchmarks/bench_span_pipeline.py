@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -39,6 +38,7 @@ from cnbench.kinds.span import (
 SPLITS = ("cmrc2018/dev", "cmrc2018/trial", "drcd/dev", "drcd/test")
 LENGTH_LIMITS = (30, 50, MAX_ANSWER_TOKENS)  # HFL and Hugging Face, CLUE, cnbench
 SMALL_QUESTIONS = 50
+RESULTS = Path(__file__).parent / "results" / "span_pipeline.md"
 
 
 def read_split(data_dir: Path, split: str) -> list[SpanExample]:
@@ -110,20 +110,15 @@ def pipeline_rows(examples, tokenizer, max_len: int, doc_stride: int, repeat: in
 
 
 def main() -> None:
+    from small_mode import add_small_and_out, output_path
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, help="runs per timing (default 3; --small: 1)")
-    parser.add_argument(
-        "--small",
-        action="store_true",
-        help=f"a quick check: the first {SMALL_QUESTIONS} questions of each split, results in a temporary folder",
-    )
-    parser.add_argument("--out", type=Path, help="markdown file to write (default benchmarks/results/span_pipeline.md)")
+    add_small_and_out(parser, RESULTS, appends=False, small_help=f"the first {SMALL_QUESTIONS} questions of each split")
     args = parser.parse_args()
     if args.repeat is None:
         args.repeat = 1 if args.small else 3
-    if args.out is None:
-        folder = Path(tempfile.mkdtemp(prefix="bench-span-small-")) if args.small else Path(__file__).parent / "results"
-        args.out = folder / "span_pipeline.md"
+    args.out = output_path(args, RESULTS)
     from transformers import BertTokenizer
 
     tokenizer = BertTokenizer.from_pretrained(paths.tokenizer_dir())

@@ -12,10 +12,10 @@ import argparse
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+RESULTS = Path(__file__).parent / "results" / "startup.md"
 COMMANDS = {
     "python -c pass": [sys.executable, "-c", "pass"],
     "cnbench --help": [sys.executable, "-m", "cnbench", "--help"],
@@ -33,20 +33,15 @@ def median_seconds(command: list[str], repeat: int) -> float:
 
 
 def main() -> None:
+    from small_mode import add_small_and_out, output_path
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, help="runs per command (default 7; --small: 1)")
-    parser.add_argument(
-        "--small", action="store_true", help="a quick check: one run each, results in a temporary folder"
-    )
-    parser.add_argument("--out", type=Path, help="results file to append to (default benchmarks/results/startup.md)")
+    add_small_and_out(parser, RESULTS, appends=True, small_help="one run each")
     args = parser.parse_args()
     if args.repeat is None:
         args.repeat = 1 if args.small else 7
-    if args.out is None:
-        folder = (
-            Path(tempfile.mkdtemp(prefix="bench-startup-small-")) if args.small else Path(__file__).parent / "results"
-        )
-        args.out = folder / "startup.md"
+    args.out = output_path(args, RESULTS)
     timings = {name: median_seconds(command, args.repeat) for name, command in COMMANDS.items()}
     base = timings["python -c pass"]
     rows = [f"| {name} | {seconds * 1000:.0f} | {seconds / base:.1f}x |" for name, seconds in timings.items()]

@@ -59,6 +59,7 @@ SIZES = {
 }
 FULL = {"size": "base", "tasks": ",".join(TASKS), "limit": None}
 SMALL = {"size": "tiny", "tasks": "lcqmc", "limit": 32}
+RESULTS = Path(__file__).parent / "results" / "throughput.md"
 # Dense bf16 tensor-core peaks from the vendor data sheets, matched against the device name in
 # this order (so "H100 PCIe" is found before "H100").
 PEAK_BF16_TFLOPS = (("H100 PCIe", 756.0), ("H100", 989.4), ("H200", 989.4), ("A100", 312.0))
@@ -78,25 +79,20 @@ class Measurement:
 
 
 def main() -> None:
+    from small_mode import add_small_and_out, output_path
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", choices=SIZES, help="default base; --small: tiny")
     parser.add_argument("--tasks", help=f"default {','.join(TASKS)}; --small: {SMALL['tasks']}")
     parser.add_argument("--limit", type=int, help="use only the first N examples of every split (quick checks)")
     parser.add_argument("--compile", action="store_true", help="measure with torch.compile")
     parser.add_argument("--peak-tflops", type=float, help="the device's peak bf16 TFLOP/s (default: known GPUs)")
-    parser.add_argument("--small", action="store_true", help=f"a quick check ({SMALL}), results in a temporary folder")
-    parser.add_argument("--out", type=Path, help="results file to append to (default benchmarks/results/throughput.md)")
+    add_small_and_out(parser, RESULTS, appends=True, small_help=str(SMALL))
     args = parser.parse_args()
     for name, value in (SMALL if args.small else FULL).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    if args.out is None:
-        folder = (
-            Path(tempfile.mkdtemp(prefix="bench-throughput-small-"))
-            if args.small
-            else Path(__file__).parent / "results"
-        )
-        args.out = folder / "throughput.md"
+    args.out = output_path(args, RESULTS)
     tasks = args.tasks.split(",")
     report = measure(args.size, tasks, args.limit, args.compile, args.peak_tflops)
     print(report)

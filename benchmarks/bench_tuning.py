@@ -37,6 +37,7 @@ from cnbench.stats import MIN_SEEDS_FOR_SEED_TEST, seed_level_test, summarize  #
 DEFAULT_STRATEGIES = "full,frozen,lora,adapter,top-2,frozen+scalar-mix"
 FULL = {"strategies": DEFAULT_STRATEGIES, "seeds": "1,2,3", "max_len": 128, "limit": None, "rounds": 12}
 SMALL = {"strategies": "full,frozen+scalar-mix", "seeds": "1", "max_len": 32, "limit": 64, "rounds": 1}
+RESULTS = Path(__file__).parent / "results" / "tuning.md"
 
 
 def run_one(strategy: str, seed: int, args, output: Path) -> dict | None:
@@ -158,16 +159,14 @@ def row(strategy: str, results: list[dict], baseline: list[dict], interleaved: d
 
 
 def main() -> None:
+    from small_mode import add_small_and_out, output_path
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--strategies", help=f"default {FULL['strategies']}; --small: {SMALL['strategies']}")
     parser.add_argument("--seeds", help=f"default {FULL['seeds']}; --small: {SMALL['seeds']}")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-len", type=int, help=f"default {FULL['max_len']}; --small: {SMALL['max_len']}")
-    parser.add_argument(
-        "--small",
-        action="store_true",
-        help=f"a quick check ({SMALL}), results in a temporary folder",
-    )
+    add_small_and_out(parser, RESULTS, appends=True, small_help=str(SMALL))
     parser.add_argument(
         "--output",
         type=Path,
@@ -179,16 +178,11 @@ def main() -> None:
         action="store_true",
         help="tabulate only the runs already in --output (what an interrupted benchmark finished)",
     )
-    parser.add_argument("--out", type=Path, help="results file to append to (default benchmarks/results/tuning.md)")
     args = parser.parse_args()
     for name, value in (SMALL if args.small else FULL).items():
         if getattr(args, name, None) is None:
             setattr(args, name, value)
-    if args.out is None:
-        folder = (
-            Path(tempfile.mkdtemp(prefix="bench-tuning-small-")) if args.small else Path(__file__).parent / "results"
-        )
-        args.out = folder / "tuning.md"
+    args.out = output_path(args, RESULTS)
     seeds = [int(seed) for seed in args.seeds.split(",")]
     strategies = args.strategies.split(",")
     results: dict[str, list[dict]] = {}

@@ -39,6 +39,7 @@ from cnbench.train import RunConfig, run  # noqa: E402
 
 SEED, BATCH, MAX_LEN = 42, 32, 256
 SMALL_LIMIT = 64
+RESULTS = Path(__file__).parent / "results" / "vs_trainer.md"
 
 
 def run_cnbench(model: str, epochs: int, lr: float, output: Path, limit: int | None = None) -> dict:
@@ -137,30 +138,23 @@ def run_trainer(model: str, epochs: int, lr: float, output: Path, sampling: str,
 
 
 def main() -> None:
+    from small_mode import add_small_and_out, output_path
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--model", choices=["scratch-tiny", "scratch-small"], help="default scratch-small; --small: scratch-tiny"
     )
     parser.add_argument("--epochs", type=int, help="default 3; --small: 1")
-    parser.add_argument(
-        "--small",
-        action="store_true",
-        help=f"a quick check: scratch-tiny, one epoch, {SMALL_LIMIT} examples per split, results in a temporary folder",
+    add_small_and_out(
+        parser, RESULTS, appends=True, small_help=f"scratch-tiny, one epoch, {SMALL_LIMIT} examples per split"
     )
-    parser.add_argument("--out", type=Path, help="results file to append to (default benchmarks/results/vs_trainer.md)")
     args = parser.parse_args()
     if args.model is None:
         args.model = "scratch-tiny" if args.small else "scratch-small"
     if args.epochs is None:
         args.epochs = 1 if args.small else 3
     limit = SMALL_LIMIT if args.small else None
-    if args.out is None:
-        folder = (
-            Path(tempfile.mkdtemp(prefix="bench-vs-trainer-small-"))
-            if args.small
-            else Path(__file__).parent / "results"
-        )
-        args.out = folder / "vs_trainer.md"
+    args.out = output_path(args, RESULTS)
     lr = PRESETS[args.model].overrides["lr"]
     # read the commit before the runs, so later commits in the checkout cannot be misattributed
     env = environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu"))

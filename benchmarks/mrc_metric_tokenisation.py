@@ -23,7 +23,6 @@ import json
 import random
 import re
 import sys
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -139,17 +138,13 @@ def show(tokens) -> str:
 
 
 def main(argv=None) -> int:
+    from small_mode import add_small_and_out, output_path
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--out", type=Path, help=f"markdown file to write (default {OUT.relative_to(REPO)})")
-    parser.add_argument(
-        "--small",
-        action="store_true",
-        help=f"a quick check: the first {SMALL_QUESTIONS} questions of each file, written to a temporary folder",
-    )
+    add_small_and_out(parser, OUT, appends=False, small_help=f"the first {SMALL_QUESTIONS} questions of each file")
     args = parser.parse_args(argv)
-    if args.out is None:
-        args.out = Path(tempfile.mkdtemp(prefix="mrc-metric-small-")) / OUT.name if args.small else OUT
+    args.out = output_path(args, OUT)
 
     files = load(args.data)
     if args.small:

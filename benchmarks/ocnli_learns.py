@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -27,15 +26,13 @@ OUT = Path(__file__).resolve().parent / "results" / "ocnli_learns.md"
 
 
 def main() -> None:
+    from small_mode import add_small_and_out, output_path
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", type=Path, help="folder of the OCNLI runs' result files")
-    parser.add_argument("--out", type=Path, help=f"markdown file to write (default {paths.shown(OUT)})")
-    parser.add_argument(
-        "--small", action="store_true", help="a quick check: write to a temporary folder unless --out is given"
-    )
+    add_small_and_out(parser, OUT, appends=False)
     args = parser.parse_args()
-    if args.out is None:
-        args.out = Path(tempfile.mkdtemp(prefix="ocnli-learns-small-")) / OUT.name if args.small else OUT
+    args.out = output_path(args, OUT)
     write(args.runs, args.out)
 
 

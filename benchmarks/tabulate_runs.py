@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 from cnbench import paths
@@ -31,6 +30,8 @@ def row(result: dict) -> str:
 
 
 def main() -> None:
+    from small_mode import scratch_file
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, required=True, help="folder of result files")
     parser.add_argument("--out", type=Path, help="markdown file to write (--small: a temporary folder by default)")
@@ -38,7 +39,7 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="a quick check: --out and --title may be left out")
     args = parser.parse_args()
     if args.small:
-        args.out = args.out or Path(tempfile.mkdtemp(prefix="tabulate-runs-small-")) / "runs.md"
+        args.out = args.out or scratch_file("runs.md")
         args.title = args.title or f"Runs in {args.results.name}"
     elif args.out is None or args.title is None:
         parser.error("--out and --title are required (unless --small)")

@@ -9,6 +9,8 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+from argparse import Namespace
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,19 @@ def percent(cell: str) -> float:
     value = float(cell.rstrip("%"))
     assert 0 <= value <= 100
     return value
+
+
+def test_small_mode_writes_to_a_fresh_temporary_folder_unless_out_is_given(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    from small_mode import output_path
+
+    committed, given = RESULTS / "table.md", tmp_path / "mine.md"
+    assert output_path(Namespace(out=None, small=False), committed) == committed
+    assert output_path(Namespace(out=given, small=True), committed) == given
+    first, second = (output_path(Namespace(out=None, small=True), committed) for _ in range(2))
+    assert first.name == second.name == "table.md" and first.parent.is_dir() and tmp_path in first.parents
+    assert first.parent != second.parent  # one check never sees another's table
 
 
 # -- scripts that tabulate or analyse existing result files ------------------------------------------
