@@ -103,8 +103,9 @@ def test_ocnli_learns_rewrites_the_committed_table_from_the_committed_runs(tmp_p
     assert written.read_text(encoding="utf-8") == (RESULTS / "ocnli_learns.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # three configurations, each seed bootstrapped against a baseline over DRCD test
 def test_span_learns_rewrites_the_committed_table_from_the_committed_runs(tmp_path, data_dir):
-    folders = [str(RESULTS / "span_learns" / name) for name in ("limit1000_len256", "limit1500_len128")]
+    folders = [str(RESULTS / "span_learns" / name) for name in ("limit1000_len256", "limit1500_len128", "all_len512")]
     _, written = small(tmp_path, "span_learns.py", *folders)
     assert written.read_text(encoding="utf-8") == (RESULTS / "span_learns.md").read_text(encoding="utf-8")
 
