@@ -41,6 +41,7 @@ def test_leaderboard_total_weights_each_architecture_by_its_models_and_seeds(ben
     assert bench.leaderboard_hours({("bert", "lcqmc"): 1.0, ("nezha", "lcqmc"): 2.0}) == pytest.approx(30.0)
 
 
+@pytest.mark.slow  # a subprocess that trains two tiny encoders
 def test_quick_cpu_run_reports_consistent_numbers(bench):
     report = bench.measure("tiny", ["lcqmc"], 32, False, 0.001)  # a tiny peak: MFU gets digits
     params = {name: float(count) * 1e6 for name, count in re.findall(r"(bert|nezha) ([\d.]+) M", report)}

@@ -1,5 +1,7 @@
 """Every script in benchmarks/ still runs: each in its ``--small`` mode, as a subprocess, writing
-its table into a temporary folder and never over the committed results."""
+its table into a temporary folder and never over the committed results. Each script run starts a
+fresh interpreter that imports torch, so those tests are marked ``slow``: the full suite runs them,
+the quick tier keeps only the checks that need no subprocess."""
 
 from __future__ import annotations
 
@@ -82,6 +84,7 @@ def test_small_mode_writes_to_a_fresh_temporary_folder_unless_out_is_given(tmp_p
 # -- scripts that tabulate or analyse existing result files ------------------------------------------
 
 
+@pytest.mark.slow
 def test_tabulate_runs_reproduces_the_committed_probe_table(tmp_path):
     _, written = small(tmp_path, "tabulate_runs.py", "--results", str(RESULTS / "chnsenticorp_cap_probe"))
     rows = [line for line in written.read_text(encoding="utf-8").splitlines() if line.startswith("| chnsenticorp")]
@@ -89,6 +92,7 @@ def test_tabulate_runs_reproduces_the_committed_probe_table(tmp_path):
     assert len(rows) == 3 and rows == [line for line in committed if line.startswith("| chnsenticorp")]
 
 
+@pytest.mark.slow
 def test_tabulate_runs_still_needs_out_and_title_outside_small_mode(tmp_path):
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / "tabulate_runs.py"), "--results", str(tmp_path)],
@@ -98,6 +102,7 @@ def test_tabulate_runs_still_needs_out_and_title_outside_small_mode(tmp_path):
     assert done.returncode == 2 and "--out and --title are required" in done.stderr
 
 
+@pytest.mark.slow
 def test_ocnli_learns_rewrites_the_committed_table_from_the_committed_runs(tmp_path, data_dir):
     _, written = small(tmp_path, "ocnli_learns.py", str(RESULTS / "ocnli_learns"))
     assert written.read_text(encoding="utf-8") == (RESULTS / "ocnli_learns.md").read_text(encoding="utf-8")
@@ -127,6 +132,7 @@ def test_analyse_msra_ner_splits_recall_by_seen_and_unseen_entities(tmp_path, da
 # -- scripts that measure, at small sizes ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_mrc_metric_tokenisation_small(tmp_path, data_dir):
     _, written = small(tmp_path, "mrc_metric_tokenisation.py")
     text = written.read_text(encoding="utf-8")
@@ -141,6 +147,7 @@ def test_mrc_metric_tokenisation_small(tmp_path, data_dir):
             assert int(changed) <= int(shifted[2])
 
 
+@pytest.mark.slow
 def test_bench_span_pipeline_small(tmp_path, data_dir):
     _, written = small(tmp_path, "bench_span_pipeline.py")
     text = written.read_text(encoding="utf-8")
@@ -153,6 +160,7 @@ def test_bench_span_pipeline_small(tmp_path, data_dir):
         assert 0 < int(row[1]) <= 50 and float(row[2]) <= float(row[4])  # median <= longest
 
 
+@pytest.mark.slow
 def test_bench_startup_small(tmp_path):
     stdout, written = small(tmp_path, "bench_startup.py")
     text = written.read_text(encoding="utf-8")
@@ -164,6 +172,7 @@ def test_bench_startup_small(tmp_path):
         assert float(row[1]) > 0 and re.fullmatch(r"[\d.]+x", row[2])
 
 
+@pytest.mark.slow
 def test_bench_bilstm_small_agrees_with_the_packed_lstm(tmp_path):
     _, written = small(tmp_path, "bench_bilstm.py")
     (row,) = table_rows(written.read_text(encoding="utf-8"), "4 × 16 × 32")
